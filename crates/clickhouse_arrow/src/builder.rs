@@ -774,3 +774,358 @@ impl BatchBuilder {
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), arrays)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{ColumnOptions, PgType, TimestampDdl};
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{
+        Date32Type, Decimal128Type, Float64Type, Int64Type, Time64MicrosecondType,
+        TimestampMicrosecondType,
+    };
+    use arrow_array::Array;
+
+    fn builder(ty: ColumnType, nullable: bool) -> ColumnBuilder {
+        ColumnBuilder::new(&ColumnSpec::new("c", ty, nullable), 4).unwrap()
+    }
+
+    fn is_invalid_data(result: Result<()>) -> bool {
+        matches!(result, Err(ExportError::InvalidData { ref column, .. }) if column == "c")
+    }
+
+    #[test]
+    fn timestamps_are_shifted_and_typed() {
+        let mut b = builder(
+            ColumnType::Timestamp {
+                utc: true,
+                ddl: TimestampDdl::DateTime64,
+            },
+            true,
+        );
+        b.push_timestamp_pg(0).unwrap();
+        b.push_timestamp_pg(-1).unwrap();
+        b.push_null().unwrap();
+        b.push_timestamp_unix_micros(5).unwrap();
+        let array = b.finish().unwrap();
+        assert_eq!(
+            array.data_type(),
+            &arrow_schema::DataType::Timestamp(
+                arrow_schema::TimeUnit::Microsecond,
+                Some("UTC".into())
+            )
+        );
+        let values = array.as_primitive::<TimestampMicrosecondType>();
+        assert_eq!(values.len(), 4);
+        assert_eq!(values.value(0), 946_684_800_000_000);
+        assert_eq!(values.value(1), 946_684_799_999_999);
+        assert!(values.is_null(2));
+        assert_eq!(values.value(3), 5);
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn infinity_fails_or_becomes_null() {
+        let ts = ColumnType::Timestamp {
+            utc: false,
+            ddl: TimestampDdl::DateTime64,
+        };
+        let mut strict = builder(ts.clone(), true);
+        assert!(is_invalid_data(strict.push_timestamp_pg(i64::MAX)));
+        assert!(is_invalid_data(strict.push_timestamp_pg(i64::MIN)));
+        assert_eq!(strict.len(), 0);
+        let err = strict.push_timestamp_pg(i64::MAX).unwrap_err().to_string();
+        assert!(err.contains("\"c\"") && err.contains("infinite"), "{err}");
+
+        let options = ColumnOptions {
+            special_values: SpecialValues::Null,
+            ..ColumnOptions::default()
+        };
+        let spec = ColumnSpec::from_pg("c", &PgType::Date, false, &options).unwrap();
+        let mut lenient = ColumnBuilder::new(&spec, 0).unwrap();
+        lenient.push_date_pg(i32::MAX).unwrap();
+        lenient.push_date_pg(i32::MIN).unwrap();
+        lenient.push_date_pg(1).unwrap();
+        let array = lenient.finish().unwrap();
+        let days = array.as_primitive::<Date32Type>();
+        assert_eq!(days.len(), 3);
+        assert!(days.is_null(0) && days.is_null(1));
+        assert_eq!(days.value(2), 10_958);
+
+        // Out-of-range (not infinity) is always an error.
+        let mut lenient_ts = ColumnBuilder::new(
+            &ColumnSpec::from_pg("c", &PgType::Timestamp, true, &options).unwrap(),
+            0,
+        )
+        .unwrap();
+        assert!(is_invalid_data(lenient_ts.push_timestamp_pg(i64::MAX - 1)));
+        lenient_ts.push_timestamp_pg(i64::MAX).unwrap();
+        assert_eq!(lenient_ts.len(), 1);
+    }
+
+    #[test]
+    fn null_in_not_null_column_fails() {
+        let mut b = builder(ColumnType::Int64, false);
+        assert!(is_invalid_data(b.push_null()));
+        assert_eq!(b.len(), 0);
+    }
+
+    #[test]
+    fn wrong_push_method_is_invalid_parameter() {
+        let mut b = builder(ColumnType::Int64, true);
+        assert!(matches!(
+            b.push_i32(1),
+            Err(ExportError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            b.push_str("x"),
+            Err(ExportError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            b.push_timestamp_pg(i64::MAX),
+            Err(ExportError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            b.push_date_pg(i32::MAX),
+            Err(ExportError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            b.push_list([Cell::Int64(1)]),
+            Err(ExportError::InvalidParameter(_))
+        ));
+        assert_eq!(b.len(), 0);
+        let mut s = builder(ColumnType::String, true);
+        assert!(matches!(
+            s.push_bytes(b"x"),
+            Err(ExportError::InvalidParameter(_))
+        ));
+    }
+
+    #[test]
+    fn decimals_from_text() {
+        let mut b = builder(
+            ColumnType::Decimal {
+                precision: 5,
+                scale: 2,
+            },
+            true,
+        );
+        b.push_numeric_text("-12.3400").unwrap();
+        b.push_numeric_text("999.994").unwrap();
+        b.push_decimal_unscaled(-99_999).unwrap();
+        let err = b.push_numeric_text("999.995").unwrap_err().to_string();
+        assert!(
+            err.contains("Decimal(5, 2)") && err.contains("\"c\""),
+            "{err}"
+        );
+        assert!(is_invalid_data(b.push_numeric_text("NaN")));
+        assert!(is_invalid_data(b.push_numeric_text("-Infinity")));
+        assert!(is_invalid_data(b.push_numeric_text("1,5")));
+        assert!(is_invalid_data(b.push_decimal_unscaled(100_000)));
+        let array = b.finish().unwrap();
+        let values = array.as_primitive::<Decimal128Type>();
+        assert_eq!(values.precision(), 5);
+        assert_eq!(values.scale(), 2);
+        assert_eq!(values.values().to_vec(), vec![-1234, 99_999, -99_999]);
+
+        let options = ColumnOptions {
+            special_values: SpecialValues::Null,
+            ..ColumnOptions::default()
+        };
+        let spec =
+            ColumnSpec::from_pg("c", &PgType::Numeric { typmod: None }, false, &options).unwrap();
+        let mut lenient = ColumnBuilder::new(&spec, 0).unwrap();
+        lenient.push_numeric_text("NaN").unwrap();
+        lenient.push_numeric_text("Infinity").unwrap();
+        lenient.push_numeric_text("1.0000000005").unwrap();
+        assert!(is_invalid_data(lenient.push_numeric_text("1e30")));
+        let array = lenient.finish().unwrap();
+        let values = array.as_primitive::<Decimal128Type>();
+        assert_eq!(values.len(), 3);
+        assert_eq!(values.null_count(), 2);
+        assert_eq!(values.value(2), 1_000_000_001);
+    }
+
+    #[test]
+    fn numeric_as_float_and_text() {
+        let mut f = builder(ColumnType::Float64, false);
+        for text in ["NaN", "Infinity", "-Infinity", "-12.3400"] {
+            f.push_numeric_text(text).unwrap();
+        }
+        assert!(is_invalid_data(f.push_numeric_text("twelve")));
+        let array = f.finish().unwrap();
+        let values = array.as_primitive::<Float64Type>();
+        assert_eq!(values.len(), 4);
+        assert!(values.value(0).is_nan());
+        assert_eq!(values.value(1), f64::INFINITY);
+        assert_eq!(values.value(2), f64::NEG_INFINITY);
+        assert_eq!(values.value(3), -12.34);
+
+        let mut s = builder(ColumnType::String, false);
+        s.push_numeric_text("NaN").unwrap();
+        s.push_numeric_text("-12.3400").unwrap();
+        let array = s.finish().unwrap();
+        let values = array.as_string::<i32>();
+        assert_eq!(
+            values.iter().collect::<Vec<_>>(),
+            vec![Some("NaN"), Some("-12.3400")]
+        );
+    }
+
+    #[test]
+    fn time_values() {
+        let mut t = builder(ColumnType::Time64, false);
+        t.push_time_us(0).unwrap();
+        t.push_time_us(86_400_000_000).unwrap();
+        assert!(is_invalid_data(t.push_time_us(-1)));
+        assert!(is_invalid_data(t.push_time_us(86_400_000_001)));
+        let array = t.finish().unwrap();
+        assert_eq!(
+            array
+                .as_primitive::<Time64MicrosecondType>()
+                .values()
+                .to_vec(),
+            vec![0, 86_400_000_000]
+        );
+        let mut i = builder(ColumnType::Int64, false);
+        i.push_time_us(3_723_000_004).unwrap();
+        let array = i.finish().unwrap();
+        assert_eq!(array.as_primitive::<Int64Type>().value(0), 3_723_000_004);
+    }
+
+    #[test]
+    fn dictionary_grows_across_batches() {
+        let mut b = builder(ColumnType::LowCardinalityString, true);
+        b.push_str("a").unwrap();
+        b.push_str("b").unwrap();
+        b.push_str("a").unwrap();
+        let first = b.finish().unwrap();
+        b.push_str("c").unwrap();
+        b.push_null().unwrap();
+        b.push_str("a").unwrap();
+        let second = b.finish().unwrap();
+        let first = first.as_dictionary::<Int32Type>();
+        let second = second.as_dictionary::<Int32Type>();
+        assert_eq!(first.keys().values().to_vec(), vec![0, 1, 0]);
+        assert_eq!(first.values().len(), 2);
+        assert_eq!(second.values().len(), 3);
+        assert_eq!(second.keys().value(0), 2);
+        assert!(second.is_null(1));
+        assert_eq!(second.keys().value(2), 0);
+        let values = second.values().as_string::<i32>();
+        assert_eq!(
+            values.iter().collect::<Vec<_>>(),
+            vec![Some("a"), Some("b"), Some("c")]
+        );
+    }
+
+    #[test]
+    fn lists_with_nulls() {
+        let ty = ColumnType::List {
+            element: Box::new(ColumnType::Int32),
+            element_nullable: true,
+        };
+        let mut b = builder(ty, true);
+        b.push_list([Cell::Int32(1), Cell::Null, Cell::Int32(3)])
+            .unwrap();
+        b.push_null().unwrap();
+        b.push_cell(&Cell::List(&[])).unwrap();
+        b.push_cell(&Cell::List(&[Cell::Int32(4)])).unwrap();
+        assert_eq!(b.len(), 4);
+        let array = b.finish().unwrap();
+        let list = array.as_list::<i32>();
+        assert_eq!(list.len(), 4);
+        assert_eq!(list.value_offsets(), &[0, 3, 3, 3, 4]);
+        assert!(list.is_null(1));
+        assert!(list.is_valid(2));
+        let values = list
+            .values()
+            .as_primitive::<arrow_array::types::Int32Type>();
+        assert_eq!(values.len(), 4);
+        assert!(values.is_null(1));
+        assert_eq!(values.value(3), 4);
+    }
+
+    #[test]
+    fn failed_list_poisons_the_builder() {
+        let ty = ColumnType::List {
+            element: Box::new(ColumnType::Int32),
+            element_nullable: false,
+        };
+        let mut b = builder(ty, true);
+        b.push_list([Cell::Int32(1)]).unwrap();
+        assert!(matches!(
+            b.push_list([Cell::Int32(2), Cell::Null]),
+            Err(ExportError::InvalidData { .. })
+        ));
+        assert!(matches!(b.finish(), Err(ExportError::InvalidParameter(_))));
+        assert!(matches!(
+            b.push_list([Cell::Text("x")]),
+            Err(ExportError::InvalidParameter(_))
+        ));
+    }
+
+    #[test]
+    fn cells_dispatch_to_typed_pushes() {
+        let cases: Vec<(ColumnType, Cell<'static>)> = vec![
+            (ColumnType::Bool, Cell::Bool(true)),
+            (ColumnType::Int16, Cell::Int16(-3)),
+            (ColumnType::Int32, Cell::Int32(7)),
+            (ColumnType::Int64, Cell::Int64(1 << 40)),
+            (ColumnType::Float32, Cell::Float32(f32::NAN)),
+            (ColumnType::Float64, Cell::Float64(-0.5)),
+            (ColumnType::String, Cell::Text("é")),
+            (ColumnType::LowCardinalityString, Cell::Text("x")),
+            (ColumnType::Binary, Cell::Bytes(&[0xff, 0])),
+            (
+                ColumnType::Timestamp {
+                    utc: true,
+                    ddl: TimestampDdl::DateTime,
+                },
+                Cell::TimestampPg(1),
+            ),
+            (ColumnType::Date32, Cell::DatePg(-1)),
+            (ColumnType::Time64, Cell::TimeMicros(1)),
+            (
+                ColumnType::Decimal {
+                    precision: 3,
+                    scale: 1,
+                },
+                Cell::NumericText("1.25"),
+            ),
+            (ColumnType::Uuid, Cell::Uuid([7; 16])),
+        ];
+        for (ty, cell) in cases {
+            let mut b = builder(ty.clone(), true);
+            b.push_cell(&cell).unwrap();
+            b.push_cell(&Cell::Null).unwrap();
+            let array = b.finish().unwrap();
+            assert_eq!(array.len(), 2, "{ty:?}");
+            assert_eq!(array.null_count(), 1, "{ty:?}");
+            assert_eq!(array.data_type(), &ty.arrow_type(), "{ty:?}");
+        }
+    }
+
+    #[test]
+    fn batch_builder_checks_lengths() {
+        let schema = ExportSchema::new(vec![
+            ColumnSpec::new("a", ColumnType::Int32, false),
+            ColumnSpec::new("b", ColumnType::String, true),
+        ])
+        .unwrap();
+        let mut batch = BatchBuilder::new(&schema, 8).unwrap();
+        let columns = batch.columns_mut();
+        columns[0].push_i32(1).unwrap();
+        columns[1].push_str("x").unwrap();
+        columns[0].push_i32(2).unwrap();
+        assert!(matches!(
+            batch.finish(),
+            Err(ExportError::InvalidParameter(_))
+        ));
+        batch.column_mut(1).unwrap().push_null().unwrap();
+        let record_batch = batch.finish().unwrap();
+        assert_eq!(record_batch.num_rows(), 2);
+        assert_eq!(batch.num_rows(), 0);
+        assert!(batch.column_mut(2).is_none());
+    }
+}

@@ -114,7 +114,8 @@ pub fn quote_identifier(name: &str) -> String {
     quoted
 }
 
-/// `CREATE TABLE` for `columns` (ClickHouse types as in [`ColumnSpec::clickhouse_type`]).
+/// `CREATE TABLE` for `columns` (ClickHouse types as in [`ColumnSpec::clickhouse_type`]),
+/// on one line: `CREATE TABLE t (a Int64, b String) ENGINE = MergeTree ORDER BY tuple()`.
 ///
 /// - `table_name` is one identifier (quoted by [`quote_identifier`]; a `db.table` name
 ///   is quoted as a whole, so qualify the database separately).
@@ -159,27 +160,27 @@ pub fn clickhouse_ddl(
         )));
     }
 
-    let mut ddl = format!("CREATE TABLE {}\n(\n", quote_identifier(table_name));
+    let mut ddl = format!("CREATE TABLE {} (", quote_identifier(table_name));
     for (index, column) in columns.iter().enumerate() {
         if column.name.is_empty() {
             return invalid("a column name is empty");
         }
         column.ty.validate()?;
-        let separator = if index + 1 < columns.len() { "," } else { "" };
+        let separator = if index == 0 { "" } else { ", " };
         // Writing into a String cannot fail.
-        let _ = writeln!(
+        let _ = write!(
             ddl,
-            "    {} {}{separator}",
+            "{separator}{} {}",
             quote_identifier(&column.name),
             column.clickhouse_type()
         );
     }
-    let _ = write!(ddl, ")\nENGINE = {engine}");
+    let _ = write!(ddl, ") ENGINE = {engine}");
     if merge_tree {
         if let Some(partition_by) = partition_by {
-            let _ = write!(ddl, "\nPARTITION BY {partition_by}");
+            let _ = write!(ddl, " PARTITION BY {partition_by}");
         }
-        let _ = write!(ddl, "\nORDER BY {}", order_by.unwrap_or("tuple()"));
+        let _ = write!(ddl, " ORDER BY {}", order_by.unwrap_or("tuple()"));
     }
     Ok(ddl)
 }
@@ -226,7 +227,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            squash(&ddl),
+            ddl,
             squash(
                 "CREATE TABLE telemetry_events (id Int64, user_id Int32, prosthesis_type String, \
                  muscle_group String, signal_frequency Int32, signal_duration Int32, \
@@ -247,8 +248,8 @@ mod tests {
         let ddl =
             clickhouse_ddl(&columns, "users", "Join(ANY, LEFT, user_id)", None, None).unwrap();
         assert_eq!(
-            squash(&ddl),
-            "CREATE TABLE users ( user_id Int32, name String, country LowCardinality(Nullable(String)) ) \
+            ddl,
+            "CREATE TABLE users (user_id Int32, name String, country LowCardinality(Nullable(String))) \
              ENGINE = Join(ANY, LEFT, user_id)"
         );
         assert!(!ddl.contains("ORDER BY"));
@@ -259,8 +260,8 @@ mod tests {
         let columns = vec![ColumnSpec::new("x", ColumnType::Int64, true)];
         let ddl = clickhouse_ddl(&columns, "t", "ReplacingMergeTree(x)", None, None).unwrap();
         assert_eq!(
-            squash(&ddl),
-            "CREATE TABLE t ( x Nullable(Int64) ) ENGINE = ReplacingMergeTree(x) ORDER BY tuple()"
+            ddl,
+            "CREATE TABLE t (x Nullable(Int64)) ENGINE = ReplacingMergeTree(x) ORDER BY tuple()"
         );
     }
 
@@ -313,7 +314,7 @@ mod tests {
         assert_eq!(quote_identifier("db.t"), "`db.t`");
         let columns = vec![ColumnSpec::new("weird `name`", ColumnType::Bool, false)];
         let ddl = clickhouse_ddl(&columns, "from", "MergeTree", None, None).unwrap();
-        assert!(ddl.starts_with("CREATE TABLE `from`\n"), "{ddl}");
+        assert!(ddl.starts_with("CREATE TABLE `from` ("), "{ddl}");
         assert!(ddl.contains("`weird \\`name\\`` Bool"), "{ddl}");
     }
 
@@ -343,7 +344,8 @@ mod tests {
         let ddl = clickhouse_ddl(&columns, "t", "MergeTree", None, None).unwrap();
         for (i, (_, expected)) in cases.iter().enumerate() {
             assert!(
-                ddl.contains(&format!("    c{i} {expected}")),
+                ddl.contains(&format!("c{i} {expected},"))
+                    || ddl.contains(&format!("c{i} {expected})")),
                 "{expected}: {ddl}"
             );
         }
