@@ -1,0 +1,364 @@
+//! Compact versioned binary format of [`AvailabilityState`] (serialize /
+//! deserialize functions of the aggregate, continuous-aggregate storage).
+//!
+//! Layout (all integers are LEB128 varints unless noted; "zz" = zigzag):
+//!
+//! ```text
+//! "AV"                     2 bytes magic
+//! version                  1 byte, = 1
+//! flags                    1 byte: bit0 liveness, bit1 gap policy unknown,
+//!                          bit2 carry-in parameter, bit3 carry-in event;
+//!                          other bits 0
+//! from                     zz varint, µs
+//! span                     varint, to - from (>= 1)
+//! [liveness]               varint, µs (>= 1)                    if bit0
+//! weights: count           varint
+//!   per entry              name (varint length + UTF-8), tag byte
+//!                          (0 = excluded, 1 = weighted + f64 LE 8 bytes),
+//!                          names strictly ascending
+//! names: count             varint
+//!   per name               varint length + UTF-8, strictly ascending
+//! [param]                  varint name index                    if bit2
+//! [event]                  varint from - time (>= 1), varint name index  if bit3
+//! runs: count              varint
+//!   per run                varint start - cursor, varint last - start,
+//!                          varint name index; cursor = from for the first
+//!                          run, previous last + 1 afterwards
+//! ```
+//!
+//! The writer folds buffered events in first and writes only referenced
+//! names in sorted order, so equal states give equal bytes. The reader
+//! checks every bound before allocating and every invariant of the run
+//! list, and rejects trailing bytes.
+
+use crate::error::{AvailabilityError, Result};
+use crate::runs::{connected, Run};
+use crate::state::{AvailabilityConfig, AvailabilityState, GapPolicy, NameTable};
+use crate::weights::Weights;
+
+const MAGIC: [u8; 2] = *b"AV";
+const VERSION: u8 = 1;
+
+const FLAG_LIVENESS: u8 = 1;
+const FLAG_GAP_UNKNOWN: u8 = 2;
+const FLAG_PARAM: u8 = 4;
+const FLAG_EVENT: u8 = 8;
+const KNOWN_FLAGS: u8 = FLAG_LIVENESS | FLAG_GAP_UNKNOWN | FLAG_PARAM | FLAG_EVENT;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// Non-negative difference of two i64 as u64 (callers guarantee b >= a).
+fn diff(a: i64, b: i64) -> u64 {
+    (i128::from(b) - i128::from(a)).clamp(0, i128::from(u64::MAX)) as u64
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+impl AvailabilityState {
+    /// Serializes the state (see the module documentation for the layout).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let runs = self.snapshot_runs();
+        // Referenced names, sorted; old id -> new index.
+        let mut used: Vec<u32> = runs.iter().map(|r| r.state).collect();
+        used.extend(self.carry_in_param);
+        used.extend(self.carry_in_event.map(|(_, s)| s));
+        used.sort_unstable();
+        used.dedup();
+        let mut sorted: Vec<(&str, u32)> = used.iter().map(|&id| (self.names.name(id), id)).collect();
+        sorted.sort_unstable();
+        let mut new_index = vec![0u64; self.names.names().len()];
+        for (pos, (_, id)) in sorted.iter().enumerate() {
+            if let Some(slot) = new_index.get_mut(*id as usize) {
+                *slot = pos as u64;
+            }
+        }
+        let idx = |id: u32| new_index.get(id as usize).copied().unwrap_or(0);
+
+        let mut out = Vec::with_capacity(32 + runs.len() * 6);
+        out.extend_from_slice(&MAGIC);
+        out.push(VERSION);
+        let mut flags = 0u8;
+        if self.config.liveness_us().is_some() {
+            flags |= FLAG_LIVENESS;
+        }
+        if self.config.gap_policy() == GapPolicy::Unknown {
+            flags |= FLAG_GAP_UNKNOWN;
+        }
+        if self.carry_in_param.is_some() {
+            flags |= FLAG_PARAM;
+        }
+        if self.carry_in_event.is_some() {
+            flags |= FLAG_EVENT;
+        }
+        out.push(flags);
+        put_varint(&mut out, zigzag(self.from));
+        put_varint(&mut out, diff(self.from, self.to));
+        if let Some(l) = self.config.liveness_us() {
+            put_varint(&mut out, l as u64);
+        }
+        let entries: Vec<(&str, Option<f64>)> = self.config.weights().entries().collect();
+        put_varint(&mut out, entries.len() as u64);
+        for (name, w) in entries {
+            put_str(&mut out, name);
+            match w {
+                None => out.push(0),
+                Some(w) => {
+                    out.push(1);
+                    out.extend_from_slice(&w.to_le_bytes());
+                }
+            }
+        }
+        put_varint(&mut out, sorted.len() as u64);
+        for (name, _) in &sorted {
+            put_str(&mut out, name);
+        }
+        if let Some(p) = self.carry_in_param {
+            put_varint(&mut out, idx(p));
+        }
+        if let Some((t, s)) = self.carry_in_event {
+            put_varint(&mut out, diff(t, self.from));
+            put_varint(&mut out, idx(s));
+        }
+        put_varint(&mut out, runs.len() as u64);
+        let mut cursor = self.from;
+        for r in runs.iter() {
+            put_varint(&mut out, diff(cursor, r.start));
+            put_varint(&mut out, diff(r.start, r.last));
+            put_varint(&mut out, idx(r.state));
+            cursor = r.last.saturating_add(1);
+        }
+        out
+    }
+
+    /// Deserializes and validates a state. Malformed bytes give
+    /// `InvalidState`, a newer format version gives `Unsupported`; never
+    /// panics, and allocations are bounded by the input length.
+    pub fn from_bytes(bytes: &[u8]) -> Result<AvailabilityState> {
+        let mut r = Reader { bytes, pos: 0 };
+        if r.take(2)? != MAGIC {
+            return Err(invalid("bad magic"));
+        }
+        let version = r.byte()?;
+        if version == 0 {
+            return Err(invalid("bad version 0"));
+        }
+        if version > VERSION {
+            return Err(AvailabilityError::Unsupported(format!(
+                "availability state format version {version} (this build reads up to {VERSION})"
+            )));
+        }
+        let flags = r.byte()?;
+        if flags & !KNOWN_FLAGS != 0 {
+            return Err(invalid("unknown flag bits"));
+        }
+        let from = unzigzag(r.varint()?);
+        let span = r.varint()?;
+        if span == 0 {
+            return Err(invalid("empty window"));
+        }
+        let to = i64::try_from(span)
+            .ok()
+            .and_then(|s| from.checked_add(s))
+            .ok_or_else(|| invalid("window end out of range"))?;
+        let liveness = if flags & FLAG_LIVENESS != 0 {
+            let l = i64::try_from(r.varint()?).map_err(|_| invalid("liveness out of range"))?;
+            if l <= 0 {
+                return Err(invalid("liveness must be positive"));
+            }
+            Some(l)
+        } else {
+            None
+        };
+        let gap_policy = if flags & FLAG_GAP_UNKNOWN != 0 {
+            GapPolicy::Unknown
+        } else {
+            GapPolicy::Down
+        };
+
+        let n_weights = r.count(2)?;
+        let mut weights = Weights::empty();
+        let mut prev: Option<&str> = None;
+        for _ in 0..n_weights {
+            let name = r.str()?;
+            if prev.is_some_and(|p| p >= name) {
+                return Err(invalid("weights not strictly sorted"));
+            }
+            prev = Some(name);
+            let w = match r.byte()? {
+                0 => None,
+                1 => {
+                    let raw: [u8; 8] = r
+                        .take(8)?
+                        .try_into()
+                        .map_err(|_| invalid("truncated weight"))?;
+                    Some(f64::from_le_bytes(raw))
+                }
+                _ => return Err(invalid("bad weight tag")),
+            };
+            weights
+                .set(name, w)
+                .map_err(|_| invalid("weight outside [0, 1]"))?;
+        }
+        let config = AvailabilityConfig::new(weights, liveness, gap_policy)
+            .map_err(|e| invalid(&e.to_string()))?;
+
+        let n_names = r.count(1)?;
+        let mut names = NameTable::default();
+        let mut prev: Option<&str> = None;
+        for _ in 0..n_names {
+            let name = r.str()?;
+            if prev.is_some_and(|p| p >= name) {
+                return Err(invalid("state names not strictly sorted"));
+            }
+            prev = Some(name);
+            names.intern(name).map_err(|_| invalid("too many names"))?;
+        }
+        let n_names = names.names().len() as u64;
+        let index = |r: &mut Reader| -> Result<u32> {
+            let i = r.varint()?;
+            if i >= n_names {
+                return Err(invalid("state index out of range"));
+            }
+            u32::try_from(i).map_err(|_| invalid("state index out of range"))
+        };
+
+        let carry_in_param = if flags & FLAG_PARAM != 0 {
+            Some(index(&mut r)?)
+        } else {
+            None
+        };
+        let carry_in_event = if flags & FLAG_EVENT != 0 {
+            let back = i64::try_from(r.varint()?).map_err(|_| invalid("carry-in time"))?;
+            if back == 0 {
+                return Err(invalid("carry-in event not before the window"));
+            }
+            let t = from
+                .checked_sub(back)
+                .ok_or_else(|| invalid("carry-in time out of range"))?;
+            Some((t, index(&mut r)?))
+        } else {
+            None
+        };
+
+        let n_runs = r.count(3)?;
+        let mut runs: Vec<Run> = Vec::with_capacity(n_runs);
+        let mut cursor = from;
+        for _ in 0..n_runs {
+            let start = add(cursor, r.varint()?)?;
+            let last = add(start, r.varint()?)?;
+            let state = index(&mut r)?;
+            if last >= to {
+                return Err(invalid("run beyond the window end"));
+            }
+            if let Some(p) = runs.last() {
+                if p.state == state && connected(p.last, start, liveness) {
+                    return Err(invalid("consecutive runs not collapsed"));
+                }
+            }
+            runs.push(Run { start, last, state });
+            cursor = last
+                .checked_add(1)
+                .ok_or_else(|| invalid("run time out of range"))?;
+        }
+        if r.pos != bytes.len() {
+            return Err(invalid("trailing bytes"));
+        }
+        let mut state = AvailabilityState::new(config, from, to, None)
+            .map_err(|e| invalid(&e.to_string()))?;
+        state.names = names;
+        state.carry_in_param = carry_in_param;
+        state.carry_in_event = carry_in_event;
+        state.runs = runs;
+        Ok(state)
+    }
+}
+
+fn invalid(msg: &str) -> AvailabilityError {
+    AvailabilityError::InvalidState(msg.to_string())
+}
+
+fn add(base: i64, delta: u64) -> Result<i64> {
+    i64::try_from(delta)
+        .ok()
+        .and_then(|d| base.checked_add(d))
+        .ok_or_else(|| invalid("time out of range"))
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| invalid("truncated"))?;
+        let s = self.bytes.get(self.pos..end).ok_or_else(|| invalid("truncated"))?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn byte(&mut self) -> Result<u8> {
+        self.take(1)?.first().copied().ok_or_else(|| invalid("truncated"))
+    }
+
+    fn varint(&mut self) -> Result<u64> {
+        let mut v: u64 = 0;
+        for i in 0..10u32 {
+            let b = self.byte()?;
+            let part = u64::from(b & 0x7f);
+            if i == 9 && part > 1 {
+                return Err(invalid("varint overflow"));
+            }
+            v |= part << (7 * i);
+            if b & 0x80 == 0 {
+                if i > 0 && b == 0 {
+                    return Err(invalid("overlong varint"));
+                }
+                return Ok(v);
+            }
+        }
+        Err(invalid("varint too long"))
+    }
+
+    /// A count of items that each take at least `min_bytes`: rejected when
+    /// the remaining input cannot hold them, which bounds allocations.
+    fn count(&mut self, min_bytes: usize) -> Result<usize> {
+        let n = self.varint()?;
+        let remaining = self.bytes.len().saturating_sub(self.pos) as u64;
+        if n.saturating_mul(min_bytes as u64) > remaining {
+            return Err(invalid("count larger than the input"));
+        }
+        usize::try_from(n).map_err(|_| invalid("count out of range"))
+    }
+
+    fn str(&mut self) -> Result<&'a str> {
+        let len = self.count(1)?;
+        let raw = self.take(len)?;
+        std::str::from_utf8(raw).map_err(|_| invalid("state name is not UTF-8"))
+    }
+}

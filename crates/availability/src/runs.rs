@@ -1,0 +1,256 @@
+//! Collapsed runs and the procedure that folds new knowledge (events or the
+//! runs of another partial state) into them.
+//!
+//! A run `(start, last, state)` stands for one or more events of `state`:
+//! the first at `start`, the last at `last`, possibly others in between at
+//! unknown times — but no event of another state in between, and (with a
+//! liveness interval `L`) no gap longer than `L` between consecutive events.
+//! A run list is sorted, `start <= last`, `next.start > last`, and two
+//! consecutive runs differ in state or are separated by more than `L`.
+
+use std::collections::BTreeSet;
+
+/// A collapsed run of identical consecutive states. Times are microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub start: i64,
+    pub last: i64,
+    pub state: u32,
+}
+
+impl Run {
+    pub fn point(time: i64, state: u32) -> Run {
+        Run {
+            start: time,
+            last: time,
+            state,
+        }
+    }
+}
+
+/// True when an event at `next` keeps liveness continuous from an event of
+/// the same state at `last`.
+pub(crate) fn connected(last: i64, next: i64, liveness: Option<i64>) -> bool {
+    match liveness {
+        None => true,
+        Some(l) => next.saturating_sub(last) <= l,
+    }
+}
+
+fn rank_of(rank: &[u32], state: u32) -> u32 {
+    // Ids always come from the same table as `rank`; the fallback only keeps
+    // this total.
+    rank.get(state as usize).copied().unwrap_or(u32::MAX)
+}
+
+/// Builds a canonical run list from a multiset of runs that may overlap
+/// (runs of different partial states, single events as one-point runs).
+///
+/// At each known event time the worst state among the events there wins
+/// (lowest `rank`). Between two consecutive known event times the state is
+/// that of the *open* run (one that started at or before and ends after the
+/// interval) with the latest start — ties to the worst — or, when no run is
+/// open, the state of the last event. When the open run's state differs from
+/// the last event's, it resumes 1 µs after that event: this is the documented
+/// approximation for an event that lands strictly inside a collapsed run of a
+/// different state. Without such nesting the result is exact.
+pub(crate) fn normalize(items: &[Run], rank: &[u32], liveness: Option<i64>) -> Vec<Run> {
+    #[derive(Clone, Copy)]
+    struct Boundary {
+        time: i64,
+        rank: u32,
+        item: usize,
+    }
+    let mut bounds = Vec::with_capacity(items.len().saturating_mul(2));
+    for (i, it) in items.iter().enumerate() {
+        let r = rank_of(rank, it.state);
+        bounds.push(Boundary {
+            time: it.start,
+            rank: r,
+            item: i,
+        });
+        if it.last > it.start {
+            bounds.push(Boundary {
+                time: it.last,
+                rank: r,
+                item: i,
+            });
+        }
+    }
+    bounds.sort_unstable_by(|a, b| (a.time, a.rank, a.item).cmp(&(b.time, b.rank, b.item)));
+
+    // Open runs keyed so that the maximum is the latest start, then the worst.
+    let mut open: BTreeSet<(i64, u32, usize)> = BTreeSet::new();
+    let mut out: Vec<Run> = Vec::new();
+    let mut cur: Option<Run> = None;
+    let mut i = 0;
+    while let Some(first) = bounds.get(i).copied() {
+        let t = first.time;
+        let Some(winner) = items.get(first.item).map(|r| r.state) else {
+            break;
+        };
+        let mut j = i;
+        while let Some(b) = bounds.get(j).copied() {
+            if b.time != t {
+                break;
+            }
+            if let Some(it) = items.get(b.item) {
+                let key = (it.start, u32::MAX - b.rank, b.item);
+                if it.start == t && it.last > t {
+                    open.insert(key);
+                }
+                if it.last == t && it.start < t {
+                    open.remove(&key);
+                }
+            }
+            j += 1;
+        }
+        extend_or_start(&mut cur, &mut out, t, winner, liveness);
+        if let Some(next) = bounds.get(j).map(|b| b.time) {
+            let open_state = open
+                .last()
+                .and_then(|&(_, _, item)| items.get(item))
+                .map(|r| r.state);
+            if let Some(s) = open_state {
+                if s == winner {
+                    // Covered by a run of the same state: alive through the interval.
+                    if let Some(c) = cur.as_mut() {
+                        c.last = c.last.max(next - 1);
+                    }
+                } else if t + 1 < next {
+                    if let Some(c) = cur.take() {
+                        out.push(c);
+                    }
+                    cur = Some(Run {
+                        start: t + 1,
+                        last: next - 1,
+                        state: s,
+                    });
+                }
+            }
+        }
+        i = j;
+    }
+    if let Some(c) = cur {
+        out.push(c);
+    }
+    out
+}
+
+fn extend_or_start(
+    cur: &mut Option<Run>,
+    out: &mut Vec<Run>,
+    t: i64,
+    state: u32,
+    liveness: Option<i64>,
+) {
+    match cur {
+        Some(c) if c.state == state && connected(c.last, t, liveness) => {
+            c.last = c.last.max(t);
+        }
+        _ => {
+            if let Some(c) = cur.take() {
+                out.push(c);
+            }
+            *cur = Some(Run::point(t, state));
+        }
+    }
+}
+
+/// Folds `items` (events as one-point runs, or another state's runs) into
+/// the canonical run list `runs`, touching only the runs near the items'
+/// time range: appending in time order costs O(items).
+pub(crate) fn fold_in(runs: &mut Vec<Run>, items: &[Run], rank: &[u32], liveness: Option<i64>) {
+    let (Some(t_min), Some(t_max)) = (
+        items.iter().map(|r| r.start).min(),
+        items.iter().map(|r| r.last).max(),
+    ) else {
+        return;
+    };
+    // One untouched neighbour on each side keeps the joins at the splice
+    // boundaries right: it does not overlap any item, so it comes out of
+    // `normalize` with its start, last and state unchanged.
+    let lo = runs.partition_point(|r| r.last < t_min).saturating_sub(1);
+    let hi = runs
+        .partition_point(|r| r.start <= t_max)
+        .saturating_add(1)
+        .min(runs.len());
+    let lo = lo.min(hi);
+    let mut region: Vec<Run> = runs.get(lo..hi).map(|s| s.to_vec()).unwrap_or_default();
+    region.extend_from_slice(items);
+    let merged = normalize(&region, rank, liveness);
+    runs.splice(lo..hi, merged);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Ranks: state id == rank for these tests (0 worst).
+    const RANK: [u32; 3] = [0, 1, 2];
+
+    #[test]
+    fn sorted_points_collapse() {
+        let items = [
+            Run::point(0, 2),
+            Run::point(5, 2),
+            Run::point(10, 0),
+            Run::point(20, 2),
+        ];
+        let out = normalize(&items, &RANK, None);
+        assert_eq!(
+            out,
+            vec![
+                Run { start: 0, last: 5, state: 2 },
+                Run { start: 10, last: 10, state: 0 },
+                Run { start: 20, last: 20, state: 2 },
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_time_worst_wins() {
+        let items = [Run::point(0, 2), Run::point(0, 1), Run::point(3, 2)];
+        let out = normalize(&items, &RANK, None);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], Run::point(0, 1));
+        assert_eq!(out[1], Run::point(3, 2));
+    }
+
+    #[test]
+    fn liveness_breaks_runs() {
+        let items = [Run::point(0, 2), Run::point(5, 2), Run::point(30, 2)];
+        let out = normalize(&items, &RANK, Some(10));
+        assert_eq!(
+            out,
+            vec![Run { start: 0, last: 5, state: 2 }, Run::point(30, 2)]
+        );
+    }
+
+    #[test]
+    fn nested_point_resumes_enclosing_run() {
+        let items = [Run { start: 0, last: 100, state: 2 }, Run::point(40, 0)];
+        let out = normalize(&items, &RANK, Some(10));
+        assert_eq!(
+            out,
+            vec![
+                Run { start: 0, last: 39, state: 2 },
+                Run::point(40, 0),
+                Run { start: 41, last: 100, state: 2 },
+            ]
+        );
+    }
+
+    #[test]
+    fn fold_in_appends_and_joins() {
+        let mut runs = vec![Run { start: 0, last: 10, state: 2 }];
+        fold_in(&mut runs, &[Run::point(15, 2), Run::point(20, 0)], &RANK, None);
+        assert_eq!(
+            runs,
+            vec![Run { start: 0, last: 15, state: 2 }, Run::point(20, 0)]
+        );
+        fold_in(&mut runs, &[Run::point(-5, 0)], &RANK, None);
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs[0], Run::point(-5, 0));
+    }
+}

@@ -1,0 +1,452 @@
+//! The mergeable aggregate state: transition (`push`), combine (`merge`).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::error::{AvailabilityError, Result};
+use crate::runs::{fold_in, Run};
+use crate::weights::Weights;
+
+/// How many uncollapsed events the transition buffers before it sorts them
+/// and folds them into the run list. Input order does not matter at all
+/// while a state has seen at most this many events in its window.
+pub const DEFAULT_BUFFER_CAPACITY: usize = 1024;
+
+/// What a heartbeat gap (no event for longer than the liveness interval)
+/// counts as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapPolicy {
+    /// The gap is time in the pseudo-state `no_heartbeat` (weight 0 unless
+    /// the weights say otherwise): downtime and an outage.
+    Down,
+    /// The gap is time in `unknown` (excluded unless the weights give
+    /// `unknown` a weight).
+    Unknown,
+}
+
+impl GapPolicy {
+    /// Parses `"down"` or `"unknown"` (the spelling of a SQL option).
+    pub fn parse(text: &str) -> Result<GapPolicy> {
+        match text {
+            "down" => Ok(GapPolicy::Down),
+            "unknown" => Ok(GapPolicy::Unknown),
+            other => Err(AvailabilityError::InvalidArgument(format!(
+                "heartbeat gap policy must be 'down' or 'unknown', got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Settings of an aggregate; two states merge only when their settings are
+/// equal.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AvailabilityConfig {
+    pub(crate) weights: Weights,
+    pub(crate) liveness_us: Option<i64>,
+    pub(crate) gap_policy: GapPolicy,
+}
+
+impl Default for AvailabilityConfig {
+    fn default() -> Self {
+        AvailabilityConfig {
+            weights: Weights::default(),
+            liveness_us: None,
+            gap_policy: GapPolicy::Down,
+        }
+    }
+}
+
+impl AvailabilityConfig {
+    /// `liveness_us`: heartbeat mode when `Some(L)`; an event at `t` proves
+    /// liveness on `[t, t + L)`. `L` must be positive (`InvalidArgument`).
+    pub fn new(weights: Weights, liveness_us: Option<i64>, gap_policy: GapPolicy) -> Result<Self> {
+        if let Some(l) = liveness_us {
+            if l <= 0 {
+                return Err(AvailabilityError::InvalidArgument(format!(
+                    "liveness interval must be positive, got {l} µs"
+                )));
+            }
+        }
+        Ok(AvailabilityConfig {
+            weights,
+            liveness_us,
+            gap_policy,
+        })
+    }
+
+    /// The state weights.
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    /// The heartbeat liveness interval in microseconds, if any.
+    pub fn liveness_us(&self) -> Option<i64> {
+        self.liveness_us
+    }
+
+    /// What a heartbeat gap counts as.
+    pub fn gap_policy(&self) -> GapPolicy {
+        self.gap_policy
+    }
+}
+
+/// Interned state names of one aggregate state.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NameTable {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl NameTable {
+    pub fn intern(&mut self, name: &str) -> Result<u32> {
+        if let Some(&id) = self.index.get(name) {
+            return Ok(id);
+        }
+        let id = u32::try_from(self.names.len())
+            .ok()
+            .filter(|&id| id < u32::MAX)
+            .ok_or_else(|| {
+                AvailabilityError::InvalidArgument("too many distinct states".to_string())
+            })?;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// `rank[id]`: position of the state in the severity order (0 = worst).
+    pub fn ranks(&self, weights: &Weights) -> Vec<u32> {
+        let mut order: Vec<usize> = (0..self.names.len()).collect();
+        order.sort_by(|&a, &b| {
+            let na = self.names.get(a).map(String::as_str).unwrap_or("");
+            let nb = self.names.get(b).map(String::as_str).unwrap_or("");
+            weights.severity_cmp(na, nb)
+        });
+        let mut rank = vec![0u32; self.names.len()];
+        for (pos, id) in order.into_iter().enumerate() {
+            if let Some(slot) = rank.get_mut(id) {
+                *slot = u32::try_from(pos).unwrap_or(u32::MAX);
+            }
+        }
+        rank
+    }
+}
+
+/// Partial aggregate state of `availability_agg` for one window.
+///
+/// Memory is O(number of runs) + at most the buffer capacity of
+/// uncollapsed events; the serialized form holds runs only. See the crate
+/// documentation for the semantics.
+#[derive(Clone, Debug)]
+pub struct AvailabilityState {
+    pub(crate) config: AvailabilityConfig,
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+    /// Carry-in given as an argument: the state in force at `from`.
+    pub(crate) carry_in_param: Option<u32>,
+    /// Latest event seen before `from` (time, state).
+    pub(crate) carry_in_event: Option<(i64, u32)>,
+    pub(crate) runs: Vec<Run>,
+    pub(crate) buffer: Vec<(i64, u32)>,
+    pub(crate) buffer_capacity: usize,
+    pub(crate) names: NameTable,
+    last_pushed: Option<u32>,
+}
+
+impl AvailabilityState {
+    /// A new state for the window `[from, to)` (microseconds; `from < to`,
+    /// and `to - from` must fit in an i64). `carry_in`: the state in force at
+    /// `from`, used only when no event before `from` is seen.
+    pub fn new(
+        config: AvailabilityConfig,
+        from: i64,
+        to: i64,
+        carry_in: Option<&str>,
+    ) -> Result<Self> {
+        if from >= to {
+            return Err(AvailabilityError::InvalidArgument(format!(
+                "window end ({to}) must be after its start ({from})"
+            )));
+        }
+        if to.checked_sub(from).is_none() {
+            return Err(AvailabilityError::InvalidArgument(
+                "window is longer than the i64 microsecond range".to_string(),
+            ));
+        }
+        let mut names = NameTable::default();
+        let carry_in_param = carry_in.map(|s| names.intern(s)).transpose()?;
+        Ok(AvailabilityState {
+            config,
+            from,
+            to,
+            carry_in_param,
+            carry_in_event: None,
+            runs: Vec::new(),
+            buffer: Vec::new(),
+            buffer_capacity: DEFAULT_BUFFER_CAPACITY,
+            names,
+            last_pushed: None,
+        })
+    }
+
+    /// Builds a state from events in any order.
+    pub fn from_events<'a, I>(
+        config: AvailabilityConfig,
+        from: i64,
+        to: i64,
+        carry_in: Option<&str>,
+        events: I,
+    ) -> Result<Self>
+    where
+        I: IntoIterator<Item = (i64, &'a str)>,
+    {
+        let mut state = Self::new(config, from, to, carry_in)?;
+        for (t, s) in events {
+            state.push(t, s)?;
+        }
+        Ok(state)
+    }
+
+    /// Sets how many events are buffered before being collapsed (minimum 1).
+    /// Not part of the serialized state.
+    pub fn set_buffer_capacity(&mut self, capacity: usize) {
+        self.buffer_capacity = capacity.max(1);
+        if self.buffer.len() >= self.buffer_capacity {
+            self.compact();
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AvailabilityConfig {
+        &self.config
+    }
+
+    /// The window `[from, to)` in microseconds (for a merged state: the hull).
+    pub fn window(&self) -> (i64, i64) {
+        (self.from, self.to)
+    }
+
+    /// Number of collapsed runs (after folding in buffered events): the
+    /// size of the state, proportional to the number of state changes
+    /// (plus heartbeat gaps in heartbeat mode).
+    pub fn run_count(&self) -> usize {
+        self.snapshot_runs().len()
+    }
+
+    /// Transition: one event. Events at or after `to` are ignored; events
+    /// before `from` only update the carry-in (the latest one wins); the
+    /// rest are buffered and collapsed into runs.
+    pub fn push(&mut self, time: i64, state: &str) -> Result<()> {
+        if time >= self.to {
+            return Ok(());
+        }
+        let id = match self.last_pushed {
+            Some(id) if self.names.name(id) == state => id,
+            _ => {
+                let id = self.names.intern(state)?;
+                self.last_pushed = Some(id);
+                id
+            }
+        };
+        if time < self.from {
+            self.offer_carry_in_event(time, id);
+            return Ok(());
+        }
+        self.buffer.push((time, id));
+        if self.buffer.len() >= self.buffer_capacity {
+            self.compact();
+        }
+        Ok(())
+    }
+
+    fn offer_carry_in_event(&mut self, time: i64, id: u32) {
+        let replace = match self.carry_in_event {
+            None => true,
+            Some((t, s)) => {
+                time > t
+                    || (time == t
+                        && self
+                            .config
+                            .weights
+                            .severity_cmp(self.names.name(id), self.names.name(s))
+                            .is_lt())
+            }
+        };
+        if replace {
+            self.carry_in_event = Some((time, id));
+        }
+    }
+
+    /// Folds the buffered events into the run list.
+    pub(crate) fn compact(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let rank = self.names.ranks(&self.config.weights);
+        let items: Vec<Run> = self.buffer.drain(..).map(|(t, s)| Run::point(t, s)).collect();
+        fold_in(&mut self.runs, &items, &rank, self.config.liveness_us);
+    }
+
+    /// The run list with the buffered events folded in, without mutating.
+    pub(crate) fn snapshot_runs(&self) -> std::borrow::Cow<'_, [Run]> {
+        if self.buffer.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.runs);
+        }
+        let rank = self.names.ranks(&self.config.weights);
+        let items: Vec<Run> = self.buffer.iter().map(|&(t, s)| Run::point(t, s)).collect();
+        let mut runs = self.runs.clone();
+        fold_in(&mut runs, &items, &rank, self.config.liveness_us);
+        std::borrow::Cow::Owned(runs)
+    }
+
+    /// Combine: merges `other` into `self`. The window becomes the hull of
+    /// both windows; a gap between the windows is assumed to hold no events
+    /// (true for a rollup of buckets where empty buckets have no row).
+    /// Errors with `InvalidArgument` when the settings differ.
+    pub fn merge(&mut self, other: &AvailabilityState) -> Result<()> {
+        if self.config != other.config {
+            return Err(AvailabilityError::InvalidArgument(
+                "cannot merge availability states built with different weights, liveness or gap policy"
+                    .to_string(),
+            ));
+        }
+        self.compact();
+        let other_runs = other.snapshot_runs();
+        let mut remap = Vec::with_capacity(other.names.names().len());
+        for name in other.names.names() {
+            remap.push(self.names.intern(name)?);
+        }
+        let map = |id: u32| remap.get(id as usize).copied().unwrap_or(u32::MAX);
+
+        let hull_from = self.from.min(other.from);
+        let hull_to = self.to.max(other.to);
+
+        let mut items: Vec<Run> = other_runs
+            .iter()
+            .map(|r| Run {
+                start: r.start,
+                last: r.last,
+                state: map(r.state),
+            })
+            .collect();
+
+        // Carry-in events: before the hull they compete for the carry-in,
+        // inside it they are ordinary events.
+        let mut carry_in_event = None;
+        let self_event = self.carry_in_event;
+        let other_event = other.carry_in_event.map(|(t, s)| (t, map(s)));
+        for (t, s) in [self_event, other_event].into_iter().flatten() {
+            if t >= hull_from {
+                items.push(Run::point(t, s));
+            } else {
+                carry_in_event = Some(match carry_in_event {
+                    None => (t, s),
+                    Some((ct, cs)) => {
+                        let better = t > ct
+                            || (t == ct
+                                && self
+                                    .config
+                                    .weights
+                                    .severity_cmp(self.names.name(s), self.names.name(cs))
+                                    .is_lt());
+                        if better {
+                            (t, s)
+                        } else {
+                            (ct, cs)
+                        }
+                    }
+                });
+            }
+        }
+
+        // Carry-in parameters.
+        let other_param = other.carry_in_param.map(map);
+        let carry_in_param = match self.from.cmp(&other.from) {
+            std::cmp::Ordering::Equal => match (self.carry_in_param, other_param) {
+                (Some(a), Some(b)) => Some(
+                    if self
+                        .config
+                        .weights
+                        .severity_cmp(self.names.name(b), self.names.name(a))
+                        .is_lt()
+                    {
+                        b
+                    } else {
+                        a
+                    },
+                ),
+                (a, b) => a.or(b),
+            },
+            std::cmp::Ordering::Less => {
+                let late = LateSide {
+                    from: other.from,
+                    param: other_param,
+                    has_event: other.carry_in_event.is_some(),
+                    first_start: other_runs.first().map(|r| r.start),
+                };
+                if let Some(p) = late.param_as_event(
+                    self.carry_in_param.is_some()
+                        || self.carry_in_event.is_some()
+                        || self.runs.first().is_some_and(|r| r.start <= other.from),
+                ) {
+                    items.push(p);
+                }
+                self.carry_in_param
+            }
+            std::cmp::Ordering::Greater => {
+                let late = LateSide {
+                    from: self.from,
+                    param: self.carry_in_param,
+                    has_event: self.carry_in_event.is_some(),
+                    first_start: self.runs.first().map(|r| r.start),
+                };
+                if let Some(p) = late.param_as_event(
+                    other_param.is_some()
+                        || other.carry_in_event.is_some()
+                        || other_runs.first().is_some_and(|r| r.start <= self.from),
+                ) {
+                    items.push(p);
+                }
+                other_param
+            }
+        };
+
+        let rank = self.names.ranks(&self.config.weights);
+        fold_in(&mut self.runs, &items, &rank, self.config.liveness_us);
+        self.from = hull_from;
+        self.to = hull_to;
+        self.carry_in_param = carry_in_param;
+        self.carry_in_event = carry_in_event;
+        Ok(())
+    }
+}
+
+/// The state with the later window start, in a merge of different windows.
+struct LateSide {
+    from: i64,
+    param: Option<u32>,
+    has_event: bool,
+    first_start: Option<i64>,
+}
+
+impl LateSide {
+    /// A later window's carry-in parameter survives a merge only as an
+    /// event at its `from`, and only when nothing else is known at or
+    /// before that instant (it is a fallback, as in a single state).
+    fn param_as_event(&self, early_knows_before: bool) -> Option<Run> {
+        let p = self.param?;
+        if early_knows_before || self.has_event || self.first_start == Some(self.from) {
+            return None;
+        }
+        Some(Run::point(self.from, p))
+    }
+}

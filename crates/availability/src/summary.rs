@@ -1,0 +1,259 @@
+//! Final function: the timeline of a window and the figures derived from it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::state::{AvailabilityState, GapPolicy};
+use crate::timeline::Interval;
+use crate::weights::{Weights, NO_HEARTBEAT, UNKNOWN};
+
+/// Figures of one window, all durations in microseconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// Window start (inclusive), µs.
+    pub from: i64,
+    /// Window end (exclusive), µs.
+    pub to: i64,
+    /// Σ weight × duration / Σ duration over included (weighted) states;
+    /// `None` when no time is in an included state.
+    pub availability: Option<f64>,
+    /// Σ duration over included states (the denominator), µs.
+    pub included_us: i64,
+    /// Σ weight × duration over included states (the numerator), µs.
+    pub weighted_uptime_us: f64,
+    /// Time in included states of positive weight (up, possibly degraded), µs.
+    pub uptime_us: i64,
+    /// Time in included states of weight 0 (= total outage duration), µs.
+    pub downtime_us: i64,
+    /// Time in `unknown` (no information), µs.
+    pub unknown_us: i64,
+    /// Time in excluded states, `unknown` included, µs.
+    pub excluded_us: i64,
+    /// Time spent in each state (every name that has time), µs. Includes the
+    /// pseudo-states `unknown` and `no_heartbeat`. Sums to `to - from`.
+    pub time_in: BTreeMap<String, i64>,
+    /// Maximal intervals of weight-0 time intersecting the window, including
+    /// one already in progress at `from` and one still open at `to`.
+    pub outages: u64,
+    /// Outages that began inside the window: `outages` minus the one in
+    /// progress at `from`, if any.
+    pub failures: u64,
+    /// The window starts inside an outage that began before `from`.
+    pub outage_in_progress_at_from: bool,
+    /// The window ends inside an outage.
+    pub outage_in_progress_at_to: bool,
+    /// Longest outage (its part inside the window), µs; 0 without outages.
+    pub longest_outage_us: i64,
+    /// Mean time between failures: `uptime_us / failures`, rounded to the
+    /// nearest µs; `None` when `failures == 0`.
+    pub mtbf_us: Option<i64>,
+    /// Mean time to repair: `downtime_us / outages`, rounded to the nearest
+    /// µs; `None` when `outages == 0`.
+    pub mttr_us: Option<i64>,
+    /// Reported state in force at `from`: an event at `from`, else the
+    /// carry-in; `None` when unknown. Liveness is not applied.
+    pub first_state: Option<String>,
+    /// Reported state of the latest event in the window, else the carry-in;
+    /// `None` when unknown. Liveness is not applied. This is the value to
+    /// pass as `carry_in` to the next window.
+    pub last_state: Option<String>,
+    /// Time of the latest event in the window, else of the carry-in event; µs.
+    pub last_event_time: Option<i64>,
+}
+
+impl Summary {
+    /// Time spent in `state` (0 if none), µs.
+    pub fn time_in(&self, state: &str) -> i64 {
+        self.time_in.get(state).copied().unwrap_or(0)
+    }
+}
+
+/// The carry-in in force at `from` and the time it was last heard.
+struct Head {
+    heard_at: i64,
+    state: u32,
+}
+
+impl AvailabilityState {
+    fn head(&self) -> Option<Head> {
+        match (self.carry_in_event, self.carry_in_param) {
+            (Some((t, s)), _) => Some(Head {
+                heard_at: t,
+                state: s,
+            }),
+            (None, Some(s)) => Some(Head {
+                heard_at: self.from,
+                state: s,
+            }),
+            (None, None) => None,
+        }
+    }
+
+    fn gap_name(&self) -> &'static str {
+        match self.config.gap_policy {
+            GapPolicy::Down => NO_HEARTBEAT,
+            GapPolicy::Unknown => UNKNOWN,
+        }
+    }
+
+    /// The window as consecutive intervals covering `[from, to)` exactly;
+    /// adjacent intervals always differ in state.
+    pub fn timeline(&self) -> Vec<Interval> {
+        let runs = self.snapshot_runs();
+        let liveness = self.config.liveness_us;
+        let gap = self.gap_name();
+        let alive_until = |heard: i64| liveness.map_or(i64::MAX, |l| heard.saturating_add(l));
+        let mut out: Vec<Interval> = Vec::with_capacity(runs.len().saturating_mul(2) + 2);
+        let mut push = |state: &str, start: i64, end: i64| {
+            if end <= start {
+                return;
+            }
+            if let Some(prev) = out.last_mut() {
+                if prev.state == state && prev.end == start {
+                    prev.end = end;
+                    return;
+                }
+            }
+            out.push(Interval {
+                state: state.to_string(),
+                start,
+                end,
+            });
+        };
+        let first_start = runs.first().map_or(self.to, |r| r.start);
+        match self.head() {
+            Some(h) => {
+                let alive_end = alive_until(h.heard_at).clamp(self.from, first_start);
+                push(self.names.name(h.state), self.from, alive_end);
+                push(gap, alive_end, first_start);
+            }
+            None => push(UNKNOWN, self.from, first_start),
+        }
+        for (i, r) in runs.iter().enumerate() {
+            let end = runs.get(i + 1).map_or(self.to, |n| n.start);
+            let alive_end = alive_until(r.last).clamp(r.start, end);
+            push(self.names.name(r.state), r.start, alive_end);
+            push(gap, alive_end, end);
+        }
+        out
+    }
+
+    /// All figures of the window.
+    pub fn summary(&self) -> Summary {
+        let timeline = self.timeline();
+        let weights: &Weights = &self.config.weights;
+        let mut time_in: BTreeMap<String, i64> = BTreeMap::new();
+        for iv in &timeline {
+            let slot = time_in.entry(iv.state.clone()).or_insert(0);
+            *slot = slot.saturating_add(iv.duration());
+        }
+        let mut included_us = 0i64;
+        let mut weighted_uptime_us = 0f64;
+        let mut uptime_us = 0i64;
+        let mut downtime_us = 0i64;
+        let mut excluded_us = 0i64;
+        for (state, &d) in &time_in {
+            match weights.weight(state) {
+                Some(w) => {
+                    included_us = included_us.saturating_add(d);
+                    weighted_uptime_us += w * d as f64;
+                    if w > 0.0 {
+                        uptime_us = uptime_us.saturating_add(d);
+                    } else {
+                        downtime_us = downtime_us.saturating_add(d);
+                    }
+                }
+                None => excluded_us = excluded_us.saturating_add(d),
+            }
+        }
+        let availability = (included_us > 0).then(|| weighted_uptime_us / included_us as f64);
+
+        // Outages: maximal runs of consecutive weight-0 intervals.
+        let is_down = |state: &str| weights.weight(state) == Some(0.0);
+        let mut outages = 0u64;
+        let mut longest_outage_us = 0i64;
+        let mut current: Option<i64> = None;
+        for iv in &timeline {
+            if is_down(&iv.state) {
+                current = Some(current.unwrap_or(0).saturating_add(iv.duration()));
+            } else if let Some(d) = current.take() {
+                outages += 1;
+                longest_outage_us = longest_outage_us.max(d);
+            }
+        }
+        let outage_in_progress_at_to = current.is_some();
+        if let Some(d) = current {
+            outages += 1;
+            longest_outage_us = longest_outage_us.max(d);
+        }
+        let outage_in_progress_at_from = self.down_just_before_from()
+            && timeline.first().is_some_and(|iv| is_down(&iv.state));
+        let failures = outages.saturating_sub(u64::from(outage_in_progress_at_from));
+
+        let runs = self.snapshot_runs();
+        let head = self.head();
+        let first_state = match runs.first() {
+            Some(r) if r.start == self.from => Some(self.names.name(r.state).to_string()),
+            _ => head.as_ref().map(|h| self.names.name(h.state).to_string()),
+        };
+        let (last_state, last_event_time) = match runs.last() {
+            Some(r) => (Some(self.names.name(r.state).to_string()), Some(r.last)),
+            None => (
+                head.as_ref().map(|h| self.names.name(h.state).to_string()),
+                self.carry_in_event.map(|(t, _)| t),
+            ),
+        };
+
+        Summary {
+            from: self.from,
+            to: self.to,
+            availability,
+            included_us,
+            weighted_uptime_us,
+            uptime_us,
+            downtime_us,
+            unknown_us: time_in.get(UNKNOWN).copied().unwrap_or(0),
+            excluded_us,
+            outages,
+            failures,
+            outage_in_progress_at_from,
+            outage_in_progress_at_to,
+            longest_outage_us,
+            mtbf_us: rounded_div(uptime_us, failures),
+            mttr_us: rounded_div(downtime_us, outages),
+            first_state,
+            last_state,
+            last_event_time,
+            time_in,
+        }
+    }
+
+    /// Whether the timeline 1 µs before `from` (as known from the carry-in)
+    /// was in a weight-0 state.
+    fn down_just_before_from(&self) -> bool {
+        let Some(h) = self.head() else {
+            return false;
+        };
+        let before = self.from.saturating_sub(1);
+        let alive = match self.config.liveness_us {
+            None => true,
+            Some(l) => h.heard_at.saturating_add(l) > before,
+        };
+        let state = if alive {
+            self.names.name(h.state)
+        } else {
+            self.gap_name()
+        };
+        self.config.weights.weight(state) == Some(0.0)
+    }
+}
+
+fn rounded_div(total: i64, count: u64) -> Option<i64> {
+    if count == 0 {
+        return None;
+    }
+    let total = i128::from(total);
+    let count = i128::from(count);
+    i64::try_from((total + count / 2) / count).ok()
+}
