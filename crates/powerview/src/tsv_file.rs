@@ -572,6 +572,14 @@ impl<R: BufRead> TsvFile<R> {
                     counts.missing += 1;
                     continue;
                 };
+                if let Some((value, used)) = parse_plain_decimal(cells) {
+                    all_literal_zero &= used == 1 && cells.first() == Some(&b'0');
+                    counts.points += 1;
+                    *slot = Some(value);
+                    // `cells[used]` is the tab, if any.
+                    rest = cells.get(used + 1..);
+                    continue;
+                }
                 let (cell, next) = match memchr::memchr(b'\t', cells) {
                     Some(i) => (&cells[..i], Some(&cells[i + 1..])),
                     None => (cells, None),
@@ -624,8 +632,55 @@ struct RowCounts {
     extra: u64,
 }
 
-/// Parses one value cell, counting blanks and invalid cells.
+/// Exact powers of ten as `f64` (every one up to 1e22 is representable).
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Fast path for the cells loggers write: `[-]digits[.digits]` followed by a tab or the end of the
+/// line. Returns the value and the number of bytes used, or `None` for anything else (the caller then
+/// takes the general path). With at most 15 significant digits the mantissa is exact, the power of
+/// ten is exact, and one IEEE division rounds correctly, so the result is the correctly rounded
+/// value, the same as a full decimal parser's.
 #[inline]
+fn parse_plain_decimal(cells: &[u8]) -> Option<(f64, usize)> {
+    let negative = cells.first() == Some(&b'-');
+    let mut i = usize::from(negative);
+    let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
+    while let Some(d) = cells
+        .get(i)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|d| *d <= 9)
+    {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        digits += 1;
+        i += 1;
+    }
+    let mut fraction_digits = 0usize;
+    if cells.get(i) == Some(&b'.') {
+        i += 1;
+        while let Some(d) = cells
+            .get(i)
+            .map(|b| b.wrapping_sub(b'0'))
+            .filter(|d| *d <= 9)
+        {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            digits += 1;
+            fraction_digits += 1;
+            i += 1;
+        }
+    }
+    if digits == 0 || digits > 15 || !matches!(cells.get(i), None | Some(b'\t')) {
+        return None;
+    }
+    let magnitude = mantissa as f64 / POWERS_OF_TEN.get(fraction_digits)?;
+    Some((if negative { -magnitude } else { magnitude }, i))
+}
+
+/// Parses one value cell, counting blanks and invalid cells.
+#[inline(never)]
 fn parse_cell(cell: &[u8], counts: &mut RowCounts) -> Option<f64> {
     let cell = match (cell.first(), cell.last()) {
         (Some(first), Some(last))
@@ -757,4 +812,54 @@ fn tail_has_end_data<R: Read + Seek>(reader: &mut R, window: u64) -> Result<bool
         lines.next();
     }
     Ok(lines.any(|line| line.trim_ascii() == END_DATA))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn plain_decimal_fast_path() {
+        assert_eq!(parse_plain_decimal(b"242.25\t1"), Some((242.25, 6)));
+        assert_eq!(parse_plain_decimal(b"-0.0"), Some((-0.0, 4)));
+        assert!(parse_plain_decimal(b"-0.0").is_some_and(|(v, _)| v.is_sign_negative()));
+        assert_eq!(parse_plain_decimal(b"0"), Some((0.0, 1)));
+        assert_eq!(parse_plain_decimal(b"5."), Some((5.0, 2)));
+        assert_eq!(parse_plain_decimal(b".5\t"), Some((0.5, 2)));
+        for other in [
+            &b""[..],
+            b"-",
+            b".",
+            b"1e3",
+            b"1,5",
+            b" 1",
+            b"1 ",
+            b"+1",
+            b"nan",
+            b"1.2.3",
+            b"1234567890123456",
+        ] {
+            assert_eq!(
+                parse_plain_decimal(other),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fast_path_matches_full_parser(negative in any::<bool>(), int in "[0-9]{0,10}", frac in proptest::option::of("[0-9]{0,10}")) {
+            let text = format!("{}{}{}", if negative { "-" } else { "" }, int, frac.map(|f| format!(".{f}")).unwrap_or_default());
+            if let Some((fast, used)) = parse_plain_decimal(text.as_bytes()) {
+                prop_assert_eq!(used, text.len());
+                let full: f64 = fast_float2::parse(text.as_bytes()).unwrap();
+                prop_assert_eq!(fast.to_bits(), full.to_bits(), "{}", text);
+                let std_value: f64 = text.parse().unwrap();
+                prop_assert_eq!(fast.to_bits(), std_value.to_bits());
+            }
+        }
+    }
 }
