@@ -802,13 +802,18 @@ fn tail_has_end_data<R: Read + Seek>(reader: &mut R, window: u64) -> Result<bool
     let origin = reader.stream_position()?;
     let end = reader.seek(SeekFrom::End(0))?;
     let start = end.saturating_sub(window).max(origin);
-    reader.seek(SeekFrom::Start(start))?;
+    // One byte more, to see whether the window starts at the beginning of a line.
+    let read_from = if start > origin { start - 1 } else { start };
+    reader.seek(SeekFrom::Start(read_from))?;
     let mut tail = Vec::new();
-    reader.by_ref().take(end - start).read_to_end(&mut tail)?;
+    reader
+        .by_ref()
+        .take(end.saturating_sub(read_from))
+        .read_to_end(&mut tail)?;
     reader.seek(SeekFrom::Start(origin))?;
     let mut lines = tail.split(|&b| b == b'\n');
-    if start > origin {
-        // The window may start inside a line.
+    if read_from < start {
+        // Up to the first newline: the part of a line that starts before the window.
         lines.next();
     }
     Ok(lines.any(|line| line.trim_ascii() == END_DATA))
@@ -847,6 +852,36 @@ mod tests {
                 String::from_utf8_lossy(other)
             );
         }
+    }
+
+    #[test]
+    fn tail_check_respects_the_start_position() {
+        let mut bytes = b"junk line\n".to_vec();
+        bytes.extend_from_slice(
+            b"START_HEADER\n{}\nEND_HEADER\nSTART_DATA\n1\t1\nMV_T302_V003\tx V\n",
+        );
+        bytes.extend_from_slice(b"01/01/26 00:00:00\t1\nEND_DATA\n");
+        let mut cursor = std::io::Cursor::new(bytes.clone());
+        cursor.set_position(10);
+        // "END_DATA\n" is 9 bytes: a window of 9 sees the whole line, 8 only its end.
+        assert!(tail_has_end_data(&mut cursor, 9).unwrap());
+        assert_eq!(cursor.position(), 10);
+        assert!(!tail_has_end_data(&mut cursor, 8).unwrap());
+        assert_eq!(cursor.position(), 10);
+        let mut cursor = std::io::Cursor::new(bytes.clone());
+        cursor.set_position(10);
+        let mut file = TsvFile::open_seekable(cursor, &ParseOptions::default()).unwrap();
+        assert_eq!(file.outcome(), Outcome::Ok);
+        assert_eq!(
+            file.next_row().unwrap().map(|r| r.values.to_vec()),
+            Some(vec![Some(1.0)])
+        );
+        // Positioned past the end: no END_DATA, no panic.
+        let mut cursor = std::io::Cursor::new(bytes);
+        cursor.set_position(10_000);
+        assert!(!tail_has_end_data(&mut cursor, 8).unwrap());
+        let file = TsvFile::open_seekable(cursor, &ParseOptions::default()).unwrap();
+        assert_eq!(file.outcome(), Outcome::NoData);
     }
 
     proptest! {
