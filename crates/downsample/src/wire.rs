@@ -1,0 +1,97 @@
+//! Little-endian byte encoding helpers for the serialized states: fixed-width
+//! integers and floats, and LEB128 unsigned varints. Every read is checked;
+//! malformed bytes produce [`DownsampleError::InvalidInput`], never a panic.
+
+use crate::error::{DownsampleError, Result};
+
+pub(crate) fn put_u8(out: &mut Vec<u8>, x: u8) {
+    out.push(x);
+}
+
+pub(crate) fn put_i64(out: &mut Vec<u8>, x: i64) {
+    out.extend_from_slice(&x.to_le_bytes());
+}
+
+pub(crate) fn put_f64(out: &mut Vec<u8>, x: f64) {
+    out.extend_from_slice(&x.to_le_bytes());
+}
+
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        out.push((x as u8) | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+fn malformed(what: &str) -> DownsampleError {
+    DownsampleError::InvalidInput(format!("malformed serialized state: {what}"))
+}
+
+/// A cursor over serialized bytes.
+pub(crate) struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes }
+    }
+
+    fn take<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
+        let (head, rest) = self
+            .bytes
+            .split_first_chunk::<N>()
+            .ok_or_else(|| malformed(&format!("truncated {what}")))?;
+        self.bytes = rest;
+        Ok(*head)
+    }
+
+    pub(crate) fn u8(&mut self, what: &str) -> Result<u8> {
+        Ok(self.take::<1>(what)?[0])
+    }
+
+    pub(crate) fn i64(&mut self, what: &str) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.take::<8>(what)?))
+    }
+
+    pub(crate) fn f64(&mut self, what: &str) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.take::<8>(what)?))
+    }
+
+    pub(crate) fn varint(&mut self, what: &str) -> Result<u64> {
+        let mut x = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8(what)?;
+            let chunk = u64::from(b & 0x7f);
+            // The tenth byte may only carry the top bit of a u64.
+            if shift == 63 && chunk > 1 {
+                return Err(malformed(&format!("{what} overflows u64")));
+            }
+            x |= chunk << shift;
+            if b & 0x80 == 0 {
+                return Ok(x);
+            }
+        }
+        Err(malformed(&format!("{what} varint too long")))
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub(crate) fn finish(&self, what: &str) -> Result<()> {
+        if self.bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(malformed(&format!(
+                "{} trailing bytes after {what}",
+                self.bytes.len()
+            )))
+        }
+    }
+}
+
+pub(crate) fn invalid(what: &str) -> DownsampleError {
+    malformed(what)
+}
