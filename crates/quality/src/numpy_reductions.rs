@@ -41,9 +41,32 @@ fn pairwise_sum_range(f: &impl Fn(usize) -> f64, start: usize, n: usize) -> f64 
     }
 }
 
-/// `np.sum(values)` for a contiguous array.
+/// `np.sum(values)` for a contiguous array (slice version of
+/// [`pairwise_sum_range`], without per-element bounds checks).
 pub(crate) fn sum(values: &[f64]) -> f64 {
-    pairwise_sum_range(&|i| values.get(i).copied().unwrap_or(0.0), 0, values.len())
+    let n = values.len();
+    if n < 8 {
+        values.iter().fold(-0.0, |acc, &v| acc + v)
+    } else if n <= 128 {
+        let (blocks, rest) = values.split_at(n - n % 8);
+        let mut r = [0.0f64; 8];
+        let mut chunks = blocks.chunks_exact(8);
+        if let Some(first) = chunks.next() {
+            r.copy_from_slice(first);
+        }
+        for chunk in chunks {
+            for (acc, &v) in r.iter_mut().zip(chunk) {
+                *acc += v;
+            }
+        }
+        let res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        rest.iter().fold(res, |acc, &v| acc + v)
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        let (a, b) = values.split_at(n2);
+        sum(a) + sum(b)
+    }
 }
 
 /// `np.sum` of `f(i)` for `i in 0..n`, without materialising the array.
@@ -56,13 +79,14 @@ pub(crate) fn mean(values: &[f64]) -> f64 {
     sum(values) / values.len() as f64
 }
 
-/// `np.std(values)` (population, ddof = 0), given its mean.
-pub(crate) fn std_with_mean(values: &[f64], mean: f64) -> f64 {
-    let squares = sum_of(values.len(), |i| {
-        let d = values.get(i).copied().unwrap_or(mean) - mean;
-        d * d
-    });
-    (squares / values.len() as f64).sqrt()
+/// `np.std` (population, ddof = 0) of 64 values, given their mean.
+pub(crate) fn std64_with_mean(values: &[f64; 64], mean: f64) -> f64 {
+    let mut squares = [0.0f64; 64];
+    for (sq, &v) in squares.iter_mut().zip(values) {
+        let d = v - mean;
+        *sq = d * d;
+    }
+    (sum(&squares) / 64.0).sqrt()
 }
 
 /// `np.median` of finite values, selecting in `scratch` (which is

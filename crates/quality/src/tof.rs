@@ -4,7 +4,7 @@ use serde::ser::SerializeTuple;
 use serde::{Serialize, Serializer};
 
 use crate::histogram::{analyse_zone, SmoothingWindow, ZoneScratch};
-use crate::numpy_reductions::{mean, median_in, py_max, py_min, std_with_mean, sum};
+use crate::numpy_reductions::{mean, median_in, py_max, py_min, std64_with_mean, sum};
 use crate::{Grade, QualityError};
 
 /// Zones per side of the sensor grid.
@@ -263,8 +263,8 @@ pub struct ScoreBreakdown {
 pub struct TofReport {
     /// Height and volume statistics.
     pub stats: TofStats,
-    /// Histogram analysis, when histograms were given.
-    pub bins_analysis: Option<BinsAnalysis>,
+    /// Histogram analysis, when histograms were given (boxed: 3 KiB).
+    pub bins_analysis: Option<Box<BinsAnalysis>>,
     /// Reflectance statistics.
     pub reflectance_analysis: ReflectanceAnalysis,
     /// Amplitude consistency.
@@ -427,13 +427,13 @@ pub fn tof_analysis(input: &TofInput<'_>, params: &TofParams) -> Result<TofRepor
     let (distance, reflectance, amplitude) = validate(input, params)?;
 
     let stats = height_stats(distance, input.sensor_height_mm, input.zone_size_mm);
-    let bins_analysis = input.histograms.map(analyse_histograms);
+    let bins_analysis = input.histograms.map(|h| Box::new(analyse_histograms(h)));
     let reflectance_analysis = analyse_reflectance(reflectance);
     let amplitude_consistency = analyse_amplitude(amplitude, params.consistency_threshold);
     let defects = detect_defects(distance, params.distance_defect_threshold_mm);
     let (quality_score, score_breakdown) = score(
         &stats,
-        bins_analysis.as_ref(),
+        bins_analysis.as_deref(),
         &reflectance_analysis,
         &amplitude_consistency,
         &defects,
@@ -481,26 +481,26 @@ fn height_stats(distance: &[f64; ZONES], sensor_height: f64, zone_size: f64) -> 
         }
     }
 
-    // numpy.gradient of the distances along rows and columns.
-    let gradient = |i: usize, j: usize, along_rows: bool| -> f64 {
-        let (k, get): (usize, &dyn Fn(usize) -> f64) = if along_rows {
-            (i, &|r| at(distance, r, j))
-        } else {
-            (j, &|c| at(distance, i, c))
-        };
+    // numpy.gradient of the distances along rows and columns: central
+    // differences inside, one-sided at the edges, unit spacing.
+    let gradient = |a: f64, b: f64, c: f64, k: usize| -> f64 {
+        // a, b, c = values at k−1, k, k+1 (clamped at the edges).
         if k == 0 {
-            get(1) - get(0)
+            c - b
         } else if k == GRID_SIDE - 1 {
-            get(GRID_SIDE - 1) - get(GRID_SIDE - 2)
+            b - a
         } else {
-            (get(k + 1) - get(k - 1)) / 2.0
+            (c - a) / 2.0
         }
     };
     let mut magnitude = [0.0f64; ZONES];
     for (idx, m) in magnitude.iter_mut().enumerate() {
         let (i, j) = (idx / GRID_SIDE, idx % GRID_SIDE);
-        let gr = gradient(i, j, true);
-        let gc = gradient(i, j, false);
+        let (up, down) = (i.saturating_sub(1), (i + 1).min(GRID_SIDE - 1));
+        let (left, right) = (j.saturating_sub(1), (j + 1).min(GRID_SIDE - 1));
+        let here = at(distance, i, j);
+        let gr = gradient(at(distance, up, j), here, at(distance, down, j), i);
+        let gc = gradient(at(distance, i, left), here, at(distance, i, right), j);
         *m = (gr * gr + gc * gc).sqrt();
     }
     let surface_uniformity = 1.0 / (1.0 + mean(&magnitude));
@@ -515,7 +515,7 @@ fn height_stats(distance: &[f64; ZONES], sensor_height: f64, zone_size: f64) -> 
         base_area_mm2: zone_area * ZONES as f64,
         volume_trapezoidal_mm3: trapezoidal,
         surface_uniformity,
-        height_variation_mm: std_with_mean(&h, average),
+        height_variation_mm: std64_with_mean(&h, average),
     }
 }
 
@@ -589,7 +589,13 @@ fn analyse_reflectance(r: &[f64; ZONES]) -> ReflectanceAnalysis {
     let mut local_variations = Vec::new();
     for i in 1..GRID_SIDE - 1 {
         for j in 1..GRID_SIDE - 1 {
-            let std = window_std(r, i, j);
+            let var = window_variance(r, i, j);
+            // sqrt is monotone and sqrt(144) = 12 exactly: skip the sqrt
+            // for the common quiet window.
+            if var <= 144.0 {
+                continue;
+            }
+            let std = var.sqrt();
             if std > 12.0 && local_variations.len() < 50 {
                 local_variations.push(LocalVariation {
                     row: i as i32,
@@ -608,21 +614,29 @@ fn analyse_reflectance(r: &[f64; ZONES]) -> ReflectanceAnalysis {
     }
 }
 
-/// Population std of the 3×3 window centred on `(i, j)`, summed row by row
-/// as numpy reduces a strided 3×3 view.
-fn window_std(r: &[f64; ZONES], i: usize, j: usize) -> f64 {
-    let row_sum = |row: usize, f: &dyn Fn(f64) -> f64| -> f64 {
-        -0.0 + f(at(r, row, j - 1)) + f(at(r, row, j)) + f(at(r, row, j + 1))
-    };
-    let total = |f: &dyn Fn(f64) -> f64| row_sum(i - 1, f) + row_sum(i, f) + row_sum(i + 1, f);
-    let m = total(&|v| v) / 9.0;
-    let var = total(&|v| (v - m) * (v - m)) / 9.0;
-    var.sqrt()
+/// Population variance of the 3×3 window centred on `(i, j)` (1 ≤ i, j ≤ 6),
+/// summed row by row as numpy reduces a strided 3×3 view.
+fn window_variance(r: &[f64; ZONES], i: usize, j: usize) -> f64 {
+    let mut w = [0.0f64; 9];
+    for (k, slot) in w.iter_mut().enumerate() {
+        *slot = at(r, i + k / 3 - 1, j + k % 3 - 1);
+    }
+    let m = window_sum(&w, |v| v) / 9.0;
+    window_sum(&w, |v| (v - m) * (v - m)) / 9.0
+}
+
+/// Sum of `f` over a 3×3 window: each row left to right, then the rows.
+fn window_sum(w: &[f64; 9], f: impl Fn(f64) -> f64) -> f64 {
+    let mut total = -0.0;
+    for row in w.chunks_exact(3) {
+        total += row.iter().fold(-0.0, |acc, &v| acc + f(v));
+    }
+    total
 }
 
 fn analyse_amplitude(a: &[f64; ZONES], consistency_threshold: f64) -> AmplitudeConsistency {
     let m = mean(a);
-    let s = std_with_mean(a, m);
+    let s = std64_with_mean(a, m);
     let outliers = a
         .iter()
         .filter(|&&v| ((v - m) / (s + 1e-9)).abs() > 2.5)
