@@ -20,6 +20,11 @@
 //!   per name               varint length + UTF-8, strictly ascending
 //! [param]                  varint name index                    if bit2
 //! [event]                  varint from - time (>= 1), varint name index  if bit3
+//! holes: count             varint; ranges [start, end) of the hull that no
+//!                          merged window covered (out-of-order rollups)
+//!   per hole               varint start - cursor, varint end - start - 1;
+//!                          cursor = from + 1 first, previous end + 1 after;
+//!                          the last hole ends before to
 //! runs: count              varint
 //!   per run                varint start - cursor, varint last - start,
 //!                          varint name index; cursor = from for the first
@@ -32,7 +37,7 @@
 //! list, and rejects trailing bytes.
 
 use crate::error::{AvailabilityError, Result};
-use crate::runs::{connected, Run};
+use crate::runs::{Joiner, Run};
 use crate::state::{AvailabilityConfig, AvailabilityState, GapPolicy, NameTable};
 use crate::weights::Weights;
 
@@ -139,6 +144,13 @@ impl AvailabilityState {
         if let Some((t, s)) = self.carry_in_event {
             put_varint(&mut out, diff(t, self.from));
             put_varint(&mut out, idx(s));
+        }
+        put_varint(&mut out, self.holes.len() as u64);
+        let mut cursor = self.from.saturating_add(1);
+        for &(a, b) in &self.holes {
+            put_varint(&mut out, diff(cursor, a));
+            put_varint(&mut out, diff(a, b).saturating_sub(1));
+            cursor = b.saturating_add(1);
         }
         put_varint(&mut out, runs.len() as u64);
         let mut cursor = self.from;
@@ -261,6 +273,29 @@ impl AvailabilityState {
             None
         };
 
+        let n_holes = r.count(2)?;
+        let mut holes: Vec<(i64, i64)> = Vec::with_capacity(n_holes);
+        let mut cursor = from
+            .checked_add(1)
+            .ok_or_else(|| invalid("hole out of range"))?;
+        for _ in 0..n_holes {
+            let a = add(cursor, r.varint()?)?;
+            let b = add(a, r.varint()?)?
+                .checked_add(1)
+                .ok_or_else(|| invalid("hole out of range"))?;
+            if b >= to {
+                return Err(invalid("hole reaches the window end"));
+            }
+            holes.push((a, b));
+            cursor = b
+                .checked_add(1)
+                .ok_or_else(|| invalid("hole out of range"))?;
+        }
+        let join = Joiner {
+            liveness,
+            holes: &holes,
+        };
+
         let n_runs = r.count(3)?;
         let mut runs: Vec<Run> = Vec::with_capacity(n_runs);
         let mut cursor = from;
@@ -272,7 +307,7 @@ impl AvailabilityState {
                 return Err(invalid("run beyond the window end"));
             }
             if let Some(p) = runs.last() {
-                if p.state == state && connected(p.last, start, liveness) {
+                if p.state == state && join.connected(p.last, start) {
                     return Err(invalid("consecutive runs not collapsed"));
                 }
             }
@@ -290,6 +325,7 @@ impl AvailabilityState {
         state.carry_in_param = carry_in_param;
         state.carry_in_event = carry_in_event;
         state.runs = runs;
+        state.holes = holes;
         Ok(state)
     }
 }

@@ -6,7 +6,8 @@
 //! unknown times — but no event of another state in between, and (with a
 //! liveness interval `L`) no gap longer than `L` between consecutive events.
 //! A run list is sorted, `start <= last`, `next.start > last`, and two
-//! consecutive runs differ in state or are separated by more than `L`.
+//! consecutive runs differ in state, are separated by more than `L`, or have
+//! a hole (a range no merged state covered) between them.
 
 use std::collections::BTreeSet;
 
@@ -28,12 +29,32 @@ impl Run {
     }
 }
 
-/// True when an event at `next` keeps liveness continuous from an event of
-/// the same state at `last`.
-pub(crate) fn connected(last: i64, next: i64, liveness: Option<i64>) -> bool {
-    match liveness {
-        None => true,
-        Some(l) => next.saturating_sub(last) <= l,
+/// Decides whether two events of the same state, with no other event known
+/// between them, may collapse into one run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Joiner<'a> {
+    /// Heartbeat liveness interval, µs.
+    pub liveness: Option<i64>,
+    /// Time ranges `[start, end)` inside the window that no merged state
+    /// covered (sorted, disjoint). Runs never collapse across them, so a
+    /// state for that range merged later still lands between runs.
+    pub holes: &'a [(i64, i64)],
+}
+
+impl Joiner<'_> {
+    pub fn connected(&self, last: i64, next: i64) -> bool {
+        let live = match self.liveness {
+            None => true,
+            Some(l) => next.saturating_sub(last) <= l,
+        };
+        live && !self.hole_between(last, next)
+    }
+
+    /// Some uncovered instant lies strictly between `a` and `b`.
+    fn hole_between(&self, a: i64, b: i64) -> bool {
+        let lo = a.saturating_add(1);
+        let i = self.holes.partition_point(|&(_, end)| end <= lo);
+        self.holes.get(i).is_some_and(|&(start, _)| start < b)
     }
 }
 
@@ -54,7 +75,7 @@ fn rank_of(rank: &[u32], state: u32) -> u32 {
 /// the last event's, it resumes 1 µs after that event: this is the documented
 /// approximation for an event that lands strictly inside a collapsed run of a
 /// different state. Without such nesting the result is exact.
-pub(crate) fn normalize(items: &[Run], rank: &[u32], liveness: Option<i64>) -> Vec<Run> {
+pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> Vec<Run> {
     #[derive(Clone, Copy)]
     struct Boundary {
         time: i64,
@@ -105,7 +126,7 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], liveness: Option<i64>) -> V
             }
             j += 1;
         }
-        extend_or_start(&mut cur, &mut out, t, winner, liveness);
+        extend_or_start(&mut cur, &mut out, t, winner, join);
         if let Some(next) = bounds.get(j).map(|b| b.time) {
             let open_state = open
                 .last()
@@ -142,10 +163,10 @@ fn extend_or_start(
     out: &mut Vec<Run>,
     t: i64,
     state: u32,
-    liveness: Option<i64>,
+    join: &Joiner<'_>,
 ) {
     match cur {
-        Some(c) if c.state == state && connected(c.last, t, liveness) => {
+        Some(c) if c.state == state && join.connected(c.last, t) => {
             c.last = c.last.max(t);
         }
         _ => {
@@ -160,7 +181,7 @@ fn extend_or_start(
 /// Folds `items` (events as one-point runs, or another state's runs) into
 /// the canonical run list `runs`, touching only the runs near the items'
 /// time range: appending in time order costs O(items).
-pub(crate) fn fold_in(runs: &mut Vec<Run>, items: &[Run], rank: &[u32], liveness: Option<i64>) {
+pub(crate) fn fold_in(runs: &mut Vec<Run>, items: &[Run], rank: &[u32], join: &Joiner<'_>) {
     let (Some(t_min), Some(t_max)) = (
         items.iter().map(|r| r.start).min(),
         items.iter().map(|r| r.last).max(),
@@ -178,7 +199,7 @@ pub(crate) fn fold_in(runs: &mut Vec<Run>, items: &[Run], rank: &[u32], liveness
     let lo = lo.min(hi);
     let mut region: Vec<Run> = runs.get(lo..hi).map(|s| s.to_vec()).unwrap_or_default();
     region.extend_from_slice(items);
-    let merged = normalize(&region, rank, liveness);
+    let merged = normalize(&region, rank, join);
     runs.splice(lo..hi, merged);
 }
 
@@ -188,6 +209,8 @@ mod tests {
 
     // Ranks: state id == rank for these tests (0 worst).
     const RANK: [u32; 3] = [0, 1, 2];
+    const PLAIN: Joiner<'static> = Joiner { liveness: None, holes: &[] };
+    const LIVE10: Joiner<'static> = Joiner { liveness: Some(10), holes: &[] };
 
     #[test]
     fn sorted_points_collapse() {
@@ -197,7 +220,7 @@ mod tests {
             Run::point(10, 0),
             Run::point(20, 2),
         ];
-        let out = normalize(&items, &RANK, None);
+        let out = normalize(&items, &RANK, &PLAIN);
         assert_eq!(
             out,
             vec![
@@ -211,7 +234,7 @@ mod tests {
     #[test]
     fn duplicate_time_worst_wins() {
         let items = [Run::point(0, 2), Run::point(0, 1), Run::point(3, 2)];
-        let out = normalize(&items, &RANK, None);
+        let out = normalize(&items, &RANK, &PLAIN);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0], Run::point(0, 1));
         assert_eq!(out[1], Run::point(3, 2));
@@ -220,7 +243,7 @@ mod tests {
     #[test]
     fn liveness_breaks_runs() {
         let items = [Run::point(0, 2), Run::point(5, 2), Run::point(30, 2)];
-        let out = normalize(&items, &RANK, Some(10));
+        let out = normalize(&items, &RANK, &LIVE10);
         assert_eq!(
             out,
             vec![Run { start: 0, last: 5, state: 2 }, Run::point(30, 2)]
@@ -230,7 +253,7 @@ mod tests {
     #[test]
     fn nested_point_resumes_enclosing_run() {
         let items = [Run { start: 0, last: 100, state: 2 }, Run::point(40, 0)];
-        let out = normalize(&items, &RANK, Some(10));
+        let out = normalize(&items, &RANK, &LIVE10);
         assert_eq!(
             out,
             vec![
@@ -242,14 +265,26 @@ mod tests {
     }
 
     #[test]
+    fn holes_keep_runs_apart() {
+        let join = Joiner { liveness: None, holes: &[(20, 30)] };
+        let items = [Run::point(0, 2), Run::point(10, 2), Run::point(40, 2)];
+        let out = normalize(&items, &RANK, &join);
+        assert_eq!(out, vec![Run { start: 0, last: 10, state: 2 }, Run::point(40, 2)]);
+        assert!(join.connected(10, 20));
+        assert!(!join.connected(10, 21));
+        assert!(join.connected(29, 31));
+        assert!(!join.connected(28, 31));
+    }
+
+    #[test]
     fn fold_in_appends_and_joins() {
         let mut runs = vec![Run { start: 0, last: 10, state: 2 }];
-        fold_in(&mut runs, &[Run::point(15, 2), Run::point(20, 0)], &RANK, None);
+        fold_in(&mut runs, &[Run::point(15, 2), Run::point(20, 0)], &RANK, &PLAIN);
         assert_eq!(
             runs,
             vec![Run { start: 0, last: 15, state: 2 }, Run::point(20, 0)]
         );
-        fold_in(&mut runs, &[Run::point(-5, 0)], &RANK, None);
+        fold_in(&mut runs, &[Run::point(-5, 0)], &RANK, &PLAIN);
         assert_eq!(runs.len(), 3);
         assert_eq!(runs[0], Run::point(-5, 0));
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::error::{AvailabilityError, Result};
-use crate::runs::{fold_in, Run};
+use crate::runs::{fold_in, normalize, Joiner, Run};
 use crate::weights::Weights;
 
 /// How many uncollapsed events the transition buffers before it sorts them
@@ -156,10 +156,18 @@ pub struct AvailabilityState {
     /// Latest event seen before `from` (time, state).
     pub(crate) carry_in_event: Option<(i64, u32)>,
     pub(crate) runs: Vec<Run>,
+    /// Ranges `[start, end)` of the hull that no merged window covered
+    /// (sorted, disjoint, never touching `from` or `to`).
+    pub(crate) holes: Vec<(i64, i64)>,
     pub(crate) buffer: Vec<(i64, u32)>,
     pub(crate) buffer_capacity: usize,
+    /// Buffer length that triggers the next compaction.
+    compact_at: usize,
     pub(crate) names: NameTable,
     last_pushed: Option<u32>,
+    /// Time of the latest in-window event pushed: for sorted input, the
+    /// only instant whose duplicates may still be on their way.
+    last_push_time: Option<i64>,
 }
 
 impl AvailabilityState {
@@ -191,10 +199,13 @@ impl AvailabilityState {
             carry_in_param,
             carry_in_event: None,
             runs: Vec::new(),
+            holes: Vec::new(),
             buffer: Vec::new(),
             buffer_capacity: DEFAULT_BUFFER_CAPACITY,
+            compact_at: DEFAULT_BUFFER_CAPACITY,
             names,
             last_pushed: None,
+            last_push_time: None,
         })
     }
 
@@ -220,6 +231,7 @@ impl AvailabilityState {
     /// Not part of the serialized state.
     pub fn set_buffer_capacity(&mut self, capacity: usize) {
         self.buffer_capacity = capacity.max(1);
+        self.compact_at = self.buffer_capacity;
         if self.buffer.len() >= self.buffer_capacity {
             self.compact();
         }
@@ -262,8 +274,9 @@ impl AvailabilityState {
             return Ok(());
         }
         self.buffer.push((time, id));
-        if self.buffer.len() >= self.buffer_capacity {
-            self.compact();
+        self.last_push_time = Some(time);
+        if self.buffer.len() >= self.compact_at {
+            self.compact_holding_back();
         }
         Ok(())
     }
@@ -286,14 +299,61 @@ impl AvailabilityState {
         }
     }
 
-    /// Folds the buffered events into the run list.
+    pub(crate) fn joiner(&self) -> Joiner<'_> {
+        Joiner {
+            liveness: self.config.liveness_us,
+            holes: &self.holes,
+        }
+    }
+
+    /// Folds all buffered events into the run list.
     pub(crate) fn compact(&mut self) {
         if self.buffer.is_empty() {
             return;
         }
         let rank = self.names.ranks(&self.config.weights);
         let items: Vec<Run> = self.buffer.drain(..).map(|(t, s)| Run::point(t, s)).collect();
-        fold_in(&mut self.runs, &items, &rank, self.config.liveness_us);
+        let join = Joiner {
+            liveness: self.config.liveness_us,
+            holes: &self.holes,
+        };
+        fold_in(&mut self.runs, &items, &rank, &join);
+    }
+
+    /// Compaction of a full buffer. When the latest pushed event lies at
+    /// the buffer's earliest or latest instant (sorted input, ascending or
+    /// descending), the events at that instant stay buffered, so that a
+    /// duplicate timestamp arriving next still meets them uncollapsed. If
+    /// the whole buffer is at that instant it waits to fill up to twice the
+    /// capacity. The buffer stays below four times the capacity.
+    fn compact_holding_back(&mut self) {
+        let capacity = self.buffer_capacity;
+        let len = self.buffer.len();
+        let (Some(t_min), Some(t_max)) = (
+            self.buffer.iter().map(|e| e.0).min(),
+            self.buffer.iter().map(|e| e.0).max(),
+        ) else {
+            return;
+        };
+        let hold = self.last_push_time.filter(|&t| t == t_min || t == t_max);
+        let held = hold.map_or(0, |h| self.buffer.iter().filter(|e| e.0 == h).count());
+        match hold {
+            Some(h) if held < len => {
+                let (kept, folded): (Vec<(i64, u32)>, Vec<(i64, u32)>) =
+                    self.buffer.drain(..).partition(|e| e.0 == h);
+                self.buffer = kept;
+                let rank = self.names.ranks(&self.config.weights);
+                let items: Vec<Run> = folded.into_iter().map(|(t, s)| Run::point(t, s)).collect();
+                let join = Joiner {
+                    liveness: self.config.liveness_us,
+                    holes: &self.holes,
+                };
+                fold_in(&mut self.runs, &items, &rank, &join);
+            }
+            Some(_) if len < capacity.saturating_mul(2) => {}
+            _ => self.compact(),
+        }
+        self.compact_at = self.buffer.len().saturating_add(capacity);
     }
 
     /// The run list with the buffered events folded in, without mutating.
@@ -304,8 +364,18 @@ impl AvailabilityState {
         let rank = self.names.ranks(&self.config.weights);
         let items: Vec<Run> = self.buffer.iter().map(|&(t, s)| Run::point(t, s)).collect();
         let mut runs = self.runs.clone();
-        fold_in(&mut runs, &items, &rank, self.config.liveness_us);
+        fold_in(&mut runs, &items, &rank, &self.joiner());
         std::borrow::Cow::Owned(runs)
+    }
+
+    /// Time of the earliest event inside the window, buffered or collapsed.
+    fn earliest_event(&self) -> Option<i64> {
+        let run = self.runs.first().map(|r| r.start);
+        let buffered = self.buffer.iter().map(|&(t, _)| t).min();
+        match (run, buffered) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Combine: merges `other` into `self`. The window becomes the hull of
@@ -319,8 +389,7 @@ impl AvailabilityState {
                     .to_string(),
             ));
         }
-        self.compact();
-        let other_runs = other.snapshot_runs();
+        let self_earliest = self.earliest_event();
         let mut remap = Vec::with_capacity(other.names.names().len());
         for name in other.names.names() {
             remap.push(self.names.intern(name)?);
@@ -330,13 +399,18 @@ impl AvailabilityState {
         let hull_from = self.from.min(other.from);
         let hull_to = self.to.max(other.to);
 
-        let mut items: Vec<Run> = other_runs
+        // Buffered events of both sides join as single events, so nothing
+        // is collapsed before it meets the other side's events.
+        let mut items: Vec<Run> = other
+            .runs
             .iter()
             .map(|r| Run {
                 start: r.start,
                 last: r.last,
                 state: map(r.state),
             })
+            .chain(other.buffer.iter().map(|&(t, s)| Run::point(t, map(s))))
+            .chain(self.buffer.drain(..).map(|(t, s)| Run::point(t, s)))
             .collect();
 
         // Carry-in events: before the hull they compete for the carry-in,
@@ -391,12 +465,12 @@ impl AvailabilityState {
                     from: other.from,
                     param: other_param,
                     has_event: other.carry_in_event.is_some(),
-                    first_start: other_runs.first().map(|r| r.start),
+                    first_start: other.earliest_event(),
                 };
                 if let Some(p) = late.param_as_event(
                     self.carry_in_param.is_some()
                         || self.carry_in_event.is_some()
-                        || self.runs.first().is_some_and(|r| r.start <= other.from),
+                        || self_earliest.is_some_and(|t| t <= other.from),
                 ) {
                     items.push(p);
                 }
@@ -407,12 +481,12 @@ impl AvailabilityState {
                     from: self.from,
                     param: self.carry_in_param,
                     has_event: self.carry_in_event.is_some(),
-                    first_start: self.runs.first().map(|r| r.start),
+                    first_start: self_earliest,
                 };
                 if let Some(p) = late.param_as_event(
                     other_param.is_some()
                         || other.carry_in_event.is_some()
-                        || other_runs.first().is_some_and(|r| r.start <= self.from),
+                        || other.earliest_event().is_some_and(|t| t <= self.from),
                 ) {
                     items.push(p);
                 }
@@ -420,8 +494,29 @@ impl AvailabilityState {
             }
         };
 
+        let holes = merged_holes(
+            &coverage(self.from, self.to, &self.holes),
+            &coverage(other.from, other.to, &other.holes),
+        );
+        // A hole of `self` that `other` (partly) filled may let runs of
+        // `self` on both sides of it join: renormalize everything then.
+        let filled = self
+            .holes
+            .iter()
+            .any(|h| !holes.iter().any(|n| n.0 <= h.0 && h.1 <= n.1));
         let rank = self.names.ranks(&self.config.weights);
-        fold_in(&mut self.runs, &items, &rank, self.config.liveness_us);
+        let join = Joiner {
+            liveness: self.config.liveness_us,
+            holes: &holes,
+        };
+        if filled {
+            items.extend_from_slice(&self.runs);
+            self.runs = normalize(&items, &rank, &join);
+        } else {
+            fold_in(&mut self.runs, &items, &rank, &join);
+        }
+        self.holes = holes;
+        self.compact_at = self.buffer_capacity;
         self.from = hull_from;
         self.to = hull_to;
         self.carry_in_param = carry_in_param;
@@ -449,4 +544,40 @@ impl LateSide {
         }
         Some(Run::point(self.from, p))
     }
+}
+
+/// Covered ranges `[start, end)` of a window with holes.
+fn coverage(from: i64, to: i64, holes: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut out = Vec::with_capacity(holes.len() + 1);
+    let mut cursor = from;
+    for &(a, b) in holes {
+        if a > cursor {
+            out.push((cursor, a));
+        }
+        cursor = cursor.max(b);
+    }
+    if to > cursor {
+        out.push((cursor, to));
+    }
+    out
+}
+
+/// Holes of the hull of two coverages: the uncovered ranges between the
+/// union's pieces.
+fn merged_holes(a: &[(i64, i64)], b: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut all: Vec<(i64, i64)> = a.iter().chain(b.iter()).copied().collect();
+    all.sort_unstable();
+    let mut holes = Vec::new();
+    let mut reach: Option<i64> = None;
+    for (start, end) in all {
+        match reach {
+            Some(r) if start > r => {
+                holes.push((r, start));
+                reach = Some(end);
+            }
+            Some(r) => reach = Some(r.max(end)),
+            None => reach = Some(end),
+        }
+    }
+    holes
 }
