@@ -11,8 +11,14 @@ use tdms::{ReadMode, TdmsError, TdmsFile, ValuesBlock};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).ok_or("usage: tdms_decode FILE [--mode all|channel] [--print N]")?;
-    let mode = args.iter().position(|a| a == "--mode").and_then(|i| args.get(i + 1)).map_or("all", |s| s.as_str());
+    let path = args
+        .get(1)
+        .ok_or("usage: tdms_decode FILE [--mode all|channel] [--print N]")?;
+    let mode = args
+        .iter()
+        .position(|a| a == "--mode")
+        .and_then(|i| args.get(i + 1))
+        .map_or("all", |s| s.as_str());
     let print: usize = args
         .iter()
         .position(|a| a == "--print")

@@ -39,7 +39,10 @@ impl<R: Read + Seek> Source<R> {
         self.os_pos = None;
         self.inner.read_exact(dst).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                TdmsError::malformed(pos, "file is shorter than its index says (was it truncated while open?)")
+                TdmsError::malformed(
+                    pos,
+                    "file is shorter than its index says (was it truncated while open?)",
+                )
             } else {
                 TdmsError::Io(e)
             }
@@ -156,7 +159,12 @@ fn decode_strided<T: Scalar>(bytes: &[u8], stride: usize, n: usize, big: bool, o
     out.clear();
     out.reserve(n);
     if stride == T::SIZE {
-        out.extend(bytes.chunks_exact(T::SIZE).take(n).map(|b| T::decode(b, big)));
+        out.extend(
+            bytes
+                .chunks_exact(T::SIZE)
+                .take(n)
+                .map(|b| T::decode(b, big)),
+        );
     } else {
         out.extend(
             bytes
@@ -173,9 +181,15 @@ fn decode_ts(b: &[u8], big: bool) -> Timestamp {
     let a = u64::decode(x, big);
     let c = u64::decode(y, big);
     if big {
-        Timestamp { seconds: a as i64, fractions: c }
+        Timestamp {
+            seconds: a as i64,
+            fractions: c,
+        }
     } else {
-        Timestamp { seconds: c as i64, fractions: a }
+        Timestamp {
+            seconds: c as i64,
+            fractions: a,
+        }
     }
 }
 
@@ -195,8 +209,13 @@ impl Buffers {
             ElemType::F64 => decode_strided(bytes, stride, n, big, &mut self.f64),
             ElemType::Bool => {
                 self.bool.clear();
-                self.bool
-                    .extend(bytes.chunks(stride.max(1)).take(n).filter_map(|r| r.first()).map(|&b| b != 0));
+                self.bool.extend(
+                    bytes
+                        .chunks(stride.max(1))
+                        .take(n)
+                        .filter_map(|r| r.first())
+                        .map(|&b| b != 0),
+                );
             }
             ElemType::Timestamp => {
                 self.ts.clear();
@@ -210,17 +229,35 @@ impl Buffers {
             }
             ElemType::ComplexF32 => {
                 self.c32.clear();
-                self.c32.extend(bytes.chunks(stride.max(1)).take(n).filter_map(|r| r.get(..8)).map(|b| {
-                    let (re, im) = b.split_at(4);
-                    Complex { re: f32::decode(re, big), im: f32::decode(im, big) }
-                }));
+                self.c32.extend(
+                    bytes
+                        .chunks(stride.max(1))
+                        .take(n)
+                        .filter_map(|r| r.get(..8))
+                        .map(|b| {
+                            let (re, im) = b.split_at(4);
+                            Complex {
+                                re: f32::decode(re, big),
+                                im: f32::decode(im, big),
+                            }
+                        }),
+                );
             }
             ElemType::ComplexF64 => {
                 self.c64.clear();
-                self.c64.extend(bytes.chunks(stride.max(1)).take(n).filter_map(|r| r.get(..16)).map(|b| {
-                    let (re, im) = b.split_at(8);
-                    Complex { re: f64::decode(re, big), im: f64::decode(im, big) }
-                }));
+                self.c64.extend(
+                    bytes
+                        .chunks(stride.max(1))
+                        .take(n)
+                        .filter_map(|r| r.get(..16))
+                        .map(|b| {
+                            let (re, im) = b.split_at(8);
+                            Complex {
+                                re: f64::decode(re, big),
+                                im: f64::decode(im, big),
+                            }
+                        }),
+                );
             }
             ElemType::String => self.strings.clear(),
         }
@@ -327,7 +364,11 @@ impl Buffers {
             return Ok(0);
         }
         // Offsets table entries first-1 ..= first+n-1 (entry -1 is an implicit 0).
-        let (from, lead_zero) = if first == 0 { (0, true) } else { (first - 1, false) };
+        let (from, lead_zero) = if first == 0 {
+            (0, true)
+        } else {
+            (first - 1, false)
+        };
         let entries = n + usize::from(!lead_zero);
         let mut raw = std::mem::take(&mut self.scratch);
         raw.resize(entries * 4, 0);
@@ -340,7 +381,8 @@ impl Buffers {
         if lead_zero {
             self.offsets.push(0);
         }
-        self.offsets.extend(raw.chunks_exact(4).map(|b| u32::decode(b, big)));
+        self.offsets
+            .extend(raw.chunks_exact(4).map(|b| u32::decode(b, big)));
         self.scratch = raw;
         let strings_pos = table_pos + count * 4;
         let strings_len = data_size - count * 4;

@@ -54,6 +54,10 @@ pub struct Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "segment at byte {}: {}", self.segment_offset, self.message)
+        write!(
+            f,
+            "segment at byte {}: {}",
+            self.segment_offset, self.message
+        )
     }
 }

@@ -93,7 +93,10 @@ pub struct ChannelInfo {
 impl ChannelInfo {
     /// A property by name.
     pub fn property(&self, name: &str) -> Option<&PropertyValue> {
-        self.properties.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.properties
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 
     /// Whether absolute sample times are available ([`ChannelInfo::waveform`] is set).
@@ -212,13 +215,20 @@ fn channel_info(
 ) -> ChannelInfo {
     let props = obj.properties.clone();
     let get = |k: &str| props.iter().find(|(n, _)| n == k).map(|(_, v)| v);
-    let waveform = match (get("wf_start_time").and_then(|v| v.as_timestamp()), get("wf_increment").and_then(|v| v.as_f64())) {
+    let waveform = match (
+        get("wf_start_time").and_then(|v| v.as_timestamp()),
+        get("wf_increment").and_then(|v| v.as_f64()),
+    ) {
         (Some(start), Some(increment_s)) => start.unix_micros().map(|start_us| Waveform {
             start_raw: start,
             start_us,
             increment_s,
-            start_offset_s: get("wf_start_offset").and_then(|v| v.as_f64()).unwrap_or(0.0),
-            samples: get("wf_samples").and_then(|v| v.as_i64()).and_then(|v| u64::try_from(v).ok()),
+            start_offset_s: get("wf_start_offset")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0),
+            samples: get("wf_samples")
+                .and_then(|v| v.as_i64())
+                .and_then(|v| u64::try_from(v).ok()),
         }),
         _ => None,
     };
@@ -242,7 +252,11 @@ fn channel_info(
             .as_deref()
             .unwrap_or(&[])
             .iter()
-            .map(|&(scale_id, elem_type, digital_line)| DaqmxScalerInfo { scale_id, elem_type, digital_line })
+            .map(|&(scale_id, elem_type, digital_line)| DaqmxScalerInfo {
+                scale_id,
+                elem_type,
+                digital_line,
+            })
             .collect(),
         scaling,
         object,
@@ -289,7 +303,9 @@ impl<R: Read + Seek> TdmsFile<R> {
                     groups.len() - 1
                 }
             };
-            let Some(obj) = scanned.objects.get(object as usize) else { continue };
+            let Some(obj) = scanned.objects.get(object as usize) else {
+                continue;
+            };
             let info = channel_info(obj, object, g, c, &groups[gi].properties, &properties);
             groups[gi].channels.push(channels.len());
             channels.push(info);
@@ -326,7 +342,9 @@ impl<R: Read + Seek> TdmsFile<R> {
 
     /// Index of the channel with this group and channel name.
     pub fn channel_index(&self, group: &str, name: &str) -> Option<usize> {
-        self.channels.iter().position(|c| c.group == group && c.name == name)
+        self.channels
+            .iter()
+            .position(|c| c.group == group && c.name == name)
     }
 
     /// Recoverable problems found while indexing (truncated last segment, ...).
@@ -357,7 +375,10 @@ impl<R: Read + Seek> TdmsFile<R> {
 
     fn channel(&self, channel: usize) -> Result<&ChannelInfo, TdmsError> {
         self.channels.get(channel).ok_or_else(|| {
-            TdmsError::InvalidArgument(format!("channel index {channel} out of range (file has {})", self.channels.len()))
+            TdmsError::InvalidArgument(format!(
+                "channel index {channel} out of range (file has {})",
+                self.channels.len()
+            ))
         })
     }
 
@@ -386,7 +407,10 @@ impl<R: Read + Seek> TdmsFile<R> {
                 if info.daqmx_scalers.iter().any(|s| s.scale_id == id) {
                     Ok(Plan::Native(Input::Scaler(id)))
                 } else {
-                    Err(TdmsError::InvalidArgument(format!("channel {} has no DAQmx scaler {id}", info.path)))
+                    Err(TdmsError::InvalidArgument(format!(
+                        "channel {} has no DAQmx scaler {id}",
+                        info.path
+                    )))
                 }
             }
             ReadMode::Scaled => match &info.scaling {
@@ -399,13 +423,17 @@ impl<R: Read + Seek> TdmsFile<R> {
                     }
                     native(own)
                 }
-                Scaling::Unsupported { scale_type, scale_index } => Err(TdmsError::Unsupported(format!(
+                Scaling::Unsupported {
+                    scale_type,
+                    scale_index,
+                } => Err(TdmsError::Unsupported(format!(
                     "scale type '{scale_type}' (NI_Scale[{scale_index}]) of channel {}",
                     info.path
                 ))),
-                Scaling::Invalid(msg) => {
-                    Err(TdmsError::malformed(0, format!("scaling of channel {}: {msg}", info.path)))
-                }
+                Scaling::Invalid(msg) => Err(TdmsError::malformed(
+                    0,
+                    format!("scaling of channel {}: {msg}", info.path),
+                )),
                 Scaling::Chain(chain) => {
                     let (needs_raw, ids) = chain.needs()?;
                     if let Some(e) = info.data_type.and_then(|t| t.elem()) {
@@ -421,7 +449,10 @@ impl<R: Read + Seek> TdmsFile<R> {
                         if raw_daqmx {
                             return Err(TdmsError::malformed(
                                 0,
-                                format!("scaling of DAQmx channel {} uses the raw data input", info.path),
+                                format!(
+                                    "scaling of DAQmx channel {} uses the raw data input",
+                                    info.path
+                                ),
                             ));
                         }
                         own
@@ -432,11 +463,18 @@ impl<R: Read + Seek> TdmsFile<R> {
                         if !raw_daqmx || !info.daqmx_scalers.iter().any(|s| s.scale_id == *id) {
                             return Err(TdmsError::malformed(
                                 0,
-                                format!("scaling of channel {} refers to missing DAQmx scaler {id}", info.path),
+                                format!(
+                                    "scaling of channel {} refers to missing DAQmx scaler {id}",
+                                    info.path
+                                ),
                             ));
                         }
                     }
-                    Ok(Plan::Scaled { chain: chain.clone(), raw, scalers: ids })
+                    Ok(Plan::Scaled {
+                        chain: chain.clone(),
+                        raw,
+                        scalers: ids,
+                    })
                 }
             },
         }
@@ -465,7 +503,9 @@ impl<R: Read + Seek> TdmsFile<R> {
         mode: ReadMode,
     ) -> Result<ChannelReader<'_, R>, TdmsError> {
         if block_size == 0 {
-            return Err(TdmsError::InvalidArgument("block size must be positive".into()));
+            return Err(TdmsError::InvalidArgument(
+                "block size must be positive".into(),
+            ));
         }
         let info = self.channel(channel)?;
         let n = info.n_values;
@@ -475,23 +515,42 @@ impl<R: Read + Seek> TdmsFile<R> {
             None => n,
         };
         let object = info.object;
-        let plan = if end > start { Some(Self::plan(info, mode)?) } else { None };
+        let plan = if end > start {
+            Some(Self::plan(info, mode)?)
+        } else {
+            None
+        };
         let mut pieces = Vec::new();
         let mut before: u64 = 0;
         if plan.is_some() {
             for (ri, run) in self.runs.iter().enumerate() {
-                let Some(layout) = self.layouts.get(run.layout as usize) else { continue };
-                let Some(oi) = layout.object_of(object) else { continue };
-                let Some(obj) = layout.objects.get(oi) else { continue };
-                let total = obj.count.checked_mul(run.total_chunks()).ok_or_else(|| {
-                    TdmsError::malformed(run.first_pos, "value count overflows")
-                })?;
-                pieces.push(ChanRun { run: ri, obj: oi, before, per_chunk: obj.count });
+                let Some(layout) = self.layouts.get(run.layout as usize) else {
+                    continue;
+                };
+                let Some(oi) = layout.object_of(object) else {
+                    continue;
+                };
+                let Some(obj) = layout.objects.get(oi) else {
+                    continue;
+                };
+                let total = obj
+                    .count
+                    .checked_mul(run.total_chunks())
+                    .ok_or_else(|| TdmsError::malformed(run.first_pos, "value count overflows"))?;
+                pieces.push(ChanRun {
+                    run: ri,
+                    obj: oi,
+                    before,
+                    per_chunk: obj.count,
+                });
                 before = before.saturating_add(total);
             }
         }
         if before < end && plan.is_some() {
-            return Err(TdmsError::malformed(0, "channel index is inconsistent with its value count"));
+            return Err(TdmsError::malformed(
+                0,
+                "channel index is inconsistent with its value count",
+            ));
         }
         Ok(ChannelReader {
             file: self,
@@ -516,10 +575,17 @@ impl<R: Read + Seek> TdmsFile<R> {
         visitor: &mut V,
     ) -> Result<(), TdmsError> {
         if block_size == 0 {
-            return Err(TdmsError::InvalidArgument("block size must be positive".into()));
+            return Err(TdmsError::InvalidArgument(
+                "block size must be positive".into(),
+            ));
         }
         // Plans by object index (layouts refer to objects).
-        let max_object = self.channels.iter().map(|c| c.object as usize + 1).max().unwrap_or(0);
+        let max_object = self
+            .channels
+            .iter()
+            .map(|c| c.object as usize + 1)
+            .max()
+            .unwrap_or(0);
         let mut plans: Vec<Option<(usize, Plan)>> = vec![None; max_object];
         for (ci, info) in self.channels.iter().enumerate() {
             if info.n_values == 0 || !visitor.wants(ci, info) {
@@ -536,21 +602,26 @@ impl<R: Read + Seek> TdmsFile<R> {
         let runs = std::mem::take(&mut self.runs);
         let result = (|| {
             for run in &runs {
-                let Some(layout) = self.layouts.get(run.layout as usize) else { continue };
+                let Some(layout) = self.layouts.get(run.layout as usize) else {
+                    continue;
+                };
                 let wanted: Vec<(&LayoutObj, usize, &Plan)> = layout
                     .objects
                     .iter()
                     .filter_map(|o| {
-                        plans.get(o.channel as usize).and_then(|p| p.as_ref()).map(|(ci, p)| (o, *ci, p))
+                        plans
+                            .get(o.channel as usize)
+                            .and_then(|p| p.as_ref())
+                            .map(|(ci, p)| (o, *ci, p))
                     })
                     .collect();
                 if wanted.is_empty() {
                     continue;
                 }
                 for chunk in 0..run.total_chunks() {
-                    let chunk_pos = run
-                        .chunk_pos(layout.chunk_size, chunk)
-                        .ok_or_else(|| TdmsError::malformed(run.first_pos, "chunk position overflows"))?;
+                    let chunk_pos = run.chunk_pos(layout.chunk_size, chunk).ok_or_else(|| {
+                        TdmsError::malformed(run.first_pos, "chunk position overflows")
+                    })?;
                     match layout.kind {
                         LayoutKind::Contiguous => {
                             for &(obj, ci, plan) in &wanted {
@@ -558,35 +629,56 @@ impl<R: Read + Seek> TdmsFile<R> {
                                 while i < obj.count {
                                     let want = (obj.count - i).min(block_size as u64) as usize;
                                     let (what, n) = produce_from_file(
-                                        &mut self.src, &mut bufs, &mut work, layout, obj, plan, chunk_pos, i, want,
+                                        &mut self.src,
+                                        &mut bufs,
+                                        &mut work,
+                                        layout,
+                                        obj,
+                                        plan,
+                                        chunk_pos,
+                                        i,
+                                        want,
                                     )?;
                                     emit(visitor, ci, &bufs, &work, what)?;
                                     i += n as u64;
                                 }
                             }
                         }
-                        LayoutKind::Interleaved { row_width, rows: n_rows } => {
+                        LayoutKind::Interleaved {
+                            row_width,
+                            rows: n_rows,
+                        } => {
                             let step = (MAX_SPAN / row_width.max(1)).max(1).min(block_size as u64);
                             rows.resize_with(1, Vec::new);
                             let mut r0 = 0;
                             while r0 < n_rows {
                                 let k = (n_rows - r0).min(step);
-                                let len = usize::try_from(k * row_width)
-                                    .map_err(|_| TdmsError::malformed(chunk_pos, "row block too large"))?;
+                                let len = usize::try_from(k * row_width).map_err(|_| {
+                                    TdmsError::malformed(chunk_pos, "row block too large")
+                                })?;
                                 if let Some(buf) = rows.first_mut() {
                                     buf.resize(len, 0);
                                     self.src.read_at(chunk_pos + r0 * row_width, buf)?;
                                 }
                                 for &(obj, ci, plan) in &wanted {
-                                    let what = produce_from_rows(&mut bufs, &mut work, layout, obj, plan, &rows, k as usize)?;
+                                    let what = produce_from_rows(
+                                        &mut bufs, &mut work, layout, obj, plan, &rows, k as usize,
+                                    )?;
                                     emit(visitor, ci, &bufs, &work, what)?;
                                 }
                                 r0 += k;
                             }
                         }
                         LayoutKind::Daqmx => {
-                            let max_width = layout.buffers.iter().map(|b| b.width).max().unwrap_or(1).max(1);
-                            let max_rows = layout.objects.iter().map(|o| o.count).max().unwrap_or(0);
+                            let max_width = layout
+                                .buffers
+                                .iter()
+                                .map(|b| b.width)
+                                .max()
+                                .unwrap_or(1)
+                                .max(1);
+                            let max_rows =
+                                layout.objects.iter().map(|o| o.count).max().unwrap_or(0);
                             let step = (MAX_SPAN / max_width).max(1).min(block_size as u64);
                             rows.resize_with(layout.buffers.len(), Vec::new);
                             let mut r0 = 0;
@@ -594,8 +686,9 @@ impl<R: Read + Seek> TdmsFile<R> {
                                 let k = (max_rows - r0).min(step);
                                 for (b, buf) in layout.buffers.iter().zip(rows.iter_mut()) {
                                     let avail = b.rows.saturating_sub(r0).min(k);
-                                    let len = usize::try_from(avail * b.width)
-                                        .map_err(|_| TdmsError::malformed(chunk_pos, "row block too large"))?;
+                                    let len = usize::try_from(avail * b.width).map_err(|_| {
+                                        TdmsError::malformed(chunk_pos, "row block too large")
+                                    })?;
                                     buf.resize(len, 0);
                                     self.src.read_at(chunk_pos + b.offset + r0 * b.width, buf)?;
                                 }
@@ -604,7 +697,9 @@ impl<R: Read + Seek> TdmsFile<R> {
                                         continue;
                                     }
                                     let n = (obj.count - r0).min(k) as usize;
-                                    let what = produce_from_rows(&mut bufs, &mut work, layout, obj, plan, &rows, n)?;
+                                    let what = produce_from_rows(
+                                        &mut bufs, &mut work, layout, obj, plan, &rows, n,
+                                    )?;
                                     emit(visitor, ci, &bufs, &work, what)?;
                                 }
                                 r0 += k;
@@ -637,14 +732,20 @@ fn emit<V: ChannelVisitor + ?Sized>(
     visitor.values(channel, block)
 }
 
-fn scaler_loc<'a>(layout: &'a Layout, obj: &'a LayoutObj, id: u32) -> Result<(&'a crate::layout::ScalerLoc, &'a crate::layout::BufferLoc), TdmsError> {
+fn scaler_loc<'a>(
+    layout: &'a Layout,
+    obj: &'a LayoutObj,
+    id: u32,
+) -> Result<(&'a crate::layout::ScalerLoc, &'a crate::layout::BufferLoc), TdmsError> {
     let ObjKind::Daqmx { scalers } = &obj.kind else {
-        return Err(TdmsError::malformed(0, "channel has no DAQmx data in this segment"));
+        return Err(TdmsError::malformed(
+            0,
+            "channel has no DAQmx data in this segment",
+        ));
     };
-    let s = scalers
-        .iter()
-        .find(|s| s.scale_id == id)
-        .ok_or_else(|| TdmsError::malformed(0, format!("DAQmx scaler {id} missing in a segment")))?;
+    let s = scalers.iter().find(|s| s.scale_id == id).ok_or_else(|| {
+        TdmsError::malformed(0, format!("DAQmx scaler {id} missing in a segment"))
+    })?;
     let b = layout
         .buffers
         .get(s.buffer as usize)
@@ -659,7 +760,10 @@ fn span_cap(layout: &Layout, obj: &LayoutObj, input: Input) -> Result<u64, TdmsE
         (Input::Own, ObjKind::Strings { .. }) => 1,
         (Input::Scaler(id), _) => scaler_loc(layout, obj, id)?.1.width,
         (Input::Own, ObjKind::Daqmx { .. }) => {
-            return Err(TdmsError::malformed(0, "standard channel has DAQmx data in a segment"))
+            return Err(TdmsError::malformed(
+                0,
+                "standard channel has DAQmx data in a segment",
+            ))
         }
     };
     Ok((MAX_SPAN / stride.max(1)).max(1))
@@ -668,7 +772,11 @@ fn span_cap(layout: &Layout, obj: &LayoutObj, input: Input) -> Result<u64, TdmsE
 fn plan_inputs(plan: &Plan) -> Vec<Input> {
     match plan {
         Plan::Native(i) => vec![*i],
-        Plan::Scaled { raw, scalers, .. } => raw.iter().copied().chain(scalers.iter().map(|&s| Input::Scaler(s))).collect(),
+        Plan::Scaled { raw, scalers, .. } => raw
+            .iter()
+            .copied()
+            .chain(scalers.iter().map(|&s| Input::Scaler(s)))
+            .collect(),
     }
 }
 
@@ -687,13 +795,29 @@ fn read_input<R: Read + Seek>(
 ) -> Result<(ElemType, usize), TdmsError> {
     let big = layout.big_endian;
     match (input, &obj.kind) {
-        (Input::Own, ObjKind::Fixed { elem, offset, stride }) => {
+        (
+            Input::Own,
+            ObjKind::Fixed {
+                elem,
+                offset,
+                stride,
+            },
+        ) => {
             let pos = chunk_pos + offset + i * stride;
             bufs.read_fixed(src, *elem, pos, *stride, n, big)?;
             Ok((*elem, n))
         }
         (Input::Own, ObjKind::Strings { offset, data_size }) => {
-            let k = bufs.read_strings(src, chunk_pos + offset, obj.count, *data_size, i, n, big, MAX_SPAN)?;
+            let k = bufs.read_strings(
+                src,
+                chunk_pos + offset,
+                obj.count,
+                *data_size,
+                i,
+                n,
+                big,
+                MAX_SPAN,
+            )?;
             Ok((ElemType::String, k))
         }
         (Input::Scaler(id), _) => {
@@ -705,9 +829,10 @@ fn read_input<R: Read + Seek>(
             }
             Ok((s.elem, n))
         }
-        (Input::Own, ObjKind::Daqmx { .. }) => {
-            Err(TdmsError::malformed(chunk_pos, "standard channel has DAQmx data in a segment"))
-        }
+        (Input::Own, ObjKind::Daqmx { .. }) => Err(TdmsError::malformed(
+            chunk_pos,
+            "standard channel has DAQmx data in a segment",
+        )),
     }
 }
 
@@ -723,8 +848,18 @@ fn decode_input(
 ) -> Result<ElemType, TdmsError> {
     let big = layout.big_endian;
     match (input, &obj.kind) {
-        (Input::Own, ObjKind::Fixed { elem, offset, stride }) => {
-            let bytes = rows.first().and_then(|r| r.get(*offset as usize..)).unwrap_or(&[]);
+        (
+            Input::Own,
+            ObjKind::Fixed {
+                elem,
+                offset,
+                stride,
+            },
+        ) => {
+            let bytes = rows
+                .first()
+                .and_then(|r| r.get(*offset as usize..))
+                .unwrap_or(&[]);
             bufs.decode(*elem, bytes, *stride as usize, n, big);
             Ok(*elem)
         }
@@ -740,7 +875,10 @@ fn decode_input(
             }
             Ok(s.elem)
         }
-        _ => Err(TdmsError::malformed(0, "unexpected object kind in a row layout")),
+        _ => Err(TdmsError::malformed(
+            0,
+            "unexpected object kind in a row layout",
+        )),
     }
 }
 
@@ -754,7 +892,11 @@ fn finish(
 ) -> Result<Produced, TdmsError> {
     match plan {
         Plan::Native(input) => Ok(Produced::Native(fetch(bufs, *input)?)),
-        Plan::Scaled { chain, raw, scalers } => {
+        Plan::Scaled {
+            chain,
+            raw,
+            scalers,
+        } => {
             let mut have_raw = false;
             if let Some(input) = raw {
                 let e = fetch(bufs, *input)?;
@@ -813,7 +955,9 @@ fn produce_from_rows(
     rows: &[Vec<u8>],
     n: usize,
 ) -> Result<Produced, TdmsError> {
-    finish(plan, bufs, work, n, |bufs, input| decode_input(bufs, layout, obj, input, rows, n))
+    finish(plan, bufs, work, n, |bufs, input| {
+        decode_input(bufs, layout, obj, input, rows, n)
+    })
 }
 
 /// A channel's values within one run of the index.
@@ -847,9 +991,14 @@ impl<R: Read + Seek> ChannelReader<'_, R> {
         if self.pos >= self.end {
             return Ok(None);
         }
-        let Some(plan) = &self.plan else { return Ok(None) };
+        let Some(plan) = &self.plan else {
+            return Ok(None);
+        };
         let v = self.pos;
-        let idx = self.pieces.partition_point(|p| p.before <= v).saturating_sub(1);
+        let idx = self
+            .pieces
+            .partition_point(|p| p.before <= v)
+            .saturating_sub(1);
         let piece = self
             .pieces
             .get(idx)
@@ -875,7 +1024,9 @@ impl<R: Read + Seek> ChannelReader<'_, R> {
         let chunk_pos = run
             .chunk_pos(layout.chunk_size, chunk)
             .ok_or_else(|| TdmsError::malformed(run.first_pos, "chunk position overflows"))?;
-        let want = (per_chunk - i).min(self.end - v).min(self.block_size as u64) as usize;
+        let want = (per_chunk - i)
+            .min(self.end - v)
+            .min(self.block_size as u64) as usize;
         let (what, n) = produce_from_file(
             &mut self.file.src,
             &mut self.bufs,
@@ -888,7 +1039,10 @@ impl<R: Read + Seek> ChannelReader<'_, R> {
             want,
         )?;
         if n == 0 {
-            return Err(TdmsError::malformed(chunk_pos, "no progress reading channel data"));
+            return Err(TdmsError::malformed(
+                chunk_pos,
+                "no progress reading channel data",
+            ));
         }
         self.pos += n as u64;
         Ok(Some(what))

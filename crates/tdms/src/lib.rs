@@ -24,8 +24,14 @@ mod types;
 mod values;
 
 pub use error::{TdmsError, Warning};
-pub use file::{ChannelInfo, ChannelReader, ChannelVisitor, DaqmxScalerInfo, GroupInfo, ReadMode, TdmsFile, Waveform};
+pub use file::{
+    ChannelInfo, ChannelReader, ChannelVisitor, DaqmxScalerInfo, GroupInfo, ReadMode, TdmsFile,
+    Waveform,
+};
 pub use path::{format_path, parse_path, ObjectPath};
 pub use scaling::{Scale, ScaleChain, ScaleInput, Scaling};
-pub use types::{properties_to_json, Complex, DataType, ElemType, PropertyValue, Timestamp, TDMS_EPOCH_TO_UNIX_SECONDS};
+pub use types::{
+    properties_to_json, Complex, DataType, ElemType, PropertyValue, Timestamp,
+    TDMS_EPOCH_TO_UNIX_SECONDS,
+};
 pub use values::ValuesBlock;

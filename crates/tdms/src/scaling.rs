@@ -153,7 +153,9 @@ fn scaling_from(props: &[(String, PropertyValue)]) -> Option<Scaling> {
         return None;
     }
     if n > MAX_SCALES {
-        return Some(Scaling::Invalid(format!("{n} scales is more than the supported {MAX_SCALES}")));
+        return Some(Scaling::Invalid(format!(
+            "{n} scales is more than the supported {MAX_SCALES}"
+        )));
     }
     let n = n as usize;
     let mut scales = Vec::with_capacity(n);
@@ -166,7 +168,12 @@ fn scaling_from(props: &[(String, PropertyValue)]) -> Option<Scaling> {
     Some(Scaling::Chain(ScaleChain { scales }))
 }
 
-fn parse_input(props: &[(String, PropertyValue)], name: &str, n: usize, required: bool) -> Result<ScaleInput, Scaling> {
+fn parse_input(
+    props: &[(String, PropertyValue)],
+    name: &str,
+    n: usize,
+    required: bool,
+) -> Result<ScaleInput, Scaling> {
     let v = match get(props, name) {
         Some(v) => v,
         None if required => return Err(Scaling::Invalid(format!("missing property {name}"))),
@@ -179,7 +186,11 @@ fn parse_input(props: &[(String, PropertyValue)], name: &str, n: usize, required
         return Ok(ScaleInput::Raw);
     }
     // Python list indexing, as npTDMS uses it: negative counts from the end.
-    let idx = if i < 0 { (n as i64).checked_add(i) } else { Some(i) };
+    let idx = if i < 0 {
+        (n as i64).checked_add(i)
+    } else {
+        Some(i)
+    };
     match idx {
         Some(k) if k >= 0 && (k as u64) < n as u64 => Ok(ScaleInput::Scale(k as usize)),
         _ => Err(Scaling::Invalid(format!("{name} = {i} refers to no scale"))),
@@ -199,7 +210,10 @@ fn parse_scale(props: &[(String, PropertyValue)], i: usize, n: usize) -> Result<
         // Scales from DAQmx scalers have no properties.
         return Ok(Scale::DaqmxScaler { scale_id: i as u32 });
     };
-    let unsupported = |t: String| Scaling::Unsupported { scale_type: t, scale_index: i };
+    let unsupported = |t: String| Scaling::Unsupported {
+        scale_type: t,
+        scale_index: i,
+    };
     let Some(t) = type_value.as_str() else {
         return Err(unsupported(format!("{:?}", type_value)));
     };
@@ -212,16 +226,22 @@ fn parse_scale(props: &[(String, PropertyValue)], i: usize, n: usize) -> Result<
         "Polynomial" => {
             let count = match get(props, &p("Polynomial_Coefficients_Size")) {
                 None => 4,
-                Some(v) => v
-                    .as_i64()
-                    .ok_or_else(|| Scaling::Invalid(format!("{} is not an integer", p("Polynomial_Coefficients_Size"))))?,
+                Some(v) => v.as_i64().ok_or_else(|| {
+                    Scaling::Invalid(format!(
+                        "{} is not an integer",
+                        p("Polynomial_Coefficients_Size")
+                    ))
+                })?,
             };
             if !(0..=MAX_SCALES).contains(&count) {
                 return Err(Scaling::Invalid(format!("{count} polynomial coefficients")));
             }
             let mut coefficients = Vec::with_capacity(count as usize);
             for j in 0..count {
-                coefficients.push(float_prop(props, &p(&format!("Polynomial_Coefficients[{j}]")))?);
+                coefficients.push(float_prop(
+                    props,
+                    &p(&format!("Polynomial_Coefficients[{j}]")),
+                )?);
             }
             Scale::Polynomial {
                 coefficients,
@@ -270,14 +290,15 @@ impl ScaleChain {
                 _ => continue,
             }
             match self.scales.get(i) {
-                Some(Scale::DaqmxScaler { scale_id }) => {
-                    if !ids.contains(scale_id) {
-                        ids.push(*scale_id)
-                    }
+                Some(Scale::DaqmxScaler { scale_id }) if !ids.contains(scale_id) => {
+                    ids.push(*scale_id)
                 }
-                Some(Scale::Linear { input, .. } | Scale::Polynomial { input, .. } | Scale::NoOp { input }) => {
-                    stack.push(*input)
-                }
+                Some(Scale::DaqmxScaler { .. }) => {}
+                Some(
+                    Scale::Linear { input, .. }
+                    | Scale::Polynomial { input, .. }
+                    | Scale::NoOp { input },
+                ) => stack.push(*input),
                 Some(Scale::Add { left, right } | Scale::Subtract { left, right }) => {
                     stack.push(*left);
                     stack.push(*right);
@@ -289,7 +310,11 @@ impl ScaleChain {
     }
 
     /// Evaluate the chain for one block into `out`.
-    pub(crate) fn apply(&self, inputs: &ScaleInputs<'_>, out: &mut Vec<f64>) -> Result<(), TdmsError> {
+    pub(crate) fn apply(
+        &self,
+        inputs: &ScaleInputs<'_>,
+        out: &mut Vec<f64>,
+    ) -> Result<(), TdmsError> {
         let n = self.scales.len();
         if n == 0 {
             out.clear();
@@ -315,7 +340,10 @@ impl ScaleChain {
     ) -> Result<Vec<f64>, TdmsError> {
         match input {
             ScaleInput::Raw => inputs.raw.map(|r| r.to_vec()).ok_or_else(|| {
-                TdmsError::malformed(0, "scaling uses the raw data input, but DAQmx raw data has only scaler inputs")
+                TdmsError::malformed(
+                    0,
+                    "scaling uses the raw data input, but DAQmx raw data has only scaler inputs",
+                )
             }),
             ScaleInput::Scale(i) => self.eval(i, inputs, memo, in_progress),
         }
@@ -333,7 +361,12 @@ impl ScaleChain {
         }
         match in_progress.get_mut(i) {
             Some(p) if !*p => *p = true,
-            _ => return Err(TdmsError::malformed(0, format!("scaling chain has a cycle at scale {i}"))),
+            _ => {
+                return Err(TdmsError::malformed(
+                    0,
+                    format!("scaling chain has a cycle at scale {i}"),
+                ))
+            }
         }
         let Some(scale) = self.scales.get(i) else {
             return Err(TdmsError::malformed(0, format!("no scale {i}")));
@@ -387,7 +420,10 @@ impl ScaleChain {
             }
         };
         if result.len() != inputs.len {
-            return Err(TdmsError::malformed(0, "scaling produced a block of the wrong length"));
+            return Err(TdmsError::malformed(
+                0,
+                "scaling produced a block of the wrong length",
+            ));
         }
         if let Some(p) = in_progress.get_mut(i) {
             *p = false;
@@ -404,21 +440,41 @@ mod tests {
     use super::*;
 
     fn props(list: &[(&str, PropertyValue)]) -> Vec<(String, PropertyValue)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
     fn linear_then_polynomial_chain() {
         let p = props(&[
             ("NI_Number_Of_Scales", PropertyValue::U32(2)),
-            ("NI_Scale[0]_Scale_Type", PropertyValue::String("Linear".into())),
+            (
+                "NI_Scale[0]_Scale_Type",
+                PropertyValue::String("Linear".into()),
+            ),
             ("NI_Scale[0]_Linear_Slope", PropertyValue::F64(2.0)),
             ("NI_Scale[0]_Linear_Y_Intercept", PropertyValue::F64(1.0)),
-            ("NI_Scale[1]_Scale_Type", PropertyValue::String("Polynomial".into())),
-            ("NI_Scale[1]_Polynomial_Coefficients_Size", PropertyValue::I32(3)),
-            ("NI_Scale[1]_Polynomial_Coefficients[0]", PropertyValue::F64(1.0)),
-            ("NI_Scale[1]_Polynomial_Coefficients[1]", PropertyValue::F64(0.0)),
-            ("NI_Scale[1]_Polynomial_Coefficients[2]", PropertyValue::F64(1.0)),
+            (
+                "NI_Scale[1]_Scale_Type",
+                PropertyValue::String("Polynomial".into()),
+            ),
+            (
+                "NI_Scale[1]_Polynomial_Coefficients_Size",
+                PropertyValue::I32(3),
+            ),
+            (
+                "NI_Scale[1]_Polynomial_Coefficients[0]",
+                PropertyValue::F64(1.0),
+            ),
+            (
+                "NI_Scale[1]_Polynomial_Coefficients[1]",
+                PropertyValue::F64(0.0),
+            ),
+            (
+                "NI_Scale[1]_Polynomial_Coefficients[2]",
+                PropertyValue::F64(1.0),
+            ),
             ("NI_Scale[1]_Polynomial_Input_Source", PropertyValue::U32(0)),
         ]);
         let Scaling::Chain(chain) = scaling_for(&p, &[], &[]) else {
@@ -427,32 +483,61 @@ mod tests {
         let raw = [0.0, 1.0, 2.0];
         let mut out = Vec::new();
         chain
-            .apply(&ScaleInputs { raw: Some(&raw), scalers: &[], len: 3 }, &mut out)
+            .apply(
+                &ScaleInputs {
+                    raw: Some(&raw),
+                    scalers: &[],
+                    len: 3,
+                },
+                &mut out,
+            )
             .expect("scales");
         assert_eq!(out, vec![2.0, 10.0, 26.0]);
     }
 
     #[test]
     fn unsupported_and_cycles() {
-        let p = props(&[("NI_Scale[0]_Scale_Type", PropertyValue::String("RTD".into()))]);
+        let p = props(&[(
+            "NI_Scale[0]_Scale_Type",
+            PropertyValue::String("RTD".into()),
+        )]);
         assert_eq!(
             scaling_for(&p, &[], &[]),
-            Scaling::Unsupported { scale_type: "RTD".into(), scale_index: 0 }
+            Scaling::Unsupported {
+                scale_type: "RTD".into(),
+                scale_index: 0
+            }
         );
         let p = props(&[
             ("NI_Number_Of_Scales", PropertyValue::U32(1)),
-            ("NI_Scale[0]_Scale_Type", PropertyValue::String("AdvancedAPI".into())),
-            ("NI_Scale[0]_AdvancedAPI_Input_Source", PropertyValue::U32(0)),
+            (
+                "NI_Scale[0]_Scale_Type",
+                PropertyValue::String("AdvancedAPI".into()),
+            ),
+            (
+                "NI_Scale[0]_AdvancedAPI_Input_Source",
+                PropertyValue::U32(0),
+            ),
         ]);
         let Scaling::Chain(chain) = scaling_for(&p, &[], &[]) else {
             panic!("expected a chain");
         };
         let mut out = Vec::new();
-        let r = chain.apply(&ScaleInputs { raw: Some(&[1.0]), scalers: &[], len: 1 }, &mut out);
+        let r = chain.apply(
+            &ScaleInputs {
+                raw: Some(&[1.0]),
+                scalers: &[],
+                len: 1,
+            },
+            &mut out,
+        );
         assert!(matches!(r, Err(TdmsError::Malformed { .. })));
         let scaled = props(&[
             ("NI_Scaling_Status", PropertyValue::String("scaled".into())),
-            ("NI_Scale[0]_Scale_Type", PropertyValue::String("Linear".into())),
+            (
+                "NI_Scale[0]_Scale_Type",
+                PropertyValue::String("Linear".into()),
+            ),
         ]);
         assert_eq!(scaling_for(&scaled, &[], &[]), Scaling::None);
     }

@@ -138,7 +138,9 @@ impl<R: Read> Meta<'_, R> {
     fn array<const N: usize>(&mut self) -> Result<[u8; N], TdmsError> {
         self.need(N as u64)?;
         let mut b = [0u8; N];
-        self.rd.read_exact(&mut b).map_err(|e| eof_to_malformed(e, self.pos))?;
+        self.rd
+            .read_exact(&mut b)
+            .map_err(|e| eof_to_malformed(e, self.pos))?;
         self.pos += N as u64;
         Ok(b)
     }
@@ -148,15 +150,27 @@ impl<R: Read> Meta<'_, R> {
     }
     fn u16(&mut self) -> Result<u16, TdmsError> {
         let b = self.array::<2>()?;
-        Ok(if self.big { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
+        Ok(if self.big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
     }
     fn u32(&mut self) -> Result<u32, TdmsError> {
         let b = self.array::<4>()?;
-        Ok(if self.big { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+        Ok(if self.big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
     }
     fn u64(&mut self) -> Result<u64, TdmsError> {
         let b = self.array::<8>()?;
-        Ok(if self.big { u64::from_be_bytes(b) } else { u64::from_le_bytes(b) })
+        Ok(if self.big {
+            u64::from_be_bytes(b)
+        } else {
+            u64::from_le_bytes(b)
+        })
     }
 
     fn bytes(&mut self, n: u64) -> Result<Vec<u8>, TdmsError> {
@@ -164,7 +178,9 @@ impl<R: Read> Meta<'_, R> {
         let len = usize::try_from(n)
             .map_err(|_| TdmsError::malformed(self.pos, "string length does not fit in memory"))?;
         let mut v = vec![0u8; len];
-        self.rd.read_exact(&mut v).map_err(|e| eof_to_malformed(e, self.pos))?;
+        self.rd
+            .read_exact(&mut v)
+            .map_err(|e| eof_to_malformed(e, self.pos))?;
         self.pos += n;
         Ok(v)
     }
@@ -183,16 +199,25 @@ impl<R: Read> Meta<'_, R> {
         let b = self.u64()?;
         // Little-endian files store (fractions, seconds); big-endian (seconds, fractions).
         Ok(if self.big {
-            Timestamp { seconds: a as i64, fractions: b }
+            Timestamp {
+                seconds: a as i64,
+                fractions: b,
+            }
         } else {
-            Timestamp { seconds: b as i64, fractions: a }
+            Timestamp {
+                seconds: b as i64,
+                fractions: a,
+            }
         })
     }
 
     fn property_value(&mut self, name: &str, code: u32) -> Result<PropertyValue, TdmsError> {
         let at = self.pos;
         let dt = DataType::from_code(code).ok_or_else(|| {
-            TdmsError::malformed(at, format!("property '{name}' has unknown data type code 0x{code:X}"))
+            TdmsError::malformed(
+                at,
+                format!("property '{name}' has unknown data type code 0x{code:X}"),
+            )
         })?;
         Ok(match dt {
             DataType::I8 => PropertyValue::I8(self.u8()? as i8),
@@ -268,7 +293,10 @@ pub(crate) fn scan<R: Read + Seek>(reader: &mut R, file_len: u64) -> Result<Scan
         let remaining = file_len.saturating_sub(pos);
         if remaining < LEAD_IN_LEN {
             if remaining > 0 {
-                sc.warn(pos, format!("ignoring {remaining} trailing bytes after the last segment"));
+                sc.warn(
+                    pos,
+                    format!("ignoring {remaining} trailing bytes after the last segment"),
+                );
             }
             break;
         }
@@ -277,7 +305,8 @@ pub(crate) fn scan<R: Read + Seek>(reader: &mut R, file_len: u64) -> Result<Scan
             .map_err(|_| TdmsError::malformed(pos, "segment offset out of range"))?;
         rd.seek_relative(delta)?;
         let mut lead = [0u8; LEAD_IN_LEN as usize];
-        rd.read_exact(&mut lead).map_err(|e| eof_to_malformed(e, pos))?;
+        rd.read_exact(&mut lead)
+            .map_err(|e| eof_to_malformed(e, pos))?;
         let seg = parse_lead_in(&lead, pos, file_len, &mut sc)?;
         let Some(seg) = seg else { break };
         let meta_len = seg.data_pos - pos - LEAD_IN_LEN;
@@ -331,7 +360,10 @@ fn parse_lead_in(
         let what = if pos == 0 { "not a TDMS file: " } else { "" };
         return Err(TdmsError::malformed(
             pos,
-            format!("{what}segment does not start with 'TDSm' (found {:02X?})", &lead[0..4]),
+            format!(
+                "{what}segment does not start with 'TDSm' (found {:02X?})",
+                &lead[0..4]
+            ),
         ));
     }
     // The ToC is always little-endian; it says how the rest is stored.
@@ -357,15 +389,22 @@ fn parse_lead_in(
             }
             sc.result.version = Some(version);
         }
-        Some(v) if v != version => sc.warn(pos, format!("segment version {version} differs from {v}")),
+        Some(v) if v != version => {
+            sc.warn(pos, format!("segment version {version} differs from {v}"))
+        }
         Some(_) => {}
     }
-    let data_pos = pos.checked_add(LEAD_IN_LEN).and_then(|p| p.checked_add(raw_off));
+    let data_pos = pos
+        .checked_add(LEAD_IN_LEN)
+        .and_then(|p| p.checked_add(raw_off));
     let mut incomplete = next_off == u64::MAX;
     let next_pos = if incomplete {
         file_len
     } else {
-        match pos.checked_add(LEAD_IN_LEN).and_then(|p| p.checked_add(next_off)) {
+        match pos
+            .checked_add(LEAD_IN_LEN)
+            .and_then(|p| p.checked_add(next_off))
+        {
             Some(p) if p <= file_len => p,
             _ => {
                 incomplete = true;
@@ -425,7 +464,11 @@ impl Scanner {
         i
     }
 
-    fn segment<R: Read>(&mut self, seg: &SegmentHeader, meta: &mut Meta<'_, R>) -> Result<(), TdmsError> {
+    fn segment<R: Read>(
+        &mut self,
+        seg: &SegmentHeader,
+        meta: &mut Meta<'_, R>,
+    ) -> Result<(), TdmsError> {
         let list = if seg.toc & TOC_META_DATA == 0 {
             match &self.prev_list {
                 Some(l) => l.clone(),
@@ -469,7 +512,10 @@ impl Scanner {
                     .collect();
                 if let Some(prev) = &obj.scalers {
                     let same_types = prev.len() == types.len()
-                        && prev.iter().zip(types.iter()).all(|(a, b)| a.0 == b.0 && a.1 == b.1);
+                        && prev
+                            .iter()
+                            .zip(types.iter())
+                            .all(|(a, b)| a.0 == b.0 && a.1 == b.1);
                     if !same_types {
                         return Err(TdmsError::malformed(
                             seg.pos,
@@ -494,8 +540,11 @@ impl Scanner {
         // the copied list), so a repeated path within one segment is appended again.
         let (mut list, existing) = match (&self.prev_list, new_list) {
             (Some(prev), false) => {
-                let map: HashMap<u32, usize> =
-                    prev.iter().enumerate().map(|(i, o)| (o.object, i)).collect();
+                let map: HashMap<u32, usize> = prev
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| (o.object, i))
+                    .collect();
                 (prev.clone(), Some(map))
             }
             _ => (Vec::new(), None),
@@ -506,7 +555,10 @@ impl Scanner {
         if u64::from(n_objects).saturating_mul(12) > meta.remaining() {
             return Err(TdmsError::malformed(
                 at,
-                format!("object count {n_objects} does not fit in {} metadata bytes", meta.remaining()),
+                format!(
+                    "object count {n_objects} does not fit in {} metadata bytes",
+                    meta.remaining()
+                ),
             ));
         }
         for _ in 0..n_objects {
@@ -517,7 +569,10 @@ impl Scanner {
             let existing_slot = existing.as_ref().and_then(|m| m.get(&object).copied());
             if let Some(slot) = existing_slot {
                 let Some(cur) = list.get(slot).cloned() else {
-                    return Err(TdmsError::malformed(path_at, "internal object list mismatch"));
+                    return Err(TdmsError::malformed(
+                        path_at,
+                        "internal object list mismatch",
+                    ));
                 };
                 list[slot] = self.updated_object(cur, header, meta, path_at)?;
             } else if let Some(prev) = self.last_seen.get(&object).cloned() {
@@ -548,7 +603,10 @@ impl Scanner {
             if u64::from(n_props).saturating_mul(9) > meta.remaining() {
                 return Err(TdmsError::malformed(
                     props_at,
-                    format!("property count {n_props} does not fit in {} metadata bytes", meta.remaining()),
+                    format!(
+                        "property count {n_props} does not fit in {} metadata bytes",
+                        meta.remaining()
+                    ),
                 ));
             }
             for _ in 0..n_props {
@@ -648,7 +706,10 @@ impl Scanner {
         let mut data: Vec<(u32, &RawIndex)> = Vec::new();
         for so in list.iter().filter(|o| o.has_data) {
             let Some(ix) = so.index.as_deref() else {
-                return Err(TdmsError::malformed(seg.pos, "object marked as having data has no raw data index"));
+                return Err(TdmsError::malformed(
+                    seg.pos,
+                    "object marked as having data has no raw data index",
+                ));
             };
             data.push((so.object, ix));
         }
@@ -656,14 +717,23 @@ impl Scanner {
             if data.iter().skip(i + 1).any(|(o, _)| o == obj) {
                 return Err(TdmsError::malformed(
                     seg.pos,
-                    format!("object {} has data twice in one segment", self.object_path(*obj)),
+                    format!(
+                        "object {} has data twice in one segment",
+                        self.object_path(*obj)
+                    ),
                 ));
             }
         }
         let total = seg.next_pos - seg.data_pos;
-        let n_daqmx = data.iter().filter(|(_, ix)| matches!(ix, RawIndex::Daqmx { .. })).count();
+        let n_daqmx = data
+            .iter()
+            .filter(|(_, ix)| matches!(ix, RawIndex::Daqmx { .. }))
+            .count();
         if n_daqmx > 0 && n_daqmx != data.len() {
-            return Err(TdmsError::malformed(seg.pos, "segment mixes DAQmx and non-DAQmx data"));
+            return Err(TdmsError::malformed(
+                seg.pos,
+                "segment mixes DAQmx and non-DAQmx data",
+            ));
         }
         let plan = if n_daqmx > 0 {
             daqmx_plan(&data, total, big, seg.pos)?
@@ -682,9 +752,10 @@ impl Scanner {
         }
         // Per-object value counts.
         for (obj, ix) in &data {
-            let full = ix.count().checked_mul(plan.full_chunks).ok_or_else(|| {
-                TdmsError::malformed(seg.pos, "value count overflows")
-            })?;
+            let full = ix
+                .count()
+                .checked_mul(plan.full_chunks)
+                .ok_or_else(|| TdmsError::malformed(seg.pos, "value count overflows"))?;
             let partial = plan
                 .partial_counts
                 .iter()
@@ -739,10 +810,9 @@ struct ChunkPlan {
 fn elem_of(dt: DataType, at: u64) -> Result<Option<ElemType>, TdmsError> {
     match dt {
         DataType::Void => Ok(None),
-        _ => dt
-            .elem()
-            .map(Some)
-            .ok_or_else(|| TdmsError::Unsupported(format!("channel data of type {dt} at byte {at}"))),
+        _ => dt.elem().map(Some).ok_or_else(|| {
+            TdmsError::Unsupported(format!("channel data of type {dt} at byte {at}"))
+        }),
     }
 }
 
@@ -760,7 +830,12 @@ fn standard_plan(
     }
     let mut objs = Vec::with_capacity(data.len());
     for (obj, ix) in data {
-        let RawIndex::Standard { data_type, count, data_size } = ix else {
+        let RawIndex::Standard {
+            data_type,
+            count,
+            data_size,
+        } = ix
+        else {
             return Err(TdmsError::malformed(seg.pos, "unexpected DAQmx index"));
         };
         objs.push(Std {
@@ -787,7 +862,10 @@ fn standard_plan(
     }
     let full_chunks = total / chunk_size;
     let remainder = total % chunk_size;
-    let unsized_count = objs.iter().filter(|o| o.elem.and_then(|e| e.size()).is_none()).count();
+    let unsized_count = objs
+        .iter()
+        .filter(|o| o.elem.and_then(|e| e.size()).is_none())
+        .count();
     let interleaved_flag = seg.toc & TOC_INTERLEAVED != 0;
     let interleaved = if !interleaved_flag || (unsized_count == 1 && objs.len() == 1) {
         false
@@ -811,7 +889,10 @@ fn standard_plan(
     let build = |counts: &[u64], chunk: u64| -> Layout {
         let mut objects = Vec::new();
         if interleaved {
-            let row_width: u64 = objs.iter().map(|o| o.elem.and_then(|e| e.size()).unwrap_or(0)).sum();
+            let row_width: u64 = objs
+                .iter()
+                .map(|o| o.elem.and_then(|e| e.size()).unwrap_or(0))
+                .sum();
             let rows = counts.first().copied().unwrap_or(0);
             let mut off = 0;
             for o in &objs {
@@ -821,7 +902,11 @@ fn standard_plan(
                         objects.push(LayoutObj {
                             channel: o.obj,
                             count: rows,
-                            kind: ObjKind::Fixed { elem, offset: off, stride: row_width },
+                            kind: ObjKind::Fixed {
+                                elem,
+                                offset: off,
+                                stride: row_width,
+                            },
                         });
                     }
                 }
@@ -847,12 +932,19 @@ fn standard_plan(
                         Some(ElemType::String) => objects.push(LayoutObj {
                             channel: o.obj,
                             count,
-                            kind: ObjKind::Strings { offset: off, data_size: o.data_size },
+                            kind: ObjKind::Strings {
+                                offset: off,
+                                data_size: o.data_size,
+                            },
                         }),
                         Some(elem) => objects.push(LayoutObj {
                             channel: o.obj,
                             count,
-                            kind: ObjKind::Fixed { elem, offset: off, stride: elem.size().unwrap_or(1) },
+                            kind: ObjKind::Fixed {
+                                elem,
+                                offset: off,
+                                stride: elem.size().unwrap_or(1),
+                            },
                         }),
                         None => {}
                     }
@@ -878,7 +970,9 @@ fn standard_plan(
             vec![0; objs.len()]
         } else if interleaved_flag || !seg.incomplete {
             objs.iter()
-                .map(|o| (u128::from(o.count) * u128::from(remainder) / u128::from(chunk_size)) as u64)
+                .map(|o| {
+                    (u128::from(o.count) * u128::from(remainder) / u128::from(chunk_size)) as u64
+                })
                 .collect()
         } else {
             let mut left = remainder;
@@ -921,7 +1015,13 @@ fn daqmx_plan(
     let mut widths: Option<&Vec<u64>> = None;
     let mut rows: Vec<u64> = Vec::new();
     for (_, ix) in data {
-        let RawIndex::Daqmx { count, scalers, widths: w, .. } = ix else {
+        let RawIndex::Daqmx {
+            count,
+            scalers,
+            widths: w,
+            ..
+        } = ix
+        else {
             return Err(TdmsError::malformed(at, "unexpected non-DAQmx index"));
         };
         match widths {
@@ -930,25 +1030,38 @@ fn daqmx_plan(
                 rows = vec![0; w.len()];
             }
             Some(first) if first != w => {
-                return Err(TdmsError::malformed(at, "DAQmx raw data widths differ between channels"))
+                return Err(TdmsError::malformed(
+                    at,
+                    "DAQmx raw data widths differ between channels",
+                ))
             }
             Some(_) => {}
         }
         if scalers.is_empty() && *count > 0 {
-            return Err(TdmsError::malformed(at, "DAQmx channel with data but no scalers"));
+            return Err(TdmsError::malformed(
+                at,
+                "DAQmx channel with data but no scalers",
+            ));
         }
         for s in scalers {
             let b = s.buffer as usize;
             let Some(r) = rows.get_mut(b) else {
                 return Err(TdmsError::malformed(
                     at,
-                    format!("DAQmx scaler refers to raw buffer {} of {}", s.buffer, w.len()),
+                    format!(
+                        "DAQmx scaler refers to raw buffer {} of {}",
+                        s.buffer,
+                        w.len()
+                    ),
                 ));
             };
             *r = (*r).max(*count);
             let width = w.get(b).copied().unwrap_or(0);
             let size = s.elem.size().unwrap_or(u64::MAX);
-            if s.byte_offset.checked_add(size).is_none_or(|end| end > width) {
+            if s.byte_offset
+                .checked_add(size)
+                .is_none_or(|end| end > width)
+            {
                 return Err(TdmsError::malformed(
                     at,
                     format!(
@@ -964,7 +1077,11 @@ fn daqmx_plan(
         let mut off: u64 = 0;
         let mut out = Vec::with_capacity(rows.len());
         for (&r, &w) in rows.iter().zip(widths.iter()) {
-            out.push(BufferLoc { rows: r, width: w, offset: off });
+            out.push(BufferLoc {
+                rows: r,
+                width: w,
+                offset: off,
+            });
             off = r
                 .checked_mul(w)
                 .and_then(|b| off.checked_add(b))
@@ -1031,7 +1148,7 @@ fn daqmx_plan(
                 *u = r;
                 left -= bytes;
             } else {
-                *u = if w == 0 { 0 } else { left / w };
+                *u = left.checked_div(w).unwrap_or(0);
                 break;
             }
         }
@@ -1080,7 +1197,10 @@ fn daqmx_elem(code: u32, at: u64) -> Result<ElemType, TdmsError> {
         9 => ElemType::F64,
         0xFFFF_FFFF => ElemType::Timestamp,
         _ => {
-            return Err(TdmsError::malformed(at, format!("unknown DAQmx scaler data type {code}")))
+            return Err(TdmsError::malformed(
+                at,
+                format!("unknown DAQmx scaler data type {code}"),
+            ))
         }
     })
 }
@@ -1088,18 +1208,25 @@ fn daqmx_elem(code: u32, at: u64) -> Result<ElemType, TdmsError> {
 fn read_raw_index<R: Read>(header: u32, meta: &mut Meta<'_, R>) -> Result<RawIndex, TdmsError> {
     let at = meta.pos;
     let code = meta.u32()?;
-    let data_type = DataType::from_code(code)
-        .ok_or_else(|| TdmsError::malformed(at, format!("unrecognised data type code 0x{code:X}")))?;
+    let data_type = DataType::from_code(code).ok_or_else(|| {
+        TdmsError::malformed(at, format!("unrecognised data type code 0x{code:X}"))
+    })?;
     if header == DAQMX_FORMAT_CHANGING || header == DAQMX_DIGITAL_LINE {
         let dimension = meta.u32()?;
         if dimension != 1 {
-            return Err(TdmsError::malformed(at, format!("data dimension is {dimension}, not 1")));
+            return Err(TdmsError::malformed(
+                at,
+                format!("data dimension is {dimension}, not 1"),
+            ));
         }
         let count = meta.u64()?;
         let n_scalers = meta.u32()?;
         let scaler_len: u64 = if header == DAQMX_DIGITAL_LINE { 17 } else { 20 };
         if u64::from(n_scalers).saturating_mul(scaler_len) > meta.remaining() {
-            return Err(TdmsError::malformed(at, format!("DAQmx scaler count {n_scalers} exceeds metadata")));
+            return Err(TdmsError::malformed(
+                at,
+                format!("DAQmx scaler count {n_scalers} exceeds metadata"),
+            ));
         }
         let mut scalers = Vec::with_capacity(n_scalers as usize);
         for _ in 0..n_scalers {
@@ -1112,7 +1239,14 @@ fn read_raw_index<R: Read>(header: u32, meta: &mut Meta<'_, R>) -> Result<RawInd
                 let _sample_format = meta.u8()?;
                 if !matches!(
                     elem,
-                    ElemType::U8 | ElemType::I8 | ElemType::U16 | ElemType::I16 | ElemType::U32 | ElemType::I32 | ElemType::U64 | ElemType::I64
+                    ElemType::U8
+                        | ElemType::I8
+                        | ElemType::U16
+                        | ElemType::I16
+                        | ElemType::U32
+                        | ElemType::I32
+                        | ElemType::U64
+                        | ElemType::I64
                 ) {
                     return Err(TdmsError::Unsupported(format!(
                         "DAQmx digital line scaler of type {elem:?}"
@@ -1124,27 +1258,46 @@ fn read_raw_index<R: Read>(header: u32, meta: &mut Meta<'_, R>) -> Result<RawInd
                 (u64::from(offset), None)
             };
             let scale_id = meta.u32()?;
-            scalers.push(DaqmxScaler { scale_id, elem, buffer, byte_offset, digital_bit });
+            scalers.push(DaqmxScaler {
+                scale_id,
+                elem,
+                buffer,
+                byte_offset,
+                digital_bit,
+            });
         }
         if data_type != DataType::DaqmxRawData {
             let ok = scalers.len() == 1
-                && scalers.first().and_then(|s| data_type.elem().map(|e| e == s.elem)) == Some(true);
+                && scalers
+                    .first()
+                    .and_then(|s| data_type.elem().map(|e| e == s.elem))
+                    == Some(true);
             if !ok {
                 return Err(TdmsError::malformed(
                     at,
-                    format!("DAQmx channel of type {data_type} needs exactly one scaler of that type"),
+                    format!(
+                        "DAQmx channel of type {data_type} needs exactly one scaler of that type"
+                    ),
                 ));
             }
         }
         let n_widths = meta.u32()?;
         if u64::from(n_widths).saturating_mul(4) > meta.remaining() {
-            return Err(TdmsError::malformed(at, format!("DAQmx raw width count {n_widths} exceeds metadata")));
+            return Err(TdmsError::malformed(
+                at,
+                format!("DAQmx raw width count {n_widths} exceeds metadata"),
+            ));
         }
         let mut widths = Vec::with_capacity(n_widths as usize);
         for _ in 0..n_widths {
             widths.push(u64::from(meta.u32()?));
         }
-        return Ok(RawIndex::Daqmx { data_type, count, scalers, widths });
+        return Ok(RawIndex::Daqmx {
+            data_type,
+            count,
+            scalers,
+            widths,
+        });
     }
     let dimension = meta.u32()?;
     let count = meta.u64()?;
@@ -1156,10 +1309,16 @@ fn read_raw_index<R: Read>(header: u32, meta: &mut Meta<'_, R>) -> Result<RawInd
         _ => {}
     }
     if data_type == DataType::Void && count != 0 {
-        return Err(TdmsError::malformed(at, "void data type with a nonzero value count"));
+        return Err(TdmsError::malformed(
+            at,
+            "void data type with a nonzero value count",
+        ));
     }
     if dimension != 1 {
-        return Err(TdmsError::malformed(at, format!("data dimension is {dimension}, not 1")));
+        return Err(TdmsError::malformed(
+            at,
+            format!("data dimension is {dimension}, not 1"),
+        ));
     }
     let data_size = if data_type == DataType::String {
         let size = meta.u64()?;
@@ -1175,11 +1334,15 @@ fn read_raw_index<R: Read>(header: u32, meta: &mut Meta<'_, R>) -> Result<RawInd
         0
     } else {
         let size = data_type.elem().and_then(|e| e.size()).unwrap_or(0);
-        count
-            .checked_mul(size)
-            .ok_or_else(|| TdmsError::malformed(at, format!("value count {count} overflows the data size")))?
+        count.checked_mul(size).ok_or_else(|| {
+            TdmsError::malformed(at, format!("value count {count} overflows the data size"))
+        })?
     };
-    Ok(RawIndex::Standard { data_type, count, data_size })
+    Ok(RawIndex::Standard {
+        data_type,
+        count,
+        data_size,
+    })
 }
 
 #[allow(dead_code)]

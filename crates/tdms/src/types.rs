@@ -503,7 +503,9 @@ impl PropertyValue {
             PropertyValue::ComplexF32(c) => {
                 serde_json::json!({"re": float(f64::from(c.re)), "im": float(f64::from(c.im))})
             }
-            PropertyValue::ComplexF64(c) => serde_json::json!({"re": float(c.re), "im": float(c.im)}),
+            PropertyValue::ComplexF64(c) => {
+                serde_json::json!({"re": float(c.re), "im": float(c.im)})
+            }
         }
     }
 }
@@ -555,7 +557,29 @@ mod tests {
 
     #[test]
     fn data_type_codes_round_trip() {
-        for code in [0u32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x19, 0x1A, 0x1B, 0x20, 0x21, 0x44, 0x08000C, 0x10000D, 0xFFFF_FFFF] {
+        for code in [
+            0u32,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            9,
+            10,
+            11,
+            0x19,
+            0x1A,
+            0x1B,
+            0x20,
+            0x21,
+            0x44,
+            0x08000C,
+            0x10000D,
+            0xFFFF_FFFF,
+        ] {
             let t = DataType::from_code(code).expect("known code");
             assert_eq!(t.code(), code);
         }
@@ -565,8 +589,14 @@ mod tests {
 
     #[test]
     fn property_json() {
-        assert_eq!(PropertyValue::F64(f64::NAN).to_json(), serde_json::json!("NaN"));
-        assert_eq!(PropertyValue::U64(u64::MAX).to_json(), serde_json::json!(u64::MAX));
+        assert_eq!(
+            PropertyValue::F64(f64::NAN).to_json(),
+            serde_json::json!("NaN")
+        );
+        assert_eq!(
+            PropertyValue::U64(u64::MAX).to_json(),
+            serde_json::json!(u64::MAX)
+        );
         assert_eq!(PropertyValue::Bool(true).to_json(), serde_json::json!(true));
     }
 }

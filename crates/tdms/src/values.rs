@@ -108,10 +108,14 @@ impl ValuesBlock<'_> {
             ValuesBlock::Bool(v) => out.extend(v.iter().map(|&x| f64::from(u8::from(x)))),
             ValuesBlock::Timestamp(v) => out.extend(v.iter().map(|t| t.unix_seconds_f64())),
             ValuesBlock::String(_) => {
-                return Err(TdmsError::Unsupported("string values cannot be converted to float8".into()))
+                return Err(TdmsError::Unsupported(
+                    "string values cannot be converted to float8".into(),
+                ))
             }
             ValuesBlock::ComplexF32(_) | ValuesBlock::ComplexF64(_) => {
-                return Err(TdmsError::Unsupported("complex values cannot be converted to a single float8".into()))
+                return Err(TdmsError::Unsupported(
+                    "complex values cannot be converted to a single float8".into(),
+                ))
             }
         }
         Ok(())

@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Cursor;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::writer::{sample_file, segment, Meta, INTERLEAVED, META, NEW_OBJ_LIST, RAW};
+use common::writer::{sample_file, segment, Meta, META, NEW_OBJ_LIST, RAW};
 use tdms::{ReadMode, TdmsError, TdmsFile, ValuesBlock};
 
 /// Records the largest single allocation, to check that counts read from the
@@ -84,10 +84,18 @@ fn sample_file_reads() {
     let mut f = open(&bytes).expect("open");
     assert_eq!(f.channels().len(), 3);
     assert_eq!(f.channels()[0].n_values, 4);
-    let v = f.read_channel(0, 0, None, 10).expect("reader").collect_f64().expect("read");
+    let v = f
+        .read_channel(0, 0, None, 10)
+        .expect("reader")
+        .collect_f64()
+        .expect("read");
     assert_eq!(v, vec![1.0, 2.0, 1.0, 2.0]);
     let c = f.channel_index("g", "c").expect("channel c");
-    let v = f.read_channel(c, 0, None, 10).expect("reader").collect_f64().expect("read");
+    let v = f
+        .read_channel(c, 0, None, 10)
+        .expect("reader")
+        .collect_f64()
+        .expect("read");
     assert_eq!(v, vec![7.0, -8.0, 9.0]);
     assert!(f.warnings().is_empty());
 }
@@ -137,23 +145,41 @@ fn absurd_counts_do_not_allocate() {
     let mut meta = m.finish();
     let n = meta.len();
     meta[n - 4..].copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
-    assert_malformed(open(&segment(META | NEW_OBJ_LIST, &meta, &[], None)), "huge property count");
+    assert_malformed(
+        open(&segment(META | NEW_OBJ_LIST, &meta, &[], None)),
+        "huge property count",
+    );
     // Huge number of values: more than the file holds.
     let mut m = Meta::new(false);
     m.object("/'g'/'a'", 10, u64::MAX / 4, &[]);
     let f = segment(META | RAW | NEW_OBJ_LIST, &m.finish(), &[0u8; 16], None);
     let r = exercise(&f);
-    assert!(matches!(r, Ok(0) | Err(TdmsError::Malformed { .. })), "huge value count: {r:?}");
+    assert!(
+        matches!(r, Ok(0) | Err(TdmsError::Malformed { .. })),
+        "huge value count: {r:?}"
+    );
     // Huge string data count.
     let mut m = Meta::new(false);
     m.object("/'g'/'s'", 0x20, u64::MAX / 2, &[]);
-    assert_malformed(open(&segment(META | RAW | NEW_OBJ_LIST, &m.finish(), &[], None)), "string count");
+    assert_malformed(
+        open(&segment(META | RAW | NEW_OBJ_LIST, &m.finish(), &[], None)),
+        "string count",
+    );
     // Raw data offset past EOF in the first segment.
-    let mut f = segment(META | RAW | NEW_OBJ_LIST, &Meta::new(false).finish(), &[], None);
+    let mut f = segment(
+        META | RAW | NEW_OBJ_LIST,
+        &Meta::new(false).finish(),
+        &[],
+        None,
+    );
     f[20..28].copy_from_slice(&(1u64 << 40).to_le_bytes());
     f[12..20].copy_from_slice(&(1u64 << 41).to_le_bytes());
     assert_malformed(open(&f), "offset past EOF");
-    assert!(LARGEST.load(Ordering::Relaxed) < ALLOC_LIMIT, "largest allocation {}", LARGEST.load(Ordering::Relaxed));
+    assert!(
+        LARGEST.load(Ordering::Relaxed) < ALLOC_LIMIT,
+        "largest allocation {}",
+        LARGEST.load(Ordering::Relaxed)
+    );
 }
 
 #[test]
@@ -165,7 +191,13 @@ fn truncated_last_segment_keeps_valid_data() {
     let mut f = open(cut).expect("open truncated");
     assert!(!f.warnings().is_empty(), "expected a warning");
     let a = f.channel_index("g", "a").expect("a");
-    assert_eq!(f.read_channel(a, 0, None, 4).expect("r").collect_f64().expect("v"), vec![1.0, 2.0, 1.0, 2.0]);
+    assert_eq!(
+        f.read_channel(a, 0, None, 4)
+            .expect("r")
+            .collect_f64()
+            .expect("v"),
+        vec![1.0, 2.0, 1.0, 2.0]
+    );
     // Every prefix opens or fails cleanly and reads without panic.
     for n in 0..bytes.len() {
         let _ = exercise(&bytes[..n]);
@@ -178,7 +210,12 @@ fn zero_length_segments_do_not_loop() {
     let mut f = Vec::new();
     let mut m = Meta::new(false);
     m.object("/'g'/'a'", 3, 1, &[]);
-    f.extend(segment(META | RAW | NEW_OBJ_LIST, &m.finish(), &5i32.to_le_bytes(), None));
+    f.extend(segment(
+        META | RAW | NEW_OBJ_LIST,
+        &m.finish(),
+        &5i32.to_le_bytes(),
+        None,
+    ));
     for _ in 0..1000 {
         f.extend(segment(0, &[], &[], None));
         // A segment whose next-segment offset is 0 (lead-in only).
@@ -187,7 +224,13 @@ fn zero_length_segments_do_not_loop() {
     f.extend(segment(RAW, &[], &6i32.to_le_bytes(), None));
     let mut file = open(&f).expect("open");
     assert_eq!(file.segment_count(), 2002);
-    assert_eq!(file.read_channel(0, 0, None, 8).expect("r").collect_f64().expect("v"), vec![5.0, 6.0]);
+    assert_eq!(
+        file.read_channel(0, 0, None, 8)
+            .expect("r")
+            .collect_f64()
+            .expect("v"),
+        vec![5.0, 6.0]
+    );
 }
 
 /// Thousands of byte-wise mutations and truncations of valid files: never a
@@ -212,7 +255,10 @@ fn random_mutations_never_panic() {
         fixed[4 + 4 + 8..4 + 4 + 8 + 4].copy_from_slice(&28u32.to_le_bytes());
         segment(META | RAW | NEW_OBJ_LIST, &fixed, &data, None)
     }];
-    let iterations: usize = std::env::var("TDMS_MUTATION_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let iterations: usize = std::env::var("TDMS_MUTATION_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
         rng ^= rng << 13;
@@ -233,7 +279,8 @@ fn random_mutations_never_panic() {
                 2 => bytes[at] = [0x00, 0xFF, 0x7F, 0x80][(next() % 4) as usize],
                 3 => {
                     // Overwrite a 32-bit field with an extreme value.
-                    let v = [0u32, 1, u32::MAX, 0x7FFF_FFFF, 0x1269, 0x126A, 0x20, 0x44][(next() % 8) as usize];
+                    let v = [0u32, 1, u32::MAX, 0x7FFF_FFFF, 0x1269, 0x126A, 0x20, 0x44]
+                        [(next() % 8) as usize];
                     let end = (at + 4).min(bytes.len());
                     bytes[at..end].copy_from_slice(&v.to_le_bytes()[..end - at]);
                 }
@@ -244,7 +291,10 @@ fn random_mutations_never_panic() {
             opened += 1;
         }
     }
-    assert!(opened > 0, "no mutated file opened at all: the seeds are not valid");
+    assert!(
+        opened > 0,
+        "no mutated file opened at all: the seeds are not valid"
+    );
     let largest = LARGEST.load(Ordering::Relaxed);
     assert!(largest < ALLOC_LIMIT, "largest allocation {largest} bytes");
 }

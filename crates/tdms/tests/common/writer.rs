@@ -14,10 +14,18 @@ pub struct E(pub bool);
 
 impl E {
     pub fn u32(self, v: u32) -> [u8; 4] {
-        if self.0 { v.to_be_bytes() } else { v.to_le_bytes() }
+        if self.0 {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
     }
     pub fn u64(self, v: u64) -> [u8; 8] {
-        if self.0 { v.to_be_bytes() } else { v.to_le_bytes() }
+        if self.0 {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
     }
 }
 
@@ -30,7 +38,11 @@ pub struct Meta {
 
 impl Meta {
     pub fn new(big: bool) -> Meta {
-        Meta { e: E(big), bytes: Vec::new(), count: 0 }
+        Meta {
+            e: E(big),
+            bytes: Vec::new(),
+            count: 0,
+        }
     }
 
     fn string(&mut self, s: &str) {
@@ -39,7 +51,13 @@ impl Meta {
     }
 
     /// Object with a standard raw data index (`type_code`, `n` values per chunk).
-    pub fn object(&mut self, path: &str, type_code: u32, n: u64, props: &[(&str, u32, Vec<u8>)]) -> &mut Self {
+    pub fn object(
+        &mut self,
+        path: &str,
+        type_code: u32,
+        n: u64,
+        props: &[(&str, u32, Vec<u8>)],
+    ) -> &mut Self {
         self.count += 1;
         self.string(path);
         self.bytes.extend(self.e.u32(20));
@@ -51,7 +69,12 @@ impl Meta {
     }
 
     /// Object with a raw data index header only (0xFFFFFFFF or 0).
-    pub fn object_header(&mut self, path: &str, header: u32, props: &[(&str, u32, Vec<u8>)]) -> &mut Self {
+    pub fn object_header(
+        &mut self,
+        path: &str,
+        header: u32,
+        props: &[(&str, u32, Vec<u8>)],
+    ) -> &mut Self {
         self.count += 1;
         self.string(path);
         self.bytes.extend(self.e.u32(header));
@@ -91,8 +114,21 @@ pub fn segment(toc: u32, meta: &[u8], data: &[u8], next: Option<u64>) -> Vec<u8>
 /// A small valid file with several layouts, used as a mutation seed.
 pub fn sample_file() -> Vec<u8> {
     let mut m = Meta::new(false);
-    m.object_header("/", 0xFFFF_FFFF, &[("name", 0x20, [4u32.to_le_bytes().to_vec(), b"file".to_vec()].concat())]);
-    m.object("/'g'/'a'", 3, 2, &[("wf_increment", 10, 0.5f64.to_le_bytes().to_vec())]);
+    m.object_header(
+        "/",
+        0xFFFF_FFFF,
+        &[(
+            "name",
+            0x20,
+            [4u32.to_le_bytes().to_vec(), b"file".to_vec()].concat(),
+        )],
+    );
+    m.object(
+        "/'g'/'a'",
+        3,
+        2,
+        &[("wf_increment", 10, 0.5f64.to_le_bytes().to_vec())],
+    );
     m.object("/'g'/'b'", 10, 2, &[]);
     let mut data = Vec::new();
     for v in [1i32, 2] {
@@ -111,6 +147,11 @@ pub fn sample_file() -> Vec<u8> {
     for v in [7i16, -8, 9] {
         be.extend(v.to_be_bytes());
     }
-    f.extend(segment(META | RAW | NEW_OBJ_LIST | BIG | INTERLEAVED, &m3.finish(), &be, None));
+    f.extend(segment(
+        META | RAW | NEW_OBJ_LIST | BIG | INTERLEAVED,
+        &m3.finish(),
+        &be,
+        None,
+    ));
     f
 }
