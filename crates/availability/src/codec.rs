@@ -90,7 +90,8 @@ impl AvailabilityState {
         used.extend(self.carry_in_event.map(|(_, s)| s));
         used.sort_unstable();
         used.dedup();
-        let mut sorted: Vec<(&str, u32)> = used.iter().map(|&id| (self.names.name(id), id)).collect();
+        let mut sorted: Vec<(&str, u32)> =
+            used.iter().map(|&id| (self.names.name(id), id)).collect();
         sorted.sort_unstable();
         let mut new_index = vec![0u64; self.names.names().len()];
         for (pos, (_, id)) in sorted.iter().enumerate() {
@@ -319,8 +320,8 @@ impl AvailabilityState {
         if r.pos != bytes.len() {
             return Err(invalid("trailing bytes"));
         }
-        let mut state = AvailabilityState::new(config, from, to, None)
-            .map_err(|e| invalid(&e.to_string()))?;
+        let mut state =
+            AvailabilityState::new(config, from, to, None).map_err(|e| invalid(&e.to_string()))?;
         state.names = names;
         state.carry_in_param = carry_in_param;
         state.carry_in_event = carry_in_event;
@@ -353,13 +354,19 @@ impl<'a> Reader<'a> {
             .checked_add(n)
             .filter(|&e| e <= self.bytes.len())
             .ok_or_else(|| invalid("truncated"))?;
-        let s = self.bytes.get(self.pos..end).ok_or_else(|| invalid("truncated"))?;
+        let s = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or_else(|| invalid("truncated"))?;
         self.pos = end;
         Ok(s)
     }
 
     fn byte(&mut self) -> Result<u8> {
-        self.take(1)?.first().copied().ok_or_else(|| invalid("truncated"))
+        self.take(1)?
+            .first()
+            .copied()
+            .ok_or_else(|| invalid("truncated"))
     }
 
     fn varint(&mut self) -> Result<u64> {

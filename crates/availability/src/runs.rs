@@ -98,7 +98,7 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> Vec<R
             });
         }
     }
-    bounds.sort_unstable_by(|a, b| (a.time, a.rank, a.item).cmp(&(b.time, b.rank, b.item)));
+    bounds.sort_unstable_by_key(|b| (b.time, b.rank, b.item));
 
     // Open runs keyed so that the maximum is the latest start, then the worst.
     let mut open: BTreeSet<(i64, u32, usize)> = BTreeSet::new();
@@ -209,8 +209,14 @@ mod tests {
 
     // Ranks: state id == rank for these tests (0 worst).
     const RANK: [u32; 3] = [0, 1, 2];
-    const PLAIN: Joiner<'static> = Joiner { liveness: None, holes: &[] };
-    const LIVE10: Joiner<'static> = Joiner { liveness: Some(10), holes: &[] };
+    const PLAIN: Joiner<'static> = Joiner {
+        liveness: None,
+        holes: &[],
+    };
+    const LIVE10: Joiner<'static> = Joiner {
+        liveness: Some(10),
+        holes: &[],
+    };
 
     #[test]
     fn sorted_points_collapse() {
@@ -224,9 +230,21 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                Run { start: 0, last: 5, state: 2 },
-                Run { start: 10, last: 10, state: 0 },
-                Run { start: 20, last: 20, state: 2 },
+                Run {
+                    start: 0,
+                    last: 5,
+                    state: 2
+                },
+                Run {
+                    start: 10,
+                    last: 10,
+                    state: 0
+                },
+                Run {
+                    start: 20,
+                    last: 20,
+                    state: 2
+                },
             ]
         );
     }
@@ -246,30 +264,65 @@ mod tests {
         let out = normalize(&items, &RANK, &LIVE10);
         assert_eq!(
             out,
-            vec![Run { start: 0, last: 5, state: 2 }, Run::point(30, 2)]
+            vec![
+                Run {
+                    start: 0,
+                    last: 5,
+                    state: 2
+                },
+                Run::point(30, 2)
+            ]
         );
     }
 
     #[test]
     fn nested_point_resumes_enclosing_run() {
-        let items = [Run { start: 0, last: 100, state: 2 }, Run::point(40, 0)];
+        let items = [
+            Run {
+                start: 0,
+                last: 100,
+                state: 2,
+            },
+            Run::point(40, 0),
+        ];
         let out = normalize(&items, &RANK, &LIVE10);
         assert_eq!(
             out,
             vec![
-                Run { start: 0, last: 39, state: 2 },
+                Run {
+                    start: 0,
+                    last: 39,
+                    state: 2
+                },
                 Run::point(40, 0),
-                Run { start: 41, last: 100, state: 2 },
+                Run {
+                    start: 41,
+                    last: 100,
+                    state: 2
+                },
             ]
         );
     }
 
     #[test]
     fn holes_keep_runs_apart() {
-        let join = Joiner { liveness: None, holes: &[(20, 30)] };
+        let join = Joiner {
+            liveness: None,
+            holes: &[(20, 30)],
+        };
         let items = [Run::point(0, 2), Run::point(10, 2), Run::point(40, 2)];
         let out = normalize(&items, &RANK, &join);
-        assert_eq!(out, vec![Run { start: 0, last: 10, state: 2 }, Run::point(40, 2)]);
+        assert_eq!(
+            out,
+            vec![
+                Run {
+                    start: 0,
+                    last: 10,
+                    state: 2
+                },
+                Run::point(40, 2)
+            ]
+        );
         assert!(join.connected(10, 20));
         assert!(!join.connected(10, 21));
         assert!(join.connected(29, 31));
@@ -278,11 +331,27 @@ mod tests {
 
     #[test]
     fn fold_in_appends_and_joins() {
-        let mut runs = vec![Run { start: 0, last: 10, state: 2 }];
-        fold_in(&mut runs, &[Run::point(15, 2), Run::point(20, 0)], &RANK, &PLAIN);
+        let mut runs = vec![Run {
+            start: 0,
+            last: 10,
+            state: 2,
+        }];
+        fold_in(
+            &mut runs,
+            &[Run::point(15, 2), Run::point(20, 0)],
+            &RANK,
+            &PLAIN,
+        );
         assert_eq!(
             runs,
-            vec![Run { start: 0, last: 15, state: 2 }, Run::point(20, 0)]
+            vec![
+                Run {
+                    start: 0,
+                    last: 15,
+                    state: 2
+                },
+                Run::point(20, 0)
+            ]
         );
         fold_in(&mut runs, &[Run::point(-5, 0)], &RANK, &PLAIN);
         assert_eq!(runs.len(), 3);

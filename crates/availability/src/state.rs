@@ -92,6 +92,9 @@ impl AvailabilityConfig {
     }
 }
 
+/// A buffered event: time (µs) and interned state.
+type Event = (i64, u32);
+
 /// Interned state names of one aggregate state.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct NameTable {
@@ -116,7 +119,10 @@ impl NameTable {
     }
 
     pub fn name(&self, id: u32) -> &str {
-        self.names.get(id as usize).map(String::as_str).unwrap_or("")
+        self.names
+            .get(id as usize)
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     pub fn names(&self) -> &[String] {
@@ -312,7 +318,11 @@ impl AvailabilityState {
             return;
         }
         let rank = self.names.ranks(&self.config.weights);
-        let items: Vec<Run> = self.buffer.drain(..).map(|(t, s)| Run::point(t, s)).collect();
+        let items: Vec<Run> = self
+            .buffer
+            .drain(..)
+            .map(|(t, s)| Run::point(t, s))
+            .collect();
         let join = Joiner {
             liveness: self.config.liveness_us,
             holes: &self.holes,
@@ -339,7 +349,7 @@ impl AvailabilityState {
         let held = hold.map_or(0, |h| self.buffer.iter().filter(|e| e.0 == h).count());
         match hold {
             Some(h) if held < len => {
-                let (kept, folded): (Vec<(i64, u32)>, Vec<(i64, u32)>) =
+                let (kept, folded): (Vec<Event>, Vec<Event>) =
                     self.buffer.drain(..).partition(|e| e.0 == h);
                 self.buffer = kept;
                 let rank = self.names.ranks(&self.config.weights);

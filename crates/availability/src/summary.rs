@@ -187,8 +187,8 @@ impl AvailabilityState {
             outages += 1;
             longest_outage_us = longest_outage_us.max(d);
         }
-        let outage_in_progress_at_from = self.down_just_before_from()
-            && timeline.first().is_some_and(|iv| is_down(&iv.state));
+        let outage_in_progress_at_from =
+            self.down_just_before_from() && timeline.first().is_some_and(|iv| is_down(&iv.state));
         let failures = outages.saturating_sub(u64::from(outage_in_progress_at_from));
 
         let runs = self.snapshot_runs();

@@ -35,7 +35,8 @@ fn config_strategy() -> impl Strategy<Value = AvailabilityConfig> {
         .prop_map(|(liveness, unknown_gaps, calib, weigh_maintenance)| {
             let mut w = Weights::default();
             if let Some(c) = calib {
-                w.set("calibrating", Some(f64::from(c) / 4.0)).expect("weight");
+                w.set("calibrating", Some(f64::from(c) / 4.0))
+                    .expect("weight");
             }
             if weigh_maintenance {
                 w.set("maintenance", Some(1.0)).expect("weight");

@@ -8,7 +8,11 @@ const HOUR: i64 = 60 * MIN;
 const DAY: i64 = 24 * HOUR;
 
 /// One event per minute from `from` to `to`, with the state a function of time.
-fn minute_samples(from: i64, to: i64, state_at: impl Fn(i64) -> Option<&'static str>) -> Vec<(i64, &'static str)> {
+fn minute_samples(
+    from: i64,
+    to: i64,
+    state_at: impl Fn(i64) -> Option<&'static str>,
+) -> Vec<(i64, &'static str)> {
     let mut out = Vec::new();
     let mut t = from;
     while t < to {
@@ -33,9 +37,9 @@ fn state_at(t: i64) -> Option<&'static str> {
     if day == 0 && (14 * HOUR + 50 * MIN..16 * HOUR + 10 * MIN).contains(&tod) {
         return None; // hour 15 has no events at all
     }
-    let s = if tod >= 23 * HOUR + 30 * MIN && day == -1 || tod < 45 * MIN && day == 0 {
-        "offline"
-    } else if tod >= 23 * HOUR + 50 * MIN && day == 0 || tod < 20 * MIN && day == 1 {
+    let across_day_start = tod >= 23 * HOUR + 30 * MIN && day == -1 || tod < 45 * MIN && day == 0;
+    let across_midnight = tod >= 23 * HOUR + 50 * MIN && day == 0 || tod < 20 * MIN && day == 1;
+    let s = if across_day_start || across_midnight {
         "offline"
     } else if (6 * HOUR..7 * HOUR).contains(&tod) {
         "warning"
@@ -51,19 +55,34 @@ fn config(liveness: Option<i64>) -> AvailabilityConfig {
     AvailabilityConfig::new(Weights::default(), liveness, GapPolicy::Down).expect("config")
 }
 
-fn direct(cfg: &AvailabilityConfig, from: i64, to: i64, events: &[(i64, &str)]) -> AvailabilityState {
-    AvailabilityState::from_events(cfg.clone(), from, to, None, events.iter().copied()).expect("state")
+fn direct(
+    cfg: &AvailabilityConfig,
+    from: i64,
+    to: i64,
+    events: &[(i64, &str)],
+) -> AvailabilityState {
+    AvailabilityState::from_events(cfg.clone(), from, to, None, events.iter().copied())
+        .expect("state")
 }
 
 /// Hourly buckets like a continuous aggregate: each sees only its own hour
 /// (the first one also an hour of look-back for the carry-in); buckets
 /// without events do not exist.
-fn hourly(cfg: &AvailabilityConfig, from: i64, hours: i64, events: &[(i64, &str)]) -> Vec<AvailabilityState> {
+fn hourly(
+    cfg: &AvailabilityConfig,
+    from: i64,
+    hours: i64,
+    events: &[(i64, &str)],
+) -> Vec<AvailabilityState> {
     let mut out = Vec::new();
     for k in 0..hours {
         let (a, b) = (from + k * HOUR, from + (k + 1) * HOUR);
         let lookback = if k == 0 { a - HOUR } else { a };
-        let mine: Vec<(i64, &str)> = events.iter().copied().filter(|&(t, _)| t >= lookback && t < b).collect();
+        let mine: Vec<(i64, &str)> = events
+            .iter()
+            .copied()
+            .filter(|&(t, _)| t >= lookback && t < b)
+            .collect();
         if mine.is_empty() {
             continue;
         }
@@ -80,7 +99,12 @@ fn assert_same(a: &AvailabilityState, b: &AvailabilityState) {
 }
 
 /// Empty states for the hours that have no bucket.
-fn fill_missing(cfg: &AvailabilityConfig, from: i64, hours: i64, buckets: &[AvailabilityState]) -> Vec<AvailabilityState> {
+fn fill_missing(
+    cfg: &AvailabilityConfig,
+    from: i64,
+    hours: i64,
+    buckets: &[AvailabilityState],
+) -> Vec<AvailabilityState> {
     (0..hours)
         .map(|k| from + k * HOUR)
         .filter(|&a| !buckets.iter().any(|b| b.window().0 == a))
@@ -102,7 +126,11 @@ fn rollup(states: &[AvailabilityState]) -> AvailabilityState {
 fn check_day(liveness: Option<i64>) -> (Summary, usize) {
     let cfg = config(liveness);
     let events = minute_samples(-DAY, 2 * DAY, state_at);
-    let day: Vec<(i64, &str)> = events.iter().copied().filter(|&(t, _)| t >= -HOUR).collect();
+    let day: Vec<(i64, &str)> = events
+        .iter()
+        .copied()
+        .filter(|&(t, _)| t >= -HOUR)
+        .collect();
     let whole = direct(&cfg, 0, DAY, &day);
     let buckets = hourly(&cfg, 0, 24, &events);
     let rolled = rollup(&buckets);
@@ -172,7 +200,11 @@ fn hourly_rollup_equals_daily_with_heartbeat() {
     let (s, _) = check_day(Some(5 * MIN));
     // Silences: 10:10→11:20 (last event 10:09, alive until 10:14) and
     // 14:50→16:10 (last 14:49, alive until 14:54).
-    assert_eq!(s.time_in("no_heartbeat"), (11 * HOUR + 20 * MIN - (10 * HOUR + 14 * MIN)) + (16 * HOUR + 10 * MIN - (14 * HOUR + 54 * MIN)));
+    assert_eq!(
+        s.time_in("no_heartbeat"),
+        (11 * HOUR + 20 * MIN - (10 * HOUR + 14 * MIN))
+            + (16 * HOUR + 10 * MIN - (14 * HOUR + 54 * MIN))
+    );
     assert_eq!(s.outages, 4);
 }
 
@@ -180,7 +212,11 @@ fn hourly_rollup_equals_daily_with_heartbeat() {
 fn outage_across_midnight_is_one_outage_in_two_day_rollup() {
     let cfg = config(None);
     let events = minute_samples(-DAY, 3 * DAY, state_at);
-    let two_days: Vec<(i64, &str)> = events.iter().copied().filter(|&(t, _)| t >= -HOUR).collect();
+    let two_days: Vec<(i64, &str)> = events
+        .iter()
+        .copied()
+        .filter(|&(t, _)| t >= -HOUR)
+        .collect();
     let whole = direct(&cfg, 0, 2 * DAY, &two_days);
     let rolled = rollup(&hourly(&cfg, 0, 48, &events));
     assert_same(&rolled, &whole);
@@ -206,7 +242,12 @@ fn carry_in_flows_from_hour_to_hour() {
     // the rollup carries `warning` across all of them.
     let a = direct(&cfg, 0, HOUR, &[(10 * MIN, "warning")]);
     let b = direct(&cfg, HOUR, 2 * HOUR, &[]);
-    let c = direct(&cfg, 2 * HOUR, 3 * HOUR, &[(2 * HOUR + 30 * MIN, "offline")]);
+    let c = direct(
+        &cfg,
+        2 * HOUR,
+        3 * HOUR,
+        &[(2 * HOUR + 30 * MIN, "offline")],
+    );
     assert_eq!(c.summary().unknown_us, 30 * MIN);
     let mut m = a.clone();
     m.merge(&c).expect("merge");

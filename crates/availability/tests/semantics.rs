@@ -31,7 +31,11 @@ fn summary_with(
         events.iter().rev().copied(),
     )
     .expect("state");
-    assert_eq!(reversed.summary(), direct, "reversed input changed the summary");
+    assert_eq!(
+        reversed.summary(),
+        direct,
+        "reversed input changed the summary"
+    );
     direct
 }
 
@@ -46,7 +50,12 @@ fn assert_close(a: Option<f64>, b: f64) {
 
 #[test]
 fn basic_outage() {
-    let s = summary(0, 100, None, &[(0, "online"), (30, "offline"), (50, "online")]);
+    let s = summary(
+        0,
+        100,
+        None,
+        &[(0, "online"), (30, "offline"), (50, "online")],
+    );
     assert_close(s.availability, 0.8);
     assert_eq!(s.time_in("online"), 80);
     assert_eq!(s.time_in("offline"), 20);
@@ -105,7 +114,12 @@ fn event_before_from_is_carry_in_and_beats_argument() {
 
 #[test]
 fn event_at_from_overrides_carry_in_and_event_at_to_is_ignored() {
-    let s = summary(0, 100, Some("offline"), &[(0, "online"), (100, "offline"), (150, "offline")]);
+    let s = summary(
+        0,
+        100,
+        Some("offline"),
+        &[(0, "online"), (100, "offline"), (150, "offline")],
+    );
     assert_close(s.availability, 1.0);
     assert_eq!(s.outages, 0);
     assert_eq!(s.last_state.as_deref(), Some("online"));
@@ -114,8 +128,18 @@ fn event_at_from_overrides_carry_in_and_event_at_to_is_ignored() {
 
 #[test]
 fn duplicate_timestamps_worst_wins_in_any_order() {
-    let a = summary(0, 100, None, &[(0, "online"), (50, "online"), (50, "offline")]);
-    let b = summary(0, 100, None, &[(50, "offline"), (0, "online"), (50, "online")]);
+    let a = summary(
+        0,
+        100,
+        None,
+        &[(0, "online"), (50, "online"), (50, "offline")],
+    );
+    let b = summary(
+        0,
+        100,
+        None,
+        &[(50, "offline"), (0, "online"), (50, "online")],
+    );
     assert_eq!(a, b);
     assert_close(a.availability, 0.5);
     // warning (0.5) beats online; maintenance (excluded) loses to online.
@@ -135,7 +159,12 @@ fn warning_maintenance_and_custom_states() {
     assert_eq!(s.uptime_us, 100);
     assert_eq!(s.weighted_uptime_us, 75.0);
 
-    let s = summary(0, 100, None, &[(0, "online"), (50, "maintenance"), (75, "offline")]);
+    let s = summary(
+        0,
+        100,
+        None,
+        &[(0, "online"), (50, "maintenance"), (75, "offline")],
+    );
     assert_eq!(s.included_us, 75);
     assert_close(s.availability, 50.0 / 75.0);
     assert_eq!(s.excluded_us, 25);
@@ -162,12 +191,23 @@ fn warning_maintenance_and_custom_states() {
 
 #[test]
 fn explicit_unknown_events_and_weighted_unknown() {
-    let s = summary(0, 100, None, &[(0, "online"), (50, "unknown"), (80, "online")]);
+    let s = summary(
+        0,
+        100,
+        None,
+        &[(0, "online"), (50, "unknown"), (80, "online")],
+    );
     assert_eq!(s.unknown_us, 30);
     assert_close(s.availability, 1.0);
     let weights = Weights::from_json_str(r#"{"unknown": 0}"#).expect("weights");
     let config = AvailabilityConfig::new(weights, None, GapPolicy::Down).expect("config");
-    let s = summary_with(config, 0, 100, None, &[(20, "online"), (50, "unknown"), (80, "online")]);
+    let s = summary_with(
+        config,
+        0,
+        100,
+        None,
+        &[(20, "online"), (50, "unknown"), (80, "online")],
+    );
     // Prefix 20 + explicit 30 unknown, both weight 0: two outages.
     assert_close(s.availability, 50.0 / 100.0);
     assert_eq!(s.outages, 2);
@@ -195,7 +235,13 @@ fn heartbeat_gaps_count_as_down() {
     assert_eq!(s.longest_outage_us, 45);
     assert!(s.outage_in_progress_at_to);
     // A gap of exactly L is no gap.
-    let s = summary_with(heartbeat(10, GapPolicy::Down), 0, 30, None, &[(0, "online"), (10, "online"), (20, "online")]);
+    let s = summary_with(
+        heartbeat(10, GapPolicy::Down),
+        0,
+        30,
+        None,
+        &[(0, "online"), (10, "online"), (20, "online")],
+    );
     assert_close(s.availability, 1.0);
 }
 
@@ -224,15 +270,33 @@ fn heartbeat_offline_then_gap_is_one_outage() {
 fn heartbeat_carry_in_liveness() {
     // Carry-in event at -20 lapsed at -10: the window starts in a gap that
     // began before `from`.
-    let s = summary_with(heartbeat(10, GapPolicy::Down), 0, 100, None, &[(-20, "online"), (30, "online")]);
+    let s = summary_with(
+        heartbeat(10, GapPolicy::Down),
+        0,
+        100,
+        None,
+        &[(-20, "online"), (30, "online")],
+    );
     assert_eq!(s.time_in("no_heartbeat"), 30 + 60);
     assert!(s.outage_in_progress_at_from);
     assert_eq!((s.outages, s.failures), (2, 1));
     // Carry-in event still alive at from: [0,5) online.
-    let s = summary_with(heartbeat(10, GapPolicy::Down), 0, 100, None, &[(-5, "online"), (30, "online")]);
+    let s = summary_with(
+        heartbeat(10, GapPolicy::Down),
+        0,
+        100,
+        None,
+        &[(-5, "online"), (30, "online")],
+    );
     assert_eq!(s.time_in("online"), 5 + 10);
     // A carry-in argument counts as heard at from.
-    let s = summary_with(heartbeat(10, GapPolicy::Down), 0, 100, Some("online"), &[(30, "online")]);
+    let s = summary_with(
+        heartbeat(10, GapPolicy::Down),
+        0,
+        100,
+        Some("online"),
+        &[(30, "online")],
+    );
     assert_eq!(s.time_in("online"), 10 + 10);
     assert!(!s.outage_in_progress_at_from);
 }
@@ -277,7 +341,10 @@ fn reducer_keeps_worst_state_per_slot() {
         iv("warning", 80, 100),
     ];
     let out = reduce_timeline(&tl, 0, 100, 10, &Weights::default()).expect("reduce");
-    let got: Vec<(&str, i64, i64)> = out.iter().map(|i| (i.state.as_str(), i.start, i.end)).collect();
+    let got: Vec<(&str, i64, i64)> = out
+        .iter()
+        .map(|i| (i.state.as_str(), i.start, i.end))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -304,15 +371,25 @@ fn old_service_sample_mean() {
     statuses.push(Some("offline"));
     assert_eq!(sample_mean(statuses.iter().copied()), Some(90.0));
     // -1 enters the mean.
-    assert_eq!(sample_mean([Some("online"), Some("maintenance")]), Some(0.0));
+    assert_eq!(
+        sample_mean([Some("online"), Some("maintenance")]),
+        Some(0.0)
+    );
     assert_eq!(sample_mean([Some("offline"), Some("unknown")]), Some(-50.0));
-    assert_eq!(sample_mean([Some("online"), None, Some("warning")]), Some(16.67));
+    assert_eq!(
+        sample_mean([Some("online"), None, Some("warning")]),
+        Some(16.67)
+    );
     assert_eq!(sample_mean(std::iter::empty()), None);
     // Mergeable and serializable accumulator.
     let mut a = SampleMean::new();
     let mut b = SampleMean::new();
     for (i, s) in statuses.iter().enumerate() {
-        if i % 2 == 0 { a.push(*s) } else { b.push(*s) }
+        if i % 2 == 0 {
+            a.push(*s)
+        } else {
+            b.push(*s)
+        }
     }
     a.merge(&b);
     assert_eq!(a.count(), 10);
@@ -339,7 +416,10 @@ fn invalid_arguments() {
     assert!(GapPolicy::parse("sideways").is_err());
     let mut a = AvailabilityState::new(cfg, 0, 10, None).expect("state");
     let b = AvailabilityState::new(heartbeat(5, GapPolicy::Down), 0, 10, None).expect("state");
-    assert!(matches!(a.merge(&b), Err(AvailabilityError::InvalidArgument(_))));
+    assert!(matches!(
+        a.merge(&b),
+        Err(AvailabilityError::InvalidArgument(_))
+    ));
 }
 
 #[test]
@@ -383,4 +463,103 @@ fn json_debug_view() {
     assert_eq!(v["weights"]["warning"], 0.5);
     let sv = serde_json::to_value(s.summary()).expect("json");
     assert_eq!(sv["time_in"]["warning"], 10);
+}
+
+#[test]
+fn documented_approximation_for_an_event_inside_a_collapsed_run() {
+    let mut s = AvailabilityState::new(AvailabilityConfig::default(), 0, 200, None).expect("state");
+    s.set_buffer_capacity(4);
+    for t in (0..=100).step_by(10) {
+        s.push(t, "online").expect("push");
+    }
+    // Arrives after online 40 and 50 were collapsed into one run: the next
+    // online event after 45 is unknown, so online resumes 1 µs later.
+    s.push(45, "offline").expect("push");
+    let tl = s.timeline();
+    let got: Vec<(&str, i64, i64)> = tl
+        .iter()
+        .map(|i| (i.state.as_str(), i.start, i.end))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("online", 0, 45), ("offline", 45, 46), ("online", 46, 200)]
+    );
+    // With every event in one buffer the answer is exact: offline [45, 50).
+    let exact = AvailabilityState::from_events(
+        AvailabilityConfig::default(),
+        0,
+        200,
+        None,
+        (0..=100)
+            .step_by(10)
+            .map(|t| (t, "online"))
+            .chain([(45, "offline")]),
+    )
+    .expect("state");
+    assert_eq!(exact.summary().time_in("offline"), 5);
+}
+
+/// Events every 10 µs; two partial states take alternating 100 µs blocks
+/// (like parallel workers reading alternating heap blocks).
+fn interleaved(
+    offline: std::ops::Range<i64>,
+) -> (AvailabilityState, AvailabilityState, AvailabilityState) {
+    let events: Vec<(i64, &str)> = (0..60)
+        .map(|i| i * 10)
+        .map(|t| {
+            (
+                t,
+                if offline.contains(&t) {
+                    "offline"
+                } else {
+                    "online"
+                },
+            )
+        })
+        .collect();
+    let build = |pick: i64| {
+        let mut s =
+            AvailabilityState::new(AvailabilityConfig::default(), 0, 600, None).expect("state");
+        s.set_buffer_capacity(3);
+        for &(t, st) in events.iter().filter(|e| (e.0 / 100) % 2 == pick) {
+            s.push(t, st).expect("push");
+        }
+        // Partial states travel serialized (fully collapsed).
+        AvailabilityState::from_bytes(&s.to_bytes()).expect("bytes")
+    };
+    let whole = AvailabilityState::from_events(
+        AvailabilityConfig::default(),
+        0,
+        600,
+        None,
+        events.iter().copied(),
+    )
+    .expect("state");
+    (build(0), build(1), whole)
+}
+
+#[test]
+fn interleaved_partials_exact_when_runs_do_not_nest() {
+    // Offline [150, 260): each partial's runs only abut the other's.
+    let (a, b, whole) = interleaved(150..260);
+    let mut m = a.clone();
+    m.merge(&b).expect("merge");
+    assert_eq!(m.summary(), whole.summary());
+    assert_eq!(m.summary().time_in("offline"), 110);
+}
+
+#[test]
+fn interleaved_partials_nested_run_underestimated_by_less_than_a_sample() {
+    // Offline [150, 200) lies inside partial A's collapsed online run
+    // 0..290: offline ends 1 µs after its last event (190) instead of at
+    // A's next event (200).
+    let (a, b, whole) = interleaved(150..200);
+    let mut ab = a.clone();
+    ab.merge(&b).expect("merge");
+    let mut ba = b.clone();
+    ba.merge(&a).expect("merge");
+    assert_eq!(ab.to_bytes(), ba.to_bytes());
+    assert_eq!(whole.summary().time_in("offline"), 50);
+    assert_eq!(ab.summary().time_in("offline"), 41);
+    assert_eq!(ab.summary().outages, 1);
 }
