@@ -289,7 +289,9 @@ impl<R: Read + Seek> TdmsFile<R> {
                 ObjectPath::Channel(g, c) => chans.push((i as u32, g, c)),
             }
         }
-        let mut channels = Vec::with_capacity(chans.len());
+        // Groups known only from their channels come after those with a group
+        // object; channels are listed group by group (npTDMS order).
+        let mut placed: Vec<(usize, u32, String, String)> = Vec::with_capacity(chans.len());
         for (object, g, c) in chans {
             let gi = match groups.iter().position(|x| x.name == g) {
                 Some(gi) => gi,
@@ -303,15 +305,21 @@ impl<R: Read + Seek> TdmsFile<R> {
                     groups.len() - 1
                 }
             };
+            placed.push((gi, object, g, c));
+        }
+        placed.sort_by_key(|p| p.0);
+        let mut channels = Vec::with_capacity(placed.len());
+        for (gi, object, g, c) in placed {
             let Some(obj) = scanned.objects.get(object as usize) else {
                 continue;
             };
-            let info = channel_info(obj, object, g, c, &groups[gi].properties, &properties);
-            groups[gi].channels.push(channels.len());
+            let Some(group) = groups.get_mut(gi) else {
+                continue;
+            };
+            let info = channel_info(obj, object, g, c, &group.properties, &properties);
+            group.channels.push(channels.len());
             channels.push(info);
         }
-        // Group order: groups with a group object first, in object order, then
-        // groups known only from their channels (npTDMS order).
         Ok(TdmsFile {
             src: Source::new(reader, len),
             properties,
@@ -335,7 +343,8 @@ impl<R: Read + Seek> TdmsFile<R> {
         &self.groups
     }
 
-    /// Channels in file order (by first appearance).
+    /// Channels group by group (groups in [`TdmsFile::groups`] order), each group's
+    /// channels by first appearance (npTDMS order).
     pub fn channels(&self) -> &[ChannelInfo] {
         &self.channels
     }
@@ -639,6 +648,12 @@ impl<R: Read + Seek> TdmsFile<R> {
                                         i,
                                         want,
                                     )?;
+                                    if n == 0 {
+                                        return Err(TdmsError::malformed(
+                                            chunk_pos,
+                                            "no progress reading channel data",
+                                        ));
+                                    }
                                     emit(visitor, ci, &bufs, &work, what)?;
                                     i += n as u64;
                                 }

@@ -92,8 +92,8 @@ pub(crate) struct Run {
 impl Run {
     /// Byte position of chunk `chunk` (0-based over the whole run).
     pub fn chunk_pos(&self, chunk_size: u64, chunk: u64) -> Option<u64> {
-        let seg = chunk / self.chunks_per_seg;
-        let within = chunk % self.chunks_per_seg;
+        let seg = chunk.checked_div(self.chunks_per_seg)?;
+        let within = chunk.checked_rem(self.chunks_per_seg)?;
         self.first_pos
             .checked_add(seg.checked_mul(self.seg_stride)?)?
             .checked_add(within.checked_mul(chunk_size)?)

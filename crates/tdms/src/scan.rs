@@ -469,19 +469,19 @@ impl Scanner {
         seg: &SegmentHeader,
         meta: &mut Meta<'_, R>,
     ) -> Result<(), TdmsError> {
-        let list = if seg.toc & TOC_META_DATA == 0 {
-            match &self.prev_list {
-                Some(l) => l.clone(),
-                None => {
-                    return Err(TdmsError::malformed(
-                        seg.pos,
-                        "first segment has no metadata (kTocMetaData not set)",
-                    ))
-                }
-            }
-        } else {
-            self.read_metadata(seg, meta)?
-        };
+        if seg.toc & TOC_META_DATA == 0 {
+            // Same objects as the previous segment: nothing to update but the counts.
+            let Some(list) = self.prev_list.take() else {
+                return Err(TdmsError::malformed(
+                    seg.pos,
+                    "first segment has no metadata (kTocMetaData not set)",
+                ));
+            };
+            let r = self.add_chunks(seg, &list);
+            self.prev_list = Some(list);
+            return r;
+        }
+        let list = self.read_metadata(seg, meta)?;
         self.add_chunks(seg, &list)?;
         // Update per-object totals (npTDMS `_update_object_metadata`).
         for so in &list {

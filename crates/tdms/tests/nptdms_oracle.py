@@ -388,6 +388,14 @@ def handbuilt(out_dir, cases):
     s = seg_bytes(("kTocMetaData", "kTocRawData", "kTocNewObjList"), meta, data)
     write(out_dir, "hb_complex_and_f32_scaling", s, cases, expect="f32_scaling")
 
+    # 12. Channel order across groups; a group object appearing after its channels.
+    meta = segment_objects_metadata(
+        obj_hex("/'a'/'x'", idx_hex(3, 1)), obj_hex("/'b'/'y'", idx_hex(3, 1)), obj_hex("/'a'/'z'", idx_hex(3, 1)),
+        obj_hex("/'b'", "FF FF FF FF", props_hex(prop_hex("late", 3, hexlify_value("<i", 5)))),
+        obj_hex("/'c'/'w'", "FF FF FF FF"))
+    s = seg_bytes(("kTocMetaData", "kTocRawData", "kTocNewObjList"), meta, i32(1, 2, 3))
+    write(out_dir, "hb_group_order", s, cases)
+
 
 def writer_files(out_dir, cases):
     p = os.path.join(out_dir, "writer_multi.tdms")
