@@ -26,6 +26,40 @@
 //! `Nullable(T)` wraps nullable columns (`LowCardinality(Nullable(String))` for
 //! LowCardinality); arrays are never `Nullable` in ClickHouse, a NULL array arrives as
 //! an empty array.
+//!
+//! # Decisions
+//!
+//! - **Timestamps** are converted from PostgreSQL's microseconds since 2000-01-01 by
+//!   adding 946 684 800 000 000 µs; dates by adding 10 957 days. `±infinity`
+//!   (i64/i32 MAX/MIN) fails with [`ExportError::InvalidData`] naming the column, or
+//!   becomes NULL with [`SpecialValues::Null`] (which makes timestamp, date and decimal
+//!   columns nullable).
+//! - **`DateTime` DDL** ([`TimestampDdl::DateTime`]) keeps the Arrow data at
+//!   Timestamp(µs[, UTC]): ClickHouse truncates to whole seconds on ingestion (verified
+//!   with chdb 4.4 / ClickHouse 26.9, through `file()` and `FORMAT Arrow`). It clamps,
+//!   silently, values outside 1970-01-01 .. 2106-02-07.
+//! - **Numerics** arrive as text. For Decimal(p, s) digits beyond `s` are rounded half
+//!   away from zero (PostgreSQL's rounding); more than `p` digits fail; NaN/±Infinity
+//!   fail or become NULL ([`SpecialValues`]). The Float64 option keeps NaN/±Infinity.
+//!   `numeric(p, s)` outside 1 <= p <= 38, 0 <= s <= p (p > 38, negative scale, s > p)
+//!   is exported as exact text (String).
+//! - **Floats**: NaN and ±Infinity are kept (ClickHouse has them).
+//! - **Arrays**: one dimension; elements nullable by default (`Array(Nullable(T))`);
+//!   the column's own NULL becomes `[]` in ClickHouse. LowCardinality text inside arrays
+//!   is exported as plain String (no dictionaries nested in lists).
+//! - **Dictionaries** (LowCardinality): one dictionary per column grows across batches
+//!   (keys stay stable); the writer emits it whole with the first batch and then IPC
+//!   delta dictionaries, in the stream *and* the file format (the file format forbids
+//!   replacement, not deltas). pyarrow 26 and ClickHouse 26.9 read both. The
+//!   dictionary lives as long as the [`BatchBuilder`]: its memory grows with the number
+//!   of distinct values (at most 2^31-1 values and 2 GiB of value bytes).
+//! - **`time`** is Time64(µs) / `Time64(6)` (ClickHouse 25.6+; chdb 4.4 accepts it
+//!   without settings) or, by option, Int64 microseconds: Time64 Arrow data ingested
+//!   into an Int64 column is cast to whole seconds by ClickHouse.
+//! - **Date32** covers any i32 day; ClickHouse 26.9 rejects dates outside
+//!   0000-01-01 .. 9999-12-31 at ingestion.
+//! - **UUID** bytes are written in PostgreSQL's (RFC 4122) order, which ClickHouse
+//!   reads as the same UUID.
 
 mod builder;
 mod ddl;

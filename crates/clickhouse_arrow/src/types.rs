@@ -142,11 +142,12 @@ pub enum SpecialValues {
 /// Per-column export choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ColumnOptions {
-    /// Character types and enums as LowCardinality(String) (Arrow Dictionary(Int32, Utf8))
-    /// instead of String. Enums are always LowCardinality unless this is false *and*
-    /// `enum_low_cardinality` is false.
+    /// Character types (`PgType::Text`) as LowCardinality(String) (Arrow
+    /// Dictionary(Int32, Utf8)) instead of String (default false). Also makes enums
+    /// LowCardinality. Inside arrays, elements stay plain String.
     pub low_cardinality: bool,
-    /// Enums as LowCardinality(String) (default true).
+    /// Enums as LowCardinality(String) (default true); when false (and
+    /// `low_cardinality` is false) enums are String.
     pub enum_low_cardinality: bool,
     /// Export of unconstrained numeric.
     pub unconstrained_numeric: UnconstrainedNumeric,

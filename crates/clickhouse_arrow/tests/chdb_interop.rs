@@ -6,6 +6,7 @@
 //! Needs a Python with pyarrow and chdb: env SENSOR_PYTHON, else the project venv. Without
 //! one the test prints `SKIP: ...` and passes, unless SENSOR_REQUIRE_PEERS=1.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -896,7 +897,11 @@ fn pyarrow_and_chdb_read_every_type() {
                 std::env::var("SENSOR_REQUIRE_PEERS").as_deref() != Ok("1"),
                 "SENSOR_REQUIRE_PEERS=1 but {reason}"
             );
-            eprintln!("SKIP: pyarrow_and_chdb_read_every_type: {reason}");
+            // Straight to stderr: the test harness captures eprintln!.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP: pyarrow_and_chdb_read_every_type: {reason}"
+            );
             return;
         }
     };
