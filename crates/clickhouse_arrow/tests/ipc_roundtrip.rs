@@ -215,3 +215,73 @@ fn io_errors_keep_their_kind() {
         other => panic!("expected an I/O error, got {other:?}"),
     }
 }
+
+mod properties {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type};
+    use proptest::prelude::*;
+
+    fn dictionary_schema() -> ExportSchema {
+        ExportSchema::new(vec![
+            ColumnSpec::new("n", ColumnType::Int64, true),
+            ColumnSpec::new("k", ColumnType::LowCardinalityString, true),
+        ])
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the values and batch sizes, both formats read back exactly what was
+        /// pushed, with dictionaries growing across batches.
+        #[test]
+        fn values_survive_any_batching(
+            rows in proptest::collection::vec(
+                (proptest::option::of(any::<i64>()), proptest::option::of("[a-e]{0,3}")),
+                0..200,
+            ),
+            batch_rows in 1usize..50,
+            stream in any::<bool>(),
+            compression in 0usize..3,
+        ) {
+            let schema = dictionary_schema();
+            let format = if stream { IpcFormat::Stream } else { IpcFormat::File };
+            let mut writer =
+                ArrowIpcWriter::new(Vec::new(), &schema, format, COMPRESSIONS[compression]).unwrap();
+            let mut builder = BatchBuilder::new(&schema, batch_rows).unwrap();
+            for (index, (number, key)) in rows.iter().enumerate() {
+                let columns = builder.columns_mut();
+                match number {
+                    Some(n) => columns[0].push_i64(*n).unwrap(),
+                    None => columns[0].push_null().unwrap(),
+                }
+                match key {
+                    Some(k) => columns[1].push_str(k).unwrap(),
+                    None => columns[1].push_null().unwrap(),
+                }
+                if (index + 1) % batch_rows == 0 {
+                    writer.write_batch(&mut builder).unwrap();
+                }
+            }
+            writer.write_batch(&mut builder).unwrap();
+            let batches = read(format, writer.finish().unwrap());
+            prop_assert_eq!(batches.len(), rows.len().div_ceil(batch_rows));
+            let mut numbers = Vec::new();
+            let mut keys = Vec::new();
+            for batch in &batches {
+                let n = batch.column(0).as_primitive::<Int64Type>();
+                numbers.extend(n.iter());
+                let k = batch.column(1).as_dictionary::<Int32Type>();
+                let values = k.values().as_string::<i32>();
+                for i in 0..k.len() {
+                    keys.push(k.key(i).map(|key| values.value(key).to_owned()));
+                }
+            }
+            let expected_numbers: Vec<Option<i64>> = rows.iter().map(|r| r.0).collect();
+            let expected_keys: Vec<Option<String>> = rows.iter().map(|r| r.1.clone()).collect();
+            prop_assert_eq!(numbers, expected_numbers);
+            prop_assert_eq!(keys, expected_keys);
+        }
+    }
+}
