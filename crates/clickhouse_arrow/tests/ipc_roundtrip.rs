@@ -172,6 +172,20 @@ fn drained_chunks_concatenate_to_the_whole_output() {
 }
 
 #[test]
+fn empty_results_are_valid_ipc() {
+    let schema = schema();
+    for format in FORMATS {
+        let mut builder = BatchBuilder::new(&schema, 0).unwrap();
+        let mut writer =
+            ArrowIpcWriter::new(Vec::new(), &schema, format, IpcCompression::Lz4Frame).unwrap();
+        writer.write_batch(&mut builder).unwrap();
+        assert_eq!(writer.rows_written(), 0);
+        let bytes = writer.finish().unwrap();
+        assert!(read(format, bytes).is_empty(), "{format:?}");
+    }
+}
+
+#[test]
 fn foreign_schema_is_rejected() {
     let schema = schema();
     let other = ExportSchema::new(vec![ColumnSpec::new("x", ColumnType::Int32, false)]).unwrap();
