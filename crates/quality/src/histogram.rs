@@ -100,10 +100,15 @@ pub(crate) fn analyse_zone(
 
     // Normalised entropy of the positive part.
     let norm = total + 1e-12;
+    // Bins at or below the baseline all clip to q = 1e-12: one logarithm.
+    let floor_term = 1e-12 * (1e-12f64).ln();
     let entropy = -sum_of(n, |i| {
         let q = positive.get(i).copied().unwrap_or(0.0) / norm;
-        let q = if q < 1e-12 { 1e-12 } else { q };
-        q * q.ln()
+        if q <= 1e-12 {
+            floor_term
+        } else {
+            q * q.ln()
+        }
     });
     let texture_score = entropy / ((n as f64).ln() + 1e-9);
 
