@@ -3,8 +3,8 @@
 use crate::bins::TimeBins;
 use crate::bucketed::{bins_for, emit};
 use crate::error::{DownsampleError, Result};
-use crate::extrema::first_argmin_argmax;
-use crate::lttb::lttb_indices;
+use crate::kernels::scan_bins;
+use crate::lttb::{lttb_indices, lttb_indices_checked};
 use crate::series::{cleaned, DownsampleOptions, Method, Point};
 use crate::summary::M4Summary;
 
@@ -39,28 +39,56 @@ pub fn downsample(
 ) -> Result<Vec<Point>> {
     method.check_points(n)?;
     options.check()?;
+    if ts.len() != vs.len() {
+        return Err(DownsampleError::InvalidParameter(format!(
+            "timestamps and values differ in length ({} vs {})",
+            ts.len(),
+            vs.len()
+        )));
+    }
+    // Large inputs are usually canonical already: the kernels validate as
+    // they go and only fall back to cleaning a copy when they find otherwise.
+    if n < ts.len() {
+        match method {
+            Method::Lttb => {
+                if let Some(idx) = lttb_indices_checked(ts, vs, n) {
+                    return Ok(points_at(ts, vs, idx));
+                }
+            }
+            Method::MinMaxLttb | Method::M4 | Method::MinMax | Method::Avg => {
+                if let Some(out) = time_binned(ts, vs, n, method, options)? {
+                    return Ok(out);
+                }
+            }
+            Method::Uniform => {}
+        }
+    }
     let (ts, vs) = cleaned(ts, vs)?;
     let (ts, vs) = (&*ts, &*vs);
     let len = ts.len();
-    let at = |i: usize| -> Option<Point> {
-        Some(Point {
-            t: *ts.get(i)?,
-            v: *vs.get(i)?,
-        })
-    };
     if n >= len {
-        return Ok((0..len).filter_map(at).collect());
+        return Ok(points_at(ts, vs, 0..len));
     }
     match method {
-        Method::Lttb => Ok(lttb_indices(ts, vs, n).into_iter().filter_map(at).collect()),
+        Method::Lttb => Ok(points_at(ts, vs, lttb_indices(ts, vs, n))),
         Method::Uniform => {
             let (last, steps) = ((len - 1) as u128, (n - 1) as u128);
-            Ok((0..n as u128)
-                .filter_map(|i| at((i * last / steps) as usize))
-                .collect())
+            let idx = (0..n as u128).map(|i| (i * last / steps) as usize);
+            Ok(points_at(ts, vs, idx))
         }
-        _ => Ok(time_binned(ts, vs, n, method, options)?),
+        _ => Ok(time_binned(ts, vs, n, method, options)?.unwrap_or_default()),
     }
+}
+
+fn points_at(ts: &[i64], vs: &[f64], idx: impl IntoIterator<Item = usize>) -> Vec<Point> {
+    idx.into_iter()
+        .filter_map(|i| {
+            Some(Point {
+                t: *ts.get(i)?,
+                v: *vs.get(i)?,
+            })
+        })
+        .collect()
 }
 
 /// [`downsample`] for a slice of points.
@@ -75,87 +103,120 @@ pub fn downsample_points(
     downsample(&ts, &vs, n, method, options)
 }
 
-/// Equal-time methods over `[ts[0], ts[last] + 1)` on a canonical series with
-/// more than `n` points.
+/// Equal-time methods over `[ts[0], ts[last] + 1)` for `n < ts.len()`.
+/// `Ok(None)` when the input turns out not to be canonical (checked during
+/// the sweep, so canonical input needs no separate validation pass).
 fn time_binned(
     ts: &[i64],
     vs: &[f64],
     n: usize,
     method: Method,
     options: &DownsampleOptions,
-) -> Result<Vec<Point>> {
+) -> Result<Option<Vec<Point>>> {
     let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
-        return Ok(Vec::new());
+        return Ok(Some(Vec::new()));
     };
+    if last < first || ts.len() != vs.len() {
+        return Ok(None);
+    }
     let count = bins_for(method, n, options.ratio)?;
     let bins = TimeBins::with_width(first, i128::from(last) - i128::from(first) + 1, count)?;
-    // Bin j is ts[bounds[j]..bounds[j + 1]].
-    let mut bounds = Vec::with_capacity(count as usize + 1);
-    let mut lo = 0usize;
-    bounds.push(0);
-    for j in 1..count {
-        let start = bins.start(j);
-        let rest = ts.get(lo..).unwrap_or(&[]);
-        lo += rest.partition_point(|&t| t < start);
-        bounds.push(lo);
-    }
-    bounds.push(ts.len());
-
-    let summarize = |j: usize| -> Option<(u64, M4Summary)> {
-        let (&lo, &hi) = (bounds.get(j)?, bounds.get(j + 1)?);
-        let (bt, bv) = (ts.get(lo..hi)?, vs.get(lo..hi)?);
-        let p = |i: usize| Point { t: bt[i], v: bv[i] };
-        if bt.is_empty() {
-            return None;
-        }
-        let s = if method == Method::MinMaxLttb {
-            // Only first/min/max/last are used downstream; skip the sum.
-            let (imin, imax) = first_argmin_argmax(bv);
-            M4Summary {
-                first: p(0),
-                last: p(bt.len() - 1),
-                min: p(imin.min(bt.len() - 1)),
-                max: p(imax.min(bt.len() - 1)),
-                count: bt.len() as u64,
-                sum: 0.0,
-            }
-        } else {
-            // Same pushes, in the same order, as the streaming path.
-            let mut s = M4Summary::new(bt[0], bv[0])?;
-            for (&t, &v) in bt.iter().zip(bv).skip(1) {
-                s.push(t, v);
-            }
-            s
-        };
-        Some((j as u64, s))
+    let extrema = method == Method::MinMaxLttb;
+    // Contiguous runs of bins, one sequential sweep each (several when
+    // parallel); a run starts at the first index at or after its first bin.
+    let runs = run_count(count, ts.len(), options.parallel);
+    let run_bounds: Vec<(u64, u64, usize, usize)> = (0..runs)
+        .map(|r| {
+            let j0 = count * r / runs;
+            let j1 = count * (r + 1) / runs;
+            let at = |j: u64| {
+                if j == 0 {
+                    0
+                } else if j >= count {
+                    ts.len()
+                } else {
+                    let start = bins.start(j);
+                    ts.partition_point(|&t| t < start)
+                }
+            };
+            (j0, j1, at(j0), at(j1))
+        })
+        .collect();
+    let sweep = |&(j0, j1, lo, hi): &(u64, u64, usize, usize)| -> Option<Vec<(u64, M4Summary)>> {
+        let ranges = scan_bins(ts, vs, &bins, j0, j1, lo, hi.max(lo), extrema)?;
+        ranges
+            .into_iter()
+            .map(|r| {
+                let p = |i: usize| -> Option<Point> {
+                    Some(Point {
+                        t: *ts.get(i)?,
+                        v: *vs.get(i)?,
+                    })
+                };
+                let summary = if extrema {
+                    // Only first/min/max/last are used downstream; no sum.
+                    M4Summary {
+                        first: p(r.lo)?,
+                        last: p(r.hi - 1)?,
+                        min: p(r.imin)?,
+                        max: p(r.imax)?,
+                        count: (r.hi - r.lo) as u64,
+                        sum: 0.0,
+                    }
+                } else {
+                    // Same pushes, in the same order, as the streaming path;
+                    // a non-finite value means the input is not canonical.
+                    let mut pts = ts.get(r.lo..r.hi)?.iter().zip(vs.get(r.lo..r.hi)?);
+                    let (&t0, &v0) = pts.next()?;
+                    let mut s = M4Summary::new(t0, v0)?;
+                    for (&t, &v) in pts {
+                        if !s.push(t, v) {
+                            return None;
+                        }
+                    }
+                    s
+                };
+                Some((r.j, summary))
+            })
+            .collect()
     };
-    let groups = collect_bins(count as usize, options.parallel, summarize);
-    Ok(emit(method, n, &bins, &groups))
+    let Some(parts) = map_runs(&run_bounds, options.parallel, sweep) else {
+        return Ok(None);
+    };
+    let groups: Vec<(u64, M4Summary)> = parts.into_iter().flatten().collect();
+    Ok(Some(emit(method, n, &bins, &groups)))
+}
+
+/// How many sweeps to split the bins into.
+fn run_count(bins: u64, points: usize, parallel: bool) -> u64 {
+    #[cfg(feature = "parallel")]
+    if parallel && points >= 1 << 16 {
+        return (rayon::current_num_threads() as u64 * 4).clamp(1, bins);
+    }
+    let _ = (points, parallel);
+    1
 }
 
 #[cfg(feature = "parallel")]
-fn collect_bins<F>(count: usize, parallel: bool, f: F) -> Vec<(u64, M4Summary)>
+fn map_runs<T, F>(runs: &[(u64, u64, usize, usize)], parallel: bool, f: F) -> Option<Vec<T>>
 where
-    F: Fn(usize) -> Option<(u64, M4Summary)> + Sync,
+    T: Send,
+    F: Fn(&(u64, u64, usize, usize)) -> Option<T> + Sync + Send,
 {
     use rayon::prelude::*;
-    if parallel {
-        (0..count)
-            .into_par_iter()
-            .with_min_len(64)
-            .filter_map(f)
-            .collect()
+    if parallel && runs.len() > 1 {
+        runs.par_iter().map(f).collect()
     } else {
-        (0..count).filter_map(f).collect()
+        runs.iter().map(f).collect()
     }
 }
 
 #[cfg(not(feature = "parallel"))]
-fn collect_bins<F>(count: usize, _parallel: bool, f: F) -> Vec<(u64, M4Summary)>
+fn map_runs<T, F>(runs: &[(u64, u64, usize, usize)], _parallel: bool, f: F) -> Option<Vec<T>>
 where
-    F: Fn(usize) -> Option<(u64, M4Summary)>,
+    F: Fn(&(u64, u64, usize, usize)) -> Option<T>,
 {
-    (0..count).filter_map(f).collect()
+    runs.iter().map(f).collect()
 }
 
 /// Where to break a plotted line: indices `i` such that

@@ -23,7 +23,7 @@ mod batch;
 mod bins;
 mod bucketed;
 mod error;
-mod extrema;
+mod kernels;
 mod lttb;
 mod lttb_stream;
 mod series;

@@ -27,117 +27,235 @@ pub(crate) fn triangle_area(ax: f64, ay: f64, cx: f64, cy: f64, px: f64, py: f64
     ((ax - cx) * (py - ay) - (ax - px) * (cy - ay)).abs() * 0.5
 }
 
-/// Sequential sums of `t as f64` and `v` over a range, in index order (the
-/// order the oracle adds them in).
-#[inline]
-fn sums(ts: &[i64], vs: &[f64]) -> (f64, f64) {
-    let mut sx = 0f64;
-    let mut sy = 0f64;
-    for (&t, &v) in ts.iter().zip(vs) {
-        sx += t as f64;
-        sy += v;
-    }
-    (sx, sy)
+/// Indices LTTB selects from a canonical series (strictly increasing `ts`,
+/// finite `vs`), for `3 <= n < ts.len()`; otherwise all indices.
+pub(crate) fn lttb_indices(ts: &[i64], vs: &[f64], n: usize) -> Vec<usize> {
+    lttb_unchecked(ts, vs, n).unwrap_or_default()
 }
 
-/// Indices LTTB selects from a cleaned series, for `3 <= n < ts.len()`;
-/// otherwise all indices. `ts` and `vs` must have equal length.
-///
-/// The area pass over bucket `i` is fused with the (latency-bound,
-/// necessarily sequential) mean sums of bucket `i + 2`, so that the two
-/// dependency chains overlap; results are unchanged because every sum is
-/// still accumulated in index order.
-pub(crate) fn lttb_indices(ts: &[i64], vs: &[f64], n: usize) -> Vec<usize> {
-    let len = ts.len().min(vs.len());
+/// As [`lttb_indices`] on any input, validating on the way: `None` when
+/// `ts` is not strictly increasing or a value is not finite (the caller then
+/// cleans the input and runs [`lttb_indices`]). Saves a separate validation
+/// pass over large inputs.
+pub(crate) fn lttb_indices_checked(ts: &[i64], vs: &[f64], n: usize) -> Option<Vec<usize>> {
+    lttb_checked(ts, vs, n)
+}
+
+#[inline(always)]
+fn lttb_unchecked_body(ts: &[i64], vs: &[f64], n: usize) -> Option<Vec<usize>> {
+    lttb_body::<false>(ts, vs, n)
+}
+
+#[inline(always)]
+fn lttb_checked_body(ts: &[i64], vs: &[f64], n: usize) -> Option<Vec<usize>> {
+    lttb_body::<true>(ts, vs, n)
+}
+
+crate::kernels::dispatch!(fn lttb_unchecked(ts: &[i64], vs: &[f64], n: usize) -> Option<Vec<usize>> => lttb_unchecked_body);
+crate::kernels::dispatch!(fn lttb_checked(ts: &[i64], vs: &[f64], n: usize) -> Option<Vec<usize>> => lttb_checked_body);
+
+/// Mean ranges summed side by side: independent dependency chains.
+const GROUP: usize = 4;
+/// Lanes of the area pass.
+const LANES: usize = 4;
+
+/// Sequential (index-order) sums of `t as f64` and `v` over `GROUP`
+/// consecutive ranges, advanced in lockstep so that the four addition chains
+/// overlap. Each range is still summed in its own index order, so every sum
+/// is bit-identical to the oracle's.
+#[inline(always)]
+fn group_sums(
+    ts: &[i64],
+    vs: &[f64],
+    ranges: [(usize, usize); GROUP],
+) -> Option<[(f64, f64); GROUP]> {
+    let mut t = [&ts[..0]; GROUP];
+    let mut v = [&vs[..0]; GROUP];
+    for (l, &(s, e)) in ranges.iter().enumerate() {
+        t[l] = ts.get(s..e)?;
+        v[l] = vs.get(s..e)?;
+    }
+    let m = t.iter().map(|x| x.len()).min().unwrap_or(0);
+    let (t0, t1, t2, t3) = (&t[0][..m], &t[1][..m], &t[2][..m], &t[3][..m]);
+    let (v0, v1, v2, v3) = (&v[0][..m], &v[1][..m], &v[2][..m], &v[3][..m]);
+    let mut sx = [0f64; GROUP];
+    let mut sy = [0f64; GROUP];
+    for j in 0..m {
+        sx[0] += t0[j] as f64;
+        sy[0] += v0[j];
+        sx[1] += t1[j] as f64;
+        sy[1] += v1[j];
+        sx[2] += t2[j] as f64;
+        sy[2] += v2[j];
+        sx[3] += t3[j] as f64;
+        sy[3] += v3[j];
+    }
+    let mut out = [(0f64, 0f64); GROUP];
+    for l in 0..GROUP {
+        for (&x, &y) in t[l][m..].iter().zip(&v[l][m..]) {
+            sx[l] += x as f64;
+            sy[l] += y;
+        }
+        out[l] = (sx[l], sy[l]);
+    }
+    Some(out)
+}
+
+/// Sequential sums of one range.
+#[inline(always)]
+fn range_sums(ts: &[i64], vs: &[f64], (s, e): (usize, usize)) -> Option<(f64, f64)> {
+    let (mut sx, mut sy) = (0f64, 0f64);
+    for (&x, &y) in ts.get(s..e)?.iter().zip(vs.get(s..e)?) {
+        sx += x as f64;
+        sy += y;
+    }
+    Some((sx, sy))
+}
+
+/// Index of the first maximal `triangle_area` over `(pt, pv)` (0 when none
+/// exceeds -1, i.e. all are NaN, as in the oracle). Lane `l` keeps the
+/// first maximum among elements `l, l + LANES, ...`; the lanes are then
+/// reduced to the largest area, smallest index on ties, which is the
+/// sequential first maximum. Areas are computed with the oracle's exact
+/// expression in every lane.
+#[inline(always)]
+fn first_max_area(pt: &[i64], pv: &[f64], ax: f64, ay: f64, cx: f64, cy: f64) -> usize {
+    let len = pt.len().min(pv.len());
+    let (pt, pv) = (&pt[..len], &pv[..len]);
+    let mut best = [-1f64; LANES];
+    // Indices as f64 (exact below 2^53) so the lane select is a float blend.
+    let mut best_idx = [0f64; LANES];
+    let mut lane_idx = [0f64, 1.0, 2.0, 3.0];
+    let chunks = len / LANES;
+    for c in 0..chunks {
+        let base = c * LANES;
+        let (ct, cv) = (&pt[base..base + LANES], &pv[base..base + LANES]);
+        for l in 0..LANES {
+            let area = triangle_area(ax, ay, cx, cy, ct[l] as f64, cv[l]);
+            let better = area > best[l];
+            best[l] = if better { area } else { best[l] };
+            best_idx[l] = if better { lane_idx[l] } else { best_idx[l] };
+            lane_idx[l] += LANES as f64;
+        }
+    }
+    let mut max_area = -1f64;
+    let mut idx = 0usize;
+    for l in 0..LANES {
+        let i = best_idx[l] as usize;
+        if best[l] > max_area || (best[l] == max_area && i < idx) {
+            max_area = best[l];
+            idx = i;
+        }
+    }
+    for j in chunks * LANES..len {
+        let area = triangle_area(ax, ay, cx, cy, pt[j] as f64, pv[j]);
+        if area > max_area {
+            max_area = area;
+            idx = j;
+        }
+    }
+    idx
+}
+
+/// The LTTB kernel. Bucket means do not depend on the selections, so they
+/// are computed ahead in groups of four consecutive buckets (four
+/// independent addition chains instead of one latency-bound chain), and the
+/// area passes follow right behind while the group's data is in cache. With
+/// `CHECK`, every index is also verified (strictly increasing `ts`, finite
+/// `vs`) in the same cache-warm sweep.
+#[inline(always)]
+fn lttb_body<const CHECK: bool>(ts: &[i64], vs: &[f64], n: usize) -> Option<Vec<usize>> {
+    let len = ts.len();
+    if CHECK && len != vs.len() {
+        return None;
+    }
+    let len = len.min(vs.len());
     if n >= len || n < 3 {
-        return (0..len).collect();
+        if CHECK && !canonical_inline(ts, vs) {
+            return None;
+        }
+        return Some((0..len).collect());
     }
     let every = bucket_every(len, n);
     let buckets = n - 2;
-    // Mean range of "next bucket" k: bucket_start(k)..min(bucket_start(k+1), len).
+    // Mean range of "next bucket" k (1..=buckets):
+    // bucket_start(k)..min(bucket_start(k+1), len).
     let mean_range = |k: usize| {
         let s = bucket_start(k, every).min(len);
         let e = bucket_start(k + 1, every).min(len);
         (s, e.max(s))
     };
-    let range_sums = |(s, e): (usize, usize)| match (ts.get(s..e), vs.get(s..e)) {
-        (Some(t), Some(v)) => sums(t, v),
-        _ => (0.0, 0.0),
-    };
-
+    let mut valid = true;
+    if CHECK {
+        // The groups below cover bucket_start(1)..len; check bucket 0 here.
+        let head = bucket_start(1, every).min(len);
+        valid &= canonical_inline(ts.get(..head)?, vs.get(..head)?);
+    }
+    let mut means = vec![(0f64, 0f64); buckets + 1];
     let mut out = Vec::with_capacity(n);
     out.push(0);
     let mut a = 0usize;
-    let mut next_range = mean_range(1);
-    let mut next_sums = range_sums(next_range);
-
-    for i in 0..buckets {
-        let count = (next_range.1 - next_range.0) as f64;
-        let cx = next_sums.0 / count;
-        let cy = next_sums.1 / count;
-        let ax = ts.get(a).map_or(0.0, |&t| t as f64);
-        let ay = vs.get(a).copied().unwrap_or(0.0);
-
-        let r0 = bucket_start(i, every).min(len);
-        let r1 = bucket_start(i + 1, every).min(len).max(r0);
-        // Sums for the bucket after next, overlapped with this area pass.
-        let after = if i + 2 <= buckets {
-            mean_range(i + 2)
+    let mut next_area = 0usize;
+    let mut k = 1usize;
+    while k <= buckets {
+        let k_end = (k + GROUP).min(buckets + 1);
+        let (g0, _) = mean_range(k);
+        let (_, g1) = mean_range(k_end - 1);
+        if CHECK {
+            let before = g0.checked_sub(1).and_then(|i| ts.get(i));
+            valid &= match (before, ts.get(g0)) {
+                (Some(p), Some(q)) => p < q,
+                _ => true,
+            };
+            valid &= canonical_inline(ts.get(g0..g1)?, vs.get(g0..g1)?);
+        }
+        if k_end - k == GROUP {
+            let sums = group_sums(
+                ts,
+                vs,
+                [
+                    mean_range(k),
+                    mean_range(k + 1),
+                    mean_range(k + 2),
+                    mean_range(k + 3),
+                ],
+            )?;
+            for (l, s) in sums.iter().enumerate() {
+                let (lo, hi) = mean_range(k + l);
+                let count = (hi - lo) as f64;
+                means[k + l] = (s.0 / count, s.1 / count);
+            }
         } else {
-            (len, len)
-        };
-        let (Some(at), Some(av), Some(st), Some(sv)) = (
-            ts.get(r0..r1),
-            vs.get(r0..r1),
-            ts.get(after.0..after.1),
-            vs.get(after.0..after.1),
-        ) else {
-            break;
-        };
-
-        let mut max_area = -1f64;
-        let mut best = 0usize;
-        let mut sx = 0f64;
-        let mut sy = 0f64;
-        let common = at.len().min(st.len());
-        let (at_head, at_tail) = at.split_at(common);
-        let (av_head, av_tail) = av.split_at(common);
-        let (st_head, st_tail) = st.split_at(common);
-        let (sv_head, sv_tail) = sv.split_at(common);
-        for (j, (((&pt, &pv), &qt), &qv)) in at_head
-            .iter()
-            .zip(av_head)
-            .zip(st_head)
-            .zip(sv_head)
-            .enumerate()
-        {
-            let area = triangle_area(ax, ay, cx, cy, pt as f64, pv);
-            if area > max_area {
-                max_area = area;
-                best = j;
-            }
-            sx += qt as f64;
-            sy += qv;
-        }
-        for (j, (&pt, &pv)) in at_tail.iter().zip(av_tail).enumerate() {
-            let area = triangle_area(ax, ay, cx, cy, pt as f64, pv);
-            if area > max_area {
-                max_area = area;
-                best = common + j;
+            for kk in k..k_end {
+                let r = mean_range(kk);
+                let s = range_sums(ts, vs, r)?;
+                let count = (r.1 - r.0) as f64;
+                means[kk] = (s.0 / count, s.1 / count);
             }
         }
-        for (&qt, &qv) in st_tail.iter().zip(sv_tail) {
-            sx += qt as f64;
-            sy += qv;
+        k = k_end;
+        // Area passes for every bucket whose next mean is now known.
+        while next_area < buckets && next_area + 1 < k {
+            let (cx, cy) = means[next_area + 1];
+            let ax = ts.get(a).map_or(0.0, |&t| t as f64);
+            let ay = vs.get(a).copied().unwrap_or(0.0);
+            let r0 = bucket_start(next_area, every).min(len);
+            let r1 = bucket_start(next_area + 1, every).min(len).max(r0);
+            a = r0 + first_max_area(ts.get(r0..r1)?, vs.get(r0..r1)?, ax, ay, cx, cy);
+            out.push(a);
+            next_area += 1;
         }
-
-        a = r0 + best;
-        out.push(a);
-        next_range = after;
-        next_sums = (sx, sy);
     }
     out.push(len - 1);
-    out
+    if CHECK && !valid {
+        return None;
+    }
+    Some(out)
+}
+
+#[inline(always)]
+fn canonical_inline(ts: &[i64], vs: &[f64]) -> bool {
+    crate::kernels::canonical_body(ts, vs)
 }
 
 /// LTTB over a small, already clean candidate list (MinMaxLTTB's second

@@ -167,24 +167,6 @@ pub(crate) fn check_ratio(ratio: usize) -> Result<()> {
     Ok(())
 }
 
-// Chunked, branch-free folds so that the checks vectorize and still stop
-// early on bad data.
-const CHECK_CHUNK: usize = 2048;
-
-fn strictly_increasing(ts: &[i64]) -> bool {
-    let (Some(head), Some(tail)) = (ts.get(..ts.len().saturating_sub(1)), ts.get(1..)) else {
-        return true;
-    };
-    head.chunks(CHECK_CHUNK)
-        .zip(tail.chunks(CHECK_CHUNK))
-        .all(|(a, b)| a.iter().zip(b).fold(true, |ok, (p, q)| ok & (p < q)))
-}
-
-fn all_finite(vs: &[f64]) -> bool {
-    vs.chunks(CHECK_CHUNK)
-        .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()))
-}
-
 /// The canonical series of a set of samples, as every method sees it:
 /// stably sorted by time, non-finite values (NaN, ±∞) dropped, and of several
 /// points with the same timestamp only the first finite one (in input order)
@@ -214,7 +196,7 @@ pub(crate) fn cleaned<'a>(
             vs.len()
         )));
     }
-    if strictly_increasing(ts) && all_finite(vs) {
+    if crate::kernels::is_canonical(ts, vs) {
         return Ok((Cow::Borrowed(ts), Cow::Borrowed(vs)));
     }
     let mut pairs: Vec<(i64, f64)> = ts
