@@ -3,7 +3,7 @@
 use crate::bins::TimeBins;
 use crate::bucketed::{bins_for, emit};
 use crate::error::{DownsampleError, Result};
-use crate::kernels::scan_bins;
+use crate::kernels::{scan_bins, Sweep};
 use crate::lttb::{lttb_indices, lttb_indices_checked};
 use crate::series::{cleaned, DownsampleOptions, Method, Point};
 use crate::summary::M4Summary;
@@ -125,7 +125,7 @@ fn time_binned(
     // Contiguous runs of bins, one sequential sweep each (several when
     // parallel); a run starts at the first index at or after its first bin.
     let runs = run_count(count, ts.len(), options.parallel);
-    let run_bounds: Vec<(u64, u64, usize, usize)> = (0..runs)
+    let sweeps: Vec<Sweep> = (0..runs)
         .map(|r| {
             let j0 = count * r / runs;
             let j1 = count * (r + 1) / runs;
@@ -139,11 +139,17 @@ fn time_binned(
                     ts.partition_point(|&t| t < start)
                 }
             };
-            (j0, j1, at(j0), at(j1))
+            let (lo, hi) = (at(j0), at(j1));
+            Sweep {
+                j0,
+                j1,
+                lo,
+                hi: hi.max(lo),
+            }
         })
         .collect();
-    let sweep = |&(j0, j1, lo, hi): &(u64, u64, usize, usize)| -> Option<Vec<(u64, M4Summary)>> {
-        let ranges = scan_bins(ts, vs, &bins, j0, j1, lo, hi.max(lo), extrema)?;
+    let sweep = |&s: &Sweep| -> Option<Vec<(u64, M4Summary)>> {
+        let ranges = scan_bins(ts, vs, &bins, s, extrema)?;
         ranges
             .into_iter()
             .map(|r| {
@@ -180,7 +186,7 @@ fn time_binned(
             })
             .collect()
     };
-    let Some(parts) = map_runs(&run_bounds, options.parallel, sweep) else {
+    let Some(parts) = map_runs(&sweeps, options.parallel, sweep) else {
         return Ok(None);
     };
     let groups: Vec<(u64, M4Summary)> = parts.into_iter().flatten().collect();
@@ -193,15 +199,15 @@ fn run_count(bins: u64, points: usize, parallel: bool) -> u64 {
     if parallel && points >= 1 << 16 {
         return (rayon::current_num_threads() as u64 * 4).clamp(1, bins);
     }
-    let _ = (points, parallel);
+    let _ = (bins, points, parallel);
     1
 }
 
 #[cfg(feature = "parallel")]
-fn map_runs<T, F>(runs: &[(u64, u64, usize, usize)], parallel: bool, f: F) -> Option<Vec<T>>
+fn map_runs<T, F>(runs: &[Sweep], parallel: bool, f: F) -> Option<Vec<T>>
 where
     T: Send,
-    F: Fn(&(u64, u64, usize, usize)) -> Option<T> + Sync + Send,
+    F: Fn(&Sweep) -> Option<T> + Sync + Send,
 {
     use rayon::prelude::*;
     if parallel && runs.len() > 1 {
@@ -212,9 +218,9 @@ where
 }
 
 #[cfg(not(feature = "parallel"))]
-fn map_runs<T, F>(runs: &[(u64, u64, usize, usize)], _parallel: bool, f: F) -> Option<Vec<T>>
+fn map_runs<T, F>(runs: &[Sweep], _parallel: bool, f: F) -> Option<Vec<T>>
 where
-    F: Fn(&(u64, u64, usize, usize)) -> Option<T>,
+    F: Fn(&Sweep) -> Option<T>,
 {
     runs.iter().map(f).collect()
 }

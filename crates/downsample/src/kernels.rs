@@ -57,7 +57,7 @@ pub(crate) fn canonical_body(ts: &[i64], vs: &[f64]) -> bool {
     sorted
         && vs
             .chunks(CHECK_CHUNK)
-            .all(|c| c.iter().fold(true, |ok, &v| ok & (v - v == 0.0)))
+            .all(|c| c.iter().fold(true, |ok, &v| ok & v.is_finite()))
 }
 
 dispatch_impl!(pub(crate) fn is_canonical(ts: &[i64], vs: &[f64]) -> bool => canonical_body);
@@ -73,6 +73,15 @@ pub(crate) struct BinRange {
     pub(crate) imax: usize,
 }
 
+/// Bins `j0..j1` of a series, whose points are `ts[lo..hi]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sweep {
+    pub(crate) j0: u64,
+    pub(crate) j1: u64,
+    pub(crate) lo: usize,
+    pub(crate) hi: usize,
+}
+
 /// Splits `ts[lo..hi]` (the points of bins `j0..j1` of `bins`) into its
 /// bins by one sequential sweep, checking on the way that the timestamps
 /// are strictly increasing (also across `lo`); with `extrema`, also finds
@@ -83,12 +92,10 @@ fn scan_bins_body(
     ts: &[i64],
     vs: &[f64],
     bins: &TimeBins,
-    j0: u64,
-    j1: u64,
-    lo: usize,
-    hi: usize,
+    sweep: Sweep,
     extrema: bool,
 ) -> Option<Vec<BinRange>> {
+    let Sweep { j0, j1, lo, hi } = sweep;
     let ts = ts.get(..hi)?;
     let vs = vs.get(..hi)?;
     let mut out = Vec::new();
@@ -140,7 +147,7 @@ fn scan_bins_body(
     ok.then_some(out)
 }
 
-dispatch_impl!(pub(crate) fn scan_bins(ts: &[i64], vs: &[f64], bins: &TimeBins, j0: u64, j1: u64, lo: usize, hi: usize, extrema: bool) -> Option<Vec<BinRange>> => scan_bins_body);
+dispatch_impl!(pub(crate) fn scan_bins(ts: &[i64], vs: &[f64], bins: &TimeBins, sweep: Sweep, extrema: bool) -> Option<Vec<BinRange>> => scan_bins_body);
 
 /// Advances from `i` over the timestamps below `bound` (in chunks, so the
 /// compares vectorize), checking they increase strictly from `prev`.
@@ -156,8 +163,8 @@ fn scan_below(
     while let Some(c) = ts.get(i..).and_then(|r| r.first_chunk::<W>()) {
         let mut above = false;
         let mut disorder = false;
-        for k in 0..W {
-            above |= c[k] >= bound;
+        for &t in c {
+            above |= t >= bound;
         }
         for k in 1..W {
             disorder |= c[k - 1] >= c[k];
@@ -201,10 +208,10 @@ fn min_max_finite(vs: &[f64]) -> (f64, f64, bool) {
             let x = c[l];
             mn[l] = if x < mn[l] { x } else { mn[l] };
             mx[l] = if x > mx[l] { x } else { mx[l] };
-            finite[l] &= x - x == 0.0;
+            finite[l] &= x.is_finite();
         }
     }
-    let ok = finite.iter().all(|&f| f) && rest.iter().all(|&x| x - x == 0.0);
+    let ok = finite.iter().all(|&f| f) && rest.iter().all(|x| x.is_finite());
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for &x in mn.iter().chain(rest) {

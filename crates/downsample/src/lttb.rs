@@ -226,11 +226,11 @@ fn lttb_body<const CHECK: bool>(ts: &[i64], vs: &[f64], n: usize) -> Option<Vec<
                 means[k + l] = (s.0 / count, s.1 / count);
             }
         } else {
-            for kk in k..k_end {
+            for (kk, mean) in means.iter_mut().enumerate().take(k_end).skip(k) {
                 let r = mean_range(kk);
                 let s = range_sums(ts, vs, r)?;
                 let count = (r.1 - r.0) as f64;
-                means[kk] = (s.0 / count, s.1 / count);
+                *mean = (s.0 / count, s.1 / count);
             }
         }
         k = k_end;

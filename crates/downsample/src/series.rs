@@ -183,12 +183,12 @@ pub fn clean_series(ts: &[i64], vs: &[f64]) -> Result<Vec<Point>> {
         .collect())
 }
 
+/// Timestamps and values of a canonical series, borrowed when possible.
+pub(crate) type CleanSeries<'a> = (Cow<'a, [i64]>, Cow<'a, [f64]>);
+
 /// Borrows the input when it already is canonical (the common case), else
 /// builds the cleaned copy.
-pub(crate) fn cleaned<'a>(
-    ts: &'a [i64],
-    vs: &'a [f64],
-) -> Result<(Cow<'a, [i64]>, Cow<'a, [f64]>)> {
+pub(crate) fn cleaned<'a>(ts: &'a [i64], vs: &'a [f64]) -> Result<CleanSeries<'a>> {
     if ts.len() != vs.len() {
         return Err(DownsampleError::InvalidParameter(format!(
             "timestamps and values differ in length ({} vs {})",
