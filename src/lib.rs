@@ -3,6 +3,10 @@
 //! This crate is thin SQL glue. The algorithms live in the pure crates under `crates/`;
 //! each module here exposes one SQL feature and maps its errors through [`error`].
 
+// SQL functions return `Result<_, ErrorReport>` so that pgrx raises our SQLSTATE; the
+// report is large, but it only travels on the error path.
+#![allow(clippy::result_large_err)]
+
 pgrx::pg_module_magic!();
 
 mod build_info;

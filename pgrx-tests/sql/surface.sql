@@ -1,0 +1,34 @@
+-- The public SQL surface: every object in schema sensor, with volatility, parallel
+-- safety and whether it is documented. A change here is a change to the public API.
+SELECT p.oid::regprocedure AS function,
+       CASE p.prokind WHEN 'f' THEN 'function' WHEN 'a' THEN 'aggregate' WHEN 'p' THEN 'procedure' WHEN 'w' THEN 'window' END AS kind,
+       pg_get_function_result(p.oid) AS returns,
+       CASE p.provolatile WHEN 'i' THEN 'immutable' WHEN 's' THEN 'stable' ELSE 'volatile' END AS volatility,
+       CASE p.proparallel WHEN 's' THEN 'safe' WHEN 'r' THEN 'restricted' ELSE 'unsafe' END AS parallel,
+       p.proisstrict AS strict,
+       obj_description(p.oid, 'pg_proc') IS NOT NULL AS documented
+FROM pg_proc p
+WHERE p.pronamespace = 'sensor'::regnamespace
+ORDER BY p.proname, pg_get_function_identity_arguments(p.oid);
+
+SELECT c.oid::regclass AS relation,
+       CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'p' THEN 'partitioned table' WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' ELSE c.relkind::text END AS kind,
+       c.relrowsecurity AS row_security,
+       obj_description(c.oid, 'pg_class') IS NOT NULL AS documented
+FROM pg_class c
+WHERE c.relnamespace = 'sensor'::regnamespace AND c.relkind NOT IN ('i', 'S')
+ORDER BY 1::text;
+
+SELECT t.oid::regtype AS type,
+       CASE t.typtype WHEN 'c' THEN 'composite' WHEN 'b' THEN 'base' WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' ELSE t.typtype::text END AS kind,
+       obj_description(t.oid, 'pg_type') IS NOT NULL AS documented
+FROM pg_type t
+LEFT JOIN pg_class c ON c.oid = t.typrelid
+WHERE t.typnamespace = 'sensor'::regnamespace
+  AND t.typelem = 0 AND (c.oid IS NULL OR c.relkind = 'c')
+ORDER BY 1::text;
+
+-- Nothing undocumented may ship.
+SELECT count(*) AS undocumented_functions
+FROM pg_proc p
+WHERE p.pronamespace = 'sensor'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL;
