@@ -7,8 +7,8 @@
 //! "AV"                     2 bytes magic
 //! version                  1 byte, = 1
 //! flags                    1 byte: bit0 liveness, bit1 gap policy unknown,
-//!                          bit2 carry-in parameter, bit3 carry-in event;
-//!                          other bits 0
+//!                          bit2 carry-in parameter, bit3 carry-in event,
+//!                          bit4 approximate; other bits 0
 //! from                     zz varint, µs
 //! span                     varint, to - from (>= 1)
 //! [liveness]               varint, µs (>= 1)                    if bit0
@@ -48,7 +48,9 @@ const FLAG_LIVENESS: u8 = 1;
 const FLAG_GAP_UNKNOWN: u8 = 2;
 const FLAG_PARAM: u8 = 4;
 const FLAG_EVENT: u8 = 8;
-const KNOWN_FLAGS: u8 = FLAG_LIVENESS | FLAG_GAP_UNKNOWN | FLAG_PARAM | FLAG_EVENT;
+const FLAG_APPROXIMATE: u8 = 16;
+const KNOWN_FLAGS: u8 =
+    FLAG_LIVENESS | FLAG_GAP_UNKNOWN | FLAG_PARAM | FLAG_EVENT | FLAG_APPROXIMATE;
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
@@ -83,7 +85,7 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 impl AvailabilityState {
     /// Serializes the state (see the module documentation for the layout).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let runs = self.snapshot_runs();
+        let (runs, approximate) = self.snapshot();
         // Referenced names, sorted; old id -> new index.
         let mut used: Vec<u32> = runs.iter().map(|r| r.state).collect();
         used.extend(self.carry_in_param);
@@ -116,6 +118,9 @@ impl AvailabilityState {
         }
         if self.carry_in_event.is_some() {
             flags |= FLAG_EVENT;
+        }
+        if approximate {
+            flags |= FLAG_APPROXIMATE;
         }
         out.push(flags);
         put_varint(&mut out, zigzag(self.from));
@@ -327,6 +332,7 @@ impl AvailabilityState {
         state.carry_in_event = carry_in_event;
         state.runs = runs;
         state.holes = holes;
+        state.approximate = flags & FLAG_APPROXIMATE != 0;
         Ok(state)
     }
 }

@@ -18,8 +18,8 @@ struct EventView<'a> {
 }
 
 /// Serializes as `{"format_version", "from", "to", "liveness_us",
-/// "gap_policy", "weights", "carry_in_param", "carry_in_event", "holes",
-/// "runs"}`
+/// "gap_policy", "weights", "carry_in_param", "carry_in_event", "approximate",
+/// "holes", "runs"}`
 /// with buffered events folded into `runs` (times in µs).
 impl Serialize for AvailabilityState {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -32,7 +32,7 @@ impl Serialize for AvailabilityState {
                 last: r.last,
             })
             .collect();
-        let mut s = serializer.serialize_struct("AvailabilityState", 10)?;
+        let mut s = serializer.serialize_struct("AvailabilityState", 11)?;
         s.serialize_field("format_version", &1u8)?;
         s.serialize_field("from", &self.from)?;
         s.serialize_field("to", &self.to)?;
@@ -50,6 +50,7 @@ impl Serialize for AvailabilityState {
                 state: self.names.name(id),
             }),
         )?;
+        s.serialize_field("approximate", &self.is_approximate())?;
         s.serialize_field("holes", &self.holes)?;
         s.serialize_field("runs", &run_views)?;
         s.end()

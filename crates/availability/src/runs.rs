@@ -64,24 +64,31 @@ fn rank_of(rank: &[u32], state: u32) -> u32 {
     rank.get(state as usize).copied().unwrap_or(u32::MAX)
 }
 
+/// A run's start or last event, in the sweep of [`normalize`].
+#[derive(Clone, Copy)]
+struct Boundary {
+    time: i64,
+    rank: u32,
+    item: usize,
+}
+
 /// Builds a canonical run list from a multiset of runs that may overlap
 /// (runs of different partial states, single events as one-point runs).
 ///
 /// At each known event time the worst state among the events there wins
-/// (lowest `rank`). Between two consecutive known event times the state is
-/// that of the *open* run (one that started at or before and ends after the
-/// interval) with the latest start — ties to the worst — or, when no run is
-/// open, the state of the last event. When the open run's state differs from
-/// the last event's, it resumes 1 µs after that event: this is the documented
-/// approximation for an event that lands strictly inside a collapsed run of a
-/// different state. Without such nesting the result is exact.
-pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> Vec<Run> {
-    #[derive(Clone, Copy)]
-    struct Boundary {
-        time: i64,
-        rank: u32,
-        item: usize,
-    }
+/// (lowest `rank`). Between two consecutive known event times the state of
+/// the last event holds, with one exception: when a collapsed run of a
+/// different state is *open* across the interval (started at or before it,
+/// ends after it; the latest-starting one, ties to the worst) and the next
+/// known event is of that run's state, the run's state resumes 1 µs after
+/// the last event. This is the documented approximation for events that
+/// land strictly inside a collapsed run of another state: consecutive such
+/// events are treated as contiguous, and the enclosing state returns right
+/// after the last of them. Without such nesting the result is exact.
+///
+/// Returns the runs and whether the approximation was needed (a run of a
+/// different state was open between two known events).
+pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<Run>, bool) {
     let mut bounds = Vec::with_capacity(items.len().saturating_mul(2));
     for (i, it) in items.iter().enumerate() {
         let r = rank_of(rank, it.state);
@@ -104,6 +111,7 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> Vec<R
     let mut open: BTreeSet<(i64, u32, usize)> = BTreeSet::new();
     let mut out: Vec<Run> = Vec::new();
     let mut cur: Option<Run> = None;
+    let mut approximate = false;
     let mut i = 0;
     while let Some(first) = bounds.get(i).copied() {
         let t = first.time;
@@ -133,12 +141,15 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> Vec<R
                 .and_then(|&(_, _, item)| items.get(item))
                 .map(|r| r.state);
             if let Some(s) = open_state {
+                approximate |= s != winner;
                 if s == winner {
                     // Covered by a run of the same state: alive through the interval.
                     if let Some(c) = cur.as_mut() {
                         c.last = c.last.max(next - 1);
                     }
-                } else if t + 1 < next {
+                } else if t + 1 < next
+                    && next_group_has_state(bounds.get(j..).unwrap_or(&[]), items, s)
+                {
                     if let Some(c) = cur.take() {
                         out.push(c);
                     }
@@ -155,7 +166,18 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> Vec<R
     if let Some(c) = cur {
         out.push(c);
     }
-    out
+    (out, approximate)
+}
+
+/// Whether the group of boundaries at the first time of `rest` holds an
+/// event of `state`.
+fn next_group_has_state(rest: &[Boundary], items: &[Run], state: u32) -> bool {
+    let Some(t) = rest.first().map(|b| b.time) else {
+        return false;
+    };
+    rest.iter()
+        .take_while(|b| b.time == t)
+        .any(|b| items.get(b.item).is_some_and(|r| r.state == state))
 }
 
 fn extend_or_start(
@@ -180,13 +202,15 @@ fn extend_or_start(
 
 /// Folds `items` (events as one-point runs, or another state's runs) into
 /// the canonical run list `runs`, touching only the runs near the items'
-/// time range: appending in time order costs O(items).
-pub(crate) fn fold_in(runs: &mut Vec<Run>, items: &[Run], rank: &[u32], join: &Joiner<'_>) {
+/// time range: appending in time order costs O(items). Returns whether the
+/// approximation of [`normalize`] was needed.
+#[must_use]
+pub(crate) fn fold_in(runs: &mut Vec<Run>, items: &[Run], rank: &[u32], join: &Joiner<'_>) -> bool {
     let (Some(t_min), Some(t_max)) = (
         items.iter().map(|r| r.start).min(),
         items.iter().map(|r| r.last).max(),
     ) else {
-        return;
+        return false;
     };
     // One untouched neighbour on each side keeps the joins at the splice
     // boundaries right: it does not overlap any item, so it comes out of
@@ -199,8 +223,9 @@ pub(crate) fn fold_in(runs: &mut Vec<Run>, items: &[Run], rank: &[u32], join: &J
     let lo = lo.min(hi);
     let mut region: Vec<Run> = runs.get(lo..hi).map(|s| s.to_vec()).unwrap_or_default();
     region.extend_from_slice(items);
-    let merged = normalize(&region, rank, join);
+    let (merged, approximate) = normalize(&region, rank, join);
     runs.splice(lo..hi, merged);
+    approximate
 }
 
 #[cfg(test)]
@@ -226,7 +251,7 @@ mod tests {
             Run::point(10, 0),
             Run::point(20, 2),
         ];
-        let out = normalize(&items, &RANK, &PLAIN);
+        let (out, _) = normalize(&items, &RANK, &PLAIN);
         assert_eq!(
             out,
             vec![
@@ -252,7 +277,7 @@ mod tests {
     #[test]
     fn duplicate_time_worst_wins() {
         let items = [Run::point(0, 2), Run::point(0, 1), Run::point(3, 2)];
-        let out = normalize(&items, &RANK, &PLAIN);
+        let (out, _) = normalize(&items, &RANK, &PLAIN);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0], Run::point(0, 1));
         assert_eq!(out[1], Run::point(3, 2));
@@ -261,7 +286,7 @@ mod tests {
     #[test]
     fn liveness_breaks_runs() {
         let items = [Run::point(0, 2), Run::point(5, 2), Run::point(30, 2)];
-        let out = normalize(&items, &RANK, &LIVE10);
+        let (out, approx) = normalize(&items, &RANK, &LIVE10);
         assert_eq!(
             out,
             vec![
@@ -273,6 +298,7 @@ mod tests {
                 Run::point(30, 2)
             ]
         );
+        assert!(!approx);
     }
 
     #[test]
@@ -285,7 +311,7 @@ mod tests {
             },
             Run::point(40, 0),
         ];
-        let out = normalize(&items, &RANK, &LIVE10);
+        let (out, approx) = normalize(&items, &RANK, &LIVE10);
         assert_eq!(
             out,
             vec![
@@ -302,6 +328,7 @@ mod tests {
                 },
             ]
         );
+        assert!(approx);
     }
 
     #[test]
@@ -311,7 +338,7 @@ mod tests {
             holes: &[(20, 30)],
         };
         let items = [Run::point(0, 2), Run::point(10, 2), Run::point(40, 2)];
-        let out = normalize(&items, &RANK, &join);
+        let (out, _) = normalize(&items, &RANK, &join);
         assert_eq!(
             out,
             vec![
@@ -353,7 +380,7 @@ mod tests {
                 Run::point(20, 0)
             ]
         );
-        fold_in(&mut runs, &[Run::point(-5, 0)], &RANK, &PLAIN);
+        assert!(!fold_in(&mut runs, &[Run::point(-5, 0)], &RANK, &PLAIN));
         assert_eq!(runs.len(), 3);
         assert_eq!(runs[0], Run::point(-5, 0));
     }

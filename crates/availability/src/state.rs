@@ -165,6 +165,9 @@ pub struct AvailabilityState {
     /// Ranges `[start, end)` of the hull that no merged window covered
     /// (sorted, disjoint, never touching `from` or `to`).
     pub(crate) holes: Vec<(i64, i64)>,
+    /// Set once an event or run landed strictly inside a collapsed run of
+    /// another state (the documented approximation was applied).
+    pub(crate) approximate: bool,
     pub(crate) buffer: Vec<(i64, u32)>,
     pub(crate) buffer_capacity: usize,
     /// Buffer length that triggers the next compaction.
@@ -206,6 +209,7 @@ impl AvailabilityState {
             carry_in_event: None,
             runs: Vec::new(),
             holes: Vec::new(),
+            approximate: false,
             buffer: Vec::new(),
             buffer_capacity: DEFAULT_BUFFER_CAPACITY,
             compact_at: DEFAULT_BUFFER_CAPACITY,
@@ -327,7 +331,7 @@ impl AvailabilityState {
             liveness: self.config.liveness_us,
             holes: &self.holes,
         };
-        fold_in(&mut self.runs, &items, &rank, &join);
+        self.approximate |= fold_in(&mut self.runs, &items, &rank, &join);
     }
 
     /// Compaction of a full buffer. When the latest pushed event lies at
@@ -358,7 +362,7 @@ impl AvailabilityState {
                     liveness: self.config.liveness_us,
                     holes: &self.holes,
                 };
-                fold_in(&mut self.runs, &items, &rank, &join);
+                self.approximate |= fold_in(&mut self.runs, &items, &rank, &join);
             }
             Some(_) if len < capacity.saturating_mul(2) => {}
             _ => self.compact(),
@@ -368,14 +372,26 @@ impl AvailabilityState {
 
     /// The run list with the buffered events folded in, without mutating.
     pub(crate) fn snapshot_runs(&self) -> std::borrow::Cow<'_, [Run]> {
+        self.snapshot().0
+    }
+
+    /// Runs with the buffer folded in, and whether the result is approximate.
+    pub(crate) fn snapshot(&self) -> (std::borrow::Cow<'_, [Run]>, bool) {
         if self.buffer.is_empty() {
-            return std::borrow::Cow::Borrowed(&self.runs);
+            return (std::borrow::Cow::Borrowed(&self.runs), self.approximate);
         }
         let rank = self.names.ranks(&self.config.weights);
         let items: Vec<Run> = self.buffer.iter().map(|&(t, s)| Run::point(t, s)).collect();
         let mut runs = self.runs.clone();
-        fold_in(&mut runs, &items, &rank, &self.joiner());
-        std::borrow::Cow::Owned(runs)
+        let approx = fold_in(&mut runs, &items, &rank, &self.joiner());
+        (std::borrow::Cow::Owned(runs), self.approximate || approx)
+    }
+
+    /// Whether the documented approximation was applied to this state (an
+    /// event or merged run fell strictly inside a collapsed run of another
+    /// state). When false, every figure is exact.
+    pub fn is_approximate(&self) -> bool {
+        self.snapshot().1
     }
 
     /// Time of the earliest event inside the window, buffered or collapsed.
@@ -519,12 +535,15 @@ impl AvailabilityState {
             liveness: self.config.liveness_us,
             holes: &holes,
         };
-        if filled {
+        let approximate = if filled {
             items.extend_from_slice(&self.runs);
-            self.runs = normalize(&items, &rank, &join);
+            let (runs, approximate) = normalize(&items, &rank, &join);
+            self.runs = runs;
+            approximate
         } else {
-            fold_in(&mut self.runs, &items, &rank, &join);
-        }
+            fold_in(&mut self.runs, &items, &rank, &join)
+        };
+        self.approximate |= approximate || other.approximate;
         self.holes = holes;
         self.compact_at = self.buffer_capacity;
         self.from = hull_from;

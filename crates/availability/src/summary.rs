@@ -60,6 +60,10 @@ pub struct Summary {
     pub last_state: Option<String>,
     /// Time of the latest event in the window, else of the carry-in event; µs.
     pub last_event_time: Option<i64>,
+    /// The documented approximation was applied (an event or merged run
+    /// fell strictly inside a collapsed run of another state); when false,
+    /// every figure is exact.
+    pub approximate: bool,
 }
 
 impl Summary {
@@ -124,7 +128,7 @@ impl AvailabilityState {
         let first_start = runs.first().map_or(self.to, |r| r.start);
         match self.head() {
             Some(h) => {
-                let alive_end = alive_until(h.heard_at).clamp(self.from, first_start);
+                let alive_end = alive_until(h.heard_at).min(first_start).max(self.from);
                 push(self.names.name(h.state), self.from, alive_end);
                 push(gap, alive_end, first_start);
             }
@@ -132,7 +136,7 @@ impl AvailabilityState {
         }
         for (i, r) in runs.iter().enumerate() {
             let end = runs.get(i + 1).map_or(self.to, |n| n.start);
-            let alive_end = alive_until(r.last).clamp(r.start, end);
+            let alive_end = alive_until(r.last).min(end).max(r.start);
             push(self.names.name(r.state), r.start, alive_end);
             push(gap, alive_end, end);
         }
@@ -225,6 +229,7 @@ impl AvailabilityState {
             first_state,
             last_state,
             last_event_time,
+            approximate: self.is_approximate(),
             time_in,
         }
     }

@@ -101,7 +101,9 @@ fn sorted(events: &Events) -> Events {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(400)
+    ))]
 
     #[test]
     fn summary_invariants(cfg in config_strategy(), carry in carry_in_strategy(), events in events_strategy(60)) {
@@ -139,6 +141,7 @@ proptest! {
         rl.merge(&left).expect("merge");
         same(&lr, &whole)?;
         same(&rl, &whole)?;
+        prop_assert!(!whole.is_approximate());
         prop_assert_eq!(lr.to_bytes(), rl.to_bytes());
     }
 
@@ -182,6 +185,36 @@ proptest! {
             k += 1;
         }
         same(&pieces[0], &whole)?;
+        prop_assert!(!pieces[0].is_approximate());
+    }
+
+    #[test]
+    fn overlapping_windows_with_the_same_events_merge_exactly(
+        cfg in config_strategy(),
+        carry in carry_in_strategy(),
+        events in events_strategy(60),
+        c1 in (FROM + 1)..TO,
+        c2 in (FROM + 1)..TO,
+        capacity in prop::sample::select(vec![1usize, 3, 1024]),
+    ) {
+        let (c1, c2) = (c1.min(c2), c1.max(c2));
+        let ordered = sorted(&events);
+        let whole = build(&cfg, FROM, TO, carry, &ordered, 1024);
+        let a_ev: Events = ordered.iter().copied().filter(|&(t, _)| t < c2).collect();
+        let b_ev: Events = ordered.iter().copied().filter(|&(t, _)| t >= c1).collect();
+        let a = build(&cfg, FROM, c2, carry, &a_ev, capacity);
+        let b = build(&cfg, c1, TO, None, &b_ev, capacity);
+        let mut ab = a.clone();
+        ab.merge(&b).expect("merge");
+        same(&ab, &whole)?;
+        prop_assert!(!ab.is_approximate());
+        let mut ba = b.clone();
+        ba.merge(&a).expect("merge");
+        prop_assert_eq!(ab.to_bytes(), ba.to_bytes());
+        // Merging a state with itself changes nothing.
+        let mut aa = a.clone();
+        aa.merge(&a).expect("merge");
+        same(&aa, &a)?;
     }
 
     #[test]
@@ -227,6 +260,7 @@ proptest! {
         }
         let other = build(&cfg, FROM, TO, carry, &perm, 1024);
         prop_assert_eq!(other.to_bytes(), base.to_bytes());
+        prop_assert!(!other.is_approximate());
         // Sorted ascending with any buffer size, or descending with a buffer
         // of at least half the largest number of events at one instant
         // (the documented bound): same result.

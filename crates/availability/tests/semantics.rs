@@ -497,6 +497,7 @@ fn documented_approximation_for_an_event_inside_a_collapsed_run() {
     )
     .expect("state");
     assert_eq!(exact.summary().time_in("offline"), 5);
+    assert!(!exact.is_approximate());
 }
 
 /// Events every 10 µs; two partial states take alternating 100 µs blocks
@@ -546,6 +547,7 @@ fn interleaved_partials_exact_when_runs_do_not_nest() {
     m.merge(&b).expect("merge");
     assert_eq!(m.summary(), whole.summary());
     assert_eq!(m.summary().time_in("offline"), 110);
+    assert!(!m.is_approximate());
 }
 
 #[test]
@@ -562,4 +564,5 @@ fn interleaved_partials_nested_run_underestimated_by_less_than_a_sample() {
     assert_eq!(whole.summary().time_in("offline"), 50);
     assert_eq!(ab.summary().time_in("offline"), 41);
     assert_eq!(ab.summary().outages, 1);
+    assert!(ab.is_approximate() && ba.is_approximate());
 }
