@@ -237,3 +237,38 @@ fn first_equal(vs: &[f64], target: f64) -> usize {
     }
     0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatched_scan_matches_baseline() {
+        let ts: Vec<i64> = (0..5000).map(|i| i * 10 + (i % 7)).collect();
+        let vs: Vec<f64> = (0..5000)
+            .map(|i| ((i * 7919) % 1013) as f64 - 500.0)
+            .collect();
+        let bins = TimeBins::new(0, 50_000, 37).unwrap_or_else(|_| unreachable!());
+        let sweep = Sweep {
+            j0: 0,
+            j1: 37,
+            lo: 0,
+            hi: ts.len(),
+        };
+        let key = |r: Option<Vec<BinRange>>| {
+            r.map(|v| {
+                v.iter()
+                    .map(|b| (b.j, b.lo, b.hi, b.imin, b.imax))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let base = key(scan_bins_body(&ts, &vs, &bins, sweep, true));
+        assert!(base.as_ref().is_some_and(|v| v.len() == 37));
+        assert_eq!(key(scan_bins(&ts, &vs, &bins, sweep, true)), base);
+        assert_eq!(is_canonical(&ts, &vs), canonical_body(&ts, &vs));
+        let mut bad = ts.clone();
+        bad[2500] = bad[2499];
+        assert!(scan_bins(&bad, &vs, &bins, sweep, true).is_none());
+        assert!(!is_canonical(&bad, &vs));
+    }
+}

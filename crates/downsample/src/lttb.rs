@@ -271,3 +271,46 @@ pub(crate) fn lttb_points(points: &[Point], n: usize) -> Vec<Point> {
         .filter_map(|i| points.get(i).copied())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run-time-dispatched kernels (AVX2/AVX-512 where available) give
+    /// the same result as the baseline build of the same code.
+    #[test]
+    fn dispatched_kernels_match_baseline() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in [5usize, 17, 100, 1000, 10_007] {
+            let mut t = 1_700_000_000_000_000i64;
+            let ts: Vec<i64> = (0..len)
+                .map(|_| {
+                    t += 1 + (next() % 5000) as i64;
+                    t
+                })
+                .collect();
+            let vs: Vec<f64> = (0..len)
+                .map(|_| (next() % 2000) as f64 / 7.0 - 100.0)
+                .collect();
+            for n in [3usize, 4, 7, 50, len / 2] {
+                let baseline = lttb_body::<false>(&ts, &vs, n);
+                assert_eq!(lttb_unchecked(&ts, &vs, n), baseline);
+                assert_eq!(lttb_checked(&ts, &vs, n), baseline);
+                assert_eq!(lttb_body::<true>(&ts, &vs, n), baseline);
+            }
+            // Non-canonical input is detected by the checked variant.
+            let mut bad = vs.clone();
+            bad[len - 1] = f64::NAN;
+            assert_eq!(lttb_checked(&ts, &bad, 3), None);
+            let mut unsorted = ts.clone();
+            unsorted.swap(1, len - 2);
+            assert_eq!(lttb_checked(&unsorted, &vs, 3), None);
+        }
+    }
+}

@@ -248,7 +248,8 @@ impl LttbStream {
             last: None,
             abs_max: 0.0,
             raw: passthrough.then(Vec::new),
-            out: Vec::with_capacity(if passthrough { 0 } else { n }),
+            // Grows as buckets complete; no allocation sized by the arguments.
+            out: Vec::new(),
             prev: None,
             seg: 0,
             seg_end: 0,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{noisy_sine, same_points, split};
+use common::{cases, noisy_sine, same_points, size, split};
 use downsample::{
     bins_for, clean_series, downsample, merge_summaries, BucketedState, DownsampleOptions,
     M4Summary, Method, Point, TimeRangeDownsampler,
@@ -121,7 +121,7 @@ fn check_batch_invariants(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(cases(300)))]
 
     #[test]
     fn batch_invariants_every_method(samples in dirty_samples(), n in 4usize..80, ratio in 2usize..9) {
@@ -330,7 +330,7 @@ proptest! {
 
 #[test]
 fn noisy_sine_minmax_lttb_and_m4() {
-    let pts = noisy_sine(100_000, 11);
+    let pts = noisy_sine(size(100_000), 11);
     let (ts, vs) = split(&pts);
     let mut previous: Option<Vec<Point>> = None;
     for parallel in [false, true] {

@@ -3,6 +3,25 @@
 
 use downsample::Point;
 
+/// Property-test cases: fewer in unoptimized builds so that `cargo test`
+/// stays quick; release runs the full count.
+pub fn cases(release: u32) -> u32 {
+    if cfg!(debug_assertions) {
+        (release / 8).max(16)
+    } else {
+        release
+    }
+}
+
+/// Large-input size, scaled down the same way.
+pub fn size(release: usize) -> usize {
+    if cfg!(debug_assertions) {
+        release / 10
+    } else {
+        release
+    }
+}
+
 /// The `lttb` crate's output on the same points (the oracle).
 pub fn oracle_lttb(points: &[Point], n: usize) -> Vec<Point> {
     let data: Vec<lttb::DataPoint> = points
