@@ -36,7 +36,7 @@ fn main() {
         let el = start.elapsed();
         let sum = s.summary();
         println!(
-            "{label}: {n} events in {:.3} s ({:.1} M events/s), {} runs, {} bytes, availability {:.6}, offline {} s, outages {}",
+            "{label}: {n} events in {:.3} s ({:.1} M events/s), {} runs, {} bytes, availability {:.6}, offline {} s, outages {}, approximate {}",
             el.as_secs_f64(),
             n as f64 / el.as_secs_f64() / 1e6,
             s.run_count(),
@@ -44,6 +44,7 @@ fn main() {
             sum.availability.unwrap_or(f64::NAN),
             sum.time_in("offline") / 1_000_000,
             sum.outages,
+            sum.approximate,
         );
     }
 }

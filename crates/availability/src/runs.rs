@@ -363,12 +363,12 @@ mod tests {
             last: 10,
             state: 2,
         }];
-        fold_in(
+        assert!(!fold_in(
             &mut runs,
             &[Run::point(15, 2), Run::point(20, 0)],
             &RANK,
             &PLAIN,
-        );
+        ));
         assert_eq!(
             runs,
             vec![
