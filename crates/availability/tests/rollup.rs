@@ -136,6 +136,12 @@ fn check_day(liveness: Option<i64>) -> (Summary, usize) {
     let rolled = rollup(&buckets);
     assert_same(&rolled, &whole);
     assert_ne!(rolled.to_bytes(), whole.to_bytes(), "hour 15 is a hole");
+    let stored = AvailabilityState::from_bytes(&rolled.to_bytes()).expect("bytes with a hole");
+    assert_eq!(stored.to_bytes(), rolled.to_bytes());
+    assert_eq!(
+        serde_json::to_value(&rolled).expect("json")["holes"][0][0],
+        15 * HOUR
+    );
     // Merging the missing hour's (empty) state closes the hole exactly.
     let mut closed = rolled.clone();
     for empty in fill_missing(&cfg, 0, 24, &buckets) {
