@@ -118,10 +118,21 @@ fn range_sums(ts: &[i64], vs: &[f64], (s, e): (usize, usize)) -> Option<(f64, f6
 /// reduced to the largest area, smallest index on ties, which is the
 /// sequential first maximum. Areas are computed with the oracle's exact
 /// expression in every lane.
+///
+/// With `CHECK`, also returns whether the slice is canonical (strictly
+/// increasing times, finite values), folded into the same cache-warm pass.
 #[inline(always)]
-fn first_max_area(pt: &[i64], pv: &[f64], ax: f64, ay: f64, cx: f64, cy: f64) -> usize {
+fn first_max_area<const CHECK: bool>(
+    pt: &[i64],
+    pv: &[f64],
+    ax: f64,
+    ay: f64,
+    cx: f64,
+    cy: f64,
+) -> (usize, bool) {
     let len = pt.len().min(pv.len());
     let (pt, pv) = (&pt[..len], &pv[..len]);
+    let mut finite = [true; LANES];
     let mut best = [-1f64; LANES];
     // Indices as f64 (exact below 2^53) so the lane select is a float blend.
     let mut best_idx = [0f64; LANES];
@@ -132,6 +143,9 @@ fn first_max_area(pt: &[i64], pv: &[f64], ax: f64, ay: f64, cx: f64, cy: f64) ->
         let (ct, cv) = (&pt[base..base + LANES], &pv[base..base + LANES]);
         for l in 0..LANES {
             let area = triangle_area(ax, ay, cx, cy, ct[l] as f64, cv[l]);
+            if CHECK {
+                finite[l] &= cv[l].is_finite();
+            }
             let better = area > best[l];
             best[l] = if better { area } else { best[l] };
             best_idx[l] = if better { lane_idx[l] } else { best_idx[l] };
@@ -154,7 +168,14 @@ fn first_max_area(pt: &[i64], pv: &[f64], ax: f64, ay: f64, cx: f64, cy: f64) ->
             idx = j;
         }
     }
-    idx
+    let ok = CHECK
+        && finite.iter().all(|&f| f)
+        && pv[chunks * LANES..].iter().all(|v| v.is_finite())
+        && pt
+            .iter()
+            .zip(pt.iter().skip(1))
+            .fold(true, |acc, (p, q)| acc & (p < q));
+    (idx, ok)
 }
 
 /// The LTTB kernel. Bucket means do not depend on the selections, so they
@@ -162,7 +183,8 @@ fn first_max_area(pt: &[i64], pv: &[f64], ax: f64, ay: f64, cx: f64, cy: f64) ->
 /// independent addition chains instead of one latency-bound chain), and the
 /// area passes follow right behind while the group's data is in cache. With
 /// `CHECK`, every index is also verified (strictly increasing `ts`, finite
-/// `vs`) in the same cache-warm sweep.
+/// `vs`) by the area passes, which visit each index but the first and the
+/// final mean range (checked separately).
 #[inline(always)]
 fn lttb_body<const CHECK: bool>(ts: &[i64], vs: &[f64], n: usize) -> Option<Vec<usize>> {
     let len = ts.len();
@@ -187,9 +209,11 @@ fn lttb_body<const CHECK: bool>(ts: &[i64], vs: &[f64], n: usize) -> Option<Vec<
     };
     let mut valid = true;
     if CHECK {
-        // The groups below cover bucket_start(1)..len; check bucket 0 here.
-        let head = bucket_start(1, every).min(len);
-        valid &= canonical_inline(ts.get(..head)?, vs.get(..head)?);
+        // The area passes check 1..bucket_start(buckets); check the first
+        // point and the final mean range here.
+        let tail = bucket_start(buckets, every).min(len);
+        valid &= canonical_inline(ts.get(..1)?, vs.get(..1)?);
+        valid &= canonical_inline(ts.get(tail - 1..)?, vs.get(tail - 1..)?);
     }
     let mut means = vec![(0f64, 0f64); buckets + 1];
     let mut out = Vec::with_capacity(n);
@@ -199,16 +223,6 @@ fn lttb_body<const CHECK: bool>(ts: &[i64], vs: &[f64], n: usize) -> Option<Vec<
     let mut k = 1usize;
     while k <= buckets {
         let k_end = (k + GROUP).min(buckets + 1);
-        let (g0, _) = mean_range(k);
-        let (_, g1) = mean_range(k_end - 1);
-        if CHECK {
-            let before = g0.checked_sub(1).and_then(|i| ts.get(i));
-            valid &= match (before, ts.get(g0)) {
-                (Some(p), Some(q)) => p < q,
-                _ => true,
-            };
-            valid &= canonical_inline(ts.get(g0..g1)?, vs.get(g0..g1)?);
-        }
         if k_end - k == GROUP {
             let sums = group_sums(
                 ts,
@@ -241,7 +255,14 @@ fn lttb_body<const CHECK: bool>(ts: &[i64], vs: &[f64], n: usize) -> Option<Vec<
             let ay = vs.get(a).copied().unwrap_or(0.0);
             let r0 = bucket_start(next_area, every).min(len);
             let r1 = bucket_start(next_area + 1, every).min(len).max(r0);
-            a = r0 + first_max_area(ts.get(r0..r1)?, vs.get(r0..r1)?, ax, ay, cx, cy);
+            let (best, ok) =
+                first_max_area::<CHECK>(ts.get(r0..r1)?, vs.get(r0..r1)?, ax, ay, cx, cy);
+            if CHECK {
+                // Within the bucket, and across its start.
+                let before = r0.checked_sub(1).and_then(|i| ts.get(i));
+                valid &= ok && before.zip(ts.get(r0)).is_none_or(|(p, q)| p < q);
+            }
+            a = r0 + best;
             out.push(a);
             next_area += 1;
         }
