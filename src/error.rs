@@ -213,3 +213,35 @@ impl From<SensorError> for ErrorReport {
         report
     }
 }
+
+impl From<quality::QualityError> for SensorError {
+    fn from(err: quality::QualityError) -> Self {
+        use quality::QualityError as Q;
+        let kind = match err {
+            Q::WrongShape { .. } | Q::NonFiniteValue { .. } | Q::InvalidParameter { .. } => {
+                ErrorKind::InvalidParameter
+            }
+            Q::UnknownGradeLabel(_) => ErrorKind::InvalidInput,
+        };
+        SensorError::new(kind, err.to_string())
+    }
+}
+
+/// For functions whose return type cannot be a `Result` (pgrx composite returns): raises
+/// the error as a PostgreSQL ERROR with its SQLSTATE, or returns the value.
+pub trait RaiseError<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T> RaiseError<T> for SensorResult<T> {
+    #[track_caller]
+    fn or_raise(self) -> T {
+        match self {
+            Ok(value) => value,
+            Err(err) => {
+                ErrorReport::from(err).report(pgrx::PgLogLevel::ERROR);
+                unreachable!("an ERROR report does not return")
+            }
+        }
+    }
+}

@@ -10,11 +10,25 @@
 pgrx::pg_module_magic!();
 
 mod build_info;
+mod composite;
 pub mod error;
+mod float8_array;
+mod fusion;
 pub mod privileges;
 pub mod quoting;
 pub mod timescaledb;
 
+pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+pgrx::extension_sql_file!(
+    "../sql/quality.sql",
+    name = "quality",
+    requires = [
+        fusion::tof_analysis,
+        fusion::spectral_analysis,
+        fusion::quality_fusion,
+        fusion::quality_grade
+    ]
+);
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
