@@ -20,6 +20,11 @@ pub mod timescaledb;
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 pgrx::extension_sql_file!(
+    "../sql/storage.sql",
+    name = "storage",
+    requires = ["bootstrap"]
+);
+pgrx::extension_sql_file!(
     "../sql/quality.sql",
     name = "quality",
     requires = [

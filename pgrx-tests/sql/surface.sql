@@ -1,5 +1,7 @@
 -- The public SQL surface: every object in schema sensor, with volatility, parallel
 -- safety and whether it is documented. A change here is a change to the public API.
+-- One line per object, so that a diff shows exactly what changed.
+\pset format unaligned
 SELECT p.oid::regprocedure AS function,
        CASE p.prokind WHEN 'f' THEN 'function' WHEN 'a' THEN 'aggregate' WHEN 'p' THEN 'procedure' WHEN 'w' THEN 'window' END AS kind,
        pg_get_function_result(p.oid) AS returns,
@@ -16,8 +18,8 @@ SELECT c.oid::regclass AS relation,
        c.relrowsecurity AS row_security,
        obj_description(c.oid, 'pg_class') IS NOT NULL AS documented
 FROM pg_class c
-WHERE c.relnamespace = 'sensor'::regnamespace AND c.relkind NOT IN ('i', 'S')
-ORDER BY 1::text;
+WHERE c.relnamespace = 'sensor'::regnamespace AND c.relkind NOT IN ('i', 'S', 'c')
+ORDER BY c.relname;
 
 SELECT t.oid::regtype AS type,
        CASE t.typtype WHEN 'c' THEN 'composite' WHEN 'b' THEN 'base' WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' ELSE t.typtype::text END AS kind,
@@ -26,9 +28,16 @@ FROM pg_type t
 LEFT JOIN pg_class c ON c.oid = t.typrelid
 WHERE t.typnamespace = 'sensor'::regnamespace
   AND t.typelem = 0 AND (c.oid IS NULL OR c.relkind = 'c')
-ORDER BY 1::text;
+ORDER BY t.typname;
 
+\pset format aligned
 -- Nothing undocumented may ship.
-SELECT count(*) AS undocumented_functions
-FROM pg_proc p
-WHERE p.pronamespace = 'sensor'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL;
+SELECT (SELECT count(*) FROM pg_proc p
+        WHERE p.pronamespace = 'sensor'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL) AS undocumented_functions,
+       (SELECT count(*) FROM pg_class c
+        WHERE c.relnamespace = 'sensor'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
+          AND obj_description(c.oid, 'pg_class') IS NULL) AS undocumented_relations,
+       (SELECT count(*) FROM pg_type t
+        WHERE t.typnamespace = 'sensor'::regnamespace AND t.typtype IN ('c', 'b', 'e', 'd') AND t.typelem = 0
+          AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+          AND obj_description(t.oid, 'pg_type') IS NULL) AS undocumented_types;
