@@ -78,3 +78,7 @@ CREATE TYPE sensor.fusion_result AS (
     tof_contribution       float8,
     spectral_contribution  float8
 );
+
+-- Equipment availability: the aggregate state, in the availability crate's versioned
+-- binary encoding (size proportional to state changes). Text form: bytea hex.
+CREATE DOMAIN sensor.availability_state AS bytea;

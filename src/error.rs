@@ -245,3 +245,15 @@ impl<T> RaiseError<T> for SensorResult<T> {
         }
     }
 }
+
+impl From<availability::AvailabilityError> for SensorError {
+    fn from(err: availability::AvailabilityError) -> Self {
+        use availability::AvailabilityError as A;
+        let kind = match err {
+            A::InvalidState(_) => ErrorKind::InvalidInput,
+            A::InvalidArgument(_) => ErrorKind::InvalidParameter,
+            A::Unsupported(_) => ErrorKind::FeatureNotSupported,
+        };
+        SensorError::new(kind, err.to_string())
+    }
+}

@@ -9,6 +9,7 @@
 
 pgrx::pg_module_magic!();
 
+mod availability;
 mod build_info;
 mod composite;
 pub mod error;
@@ -32,6 +33,43 @@ pgrx::extension_sql_file!(
         fusion::spectral_analysis,
         fusion::quality_fusion,
         fusion::quality_grade
+    ]
+);
+pgrx::extension_sql_file!(
+    "../sql/availability.sql",
+    name = "availability",
+    requires = [
+        availability::availability_trans4,
+        availability::availability_trans5,
+        availability::availability_trans6,
+        availability::availability_trans7,
+        availability::availability_trans8,
+        availability::availability_rollup_trans,
+        availability::availability_rollup_window_trans,
+        availability::availability_final,
+        availability::availability_combine,
+        availability::availability_serialize,
+        availability::availability_deserialize,
+        availability::availability_mean_trans,
+        availability::availability_mean_final,
+        availability::availability_mean_combine,
+        availability::availability_mean_serialize,
+        availability::availability_mean_deserialize,
+        availability::availability,
+        availability::uptime,
+        availability::downtime,
+        availability::unknown_time,
+        availability::outages,
+        availability::longest_outage,
+        availability::mtbf,
+        availability::mttr,
+        availability::first_state,
+        availability::last_state,
+        availability::is_approximate,
+        availability::time_in,
+        availability::availability_summary,
+        availability::availability_report,
+        availability::state_timeline,
     ]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);

@@ -1,0 +1,910 @@
+//! Equipment availability: the `availability_agg` / `rollup` aggregates over the
+//! `availability` crate's mergeable state, their accessors, the old service's
+//! `availability_mean`, and the `availability_report` / `state_timeline` functions.
+//!
+//! The aggregate state travels as `sensor.availability_state`, a domain over bytea holding
+//! the crate's versioned encoding (size proportional to state changes, not rows). Functions
+//! that take or return it declare their SQL by hand (`sql = …`) to name the domain.
+
+use std::collections::HashMap;
+
+use ::availability::{
+    AvailabilityConfig, AvailabilityState, GapPolicy, Interval, SampleMean, Summary, Weights,
+};
+use pgrx::datum::{Internal, Interval as PgInterval, TimestampWithTimeZone, ToIsoString};
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgMemoryContexts, PgRelation};
+
+use pgrx::pg_sys::panic::ErrorReport;
+
+use crate::error::{ErrorKind, SensorError, SensorResult, SqlResult};
+use crate::quoting::{quote_identifier, quote_literal};
+
+const USECS_PER_DAY: i64 = 86_400_000_000;
+
+fn micros(ts: TimestampWithTimeZone) -> SensorResult<i64> {
+    let us = i64::from(ts);
+    if us == i64::MIN || us == i64::MAX {
+        return Err(SensorError::new(
+            ErrorKind::DatetimeOutOfRange,
+            "infinite timestamps are not supported here",
+        ));
+    }
+    Ok(us)
+}
+
+fn timestamptz(us: i64) -> Option<TimestampWithTimeZone> {
+    TimestampWithTimeZone::try_from(us).ok()
+}
+
+fn interval(us: i64) -> Option<PgInterval> {
+    PgInterval::new(0, 0, us).ok()
+}
+
+/// A fixed-length interval in microseconds; months have no fixed length.
+fn interval_micros(value: PgInterval, argument: &str) -> SensorResult<i64> {
+    if value.months() != 0 {
+        return Err(SensorError::invalid_parameter(format!(
+            "{argument} must not contain months or years (they have no fixed length)"
+        )));
+    }
+    i64::from(value.days())
+        .checked_mul(USECS_PER_DAY)
+        .and_then(|d| d.checked_add(value.micros()))
+        .filter(|us| *us > 0)
+        .ok_or_else(|| {
+            SensorError::invalid_parameter(format!("{argument} must be a positive interval"))
+        })
+}
+
+fn config(
+    weights: Option<JsonB>,
+    liveness: Option<PgInterval>,
+    gaps: Option<&str>,
+) -> SensorResult<AvailabilityConfig> {
+    let weights = match weights {
+        Some(JsonB(value)) => Weights::from_json(&value)?,
+        None => Weights::new(),
+    };
+    let liveness = liveness
+        .map(|l| interval_micros(l, "liveness"))
+        .transpose()?;
+    let gaps = GapPolicy::parse(gaps.unwrap_or("down"))?;
+    Ok(AvailabilityConfig::new(weights, liveness, gaps)?)
+}
+
+/// The aggregate's memory context, where the state must live across rows.
+fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> SensorResult<pg_sys::MemoryContext> {
+    let mut context: pg_sys::MemoryContext = std::ptr::null_mut();
+    // SAFETY: fcinfo is the current call's; AggCheckCallContext only reads it.
+    let in_aggregate = unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } != 0;
+    if !in_aggregate || context.is_null() {
+        return Err(SensorError::not_supported(
+            "this function may only be called as part of an aggregate",
+        ));
+    }
+    Ok(context)
+}
+
+/// Puts `value` into `internal`, allocated in the aggregate context (dropped with it).
+fn store<T>(
+    internal: &mut Internal,
+    value: T,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SensorResult<()> {
+    let context = aggregate_context(fcinfo)?;
+    // SAFETY: the context outlives every call of this aggregate group.
+    unsafe {
+        PgMemoryContexts::For(context).switch_to(|_| {
+            internal.insert(value);
+        })
+    };
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn transition(
+    mut internal: Internal,
+    time: Option<TimestampWithTimeZone>,
+    state: Option<&str>,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    carry_in: Option<&str>,
+    weights: Option<JsonB>,
+    liveness: Option<PgInterval>,
+    gaps: Option<&str>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SensorResult<Internal> {
+    // SAFETY: this aggregate's internal state is only ever an AvailabilityState.
+    if unsafe { internal.get::<AvailabilityState>() }.is_none() {
+        // A row without an event (LEFT JOIN of an empty bucket) still sets the window.
+        if time.is_none() && (from.is_none() || to.is_none()) {
+            return Ok(internal);
+        }
+        // Window and settings come from the first row; they are constant per group.
+        let (Some(from), Some(to)) = (from, to) else {
+            return Err(SensorError::invalid_parameter(
+                "\"from\" and \"to\" must not be NULL",
+            ));
+        };
+        let fresh = AvailabilityState::new(
+            config(weights, liveness, gaps)?,
+            micros(from)?,
+            micros(to)?,
+            carry_in,
+        )?;
+        store(&mut internal, fresh, fcinfo)?;
+    }
+    let Some(time) = time else {
+        return Ok(internal);
+    };
+    // SAFETY: as above; initialised just now if it was not.
+    if let Some(st) = unsafe { internal.get_mut::<AvailabilityState>() } {
+        // A NULL status is a status nobody knows.
+        st.push(micros(time)?, state.unwrap_or(::availability::UNKNOWN))?;
+    }
+    Ok(internal)
+}
+
+macro_rules! transition_fn {
+    ($name:ident, ($($arg:ident : $ty:ty),*), ($carry:expr, $weights:expr, $live:expr, $gaps:expr)) => {
+        #[pg_extern(immutable, parallel_safe)]
+        #[allow(clippy::too_many_arguments)]
+        fn $name(
+            internal: Internal,
+            time: Option<TimestampWithTimeZone>,
+            state: Option<&str>,
+            from: Option<TimestampWithTimeZone>,
+            to: Option<TimestampWithTimeZone>,
+            $($arg: $ty,)*
+            fcinfo: pg_sys::FunctionCallInfo,
+        ) -> SqlResult<Internal> {
+            Ok(transition(internal, time, state, from, to, $carry, $weights, $live, $gaps, fcinfo)?)
+        }
+    };
+}
+
+transition_fn!(availability_trans4, (), (None, None, None, None));
+transition_fn!(availability_trans5, (carry_in: Option<&str>), (carry_in, None, None, None));
+transition_fn!(availability_trans6, (carry_in: Option<&str>, weights: Option<JsonB>), (carry_in, weights, None, None));
+transition_fn!(
+    availability_trans7,
+    (carry_in: Option<&str>, weights: Option<JsonB>, liveness: Option<PgInterval>),
+    (carry_in, weights, liveness, None)
+);
+transition_fn!(
+    availability_trans8,
+    (carry_in: Option<&str>, weights: Option<JsonB>, liveness: Option<PgInterval>, gaps: Option<&str>),
+    (carry_in, weights, liveness, gaps)
+);
+
+/// `rollup(state)`: merges bucket states into one over the union of their windows.
+#[pg_extern(
+    immutable,
+    parallel_safe,
+    sql = "CREATE FUNCTION sensor.availability_rollup_trans(internal, sensor.availability_state) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+)]
+fn availability_rollup_trans(
+    internal: Internal,
+    value: Option<&[u8]>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    Ok(rollup(internal, value, None, fcinfo)?)
+}
+
+/// `rollup(state, "from", "to")`: the same over a stated window, so that time after the
+/// last bucket with events (buckets without rows) still counts, in the last state.
+#[pg_extern(
+    immutable,
+    parallel_safe,
+    sql = "CREATE FUNCTION sensor.availability_rollup_window_trans(internal, sensor.availability_state, timestamptz, timestamptz) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+)]
+fn availability_rollup_window_trans(
+    internal: Internal,
+    value: Option<&[u8]>,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    let window = match (from, to) {
+        (Some(from), Some(to)) => Some((micros(from)?, micros(to)?)),
+        _ => None,
+    };
+    Ok(rollup(internal, value, window, fcinfo)?)
+}
+
+fn rollup(
+    mut internal: Internal,
+    value: Option<&[u8]>,
+    window: Option<(i64, i64)>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SensorResult<Internal> {
+    let Some(bytes) = value else {
+        return Ok(internal);
+    };
+    let incoming = AvailabilityState::from_bytes(bytes)?;
+    // SAFETY: this aggregate's internal state is only ever an AvailabilityState.
+    match unsafe { internal.get_mut::<AvailabilityState>() } {
+        Some(st) => st.merge(&incoming)?,
+        None => {
+            let first = match window {
+                // An empty state over the window, same settings: merging extends to it.
+                Some((from, to)) => {
+                    let mut empty =
+                        AvailabilityState::new(incoming.config().clone(), from, to, None)?;
+                    empty.merge(&incoming)?;
+                    empty
+                }
+                None => incoming,
+            };
+            store(&mut internal, first, fcinfo)?;
+        }
+    }
+    Ok(internal)
+}
+
+#[pg_extern(
+    immutable,
+    parallel_safe,
+    sql = "CREATE FUNCTION sensor.availability_final(internal) RETURNS sensor.availability_state
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+)]
+fn availability_final(internal: Internal) -> Option<Vec<u8>> {
+    // SAFETY: this aggregate's internal state is only ever an AvailabilityState.
+    unsafe { internal.get::<AvailabilityState>() }.map(AvailabilityState::to_bytes)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn availability_combine(
+    mut a: Internal,
+    b: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    // SAFETY: both are AvailabilityState (or empty).
+    let Some(right) = (unsafe { b.get::<AvailabilityState>() }) else {
+        return Ok(a);
+    };
+    match unsafe { a.get_mut::<AvailabilityState>() } {
+        Some(left) => left.merge(right).map_err(SensorError::from)?,
+        None => store(&mut a, right.clone(), fcinfo)?,
+    }
+    Ok(a)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn availability_serialize(internal: Internal) -> Vec<u8> {
+    // SAFETY: strict: PostgreSQL only serializes existing states.
+    unsafe { internal.get::<AvailabilityState>() }
+        .map(AvailabilityState::to_bytes)
+        .unwrap_or_default()
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn availability_deserialize(
+    bytes: &[u8],
+    _unused: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    let state = AvailabilityState::from_bytes(bytes).map_err(SensorError::from)?;
+    let mut out = Internal::default();
+    store(&mut out, state, fcinfo)?;
+    Ok(out)
+}
+
+// Accessors ------------------------------------------------------------------------
+
+fn summary(bytes: &[u8]) -> SensorResult<Summary> {
+    Ok(AvailabilityState::from_bytes(bytes)?.summary())
+}
+
+macro_rules! accessor {
+    ($name:ident, $sql:literal, $ret:ty, |$s:ident| $body:expr) => {
+        #[pg_extern(immutable, parallel_safe, strict, sql = $sql)]
+        fn $name(state: &[u8]) -> SqlResult<Option<$ret>> {
+            let $s = summary(state)?;
+            Ok($body)
+        }
+    };
+}
+
+accessor!(availability, "CREATE FUNCTION sensor.availability(state sensor.availability_state) RETURNS float8 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", f64, |s| s.availability);
+accessor!(uptime, "CREATE FUNCTION sensor.uptime(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| interval(s.uptime_us));
+accessor!(downtime, "CREATE FUNCTION sensor.downtime(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| interval(s.downtime_us));
+accessor!(unknown_time, "CREATE FUNCTION sensor.unknown_time(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| interval(s.unknown_us));
+accessor!(outages, "CREATE FUNCTION sensor.outages(state sensor.availability_state) RETURNS bigint LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", i64, |s| i64::try_from(s.outages).ok());
+accessor!(longest_outage, "CREATE FUNCTION sensor.longest_outage(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| interval(s.longest_outage_us));
+accessor!(mtbf, "CREATE FUNCTION sensor.mtbf(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| s.mtbf_us.and_then(interval));
+accessor!(mttr, "CREATE FUNCTION sensor.mttr(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| s.mttr_us.and_then(interval));
+accessor!(first_state, "CREATE FUNCTION sensor.first_state(state sensor.availability_state) RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", String, |s| s.first_state);
+accessor!(last_state, "CREATE FUNCTION sensor.last_state(state sensor.availability_state) RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", String, |s| s.last_state);
+accessor!(is_approximate, "CREATE FUNCTION sensor.is_approximate(state sensor.availability_state) RETURNS boolean LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", bool, |s| Some(s.approximate));
+
+#[pg_extern(
+    immutable,
+    parallel_safe,
+    strict,
+    sql = "CREATE FUNCTION sensor.time_in(state sensor.availability_state, status text) RETURNS interval
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+)]
+fn time_in(state: &[u8], status: &str) -> SqlResult<Option<PgInterval>> {
+    Ok(interval(summary(state)?.time_in(status)))
+}
+
+/// Everything at once, for people and for debugging: the summary as jsonb.
+#[pg_extern(
+    immutable,
+    parallel_safe,
+    strict,
+    sql = "CREATE FUNCTION sensor.availability_summary(state sensor.availability_state) RETURNS jsonb
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+)]
+fn availability_summary(state: &[u8]) -> SqlResult<JsonB> {
+    let s = summary(state)?;
+    let ts = |us: i64| timestamptz(us).map(|t| t.to_iso_string());
+    let secs = |us: i64| us as f64 / 1e6;
+    let time_in: serde_json::Map<String, serde_json::Value> = s
+        .time_in
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::json!(secs(*v))))
+        .collect();
+    Ok(JsonB(serde_json::json!({
+        "from": ts(s.from),
+        "to": ts(s.to),
+        "availability": s.availability,
+        "uptime_s": secs(s.uptime_us),
+        "downtime_s": secs(s.downtime_us),
+        "unknown_s": secs(s.unknown_us),
+        "excluded_s": secs(s.excluded_us),
+        "time_in_s": time_in,
+        "outages": s.outages,
+        "failures": s.failures,
+        "outage_in_progress_at_from": s.outage_in_progress_at_from,
+        "outage_in_progress_at_to": s.outage_in_progress_at_to,
+        "longest_outage_s": secs(s.longest_outage_us),
+        "mtbf_s": s.mtbf_us.map(secs),
+        "mttr_s": s.mttr_us.map(secs),
+        "first_state": s.first_state,
+        "last_state": s.last_state,
+        "last_event_time": s.last_event_time.and_then(ts),
+        "approximate": s.approximate,
+    })))
+}
+
+// The old service's sample mean -------------------------------------------------------
+
+#[pg_extern(immutable, parallel_safe)]
+fn availability_mean_trans(
+    mut internal: Internal,
+    status: Option<&str>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    // SAFETY: this aggregate's internal state is only ever a SampleMean.
+    if unsafe { internal.get::<SampleMean>() }.is_none() {
+        store(&mut internal, SampleMean::new(), fcinfo)?;
+    }
+    if let Some(mean) = unsafe { internal.get_mut::<SampleMean>() } {
+        mean.push(status);
+    }
+    Ok(internal)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn availability_mean_final(internal: Internal) -> Option<f64> {
+    // SAFETY: as above.
+    unsafe { internal.get::<SampleMean>() }.and_then(SampleMean::value)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn availability_mean_combine(
+    mut a: Internal,
+    b: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    // SAFETY: as above.
+    let Some(right) = (unsafe { b.get::<SampleMean>() }) else {
+        return Ok(a);
+    };
+    match unsafe { a.get_mut::<SampleMean>() } {
+        Some(left) => left.merge(right),
+        None => store(&mut a, *right, fcinfo)?,
+    }
+    Ok(a)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn availability_mean_serialize(internal: Internal) -> Vec<u8> {
+    // SAFETY: as above.
+    unsafe { internal.get::<SampleMean>() }
+        .map(SampleMean::to_bytes)
+        .unwrap_or_default()
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn availability_mean_deserialize(
+    bytes: &[u8],
+    _unused: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    let mean = SampleMean::from_bytes(bytes).map_err(SensorError::from)?;
+    let mut out = Internal::default();
+    store(&mut out, mean, fcinfo)?;
+    Ok(out)
+}
+
+// Reports over a table ---------------------------------------------------------------
+
+/// The identifiers and window of a report, validated and quoted once.
+struct EventSource {
+    relation: String,
+    time: String,
+    state: String,
+    equipment: Option<String>,
+    from: i64,
+    to: i64,
+}
+
+impl EventSource {
+    fn new(
+        relation: pg_sys::Oid,
+        time_column: &str,
+        state_column: &str,
+        equipment_column: Option<&str>,
+        from: TimestampWithTimeZone,
+        to: TimestampWithTimeZone,
+    ) -> SensorResult<Self> {
+        let (from, to) = (micros(from)?, micros(to)?);
+        if from >= to {
+            return Err(SensorError::invalid_parameter(
+                "\"to\" must be after \"from\"",
+            ));
+        }
+        // regclass output is already quoted and schema-qualified where needed.
+        let relation =
+            Spi::get_one_with_args::<String>("SELECT $1::regclass::text", &[relation.into()])
+                .ok()
+                .flatten()
+                .ok_or_else(|| {
+                    SensorError::new(ErrorKind::UndefinedObject, "relation does not exist")
+                })?;
+        Ok(EventSource {
+            relation,
+            time: quote_identifier(time_column),
+            state: quote_identifier(state_column),
+            equipment: equipment_column.map(quote_identifier),
+            from,
+            to,
+        })
+    }
+
+    fn equipment_expr(&self) -> String {
+        match &self.equipment {
+            Some(e) => format!("{e}::text"),
+            None => "NULL::text".to_string(),
+        }
+    }
+
+    fn window_literals(&self) -> SensorResult<(String, String)> {
+        let lit = |us: i64| -> SensorResult<String> {
+            let ts = timestamptz(us).ok_or_else(|| {
+                SensorError::new(ErrorKind::DatetimeOutOfRange, "timestamp out of range")
+            })?;
+            Ok(format!(
+                "{}::timestamptz",
+                quote_literal(&ts.to_iso_string())
+            ))
+        };
+        Ok((lit(self.from)?, lit(self.to)?))
+    }
+
+    /// The state in force at `from` for each equipment: its last event before the window.
+    fn carry_ins(&self) -> SensorResult<HashMap<Option<String>, (i64, String)>> {
+        let (from, _) = self.window_literals()?;
+        let (rel, t, s) = (&self.relation, &self.time, &self.state);
+        let query = match &self.equipment {
+            // One index probe per equipment (a loose index scan), not a scan of history.
+            Some(e) => format!(
+                "WITH RECURSIVE eq(v) AS (
+                    (SELECT {e} FROM {rel} WHERE {e} IS NOT NULL ORDER BY {e} LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT {e} FROM {rel} WHERE {e} > eq.v ORDER BY {e} LIMIT 1) FROM eq WHERE eq.v IS NOT NULL)
+                 SELECT eq.v::text, last.t, last.s
+                 FROM eq CROSS JOIN LATERAL (
+                    SELECT {t}::timestamptz AS t, {s}::text AS s FROM {rel}
+                    WHERE {e} = eq.v AND {t} < {from} ORDER BY {t} DESC LIMIT 1) last
+                 WHERE eq.v IS NOT NULL"
+            ),
+            None => format!(
+                "SELECT NULL::text, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} < {from} ORDER BY {t} DESC LIMIT 1"
+            ),
+        };
+        Spi::connect(|client| {
+            let mut out = HashMap::new();
+            for row in client.select(&query, None, &[])? {
+                let equipment = row.get::<String>(1)?;
+                let (Some(time), state) =
+                    (row.get::<TimestampWithTimeZone>(2)?, row.get::<String>(3)?)
+                else {
+                    continue;
+                };
+                out.insert(
+                    equipment,
+                    (
+                        i64::from(time),
+                        state.unwrap_or_else(|| ::availability::UNKNOWN.to_string()),
+                    ),
+                );
+            }
+            Ok::<_, pgrx::spi::SpiError>(out)
+        })
+        .map_err(spi_error)
+    }
+}
+
+fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
+    SensorError::invalid_parameter(format!("could not read the events: {err}"))
+}
+
+/// Per equipment, per bucket of `bucket` length from `from`: availability, downtime and
+/// outages. The state in force before `from` is looked up per equipment and carried
+/// from bucket to bucket, so every bucket starts with the right state.
+#[pg_extern(stable, parallel_restricted)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn availability_report(
+    relation: PgRelation,
+    time_column: &str,
+    state_column: &str,
+    equipment_column: Option<&str>,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    bucket: default!(PgInterval, "'1 hour'"),
+    weights: default!(Option<JsonB>, "NULL"),
+    liveness: default!(Option<PgInterval>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(equipment, Option<String>),
+            name!(bucket, Option<TimestampWithTimeZone>),
+            name!(availability, Option<f64>),
+            name!(uptime, Option<PgInterval>),
+            name!(downtime, Option<PgInterval>),
+            name!(unknown_time, Option<PgInterval>),
+            name!(outages, Option<i64>),
+            name!(last_state, Option<String>),
+        ),
+    >,
+    ErrorReport,
+> {
+    let source = EventSource::new(
+        relation.oid(),
+        time_column,
+        state_column,
+        equipment_column,
+        from,
+        to,
+    )?;
+    let width = interval_micros(bucket, "bucket")?;
+    let cfg = config(weights, liveness, None)?;
+    let n_buckets = (source.to - source.from + width - 1) / width;
+    if n_buckets > 10_000_000 {
+        return Err(SensorError::invalid_parameter(
+            "bucket is too small for the window (more than 10,000,000 buckets)",
+        )
+        .into());
+    }
+    let carry = source.carry_ins()?;
+
+    // One pass over the window's rows in any order: a state per (equipment, bucket).
+    let (lo, hi) = source.window_literals()?;
+    let query = format!(
+        "SELECT {eq}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= {lo} AND {t} < {hi}",
+        eq = source.equipment_expr(),
+        t = source.time,
+        s = source.state,
+        rel = source.relation
+    );
+    let mut states: HashMap<Option<String>, HashMap<i64, AvailabilityState>> = HashMap::new();
+    for equipment in carry.keys() {
+        states.entry(equipment.clone()).or_default();
+    }
+    Spi::connect(|client| -> SensorResult<()> {
+        let mut cursor = client.open_cursor(&query, &[]);
+        loop {
+            pgrx::check_for_interrupts!();
+            let batch = cursor.fetch(10_000).map_err(spi_error)?;
+            if batch.is_empty() {
+                break;
+            }
+            for row in batch {
+                let equipment = row.get::<String>(1).map_err(spi_error)?;
+                let Some(time) = row.get::<TimestampWithTimeZone>(2).map_err(spi_error)? else {
+                    continue;
+                };
+                let state = row
+                    .get::<&str>(3)
+                    .map_err(spi_error)?
+                    .unwrap_or(::availability::UNKNOWN);
+                let t = i64::from(time);
+                let k = (t - source.from) / width;
+                let per_bucket = states.entry(equipment).or_default();
+                let st = match per_bucket.get_mut(&k) {
+                    Some(st) => st,
+                    None => {
+                        let start = source.from + k * width;
+                        let st = AvailabilityState::new(
+                            cfg.clone(),
+                            start,
+                            (start + width).min(source.to),
+                            None,
+                        )?;
+                        per_bucket.entry(k).or_insert(st)
+                    }
+                };
+                st.push(t, state)?;
+            }
+        }
+        Ok(())
+    })?;
+
+    // Buckets in order per equipment, each seeded with the last event before it.
+    let mut equipments: Vec<Option<String>> = states.keys().cloned().collect();
+    equipments.sort();
+    let mut rows = Vec::new();
+    for equipment in equipments {
+        let mut per_bucket = states.remove(&equipment).unwrap_or_default();
+        let mut last_event = carry.get(&equipment).cloned();
+        for k in 0..n_buckets {
+            pgrx::check_for_interrupts!();
+            let start = source.from + k * width;
+            let mut st = match per_bucket.remove(&k) {
+                Some(st) => st,
+                None => {
+                    AvailabilityState::new(cfg.clone(), start, (start + width).min(source.to), None)
+                        .map_err(SensorError::from)?
+                }
+            };
+            if let Some((t, s)) = &last_event {
+                st.push(*t, s).map_err(SensorError::from)?;
+            }
+            let s = st.summary();
+            if let (Some(t), Some(state)) = (s.last_event_time, s.last_state.clone()) {
+                if t >= start {
+                    last_event = Some((t, state));
+                }
+            }
+            rows.push((
+                equipment.clone(),
+                timestamptz(start),
+                s.availability,
+                interval(s.uptime_us),
+                interval(s.downtime_us),
+                interval(s.unknown_us),
+                i64::try_from(s.outages).ok(),
+                s.last_state,
+            ));
+        }
+    }
+    Ok(TableIterator::new(rows))
+}
+
+/// The status history as intervals per equipment; with `points`, at most that many
+/// intervals per equipment, keeping the worst state of each slot (for Grafana's
+/// state-timeline panel).
+#[pg_extern(stable, parallel_restricted)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn state_timeline(
+    relation: PgRelation,
+    time_column: &str,
+    state_column: &str,
+    equipment_column: default!(Option<&str>, "NULL"),
+    from: default!(Option<TimestampWithTimeZone>, "NULL"),
+    to: default!(Option<TimestampWithTimeZone>, "NULL"),
+    points: default!(Option<i32>, "NULL"),
+    weights: default!(Option<JsonB>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(equipment, Option<String>),
+            name!(state, Option<String>),
+            name!(start, Option<TimestampWithTimeZone>),
+            name!(end, Option<TimestampWithTimeZone>),
+            name!(duration, Option<PgInterval>),
+        ),
+    >,
+    ErrorReport,
+> {
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(SensorError::invalid_parameter("\"from\" and \"to\" are required").into());
+    };
+    let source = EventSource::new(
+        relation.oid(),
+        time_column,
+        state_column,
+        equipment_column,
+        from,
+        to,
+    )?;
+    let cfg = config(weights, None, None)?;
+    let carry = source.carry_ins()?;
+    let (lo, hi) = source.window_literals()?;
+    let query = format!(
+        "SELECT {eq}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= {lo} AND {t} < {hi} ORDER BY 1, 2",
+        eq = source.equipment_expr(),
+        t = source.time,
+        s = source.state,
+        rel = source.relation
+    );
+    let mut states: Vec<(Option<String>, AvailabilityState)> = Vec::new();
+    Spi::connect(|client| -> SensorResult<()> {
+        let mut cursor = client.open_cursor(&query, &[]);
+        loop {
+            pgrx::check_for_interrupts!();
+            let batch = cursor.fetch(10_000).map_err(spi_error)?;
+            if batch.is_empty() {
+                break;
+            }
+            for row in batch {
+                let equipment = row.get::<String>(1).map_err(spi_error)?;
+                let Some(time) = row.get::<TimestampWithTimeZone>(2).map_err(spi_error)? else {
+                    continue;
+                };
+                let state = row
+                    .get::<&str>(3)
+                    .map_err(spi_error)?
+                    .unwrap_or(::availability::UNKNOWN);
+                if states.last().is_none_or(|(e, _)| *e != equipment) {
+                    states.push((
+                        equipment.clone(),
+                        AvailabilityState::new(cfg.clone(), source.from, source.to, None)?,
+                    ));
+                }
+                if let Some((_, st)) = states.last_mut() {
+                    st.push(i64::from(time), state)?;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    // Equipment with history before the window but no event in it still has a timeline.
+    for equipment in carry.keys() {
+        if !states.iter().any(|(e, _)| e == equipment) {
+            states.push((
+                equipment.clone(),
+                AvailabilityState::new(cfg.clone(), source.from, source.to, None)
+                    .map_err(SensorError::from)?,
+            ));
+        }
+    }
+    states.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut rows = Vec::new();
+    for (equipment, mut st) in states {
+        if let Some((t, s)) = carry.get(&equipment) {
+            st.push(*t, s).map_err(SensorError::from)?;
+        }
+        let mut intervals: Vec<Interval> = st.timeline();
+        if let Some(points) = points {
+            let points = u64::try_from(points)
+                .map_err(|_| SensorError::invalid_parameter("points must be positive"))?;
+            intervals = ::availability::reduce_timeline(
+                &intervals,
+                source.from,
+                source.to,
+                points,
+                cfg.weights(),
+            )
+            .map_err(SensorError::from)?;
+        }
+        for iv in intervals {
+            rows.push((
+                equipment.clone(),
+                Some(iv.state.clone()),
+                timestamptz(iv.start),
+                timestamptz(iv.end),
+                interval(iv.duration()),
+            ));
+        }
+    }
+    Ok(TableIterator::new(rows))
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn setup() {
+        Spi::run(
+            "CREATE TEMP TABLE ev (equipment int, time timestamptz, status text);
+             INSERT INTO ev VALUES
+               (12, '2026-01-01 00:00+00', 'online'),
+               (12, '2026-01-01 06:00+00', 'offline'),
+               (12, '2026-01-01 09:00+00', 'online'),
+               (12, '2026-01-01 23:00+00', 'offline'),
+               (12, '2026-01-02 01:00+00', 'online'),
+               (13, '2025-12-31 12:00+00', 'maintenance'),
+               (13, '2026-01-01 12:00+00', 'online');",
+        )
+        .unwrap();
+    }
+
+    #[pg_test]
+    fn time_weighted_availability_with_carry_in_and_last_state_to_the_end() {
+        setup();
+        // Equipment 12 on Jan 1: offline 06-09 and 23-24: 4 h down of 24 h.
+        let a = Spi::get_one::<f64>(
+            "SELECT sensor.availability(sensor.availability_agg(time, status, '2026-01-01+00', '2026-01-02+00'))
+             FROM ev WHERE equipment = 12 AND time < '2026-01-02+00'",
+        )
+        .unwrap()
+        .unwrap();
+        assert!((a - 20.0 / 24.0).abs() < 1e-12, "{a}");
+        // Equipment 12 on Jan 2 0-12h: carry-in offline from before the window: 1 h down.
+        let a = Spi::get_one::<f64>(
+            "SELECT sensor.availability(sensor.availability_agg(time, status, '2026-01-02+00', '2026-01-02 12:00+00'))
+             FROM ev WHERE equipment = 12",
+        )
+        .unwrap()
+        .unwrap();
+        assert!((a - 11.0 / 12.0).abs() < 1e-12, "{a}");
+    }
+
+    #[pg_test]
+    fn hourly_rollup_equals_the_daily_state_across_midnight() {
+        setup();
+        let (direct, rolled) = Spi::get_two::<f64, f64>(
+            "WITH hourly AS (
+                SELECT date_trunc('hour', e.time) AS h,
+                       sensor.availability_agg(e.time, e.status, date_trunc('hour', e.time), date_trunc('hour', e.time) + interval '1 hour') AS st
+                FROM ev e WHERE e.equipment = 12 GROUP BY 1)
+             SELECT (SELECT sensor.availability(sensor.availability_agg(time, status, '2026-01-01+00', '2026-01-03+00')) FROM ev WHERE equipment = 12),
+                    (SELECT sensor.availability(sensor.rollup(st, '2026-01-01+00', '2026-01-03+00')) FROM hourly)",
+        )
+        .unwrap();
+        // Offline 06:00-09:00 and 23:00-01:00 (across midnight): 5 h down of 48 h.
+        assert_eq!(direct, Some(43.0 / 48.0));
+        assert_eq!(direct, rolled);
+    }
+
+    #[pg_test]
+    fn the_old_services_sample_mean() {
+        let v = Spi::get_one::<f64>(
+            "SELECT sensor.availability_mean(s) FROM (SELECT 'online' FROM generate_series(1, 9) UNION ALL SELECT 'offline') t(s)",
+        )
+        .unwrap();
+        assert_eq!(v, Some(90.0));
+    }
+
+    #[pg_test]
+    fn report_carries_state_into_each_bucket() {
+        setup();
+        let rows = Spi::get_one::<i64>(
+            "SELECT count(*) FROM sensor.availability_report('ev', 'time', 'status', 'equipment', '2026-01-02+00', '2026-01-02 03:00+00')",
+        )
+        .unwrap();
+        assert_eq!(rows, Some(6)); // 2 equipments × 3 buckets
+        let (a, down) = Spi::get_two::<f64, pgrx::datum::Interval>(
+            "SELECT availability, downtime FROM sensor.availability_report('ev', 'time', 'status', 'equipment', '2026-01-02+00', '2026-01-02 03:00+00')
+             WHERE equipment = '12' AND bucket = '2026-01-02+00'",
+        )
+        .unwrap();
+        assert_eq!(a, Some(0.0));
+        assert_eq!(down.map(|d| d.micros()), Some(3_600_000_000));
+    }
+
+    #[pg_test]
+    fn errors_have_their_sqlstates() {
+        setup();
+        let s = crate::tests::sqlstate_of;
+        assert_eq!(s("SELECT sensor.availability_agg(time, status, '2026-01-02+00', '2026-01-01+00') FROM ev").as_deref(), Some("22023"));
+        assert_eq!(s("SELECT sensor.availability_agg(time, status, '2026-01-01+00', '2026-01-02+00', NULL, '{\"online\": 2}') FROM ev").as_deref(), Some("22023"));
+        assert_eq!(s("SELECT sensor.availability_agg(time, status, '2026-01-01+00', '2026-01-02+00', NULL, NULL, '1 month') FROM ev").as_deref(), Some("22023"));
+        assert_eq!(
+            s("SELECT sensor.availability('\\x0102'::bytea)").as_deref(),
+            Some("22P02")
+        );
+        assert_eq!(s("SELECT * FROM sensor.availability_report('ev', 'nope', 'status', 'equipment', '2026-01-01+00', '2026-01-02+00')").as_deref(), Some("42703"));
+    }
+}
