@@ -67,10 +67,10 @@ CREATE AGGREGATE sensor.rollup(state sensor.availability_state) (
 CREATE AGGREGATE sensor.rollup(state sensor.availability_state, "from" timestamptz, "to" timestamptz) (
     SFUNC = sensor.availability_rollup_window_trans,
     STYPE = internal,
-    FINALFUNC = sensor.availability_final,
-    COMBINEFUNC = sensor.availability_combine,
-    SERIALFUNC = sensor.availability_serialize,
-    DESERIALFUNC = sensor.availability_deserialize,
+    FINALFUNC = sensor.availability_rollup_window_final,
+    COMBINEFUNC = sensor.availability_rollup_window_combine,
+    SERIALFUNC = sensor.availability_rollup_window_serialize,
+    DESERIALFUNC = sensor.availability_rollup_window_deserialize,
     PARALLEL = SAFE
 );
 
@@ -107,6 +107,10 @@ COMMENT ON AGGREGATE sensor.rollup(sensor.availability_state) IS
 COMMENT ON AGGREGATE sensor.rollup(sensor.availability_state, timestamptz, timestamptz) IS
     'rollup over a stated window [from, to): time after the last bucket with events (buckets without rows) counts in the last known state.';
 COMMENT ON FUNCTION sensor.availability_rollup_window_trans(internal, sensor.availability_state, timestamptz, timestamptz) IS 'Support function of the availability aggregates.';
+COMMENT ON FUNCTION sensor.availability_rollup_window_final(internal) IS 'Support function of the availability aggregates.';
+COMMENT ON FUNCTION sensor.availability_rollup_window_combine(internal, internal) IS 'Support function of the availability aggregates.';
+COMMENT ON FUNCTION sensor.availability_rollup_window_serialize(internal) IS 'Support function of the availability aggregates.';
+COMMENT ON FUNCTION sensor.availability_rollup_window_deserialize(bytea, internal) IS 'Support function of the availability aggregates.';
 COMMENT ON AGGREGATE sensor.availability_mean(text) IS
     'The old service''s figure: mean of online 1, warning 0.5, offline 0, anything else -1 over the events, x 100, rounded to 2 decimals. A sample mean of events, not time-weighted: prefer sensor.availability(availability_agg(...)).';
 COMMENT ON FUNCTION sensor.availability(sensor.availability_state) IS 'Time-weighted availability in [0, 1]: sum of weight x duration over time in weighted states; NULL when no weighted time.';

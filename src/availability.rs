@@ -127,12 +127,13 @@ fn transition(
                 "\"from\" and \"to\" must not be NULL",
             ));
         };
-        let fresh = AvailabilityState::new(
-            config(weights, liveness, gaps)?,
-            micros(from)?,
-            micros(to)?,
-            carry_in,
-        )?;
+        let (from, to) = (micros(from)?, micros(to)?);
+        if from >= to {
+            return Err(SensorError::invalid_parameter(
+                "\"to\" must be after \"from\"",
+            ));
+        }
+        let fresh = AvailabilityState::new(config(weights, liveness, gaps)?, from, to, carry_in)?;
         store(&mut internal, fresh, fcinfo)?;
     }
     let Some(time) = time else {
@@ -190,11 +191,27 @@ fn availability_rollup_trans(
     value: Option<&[u8]>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    Ok(rollup(internal, value, None, fcinfo)?)
+    Ok(rollup(internal, value, fcinfo)?)
 }
 
-/// `rollup(state, "from", "to")`: the same over a stated window, so that time after the
-/// last bucket with events (buckets without rows) still counts, in the last state.
+/// `rollup(state, "from", "to")`: the same over a stated window, so that time before the
+/// first and after the last bucket with rows still counts, in the states next to it.
+/// The window is applied once, at the end (see `AvailabilityState::window_only`).
+struct WindowedRollup {
+    window: (i64, i64),
+    state: Option<AvailabilityState>,
+}
+
+impl WindowedRollup {
+    fn merge(&mut self, other: &AvailabilityState) -> SensorResult<()> {
+        match &mut self.state {
+            Some(st) => st.merge(other)?,
+            None => self.state = Some(other.clone()),
+        }
+        Ok(())
+    }
+}
+
 #[pg_extern(
     immutable,
     parallel_safe,
@@ -202,23 +219,133 @@ fn availability_rollup_trans(
 LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
 )]
 fn availability_rollup_window_trans(
-    internal: Internal,
+    mut internal: Internal,
     value: Option<&[u8]>,
     from: Option<TimestampWithTimeZone>,
     to: Option<TimestampWithTimeZone>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    let window = match (from, to) {
-        (Some(from), Some(to)) => Some((micros(from)?, micros(to)?)),
-        _ => None,
+    // SAFETY: this aggregate's internal state is only ever a WindowedRollup.
+    if unsafe { internal.get::<WindowedRollup>() }.is_none() {
+        let (Some(from), Some(to)) = (from, to) else {
+            return Err(
+                SensorError::invalid_parameter("\"from\" and \"to\" must not be NULL").into(),
+            );
+        };
+        let window = (micros(from)?, micros(to)?);
+        if window.0 >= window.1 {
+            return Err(SensorError::invalid_parameter("\"to\" must be after \"from\"").into());
+        }
+        store(
+            &mut internal,
+            WindowedRollup {
+                window,
+                state: None,
+            },
+            fcinfo,
+        )?;
+    }
+    let Some(bytes) = value else {
+        return Ok(internal);
     };
-    Ok(rollup(internal, value, window, fcinfo)?)
+    let incoming = AvailabilityState::from_bytes(bytes).map_err(SensorError::from)?;
+    // SAFETY: as above.
+    if let Some(rollup) = unsafe { internal.get_mut::<WindowedRollup>() } {
+        rollup.merge(&incoming)?;
+    }
+    Ok(internal)
+}
+
+#[pg_extern(
+    immutable,
+    parallel_safe,
+    sql = "CREATE FUNCTION sensor.availability_rollup_window_final(internal) RETURNS sensor.availability_state
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+)]
+fn availability_rollup_window_final(internal: Internal) -> SqlResult<Option<Vec<u8>>> {
+    // SAFETY: this aggregate's internal state is only ever a WindowedRollup.
+    let Some(WindowedRollup {
+        window: (from, to),
+        state: Some(st),
+    }) = (unsafe { internal.get::<WindowedRollup>() })
+    else {
+        return Ok(None);
+    };
+    let mut widened = AvailabilityState::window_only(st.config().clone(), *from, *to)
+        .map_err(SensorError::from)?;
+    widened.merge(st).map_err(SensorError::from)?;
+    Ok(Some(widened.to_bytes()))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn availability_rollup_window_combine(
+    mut a: Internal,
+    b: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    // SAFETY: both are WindowedRollup (or empty).
+    let Some(right) = (unsafe { b.get::<WindowedRollup>() }) else {
+        return Ok(a);
+    };
+    match unsafe { a.get_mut::<WindowedRollup>() } {
+        Some(left) => {
+            if let Some(st) = &right.state {
+                left.merge(st)?;
+            }
+        }
+        None => store(
+            &mut a,
+            WindowedRollup {
+                window: right.window,
+                state: right.state.clone(),
+            },
+            fcinfo,
+        )?,
+    }
+    Ok(a)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn availability_rollup_window_serialize(internal: Internal) -> Vec<u8> {
+    // SAFETY: as above. Layout: from, to (i64 little-endian), then the state's bytes.
+    let Some(rollup) = (unsafe { internal.get::<WindowedRollup>() }) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(16);
+    out.extend_from_slice(&rollup.window.0.to_le_bytes());
+    out.extend_from_slice(&rollup.window.1.to_le_bytes());
+    if let Some(st) = &rollup.state {
+        out.extend_from_slice(&st.to_bytes());
+    }
+    out
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn availability_rollup_window_deserialize(
+    bytes: &[u8],
+    _unused: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    let word = |range: std::ops::Range<usize>| -> SensorResult<i64> {
+        let raw = bytes.get(range).and_then(|b| <[u8; 8]>::try_from(b).ok());
+        raw.map(i64::from_le_bytes)
+            .ok_or_else(|| SensorError::invalid_input("truncated rollup state"))
+    };
+    let window = (word(0..8)?, word(8..16)?);
+    let rest = bytes.get(16..).unwrap_or_default();
+    let state = if rest.is_empty() {
+        None
+    } else {
+        Some(AvailabilityState::from_bytes(rest).map_err(SensorError::from)?)
+    };
+    let mut out = Internal::default();
+    store(&mut out, WindowedRollup { window, state }, fcinfo)?;
+    Ok(out)
 }
 
 fn rollup(
     mut internal: Internal,
     value: Option<&[u8]>,
-    window: Option<(i64, i64)>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SensorResult<Internal> {
     let Some(bytes) = value else {
@@ -228,19 +355,7 @@ fn rollup(
     // SAFETY: this aggregate's internal state is only ever an AvailabilityState.
     match unsafe { internal.get_mut::<AvailabilityState>() } {
         Some(st) => st.merge(&incoming)?,
-        None => {
-            let first = match window {
-                // An empty state over the window, same settings: merging extends to it.
-                Some((from, to)) => {
-                    let mut empty =
-                        AvailabilityState::new(incoming.config().clone(), from, to, None)?;
-                    empty.merge(&incoming)?;
-                    empty
-                }
-                None => incoming,
-            };
-            store(&mut internal, first, fcinfo)?;
-        }
+        None => store(&mut internal, incoming, fcinfo)?,
     }
     Ok(internal)
 }

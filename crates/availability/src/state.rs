@@ -219,6 +219,18 @@ impl AvailabilityState {
         })
     }
 
+    /// A state over `[from, to)` that knows nothing, not even that the window had no
+    /// events. Merging a finished rollup into it, once, widens the rollup's hull to
+    /// `[from, to)` (time before the first and after the last bucket takes the states
+    /// next to it) while the gaps between buckets stay holes. Used by
+    /// `rollup(state, from, to)`. Edge holes are not representable, so merge it last
+    /// and only once.
+    pub fn window_only(config: AvailabilityConfig, from: i64, to: i64) -> Result<Self> {
+        let mut state = Self::new(config, from, to, None)?;
+        state.holes = vec![(from, to)];
+        Ok(state)
+    }
+
     /// Builds a state from events in any order.
     pub fn from_events<'a, I>(
         config: AvailabilityConfig,

@@ -264,3 +264,44 @@ fn carry_in_flows_from_hour_to_hour() {
     assert_eq!(s.time_in("offline"), 30 * MIN);
     assert_eq!(s.last_state.as_deref(), Some("offline"));
 }
+
+/// `window_only` widens a finished rollup to a stated window: merged once, last, it keeps
+/// the holes between buckets, so the result is exact whatever the order of the buckets.
+#[test]
+fn window_only_widens_a_rollup_exactly() {
+    use availability::{AvailabilityConfig, AvailabilityState, GapPolicy, Weights};
+    const H: i64 = 3_600_000_000;
+    let cfg = || AvailabilityConfig::new(Weights::new(), None, GapPolicy::Down).unwrap();
+    let events = [
+        (0, "online"),
+        (6 * H, "offline"),
+        (9 * H, "online"),
+        (23 * H, "offline"),
+        (25 * H, "online"),
+    ];
+    let direct = AvailabilityState::from_events(cfg(), 0, 48 * H, None, events.iter().copied())
+        .unwrap()
+        .summary();
+    let buckets: Vec<AvailabilityState> = events
+        .iter()
+        .map(|&(t, s)| {
+            let start = t / H * H;
+            AvailabilityState::from_events(cfg(), start, start + H, None, [(t, s)]).unwrap()
+        })
+        .collect();
+    for order in [[0, 1, 2, 3, 4], [4, 2, 0, 3, 1], [3, 4, 1, 0, 2]] {
+        let mut rolled = buckets[order[0]].clone();
+        for &i in &order[1..] {
+            rolled.merge(&buckets[i]).unwrap();
+        }
+        let mut widened = AvailabilityState::window_only(cfg(), 0, 48 * H).unwrap();
+        widened.merge(&rolled).unwrap();
+        let s = widened.summary();
+        assert!(!s.approximate, "{order:?}");
+        assert_eq!(s.availability, direct.availability, "{order:?}");
+        assert_eq!(s.downtime_us, 5 * H);
+        assert_eq!(s.outages, direct.outages);
+        let bytes = widened.to_bytes();
+        assert_eq!(AvailabilityState::from_bytes(&bytes).unwrap().summary(), s);
+    }
+}
