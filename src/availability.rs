@@ -548,6 +548,204 @@ fn availability_mean_deserialize(
     Ok(out)
 }
 
+// Per-bucket states for availability_report ---------------------------------------------
+
+/// The states of one equipment's buckets `[from + k·width, from + (k+1)·width)`, built in
+/// one pass by the internal aggregate `sensor.availability_buckets`. Rows of a time-ordered
+/// scan hit the last bucket again, so the lookup is a comparison, not a search.
+struct BucketStates {
+    config: AvailabilityConfig,
+    from: i64,
+    to: i64,
+    width: i64,
+    buckets: Vec<(i64, AvailabilityState)>,
+}
+
+impl BucketStates {
+    fn push(&mut self, t: i64, state: &str) -> SensorResult<()> {
+        let k = (t - self.from).div_euclid(self.width);
+        let at = match self.buckets.last() {
+            Some((last, _)) if *last == k => self.buckets.len() - 1,
+            _ => match self.buckets.binary_search_by_key(&k, |(b, _)| *b) {
+                Ok(i) => i,
+                Err(i) => {
+                    let start = self.from + k * self.width;
+                    let st = AvailabilityState::new(
+                        self.config.clone(),
+                        start,
+                        (start + self.width).min(self.to),
+                        None,
+                    )?;
+                    self.buckets.insert(i, (k, st));
+                    i
+                }
+            },
+        };
+        if let Some((_, st)) = self.buckets.get_mut(at) {
+            st.push(t, state)?;
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: &BucketStates) -> SensorResult<()> {
+        for (k, st) in &other.buckets {
+            match self.buckets.binary_search_by_key(k, |(b, _)| *b) {
+                Ok(i) => {
+                    if let Some((_, mine)) = self.buckets.get_mut(i) {
+                        mine.merge(st)?;
+                    }
+                }
+                Err(i) => self.buckets.insert(i, (*k, st.clone())),
+            }
+        }
+        Ok(())
+    }
+
+    /// count, then per bucket: k, length, the state's bytes (little-endian u64s).
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for v in [self.from, self.to, self.width, self.buckets.len() as i64] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for (k, st) in &self.buckets {
+            let bytes = st.to_bytes();
+            out.extend_from_slice(&k.to_le_bytes());
+            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(&bytes);
+        }
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> SensorResult<BucketStates> {
+        let truncated = || SensorError::invalid_input("truncated bucket states");
+        let word = |at: &mut usize| -> SensorResult<i64> {
+            let raw = bytes
+                .get(*at..at.saturating_add(8))
+                .and_then(|b| <[u8; 8]>::try_from(b).ok());
+            *at = at.saturating_add(8);
+            raw.map(i64::from_le_bytes).ok_or_else(truncated)
+        };
+        let mut at = 0usize;
+        let (from, to, width, count) = (
+            word(&mut at)?,
+            word(&mut at)?,
+            word(&mut at)?,
+            word(&mut at)?,
+        );
+        let mut buckets = Vec::new();
+        let mut config = None;
+        for _ in 0..count {
+            let (k, len) = (word(&mut at)?, word(&mut at)?);
+            let len = usize::try_from(len)
+                .map_err(|_| SensorError::invalid_input("bad bucket state length"))?;
+            let body = bytes
+                .get(at..at.saturating_add(len))
+                .ok_or_else(truncated)?;
+            at = at.saturating_add(len);
+            let st = AvailabilityState::from_bytes(body)?;
+            config.get_or_insert_with(|| st.config().clone());
+            buckets.push((k, st));
+        }
+        let config = match config {
+            Some(c) => c,
+            None => AvailabilityConfig::new(Weights::new(), None, GapPolicy::Down)?,
+        };
+        Ok(BucketStates {
+            config,
+            from,
+            to,
+            width,
+            buckets,
+        })
+    }
+}
+
+#[pg_extern(immutable, parallel_safe)]
+#[allow(clippy::too_many_arguments)]
+fn availability_buckets_trans(
+    mut internal: Internal,
+    time: Option<TimestampWithTimeZone>,
+    state: Option<&str>,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    width: Option<i64>,
+    weights: Option<JsonB>,
+    liveness: Option<PgInterval>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    let Some(time) = time else {
+        return Ok(internal);
+    };
+    // SAFETY: this aggregate's internal state is only ever a BucketStates.
+    if unsafe { internal.get::<BucketStates>() }.is_none() {
+        let (Some(from), Some(to), Some(width)) = (from, to, width.filter(|w| *w > 0)) else {
+            return Err(SensorError::invalid_parameter(
+                "from, to and a positive width are required",
+            )
+            .into());
+        };
+        let buckets = BucketStates {
+            config: config(weights, liveness, None)?,
+            from: micros(from)?,
+            to: micros(to)?,
+            width,
+            buckets: Vec::new(),
+        };
+        store(&mut internal, buckets, fcinfo)?;
+    }
+    // SAFETY: as above.
+    if let Some(buckets) = unsafe { internal.get_mut::<BucketStates>() } {
+        buckets.push(i64::from(time), state.unwrap_or(::availability::UNKNOWN))?;
+    }
+    Ok(internal)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn availability_buckets_final(internal: Internal) -> Option<Vec<u8>> {
+    // SAFETY: as above.
+    unsafe { internal.get::<BucketStates>() }.map(BucketStates::to_bytes)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn availability_buckets_combine(
+    mut a: Internal,
+    b: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    // SAFETY: both are BucketStates (or empty).
+    let Some(right) = (unsafe { b.get::<BucketStates>() }) else {
+        return Ok(a);
+    };
+    match unsafe { a.get_mut::<BucketStates>() } {
+        Some(left) => left.merge(right)?,
+        None => {
+            let copy = BucketStates::from_bytes(&right.to_bytes())?;
+            store(&mut a, copy, fcinfo)?
+        }
+    }
+    Ok(a)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn availability_buckets_serialize(internal: Internal) -> Vec<u8> {
+    // SAFETY: as above.
+    unsafe { internal.get::<BucketStates>() }
+        .map(BucketStates::to_bytes)
+        .unwrap_or_default()
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn availability_buckets_deserialize(
+    bytes: &[u8],
+    _unused: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    let buckets = BucketStates::from_bytes(bytes)?;
+    let mut out = Internal::default();
+    store(&mut out, buckets, fcinfo)?;
+    Ok(out)
+}
+
 // Reports over a table ---------------------------------------------------------------
 
 /// The identifiers and window of a report, validated and quoted once.
@@ -574,6 +772,24 @@ impl EventSource {
             return Err(SensorError::invalid_parameter(
                 "\"to\" must be after \"from\"",
             ));
+        }
+        for column in [Some(time_column), Some(state_column), equipment_column]
+            .into_iter()
+            .flatten()
+        {
+            let exists = Spi::get_one_with_args::<bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2 AND attnum > 0 AND NOT attisdropped)",
+                &[relation.into(), column.into()],
+            )
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+            if !exists {
+                return Err(SensorError::new(
+                    ErrorKind::UndefinedColumn,
+                    format!("column \"{column}\" does not exist"),
+                ));
+            }
         }
         // regclass output is already quoted and schema-qualified where needed.
         let relation =
@@ -661,26 +877,25 @@ fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
     SensorError::invalid_parameter(format!("could not read the events: {err}"))
 }
 
-/// Per equipment, per bucket of `bucket` length from `from`: availability, downtime and
-/// outages. The state in force before `from` is looked up per equipment and carried
-/// from bucket to bucket, so every bucket starts with the right state.
-#[pg_extern(stable, parallel_restricted)]
+/// The report rows of one equipment: every bucket of `[from, to)` in order, each seeded
+/// with the last event before it (the carry-in for the first, then each bucket's last
+/// event), from the per-bucket states of `sensor.availability_buckets`. Called by the
+/// SQL function `sensor.availability_report`, which runs the one aggregating scan.
+#[pg_extern(immutable, parallel_safe)]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn availability_report(
-    relation: PgRelation,
-    time_column: &str,
-    state_column: &str,
-    equipment_column: Option<&str>,
+fn availability_bucket_rows(
+    buckets: Option<&[u8]>,
     from: TimestampWithTimeZone,
     to: TimestampWithTimeZone,
-    bucket: default!(PgInterval, "'1 hour'"),
-    weights: default!(Option<JsonB>, "NULL"),
-    liveness: default!(Option<PgInterval>, "NULL"),
+    width: i64,
+    carry_time: Option<TimestampWithTimeZone>,
+    carry_state: Option<&str>,
+    weights: Option<JsonB>,
+    liveness: Option<PgInterval>,
 ) -> Result<
     TableIterator<
         'static,
         (
-            name!(equipment, Option<String>),
             name!(bucket, Option<TimestampWithTimeZone>),
             name!(availability, Option<f64>),
             name!(uptime, Option<PgInterval>),
@@ -692,116 +907,70 @@ fn availability_report(
     >,
     ErrorReport,
 > {
-    let source = EventSource::new(
-        relation.oid(),
-        time_column,
-        state_column,
-        equipment_column,
-        from,
-        to,
-    )?;
-    let width = interval_micros(bucket, "bucket")?;
-    let cfg = config(weights, liveness, None)?;
-    let n_buckets = (source.to - source.from + width - 1) / width;
+    let (from, to) = (micros(from)?, micros(to)?);
+    if width <= 0 || from >= to {
+        return Err(SensorError::invalid_parameter(
+            "a positive bucket and a window with \"to\" after \"from\" are required",
+        )
+        .into());
+    }
+    let n_buckets = (to - from + width - 1) / width;
     if n_buckets > 10_000_000 {
         return Err(SensorError::invalid_parameter(
             "bucket is too small for the window (more than 10,000,000 buckets)",
         )
         .into());
     }
-    let carry = source.carry_ins()?;
-
-    // One pass over the window's rows in any order: a state per (equipment, bucket).
-    let (lo, hi) = source.window_literals()?;
-    let query = format!(
-        "SELECT {eq}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= {lo} AND {t} < {hi}",
-        eq = source.equipment_expr(),
-        t = source.time,
-        s = source.state,
-        rel = source.relation
-    );
-    let mut states: HashMap<Option<String>, HashMap<i64, AvailabilityState>> = HashMap::new();
-    for equipment in carry.keys() {
-        states.entry(equipment.clone()).or_default();
-    }
-    Spi::connect(|client| -> SensorResult<()> {
-        let mut cursor = client.open_cursor(&query, &[]);
-        loop {
-            pgrx::check_for_interrupts!();
-            let batch = cursor.fetch(10_000).map_err(spi_error)?;
-            if batch.is_empty() {
-                break;
-            }
-            for row in batch {
-                let equipment = row.get::<String>(1).map_err(spi_error)?;
-                let Some(time) = row.get::<TimestampWithTimeZone>(2).map_err(spi_error)? else {
-                    continue;
-                };
-                let state = row
-                    .get::<&str>(3)
-                    .map_err(spi_error)?
-                    .unwrap_or(::availability::UNKNOWN);
-                let t = i64::from(time);
-                let k = (t - source.from) / width;
-                let per_bucket = states.entry(equipment).or_default();
-                let st = match per_bucket.get_mut(&k) {
-                    Some(st) => st,
-                    None => {
-                        let start = source.from + k * width;
-                        let st = AvailabilityState::new(
-                            cfg.clone(),
-                            start,
-                            (start + width).min(source.to),
-                            None,
-                        )?;
-                        per_bucket.entry(k).or_insert(st)
-                    }
-                };
-                st.push(t, state)?;
+    let cfg = config(weights, liveness, None)?;
+    let mut states: HashMap<i64, AvailabilityState> = match buckets {
+        Some(bytes) => BucketStates::from_bytes(bytes)?
+            .buckets
+            .into_iter()
+            .collect(),
+        None => HashMap::new(),
+    };
+    let mut last_event = match (carry_time, carry_state) {
+        (Some(t), s) => Some((
+            i64::from(t),
+            s.unwrap_or(::availability::UNKNOWN).to_string(),
+        )),
+        _ => None,
+    };
+    let mut rows = Vec::with_capacity(usize::try_from(n_buckets).unwrap_or(0));
+    for k in 0..n_buckets {
+        pgrx::check_for_interrupts!();
+        let start = from + k * width;
+        let mut st = match states.remove(&k) {
+            Some(st) => st,
+            None => AvailabilityState::new(cfg.clone(), start, (start + width).min(to), None)
+                .map_err(SensorError::from)?,
+        };
+        if let Some((t, s)) = &last_event {
+            st.push(*t, s).map_err(SensorError::from)?;
+        }
+        let s = st.summary();
+        if let (Some(t), Some(state)) = (s.last_event_time, s.last_state.clone()) {
+            if t >= start {
+                last_event = Some((t, state));
             }
         }
-        Ok(())
-    })?;
-
-    // Buckets in order per equipment, each seeded with the last event before it.
-    let mut equipments: Vec<Option<String>> = states.keys().cloned().collect();
-    equipments.sort();
-    let mut rows = Vec::new();
-    for equipment in equipments {
-        let mut per_bucket = states.remove(&equipment).unwrap_or_default();
-        let mut last_event = carry.get(&equipment).cloned();
-        for k in 0..n_buckets {
-            pgrx::check_for_interrupts!();
-            let start = source.from + k * width;
-            let mut st = match per_bucket.remove(&k) {
-                Some(st) => st,
-                None => {
-                    AvailabilityState::new(cfg.clone(), start, (start + width).min(source.to), None)
-                        .map_err(SensorError::from)?
-                }
-            };
-            if let Some((t, s)) = &last_event {
-                st.push(*t, s).map_err(SensorError::from)?;
-            }
-            let s = st.summary();
-            if let (Some(t), Some(state)) = (s.last_event_time, s.last_state.clone()) {
-                if t >= start {
-                    last_event = Some((t, state));
-                }
-            }
-            rows.push((
-                equipment.clone(),
-                timestamptz(start),
-                s.availability,
-                interval(s.uptime_us),
-                interval(s.downtime_us),
-                interval(s.unknown_us),
-                i64::try_from(s.outages).ok(),
-                s.last_state,
-            ));
-        }
+        rows.push((
+            timestamptz(start),
+            s.availability,
+            interval(s.uptime_us),
+            interval(s.downtime_us),
+            interval(s.unknown_us),
+            i64::try_from(s.outages).ok(),
+            s.last_state,
+        ));
     }
     Ok(TableIterator::new(rows))
+}
+
+/// `bucket` as microseconds, validated (for `sensor.availability_report`).
+#[pg_extern(immutable, parallel_safe, strict)]
+fn availability_bucket_width(bucket: PgInterval) -> SqlResult<i64> {
+    Ok(interval_micros(bucket, "bucket")?)
 }
 
 /// The status history as intervals per equipment; with `points`, at most that many
@@ -1002,7 +1171,7 @@ mod tests {
         assert_eq!(rows, Some(6)); // 2 equipments × 3 buckets
         let (a, down) = Spi::get_two::<f64, pgrx::datum::Interval>(
             "SELECT availability, downtime FROM sensor.availability_report('ev', 'time', 'status', 'equipment', '2026-01-02+00', '2026-01-02 03:00+00')
-             WHERE equipment = '12' AND bucket = '2026-01-02+00'",
+             WHERE equipment = '12' AND time = '2026-01-02+00'",
         )
         .unwrap();
         assert_eq!(a, Some(0.0));

@@ -38,11 +38,13 @@ pub enum ErrorKind {
     FeatureNotSupported,
     /// A named object (dataset, channel, …) that does not exist (42704).
     UndefinedObject,
+    /// A column that the relation does not have (42703).
+    UndefinedColumn,
 }
 
 impl ErrorKind {
     /// Every kind, for tests that prove the mapping.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::InvalidInput,
         ErrorKind::InvalidParameter,
         ErrorKind::NumericOutOfRange,
@@ -55,6 +57,7 @@ impl ErrorKind {
         ErrorKind::InsufficientPrivilege,
         ErrorKind::FeatureNotSupported,
         ErrorKind::UndefinedObject,
+        ErrorKind::UndefinedColumn,
     ];
 
     pub const fn sql_error_code(self) -> PgSqlErrorCode {
@@ -71,6 +74,7 @@ impl ErrorKind {
             ErrorKind::InsufficientPrivilege => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             ErrorKind::FeatureNotSupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             ErrorKind::UndefinedObject => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            ErrorKind::UndefinedColumn => PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
         }
     }
 
@@ -89,6 +93,7 @@ impl ErrorKind {
             ErrorKind::InsufficientPrivilege => "42501",
             ErrorKind::FeatureNotSupported => "0A000",
             ErrorKind::UndefinedObject => "42704",
+            ErrorKind::UndefinedColumn => "42703",
         }
     }
 
@@ -107,6 +112,7 @@ impl ErrorKind {
             ErrorKind::InsufficientPrivilege => "insufficient_privilege",
             ErrorKind::FeatureNotSupported => "feature_not_supported",
             ErrorKind::UndefinedObject => "undefined_object",
+            ErrorKind::UndefinedColumn => "undefined_column",
         }
     }
 }

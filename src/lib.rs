@@ -55,6 +55,11 @@ pgrx::extension_sql_file!(
         availability::availability_serialize,
         availability::availability_deserialize,
         availability::availability_mean_trans,
+        availability::availability_buckets_trans,
+        availability::availability_buckets_final,
+        availability::availability_buckets_combine,
+        availability::availability_buckets_serialize,
+        availability::availability_buckets_deserialize,
         availability::availability_mean_final,
         availability::availability_mean_combine,
         availability::availability_mean_serialize,
@@ -72,7 +77,8 @@ pgrx::extension_sql_file!(
         availability::is_approximate,
         availability::time_in,
         availability::availability_summary,
-        availability::availability_report,
+        availability::availability_bucket_rows,
+        availability::availability_bucket_width,
         availability::state_timeline,
     ]
 );

@@ -83,9 +83,9 @@ SELECT sensor.availability_mean(status) AS event_mean,
 FROM status_events WHERE equipment = 12 AND time < '2026-01-02';
 
 -- Report: one row per equipment per bucket, carry-in from before "from".
-SELECT equipment, bucket, round(availability::numeric, 4) AS availability, downtime, outages, last_state
+SELECT equipment, time, round(availability::numeric, 4) AS availability, downtime, outages, last_state
 FROM sensor.availability_report('status_events', 'time', 'status', 'equipment', '2026-01-01 22:00', '2026-01-02 02:00', bucket => '1 hour')
-ORDER BY equipment, bucket;
+ORDER BY equipment, time;
 
 -- Timeline: intervals, and reduced to 8 slots of 3 hours keeping the worst state.
 SELECT equipment, state, start, "end", duration
@@ -130,5 +130,7 @@ SELECT * FROM sensor.availability_report('status_events', 'nope', 'status', 'equ
 SELECT * FROM sensor.availability_report('status_events', 'time', 'status', 'equipment', '2026-01-01', '2026-01-02', bucket => '1 month');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM sensor.state_timeline('status_events', 'time', 'status', 'equipment', '2026-01-01', '2026-01-02', points => 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM sensor.state_timeline('status_events', 'time', 'nope', 'equipment', '2026-01-01', '2026-01-02');
 \echo :LAST_ERROR_SQLSTATE
 DROP TABLE status_events, many_events CASCADE;
