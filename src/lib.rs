@@ -12,6 +12,7 @@ pgrx::pg_module_magic!();
 mod build_info;
 mod composite;
 pub mod error;
+mod export;
 mod float8_array;
 mod fusion;
 pub mod privileges;
@@ -33,6 +34,11 @@ pgrx::extension_sql_file!(
         fusion::quality_fusion,
         fusion::quality_grade
     ]
+);
+pgrx::extension_sql_file!(
+    "../sql/export.sql",
+    name = "export",
+    requires = [export::arrow_export, export::arrow_stream, export::clickhouse_ddl]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
 
