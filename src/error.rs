@@ -256,14 +256,19 @@ impl From<clickhouse_arrow::ExportError> for SensorError {
             E::InvalidData { .. } => SensorError::invalid_input(err.to_string()),
             E::InvalidParameter(message) => SensorError::invalid_parameter(message),
             E::Unsupported(message) => SensorError::not_supported(message),
-            E::Arrow(arrow) => SensorError::not_supported(format!("Arrow cannot encode this: {arrow}")),
+            E::Arrow(arrow) => {
+                SensorError::not_supported(format!("Arrow cannot encode this: {arrow}"))
+            }
             E::Io(io) => {
                 let kind = match io.kind() {
                     io::ErrorKind::StorageFull => ErrorKind::DiskFull,
                     io::ErrorKind::PermissionDenied => ErrorKind::InsufficientPrivilege,
                     _ => ErrorKind::Io,
                 };
-                SensorError::new(kind, format!("could not write Arrow data: {}", os_reason(&io)))
+                SensorError::new(
+                    kind,
+                    format!("could not write Arrow data: {}", os_reason(&io)),
+                )
             }
         }
     }

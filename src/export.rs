@@ -26,7 +26,9 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use self::columns::{ResultColumn, SourceType};
-use self::cursor::{batch_failure, column_list, BatchSink, Cursor, PreparedQuery, SpiConnection, TimeWindow};
+use self::cursor::{
+    batch_failure, column_list, BatchSink, Cursor, PreparedQuery, SpiConnection, TimeWindow,
+};
 use crate::error::{ErrorKind, RaiseError, SensorError, SensorResult, SqlResult};
 use crate::privileges::{require_server_file_access, ServerFileAccess};
 
@@ -74,7 +76,10 @@ impl TypeOptions {
             special_values: choice(
                 "special_values",
                 special_values,
-                &[("error", SpecialValues::Error), ("null", SpecialValues::Null)],
+                &[
+                    ("error", SpecialValues::Error),
+                    ("null", SpecialValues::Null),
+                ],
             )?,
         })
     }
@@ -173,14 +178,19 @@ fn export_columns(
                 special_values: options.special_values,
                 ..ColumnOptions::default()
             };
-            ColumnSpec::from_pg(column.name.clone(), &source.pg, !column.not_null, &column_options)
-                .map_err(|e| {
-                    let e = SensorError::from(e);
-                    SensorError {
-                        message: format!("cannot export column \"{}\": {}", column.name, e.message),
-                        ..e
-                    }
-                })
+            ColumnSpec::from_pg(
+                column.name.clone(),
+                &source.pg,
+                !column.not_null,
+                &column_options,
+            )
+            .map_err(|e| {
+                let e = SensorError::from(e);
+                SensorError {
+                    message: format!("cannot export column \"{}\": {}", column.name, e.message),
+                    ..e
+                }
+            })
         })
         .collect::<SensorResult<Vec<_>>>()?;
     Ok((specs, sources))
@@ -352,7 +362,9 @@ impl PendingFile {
                 Ok(()) => {
                     let _ = fs::remove_file(&self.temporary);
                 }
-                Err(e) if e.kind() == IoErrorKind::AlreadyExists => return Err(file_exists(&target)),
+                Err(e) if e.kind() == IoErrorKind::AlreadyExists => {
+                    return Err(file_exists(&target))
+                }
                 // File systems without hard links: check, then rename.
                 Err(_) => {
                     if fs::symlink_metadata(&target).is_ok() {
@@ -725,7 +737,8 @@ mod tests {
     #[pg_test]
     fn ddl_of_the_issue_tables() {
         telemetry(10);
-        Spi::run("CREATE TABLE users (user_id int4 NOT NULL, name text NOT NULL, country text)").unwrap();
+        Spi::run("CREATE TABLE users (user_id int4 NOT NULL, name text NOT NULL, country text)")
+            .unwrap();
         assert_eq!(
             one("SELECT sensor.clickhouse_ddl('SELECT * FROM users', 'users', engine => 'Join(ANY, LEFT, user_id)')"),
             "CREATE TABLE users (user_id Int32, name String, country Nullable(String)) ENGINE = Join(ANY, LEFT, user_id)"
@@ -795,11 +808,20 @@ mod tests {
                 .trim_end_matches(") ENGINE = Memory")
                 .to_string()
         };
-        assert_eq!(columns("SELECT id, v, w FROM a"), "id Int32, v Int32, w Nullable(Int32)");
+        assert_eq!(
+            columns("SELECT id, v, w FROM a"),
+            "id Int32, v Int32, w Nullable(Int32)"
+        );
         // Through subqueries, CTEs and inner joins the trace holds.
         assert_eq!(columns("SELECT s.v FROM (SELECT v FROM a) s"), "v Int32");
-        assert_eq!(columns("WITH c AS (SELECT v FROM a) SELECT v FROM c"), "v Int32");
-        assert_eq!(columns("SELECT a.v, b.x FROM a JOIN b USING (id)"), "v Int32, x Int32");
+        assert_eq!(
+            columns("WITH c AS (SELECT v FROM a) SELECT v FROM c"),
+            "v Int32"
+        );
+        assert_eq!(
+            columns("SELECT a.v, b.x FROM a JOIN b USING (id)"),
+            "v Int32, x Int32"
+        );
         // Outer joins, grouping sets, expressions, views, set operations: nullable.
         assert_eq!(
             columns("SELECT a.v, b.x FROM a LEFT JOIN b USING (id)"),
@@ -809,10 +831,16 @@ mod tests {
             columns("SELECT s.x FROM (SELECT b.x FROM a LEFT JOIN b USING (id)) s"),
             "x Nullable(Int32)"
         );
-        assert_eq!(columns("SELECT v FROM a GROUP BY ROLLUP (v)"), "v Nullable(Int32)");
+        assert_eq!(
+            columns("SELECT v FROM a GROUP BY ROLLUP (v)"),
+            "v Nullable(Int32)"
+        );
         assert_eq!(columns("SELECT v + 0 AS v FROM a"), "v Nullable(Int32)");
         assert_eq!(columns("SELECT v FROM av"), "v Nullable(Int32)");
-        assert_eq!(columns("SELECT v FROM a UNION ALL SELECT x FROM b"), "v Nullable(Int32)");
+        assert_eq!(
+            columns("SELECT v FROM a UNION ALL SELECT x FROM b"),
+            "v Nullable(Int32)"
+        );
         assert_eq!(columns("SELECT 1 AS one"), "one Nullable(Int32)");
     }
 
@@ -831,7 +859,9 @@ mod tests {
         assert_eq!(bytes, Some(data.len() as i64));
         assert!(data.starts_with(b"ARROW1") && data.ends_with(b"ARROW1"));
         assert_eq!(entries(&dir), vec!["t.arrow"], "no temporary file is left");
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
         assert_eq!(mode & 0o777, 0o644);
 
         // An existing file is refused, or replaced with overwrite => true.
@@ -908,12 +938,27 @@ mod tests {
             Spi::get_one::<i64>(&format!("SELECT rows FROM ({}) r", export(query, extra))).unwrap()
         };
         assert_eq!(
-            rows("SELECT 'NaN'::numeric AS n, 'infinity'::timestamptz AS t, 'infinity'::date AS d", ", special_values => 'null'"),
+            rows(
+                "SELECT 'NaN'::numeric AS n, 'infinity'::timestamptz AS t, 'infinity'::date AS d",
+                ", special_values => 'null'"
+            ),
             Some(1)
         );
-        assert_eq!(rows("SELECT 'NaN'::numeric AS n, 1e40::numeric AS m", ", numeric_mode => 'float64'"), Some(1));
-        assert_eq!(rows("SELECT 1e40::numeric AS n", ", numeric_mode => 'text'"), Some(1));
-        assert_eq!(rows("SELECT 'NaN'::float8 AS f, '-infinity'::float4 AS g", ""), Some(1));
+        assert_eq!(
+            rows(
+                "SELECT 'NaN'::numeric AS n, 1e40::numeric AS m",
+                ", numeric_mode => 'float64'"
+            ),
+            Some(1)
+        );
+        assert_eq!(
+            rows("SELECT 1e40::numeric AS n", ", numeric_mode => 'text'"),
+            Some(1)
+        );
+        assert_eq!(
+            rows("SELECT 'NaN'::float8 AS f, '-infinity'::float4 AS g", ""),
+            Some(1)
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -966,10 +1011,18 @@ mod tests {
             dir.join("p.arrow").display()
         ));
         // Streams and DDL touch no server file.
-        let chunks = Spi::get_one::<i64>("SELECT count(*) FROM sensor.arrow_stream('SELECT 1 AS a')").unwrap();
+        let chunks =
+            Spi::get_one::<i64>("SELECT count(*) FROM sensor.arrow_stream('SELECT 1 AS a')")
+                .unwrap();
         Spi::run("RESET ROLE").unwrap();
-        assert!(denied.starts_with("42501|permission denied to write server file"), "{denied}");
-        assert!(denied.ends_with("GRANT pg_write_server_files TO sensor_export_plain;"), "{denied}");
+        assert!(
+            denied.starts_with("42501|permission denied to write server file"),
+            "{denied}"
+        );
+        assert!(
+            denied.ends_with("GRANT pg_write_server_files TO sensor_export_plain;"),
+            "{denied}"
+        );
         assert_eq!(chunks, Some(3));
         assert!(entries(&dir).is_empty());
         let _ = std::fs::remove_dir_all(&dir);
@@ -1004,7 +1057,10 @@ mod tests {
         assert_eq!(chunks[4], vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
         assert_eq!(chunks.concat(), std::fs::read(&path).unwrap());
         // An empty result is a schema and the end marker.
-        let empty = Spi::get_one::<i64>("SELECT count(*) FROM sensor.arrow_stream('SELECT 1 AS a WHERE false')").unwrap();
+        let empty = Spi::get_one::<i64>(
+            "SELECT count(*) FROM sensor.arrow_stream('SELECT 1 AS a WHERE false')",
+        )
+        .unwrap();
         assert_eq!(empty, Some(2));
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -1012,7 +1068,8 @@ mod tests {
     #[pg_test]
     fn a_window_exports_exactly_its_rows() {
         telemetry(5_000);
-        Spi::run("ALTER TABLE telemetry_events RENAME COLUMN event_timestamp TO \"Event Time\"").unwrap();
+        Spi::run("ALTER TABLE telemetry_events RENAME COLUMN event_timestamp TO \"Event Time\"")
+            .unwrap();
         let dir = test_dir("window");
         let rows = Spi::get_one::<i64>(&format!(
             "SELECT rows FROM sensor.arrow_export('SELECT * FROM telemetry_events;', '{}', time_column => 'Event Time',

@@ -38,7 +38,11 @@ pgrx::extension_sql_file!(
 pgrx::extension_sql_file!(
     "../sql/export.sql",
     name = "export",
-    requires = [export::arrow_export, export::arrow_stream, export::clickhouse_ddl]
+    requires = [
+        export::arrow_export,
+        export::arrow_stream,
+        export::clickhouse_ddl
+    ]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
 

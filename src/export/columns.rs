@@ -10,7 +10,7 @@ use clickhouse_arrow::{
 };
 use pgrx::list::PgList;
 use pgrx::pg_sys::{self, Datum, Oid};
-use pgrx::varlena::{vardata_any, varatt_is_1b_e, varatt_is_4b_c, varsize_any_exhdr};
+use pgrx::varlena::{varatt_is_1b_e, varatt_is_4b_c, vardata_any, varsize_any_exhdr};
 
 use crate::error::{ErrorKind, SensorError, SensorResult};
 
@@ -167,7 +167,10 @@ fn scalar_type(oid: Oid, typmod: i32) -> (Scalar, PgType) {
 ///
 /// # Safety
 /// `plansource` must be a valid, completed plan source of the current SPI connection.
-pub unsafe fn not_null_columns(plansource: *mut pg_sys::CachedPlanSource, natts: usize) -> Vec<bool> {
+pub unsafe fn not_null_columns(
+    plansource: *mut pg_sys::CachedPlanSource,
+    natts: usize,
+) -> Vec<bool> {
     let mut not_null = vec![false; natts];
     let queries = PgList::<pg_sys::Query>::from_pg((*plansource).query_list);
     let Some(query) = queries.iter_ptr().find(|q| !q.is_null() && (**q).canSetTag) else {
@@ -177,7 +180,9 @@ pub unsafe fn not_null_columns(plansource: *mut pg_sys::CachedPlanSource, natts:
         return not_null;
     }
     let targets = PgList::<pg_sys::TargetEntry>::from_pg((*query).targetList);
-    let visible = targets.iter_ptr().filter(|t| !t.is_null() && !(**t).resjunk);
+    let visible = targets
+        .iter_ptr()
+        .filter(|t| !t.is_null() && !(**t).resjunk);
     for (slot, target) in not_null.iter_mut().zip(visible) {
         let (table, column) = ((*target).resorigtbl, (*target).resorigcol);
         if table != pg_sys::InvalidOid && column > 0 {
@@ -254,8 +259,9 @@ impl OutputFunction {
         let mut function = pg_sys::InvalidOid;
         let mut is_varlena = false;
         pg_sys::getTypeOutputInfo(type_oid, &mut function, &mut is_varlena);
-        let finfo = pg_sys::MemoryContextAllocZero(context, std::mem::size_of::<pg_sys::FmgrInfo>())
-            .cast::<pg_sys::FmgrInfo>();
+        let finfo =
+            pg_sys::MemoryContextAllocZero(context, std::mem::size_of::<pg_sys::FmgrInfo>())
+                .cast::<pg_sys::FmgrInfo>();
         pg_sys::fmgr_info_cxt(function, finfo, context);
         OutputFunction { finfo }
     }
@@ -287,9 +293,16 @@ impl ColumnReader {
     ///
     /// # Safety
     /// `context` must be a valid memory context that outlives the reader.
-    pub unsafe fn new(spec: ColumnSpec, source: &SourceType, context: pg_sys::MemoryContext) -> ColumnReader {
-        let output = matches!(source.scalar, Scalar::Numeric | Scalar::Enum | Scalar::Output)
-            .then(|| OutputFunction::new(source.scalar_oid, context));
+    pub unsafe fn new(
+        spec: ColumnSpec,
+        source: &SourceType,
+        context: pg_sys::MemoryContext,
+    ) -> ColumnReader {
+        let output = matches!(
+            source.scalar,
+            Scalar::Numeric | Scalar::Enum | Scalar::Output
+        )
+        .then(|| OutputFunction::new(source.scalar_oid, context));
         ColumnReader {
             spec,
             scalar: source.scalar,
@@ -447,9 +460,9 @@ pub fn value_failure(spec: &ColumnSpec, err: ExportError) -> SensorError {
     let ExportError::InvalidData { column, detail } = err else {
         let err = SensorError::from(err);
         return match err.kind {
-            ErrorKind::FeatureNotSupported => {
-                err.with_hint("Use a smaller batch_rows, or fewer distinct values in LowCardinality columns.")
-            }
+            ErrorKind::FeatureNotSupported => err.with_hint(
+                "Use a smaller batch_rows, or fewer distinct values in LowCardinality columns.",
+            ),
             _ => err,
         };
     };
@@ -521,4 +534,3 @@ unsafe fn converted_text<'a>(bytes: &'a [u8], column: &str) -> SensorResult<&'a 
         ))
     })
 }
-

@@ -61,7 +61,11 @@ pub struct PreparedQuery {
 impl PreparedQuery {
     /// Prepares `query` (one statement that returns rows), restricted to `window` if given,
     /// and describes its result columns. Needs an SPI connection.
-    pub fn prepare(_spi: &SpiConnection, query: &str, window: Option<&TimeWindow>) -> SensorResult<PreparedQuery> {
+    pub fn prepare(
+        _spi: &SpiConnection,
+        query: &str,
+        window: Option<&TimeWindow>,
+    ) -> SensorResult<PreparedQuery> {
         let query = strip_terminator(query);
         let Some(window) = window else {
             return prepare_statement(query, &[]);
@@ -73,7 +77,10 @@ impl PreparedQuery {
                 "time_column \"{}\" is not a column of the query",
                 window.column
             ))
-            .with_hint(format!("The query returns: {}.", column_list(&inner.columns))));
+            .with_hint(format!(
+                "The query returns: {}.",
+                column_list(&inner.columns)
+            )));
         };
         if !SourceType::of(column.type_oid, column.typmod).is_time_column() {
             return Err(SensorError::invalid_parameter(format!(
@@ -97,8 +104,16 @@ impl PreparedQuery {
             pg_sys::SPI_cursor_open(
                 std::ptr::null(),
                 self.plan,
-                if params.is_empty() { std::ptr::null_mut() } else { params.as_mut_ptr() },
-                if nulls.is_empty() { std::ptr::null() } else { nulls.as_ptr() },
+                if params.is_empty() {
+                    std::ptr::null_mut()
+                } else {
+                    params.as_mut_ptr()
+                },
+                if nulls.is_empty() {
+                    std::ptr::null()
+                } else {
+                    nulls.as_ptr()
+                },
                 false,
             )
         };
@@ -137,7 +152,11 @@ fn windowed_sql(query: &str, window: &TimeWindow) -> (String, Vec<(Oid, Datum)>)
     }
     let sql = format!(
         "SELECT * FROM (\n{query}\n) AS sensor_window\nWHERE {}",
-        if conditions.is_empty() { "true".to_string() } else { conditions.join(" AND ") }
+        if conditions.is_empty() {
+            "true".to_string()
+        } else {
+            conditions.join(" AND ")
+        }
     );
     (sql, params)
 }
@@ -152,15 +171,22 @@ fn prepare_statement(sql: &str, params: &[(Oid, Datum)]) -> SensorResult<Prepare
         pg_sys::SPI_prepare(
             c_sql.as_ptr(),
             i32::try_from(types.len()).unwrap_or(0),
-            if types.is_empty() { std::ptr::null_mut() } else { types.as_mut_ptr() },
+            if types.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                types.as_mut_ptr()
+            },
         )
     };
     if plan.is_null() {
-        return Err(SensorError::invalid_parameter("could not prepare the query"));
+        return Err(SensorError::invalid_parameter(
+            "could not prepare the query",
+        ));
     }
     // SAFETY: the plan was just prepared; its plan sources are valid while connected.
     unsafe {
-        let sources = PgList::<pg_sys::CachedPlanSource>::from_pg(pg_sys::SPI_plan_get_plan_sources(plan));
+        let sources =
+            PgList::<pg_sys::CachedPlanSource>::from_pg(pg_sys::SPI_plan_get_plan_sources(plan));
         if sources.len() != 1 {
             return Err(SensorError::invalid_parameter(format!(
                 "the query must be exactly one statement, not {}",
@@ -168,7 +194,11 @@ fn prepare_statement(sql: &str, params: &[(Oid, Datum)]) -> SensorResult<Prepare
             )));
         }
         let source = sources.head().unwrap_or(std::ptr::null_mut());
-        let desc = if source.is_null() { std::ptr::null_mut() } else { (*source).resultDesc };
+        let desc = if source.is_null() {
+            std::ptr::null_mut()
+        } else {
+            (*source).resultDesc
+        };
         if desc.is_null() {
             return Err(SensorError::invalid_parameter(
                 "the query returns no rows: it must be a SELECT, VALUES or TABLE statement (or a statement with RETURNING)",
@@ -201,7 +231,8 @@ fn attribute_name(name: &pg_sys::NameData) -> SensorResult<String> {
     // SAFETY: as above; the conversion allocates in the current memory context.
     unsafe {
         let len = i32::try_from(bytes.to_bytes().len()).unwrap_or(0);
-        let converted = pg_sys::pg_server_to_any(bytes.as_ptr(), len, pg_sys::pg_enc::PG_UTF8 as i32);
+        let converted =
+            pg_sys::pg_server_to_any(bytes.as_ptr(), len, pg_sys::pg_enc::PG_UTF8 as i32);
         CStr::from_ptr(converted)
             .to_str()
             .map(str::to_string)
@@ -238,7 +269,10 @@ impl Cursor {
         if portal.is_null() {
             return Err(SensorError::new(
                 ErrorKind::UndefinedObject,
-                format!("the export cursor \"{}\" was closed", self.name.to_string_lossy()),
+                format!(
+                    "the export cursor \"{}\" was closed",
+                    self.name.to_string_lossy()
+                ),
             ));
         }
         Ok(portal)
