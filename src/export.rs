@@ -968,7 +968,7 @@ mod tests {
         let out = dir.join("a.arrow");
         let out = out.display();
         let cases = [
-            (format!("SELECT * FROM sensor.arrow_export('SELECT 1', 'relative.arrow')"), "22023"),
+            ("SELECT * FROM sensor.arrow_export('SELECT 1', 'relative.arrow')".to_string(), "22023"),
             (format!("SELECT * FROM sensor.arrow_export('SELECT 1', '{out}', format => 'parquet')"), "22023"),
             (format!("SELECT * FROM sensor.arrow_export('SELECT 1', '{out}', batch_rows => 0)"), "22023"),
             (format!("SELECT * FROM sensor.arrow_export('SELECT 1', '{out}', compression => 'gzip')"), "22023"),
