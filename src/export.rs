@@ -1056,6 +1056,18 @@ mod tests {
         assert!(chunks[0].starts_with(&[0xff, 0xff, 0xff, 0xff]));
         assert_eq!(chunks[4], vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
         assert_eq!(chunks.concat(), std::fs::read(&path).unwrap());
+        // Lazy: reading two chunks runs the query for one batch only, so the division by
+        // zero in its third batch is never reached; reading all of them reaches it.
+        let failing = "SELECT sensor.arrow_stream('SELECT i, 1 / (i - 2500) AS x FROM generate_series(1, 3000) i', batch_rows => 1000)";
+        let first_two = Spi::get_one::<i64>(&format!(
+            "SELECT count(*) FROM (SELECT c FROM ({failing}) AS s(c) LIMIT 2) AS l"
+        ))
+        .unwrap();
+        assert_eq!(first_two, Some(2));
+        assert_eq!(
+            sqlstate_of(&format!("SELECT count(*) FROM ({failing}) AS s(c)")).as_deref(),
+            Some("22012")
+        );
         // An empty result is a schema and the end marker.
         let empty = Spi::get_one::<i64>(
             "SELECT count(*) FROM sensor.arrow_stream('SELECT 1 AS a WHERE false')",
