@@ -196,10 +196,7 @@ fn export_columns(
     Ok((specs, sources))
 }
 
-fn required<'a, T>(argument: &str, value: Option<T>) -> SensorResult<T>
-where
-    T: 'a,
-{
+fn required<T>(argument: &str, value: Option<T>) -> SensorResult<T> {
     value.ok_or_else(|| SensorError::invalid_parameter(format!("{argument} must not be NULL")))
 }
 
