@@ -263,3 +263,31 @@ impl From<availability::AvailabilityError> for SensorError {
         SensorError::new(kind, err.to_string())
     }
 }
+
+impl From<clickhouse_arrow::ExportError> for SensorError {
+    /// Without the column context (see `export::columns` for per-value errors with
+    /// their SQLSTATEs): bad values 22P02, bad arguments 22023, sizes or types beyond
+    /// Arrow's limits 0A000, I/O by its kind.
+    fn from(err: clickhouse_arrow::ExportError) -> Self {
+        use clickhouse_arrow::ExportError as E;
+        match err {
+            E::InvalidData { .. } => SensorError::invalid_input(err.to_string()),
+            E::InvalidParameter(message) => SensorError::invalid_parameter(message),
+            E::Unsupported(message) => SensorError::not_supported(message),
+            E::Arrow(arrow) => {
+                SensorError::not_supported(format!("Arrow cannot encode this: {arrow}"))
+            }
+            E::Io(io) => {
+                let kind = match io.kind() {
+                    io::ErrorKind::StorageFull => ErrorKind::DiskFull,
+                    io::ErrorKind::PermissionDenied => ErrorKind::InsufficientPrivilege,
+                    _ => ErrorKind::Io,
+                };
+                SensorError::new(
+                    kind,
+                    format!("could not write Arrow data: {}", os_reason(&io)),
+                )
+            }
+        }
+    }
+}

@@ -13,6 +13,7 @@ mod availability;
 mod build_info;
 mod composite;
 pub mod error;
+mod export;
 mod float8_array;
 mod fusion;
 pub mod privileges;
@@ -80,6 +81,15 @@ pgrx::extension_sql_file!(
         availability::availability_bucket_rows,
         availability::availability_bucket_width,
         availability::state_timeline,
+    ]
+);
+pgrx::extension_sql_file!(
+    "../sql/export.sql",
+    name = "export",
+    requires = [
+        export::arrow_export,
+        export::arrow_stream,
+        export::clickhouse_ddl
     ]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
