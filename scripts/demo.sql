@@ -1,13 +1,34 @@
 -- The demo's showcase: a short tour of what sensor_analytics does.
 \pset footer off
-\echo 'What is running:'
+\echo '== What is running'
 SELECT sensor.version();
-SELECT jsonb_pretty(sensor.build_info()) AS build_info;
+SELECT sensor.build_info()->'timescaledb' AS timescaledb;
 
-\echo 'Every function in schema sensor:'
+\echo '== Quality: score a time-of-flight frame and a spectrum, and fuse them'
+SELECT tof.grade AS tof_grade, round(tof.quality_score::numeric, 3) AS tof_score,
+       spec.grade AS spectral_grade, f.final_grade, round(f.score_100::numeric, 1) AS score_100, f.compliant
+FROM sensor.tof_analysis(array_fill(60::float8, ARRAY[8,8]), array_fill(55::float8, ARRAY[8,8]), array_fill(100::float8, ARRAY[8,8])) tof,
+     sensor.spectral_analysis(f1 => 2000, f2 => 1800, f3 => 2500, f4 => 2600, f5 => 2400, f6 => 2300, f7 => 6000, f8 => 5200, nir => 3000, clear => 30000) spec,
+     sensor.quality_fusion(tof, spec) f;
+
+\echo '== Availability: time-weighted, with the state carried in from before the window'
+WITH events(equipment, time, status) AS (VALUES
+    (12, '2026-01-01 00:00+00'::timestamptz, 'online'), (12, '2026-01-01 06:00+00', 'offline'),
+    (12, '2026-01-01 09:00+00', 'online'), (12, '2026-01-01 23:00+00', 'offline'), (12, '2026-01-02 01:00+00', 'online'))
+SELECT round(100 * sensor.availability(s)::numeric, 2) AS availability_pct, sensor.downtime(s), sensor.outages(s),
+       sensor.mttr(s), sensor.last_state(s),
+       (SELECT sensor.availability_mean(status) FROM events) AS old_service_event_mean
+FROM (SELECT sensor.availability_agg(time, status, '2026-01-01+00', '2026-01-02+00') AS s FROM events) t;
+
+\echo '== Export: the ClickHouse table that receives a query''s Arrow export'
+SELECT sensor.clickhouse_ddl(
+    'SELECT 1::int8 AS id, 2::int4 AS user_id, now() AS event_timestamp, 1.5::float8 AS signal_amplitude',
+    'telemetry_events', order_by => '(user_id, event_timestamp)', partition_by => 'toYYYYMM(event_timestamp)') AS ddl;
+
+\echo '== Every function in schema sensor'
 SELECT p.oid::regprocedure AS function, d.description
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 LEFT JOIN pg_catalog.pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::regclass
-WHERE n.nspname = 'sensor'
-ORDER BY 1::text;
+WHERE n.nspname = 'sensor' AND d.description NOT LIKE 'Support function%' AND d.description NOT LIKE 'Internal to%'
+ORDER BY p.proname;
