@@ -245,3 +245,17 @@ impl<T> RaiseError<T> for SensorResult<T> {
         }
     }
 }
+
+impl From<tdms::TdmsError> for SensorError {
+    fn from(err: tdms::TdmsError) -> Self {
+        use tdms::TdmsError as T;
+        let kind = match &err {
+            T::Malformed { .. } => ErrorKind::InvalidInput,
+            T::InvalidArgument(_) => ErrorKind::InvalidParameter,
+            T::Unsupported(_) => ErrorKind::FeatureNotSupported,
+            // Classified exactly like a failed open or read of a server file.
+            T::Io(io) => SensorError::file_access(io, "read", Path::new("")).kind,
+        };
+        SensorError::new(kind, err.to_string())
+    }
+}

@@ -14,6 +14,7 @@ mod composite;
 pub mod error;
 mod float8_array;
 mod fusion;
+mod ingest;
 pub mod privileges;
 pub mod quoting;
 pub mod timescaledb;
@@ -32,6 +33,18 @@ pgrx::extension_sql_file!(
         fusion::spectral_analysis,
         fusion::quality_fusion,
         fusion::quality_grade
+    ]
+);
+pgrx::extension_sql_file!(
+    "../sql/tdms.sql",
+    name = "tdms",
+    requires = [
+        "storage",
+        ingest::tdms::tdms_channels,
+        ingest::tdms::tdms_properties,
+        ingest::tdms::tdms_read,
+        ingest::tdms::load_tdms,
+        ingest::tdms::load_tdms_bytes
     ]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
