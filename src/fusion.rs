@@ -389,7 +389,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             err,
-            "22023|reflectance must be an 8×8 array (or 64 values), got 4×16"
+            "22023|reflectance must be an 8×8 array (or 64 values), got 4×16||"
         );
         let err = Spi::get_one::<String>(&format!(
             "SELECT tests.error_fields_of($$SELECT sensor.tof_analysis({FLAT}, {FLAT}, {FLAT}, histograms => array_fill(1::float8, ARRAY[8,7,3]))$$)"
@@ -398,7 +398,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             err,
-            "22023|histograms must be an 8×8×n array (or 64×n), n ≥ 1 bins, got 8×7×3"
+            "22023|histograms must be an 8×8×n array (or 64×n), n ≥ 1 bins, got 8×7×3||"
         );
         assert_eq!(
             sqlstate_of(&format!(

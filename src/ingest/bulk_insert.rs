@@ -8,7 +8,7 @@
 //! triggers (a TimescaleDB hypertable has one), no row-level security, no CHECK
 //! constraints or generated columns, no columns besides the three, no deferrable unique
 //! or exclusion indexes, and INSERT privilege for the current role. Otherwise rows go
-//! through batched SPI `INSERT … SELECT FROM unnest(…)`, which the executor handles in
+//! through batched SPI `INSERT … SELECT FROM ROWS FROM (unnest(…), …)`, which the executor handles in
 //! full (hypertable chunk routing, triggers, policies, permission errors).
 //!
 //! Error paths do no cleanup here: an error aborts the (sub)transaction, which releases
@@ -225,7 +225,8 @@ impl DirectInsert {
                 attnums,
                 natts,
             };
-            // Deferred uniqueness checks would need the after-trigger queue.
+            // Deferred uniqueness checks would need the after-trigger queue. (Such indexes
+            // come with a constraint trigger, refused above; this keeps the guarantee local.)
             let n = usize::try_from((*result_rel).ri_NumIndices).unwrap_or(0);
             for i in 0..n {
                 let index = *(*result_rel).ri_IndexRelationDescs.add(i);
@@ -386,7 +387,7 @@ impl DirectInsert {
     }
 }
 
-/// The fallback: batched `INSERT … SELECT FROM unnest($1, $2, $3)` through SPI.
+/// The fallback: batched `INSERT … SELECT FROM ROWS FROM (unnest($1), unnest($2), unnest($3))` through SPI.
 struct SpiInsert {
     table: SampleTable,
     channel_ids: Vec<i64>,
@@ -432,8 +433,8 @@ impl SpiInsert {
                 Spi::connect_mut(|client| {
                     client
                         .update(
-                            "INSERT INTO sensor.samples (channel_id, \"time\", value) SELECT * FROM \
-                             pg_catalog.unnest($1::pg_catalog.int8[], $2::pg_catalog.timestamptz[], $3::pg_catalog.float8[])",
+                            "INSERT INTO sensor.samples (channel_id, \"time\", value) SELECT * FROM ROWS FROM \
+                             (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.timestamptz[]), pg_catalog.unnest($3::pg_catalog.float8[]))",
                             None,
                             &[ids.clone().into(), times.into(), values.clone().into()],
                         )
@@ -443,8 +444,8 @@ impl SpiInsert {
             SampleTable::Indexed => Spi::connect_mut(|client| {
                 client
                     .update(
-                        "INSERT INTO sensor.indexed_samples (channel_id, sample_index, value) SELECT * FROM \
-                         pg_catalog.unnest($1::pg_catalog.int8[], $2::pg_catalog.int8[], $3::pg_catalog.float8[])",
+                        "INSERT INTO sensor.indexed_samples (channel_id, sample_index, value) SELECT * FROM ROWS FROM \
+                         (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.int8[]), pg_catalog.unnest($3::pg_catalog.float8[]))",
                         None,
                         &[ids.clone().into(), keys.clone().into(), values.clone().into()],
                     )

@@ -155,6 +155,14 @@ def data_past_end():
     return segment(TOC_META | TOC_RAW | TOC_NEW_OBJ_LIST, m, struct.pack("<i", 1))
 
 
+def time_overflow():
+    """Sample 1 of a waveform channel lies past the year 294276 (timestamptz's end); sample 0 does not."""
+    m = meta(obj("/'g'/'first'", index(T_I32, 3)),
+             obj("/'g'/'far'", index(T_F64, 3), props(prop("wf_start_time", T_TS, ts(START)),
+                                                      prop("wf_increment", T_F64, 1e13))))
+    return segment(TOC_META | TOC_RAW | TOC_NEW_OBJ_LIST, m, struct.pack("<3i", 1, 2, 3) + struct.pack("<3d", 1, 2, 3))
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     rng = random.Random(3)
@@ -169,6 +177,7 @@ def main():
         "absurd_count.tdms": absurd_count(),
         "raw_offset_past_end.tdms": raw_offset_past_end(),
         "data_past_end.tdms": data_past_end(),
+        "time_overflow.tdms": time_overflow(),
     }
     for name, content in files.items():
         with open(os.path.join(out, name), "wb") as f:
