@@ -27,7 +27,7 @@ SMALL_SEED="$OUT/seed_${SMALL}.tdms"
 [ -s "$SMALL_SEED" ] || "$PY" "$ROOT/bench/tdms_make_seed.py" "$SMALL_SEED" "$SMALL"
 chmod a+r "$SEED" "$SMALL_SEED"
 
-(cd "$ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null)
+(cd "$ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" >"$OUT/install.log" 2>&1) || { cat "$OUT/install.log"; exit 1; }
 
 CLUSTER="$ROOT/target/bench-cluster"
 PORT=$("$ROOT/scripts/pg-cluster" start "$CLUSTER")
@@ -35,7 +35,8 @@ export PGHOST=localhost PGPORT="$PORT" PGUSER=postgres PGDATABASE=tdms_load_benc
 "$BIN/psql" -X -q -d postgres -v ON_ERROR_STOP=1 <<'SQL'
 ALTER SYSTEM SET max_wal_size = '16GB';
 ALTER SYSTEM SET checkpoint_timeout = '1h';
-SELECT pg_reload_conf();
+SELECT pg_reload_conf() \gset
+SET client_min_messages = warning;
 DROP DATABASE IF EXISTS tdms_load_bench;
 CREATE DATABASE tdms_load_bench;
 SQL

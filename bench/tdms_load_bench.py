@@ -92,7 +92,7 @@ def main():
         shape = conn.execute(
             """SELECT (SELECT string_agg(format('%s %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
                        FROM pg_attribute WHERE attrelid = r::regclass AND attnum > 0 AND NOT attisdropped),
-                      (SELECT string_agg(regexp_replace(pg_get_indexdef(indexrelid), ' ON \\S+', ' ON _'), '; ')
+                      (SELECT string_agg(regexp_replace(pg_get_indexdef(indexrelid), 'INDEX \\S+ ON \\S+', 'INDEX ON _'), '; ')
                        FROM pg_index WHERE indrelid = r::regclass),
                       (SELECT relpersistence FROM pg_class WHERE oid = r::regclass)
                FROM unnest(ARRAY['sensor.samples', 'bench_copy.samples']) AS r""").fetchall()

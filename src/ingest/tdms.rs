@@ -327,7 +327,7 @@ fn tdms_properties(
 #[pg_extern(volatile, parallel_safe)]
 #[allow(clippy::type_complexity)]
 fn tdms_read(
-    path: &str,
+    path: Option<&str>,
     group_name: default!(Option<&str>, "NULL"),
     channel_name: default!(Option<&str>, "NULL"),
     offset: default!(Option<i64>, 0),
@@ -346,6 +346,10 @@ fn tdms_read(
     >,
     ErrorReport,
 > {
+    // NULL path: no rows, as a STRICT function would give.
+    let Some(path) = path else {
+        return Ok(TableIterator::empty());
+    };
     let offset = offset.unwrap_or(0);
     let offset = u64::try_from(offset)
         .map_err(|_| SensorError::invalid_parameter("offset must not be negative"))?;
@@ -1200,6 +1204,9 @@ mod tests {
             )),
             0
         );
+        // NULLs: no path, no rows; NULL offset and limit are the defaults.
+        assert_eq!(count("SELECT count(*) FROM sensor.tdms_read(NULL)"), 0);
+        assert_eq!(count(&format!("SELECT count(*) FROM sensor.tdms_read('{small}', NULL, NULL, NULL, NULL)")), 21);
         let interleaved = fixture("interleaved");
         assert_eq!(
             text(&format!("SELECT string_agg(channel_name || value, ',' ORDER BY channel_name, sample_index) FROM sensor.tdms_read('{interleaved}')")).as_deref(),
