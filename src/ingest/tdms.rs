@@ -1206,7 +1206,12 @@ mod tests {
         );
         // NULLs: no path, no rows; NULL offset and limit are the defaults.
         assert_eq!(count("SELECT count(*) FROM sensor.tdms_read(NULL)"), 0);
-        assert_eq!(count(&format!("SELECT count(*) FROM sensor.tdms_read('{small}', NULL, NULL, NULL, NULL)")), 21);
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM sensor.tdms_read('{small}', NULL, NULL, NULL, NULL)"
+            )),
+            21
+        );
         let interleaved = fixture("interleaved");
         assert_eq!(
             text(&format!("SELECT string_agg(channel_name || value, ',' ORDER BY channel_name, sample_index) FROM sensor.tdms_read('{interleaved}')")).as_deref(),
