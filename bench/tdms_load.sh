@@ -8,14 +8,14 @@
 # under target/bench-cluster (fsync off, as every test cluster here; max_wal_size raised so
 # that neither side hits checkpoints mid-run).
 # Env: TDMS_SEED_SAMPLES (default 10000000), TDMS_BENCH_DIR (default /tmp/tdms-load-bench),
-#      TDMS_BENCH_REPEATS (default 2), SENSOR_PYTHON (default: the project venv), PG_CONFIG.
+#      TDMS_BENCH_REPEATS (default 3), SENSOR_PYTHON (default: the project venv), PG_CONFIG.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${SENSOR_PYTHON:-/root/.cache/sensor_analytics/venv/bin/python}
 SAMPLES=${TDMS_SEED_SAMPLES:-10000000}
 SMALL=1000000
 OUT=${TDMS_BENCH_DIR:-/tmp/tdms-load-bench}
-REPEATS=${TDMS_BENCH_REPEATS:-2}
+REPEATS=${TDMS_BENCH_REPEATS:-3}
 export PG_CONFIG=${PG_CONFIG:-/usr/bin/pg_config}
 BIN=$("$PG_CONFIG" --bindir)
 

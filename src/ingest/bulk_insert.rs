@@ -209,8 +209,16 @@ impl DirectInsert {
                 (*result_rel).type_ = pg_sys::NodeTag::T_ResultRelInfo;
                 pg_sys::InitResultRelInfo(result_rel, rel, 1, std::ptr::null_mut(), 0);
                 pg_sys::ExecOpenIndices(result_rel, false);
+                // Virtual slots (COPY uses the table's slot type): heap_multi_insert forms
+                // the heap tuple in the per-batch context, and the index entries read the
+                // values in place instead of deforming that tuple again.
                 let slots: Vec<_> = (0..DIRECT_BATCH)
-                    .map(|_| pg_sys::table_slot_create(rel, std::ptr::null_mut()))
+                    .map(|_| {
+                        pg_sys::MakeSingleTupleTableSlot(
+                            (*rel).rd_att,
+                            &raw const pg_sys::TTSOpsVirtual,
+                        )
+                    })
                     .collect();
                 (result_rel, slots)
             });
@@ -296,8 +304,8 @@ impl DirectInsert {
     #[inline]
     unsafe fn push(&mut self, channel_id: i64, key: i64, value: f64) {
         unsafe {
+            // Empty: cleared after the last flush.
             let slot = self.slots[self.used];
-            pg_sys::ExecClearTuple(slot);
             let values = std::slice::from_raw_parts_mut((*slot).tts_values, self.natts);
             let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, self.natts);
             // Dropped columns stay NULL.
