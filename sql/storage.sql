@@ -12,7 +12,10 @@ CREATE TABLE sensor.datasets (
     sha256      text NOT NULL,
     bytes       bigint NOT NULL,
     loaded_at   timestamptz NOT NULL DEFAULT now(),
-    properties  jsonb NOT NULL DEFAULT '{}'
+    properties  jsonb NOT NULL DEFAULT '{}',
+    -- Group properties by group name, and the reader's warnings (e.g. a truncated last segment).
+    group_properties jsonb NOT NULL DEFAULT '{}',
+    warnings    text[] NOT NULL DEFAULT '{}'
 );
 CREATE INDEX datasets_sha256 ON sensor.datasets (sha256);
 

@@ -264,6 +264,20 @@ impl From<availability::AvailabilityError> for SensorError {
     }
 }
 
+impl From<tdms::TdmsError> for SensorError {
+    fn from(err: tdms::TdmsError) -> Self {
+        use tdms::TdmsError as T;
+        let kind = match &err {
+            T::Malformed { .. } => ErrorKind::InvalidInput,
+            T::InvalidArgument(_) => ErrorKind::InvalidParameter,
+            T::Unsupported(_) => ErrorKind::FeatureNotSupported,
+            // Classified exactly like a failed open or read of a server file.
+            T::Io(io) => SensorError::file_access(io, "read", Path::new("")).kind,
+        };
+        SensorError::new(kind, err.to_string())
+    }
+}
+
 impl From<clickhouse_arrow::ExportError> for SensorError {
     /// Without the column context (see `export::columns` for per-value errors with
     /// their SQLSTATEs): bad values 22P02, bad arguments 22023, sizes or types beyond

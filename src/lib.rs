@@ -16,6 +16,7 @@ pub mod error;
 mod export;
 mod float8_array;
 mod fusion;
+mod ingest;
 pub mod privileges;
 pub mod quoting;
 pub mod timescaledb;
@@ -90,6 +91,18 @@ pgrx::extension_sql_file!(
         export::arrow_export,
         export::arrow_stream,
         export::clickhouse_ddl
+    ]
+);
+pgrx::extension_sql_file!(
+    "../sql/tdms.sql",
+    name = "tdms",
+    requires = [
+        "storage",
+        ingest::tdms::tdms_channels,
+        ingest::tdms::tdms_properties,
+        ingest::tdms::tdms_read,
+        ingest::tdms::load_tdms,
+        ingest::tdms::load_tdms_bytes
     ]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
