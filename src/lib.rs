@@ -14,6 +14,7 @@ mod composite;
 pub mod error;
 mod float8_array;
 mod fusion;
+mod ingest;
 pub mod privileges;
 pub mod quoting;
 pub mod timescaledb;
@@ -32,6 +33,16 @@ pgrx::extension_sql_file!(
         fusion::spectral_analysis,
         fusion::quality_fusion,
         fusion::quality_grade
+    ]
+);
+pgrx::extension_sql_file!(
+    "../sql/tsv.sql",
+    name = "tsv",
+    requires = [
+        "storage",
+        ingest::tsv::tsv_read,
+        ingest::tsv::load_tsv,
+        ingest::tsv::load_tsv_dir
     ]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
