@@ -356,7 +356,8 @@ fn already_loaded(sha256: &str, tags: &Tags) -> SensorResult<bool> {
 const UPSERT_CHANNELS_SQL: &str = "INSERT INTO sensor.tsv_channels AS c \
      (company, campaign, device_master_sn, channel_id, device_sn, device_type, label, name, unit, source_format) \
      SELECT $1, $2, $3, u.channel_id, u.device_sn, u.device_type, u.label, u.name, u.unit, u.source_format \
-     FROM pg_catalog.unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) \
+     FROM ROWS FROM (pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), \
+                     pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[])) \
           AS u(channel_id, device_sn, device_type, label, name, unit, source_format) \
      ON CONFLICT (company, campaign, channel_id) DO UPDATE SET \
           device_master_sn = EXCLUDED.device_master_sn, device_sn = EXCLUDED.device_sn, device_type = EXCLUDED.device_type, \
@@ -449,7 +450,15 @@ fn load_rows<R: BufRead>(
     if file.end_data_missing() {
         return Ok(false);
     }
-    writer.finish()?;
+    let stats = writer.finish()?;
+    pgrx::debug1!(
+        "load_tsv \"{}\": {} points inserted, {} upserted (bulk path: {}, indexes rebuilt at the end: {})",
+        path.display(),
+        stats.inserted,
+        stats.upserted,
+        stats.bulk,
+        stats.indexes_deferred
+    );
     Ok(true)
 }
 
@@ -847,13 +856,26 @@ fn tsv_files_below(base: &Path) -> SensorResult<Vec<PathBuf>> {
 
 /// The last recorded status of `path`, if it is final and the file still has the recorded size.
 fn final_status_of(path: &Path, bytes: Option<u64>) -> SensorResult<Option<String>> {
-    let (status, recorded_bytes) = Spi::get_two_with_args::<String, i64>(
-        "SELECT status, bytes FROM sensor.tsv_files WHERE path = $1 ORDER BY id DESC LIMIT 1",
-        &[path.display().to_string().into()],
-    )
+    let last = Spi::connect(|client| {
+        let table = client.select(
+            "SELECT status, bytes FROM sensor.tsv_files WHERE path = $1 ORDER BY id DESC LIMIT 1",
+            None,
+            &[path.display().to_string().into()],
+        )?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        table.first().get_two::<String, i64>().map(Some)
+    })
     .map_err(|e| spi_error("could not read sensor.tsv_files", e))?;
-    let same_size = recorded_bytes.is_some() && recorded_bytes.map(|b| b as u64) == bytes;
-    Ok(status.filter(|s| Status::is_final(s) && same_size))
+    Ok(match last {
+        Some((Some(status), Some(recorded)))
+            if Status::is_final(&status) && u64::try_from(recorded).ok() == bytes =>
+        {
+            Some(status)
+        }
+        _ => None,
+    })
 }
 
 fn failed_report(

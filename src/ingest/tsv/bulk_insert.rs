@@ -4,6 +4,13 @@
 //! `ExecInsertIndexTuples`, so the primary key still rejects a duplicate (23505) exactly as it
 //! does for COPY. What COPY spends on parsing text is saved: values arrive as binary datums.
 //!
+//! Into an **empty** table (no pages yet, as after TRUNCATE or CREATE) that this transaction can
+//! lock against other writers, index entries are not inserted row by row at all: the indexes are
+//! rebuilt once, sorted, when the load ends (`reindex_relation`, as pg_restore builds indexes
+//! after the data). The rebuild checks uniqueness like any index build (23505). Readers are not
+//! blocked while rows go in, but from the rebuild until the transaction ends the indexes are
+//! locked exclusively (queries on the table wait, as they would during REINDEX).
+//!
 //! Only a plain table qualifies: no triggers (TimescaleDB hypertables, foreign keys and user
 //! triggers all have some), no rules, no CHECK constraints or generated columns, exactly the
 //! columns `(time timestamptz, channel integer, value float8)`, INSERT privilege, and no
@@ -20,6 +27,7 @@ use crate::error::{ErrorKind, SensorError, SensorResult};
 const BATCH: usize = 1000;
 
 pub struct BulkInserter {
+    relid: pg_sys::Oid,
     rel: pg_sys::Relation,
     estate: *mut pg_sys::EState,
     result_rel: *mut pg_sys::ResultRelInfo,
@@ -27,6 +35,8 @@ pub struct BulkInserter {
     bulk_state: pg_sys::BulkInsertState,
     used: usize,
     closed: bool,
+    /// Rows go into the heap only; `build_deferred_indexes` indexes them all at once.
+    indexes_deferred: bool,
 }
 
 /// The OID of `sensor.electrical_samples`.
@@ -88,6 +98,29 @@ unsafe fn qualifies(rel: pg_sys::Relation) -> bool {
     })
 }
 
+/// Whether index maintenance can wait for one rebuild at the end: the table has no pages, no
+/// one else in this session has it open, and no other transaction can write to it until ours
+/// ends (a self-exclusive lock, taken without waiting so two loaders cannot deadlock).
+///
+/// # Safety
+/// `rel` must be the open relation `relid`.
+unsafe fn can_defer_indexes(relid: pg_sys::Oid, rel: pg_sys::Relation) -> bool {
+    let empty = || pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM) == 0;
+    if (*rel).rd_refcnt != 1 || !empty() {
+        return false;
+    }
+    let lock = pg_sys::ShareRowExclusiveLock as pg_sys::LOCKMODE;
+    if !pg_sys::ConditionalLockRelationOid(relid, lock) {
+        return false;
+    }
+    // Another transaction may have written between the check and the lock.
+    if empty() {
+        return true;
+    }
+    pg_sys::UnlockRelationOid(relid, lock);
+    false
+}
+
 impl BulkInserter {
     /// Opens `relid` for bulk insertion, or `None` when it does not qualify (see the module
     /// documentation) and rows must go through SQL.
@@ -118,13 +151,17 @@ impl BulkInserter {
                 as *mut pg_sys::ResultRelInfo;
             (*result_rel).type_ = pg_sys::NodeTag::T_ResultRelInfo;
             pg_sys::InitResultRelInfo(result_rel, rel, 1, std::ptr::null_mut(), 0);
-            pg_sys::ExecOpenIndices(result_rel, false);
+            let indexes_deferred = can_defer_indexes(relid, rel);
+            if !indexes_deferred {
+                pg_sys::ExecOpenIndices(result_rel, false);
+            }
             let slots = (0..BATCH)
                 .map(|_| pg_sys::table_slot_create(rel, std::ptr::null_mut()))
                 .collect();
             let bulk_state = pg_sys::GetBulkInsertState();
             pg_sys::MemoryContextSwitchTo(old);
             Some(BulkInserter {
+                relid,
                 rel,
                 estate,
                 result_rel,
@@ -132,7 +169,40 @@ impl BulkInserter {
                 bulk_state,
                 used: 0,
                 closed: false,
+                indexes_deferred,
             })
+        }
+    }
+
+    /// True while index entries wait for `build_deferred_indexes`: the table was empty, so
+    /// the only rows in it are the ones this inserter wrote.
+    pub fn indexes_deferred(&self) -> bool {
+        self.indexes_deferred
+    }
+
+    /// Ends the deferred mode: writes the buffered rows, rebuilds every index of the table
+    /// (checking uniqueness), and inserts index entries row by row from then on.
+    pub fn build_deferred_indexes(&mut self) {
+        if !self.indexes_deferred {
+            return;
+        }
+        self.flush();
+        self.indexes_deferred = false;
+        // SAFETY: our own index relations are not open (refcount check in `open`), which
+        // reindex_index requires; it runs index functions as the table owner.
+        unsafe {
+            let mut params = pg_sys::ReindexParams {
+                options: 0,
+                tablespaceOid: pg_sys::InvalidOid,
+            };
+            let flags = pg_sys::REINDEX_REL_CHECK_CONSTRAINTS as std::ffi::c_int;
+            #[cfg(not(feature = "pg17"))]
+            pg_sys::reindex_relation(self.relid, flags, &mut params);
+            #[cfg(feature = "pg17")]
+            pg_sys::reindex_relation(std::ptr::null(), self.relid, flags, &params);
+            let old = pg_sys::MemoryContextSwitchTo((*self.estate).es_query_cxt);
+            pg_sys::ExecOpenIndices(self.result_rel, false);
+            pg_sys::MemoryContextSwitchTo(old);
         }
     }
 
@@ -185,7 +255,8 @@ impl BulkInserter {
             );
             pg_sys::MemoryContextSwitchTo(old);
             for &slot in &self.slots[..self.used] {
-                if (*self.result_rel).ri_NumIndices > 0 {
+                if !self.indexes_deferred && (*self.result_rel).ri_NumIndices > 0 {
+                    #[cfg(feature = "pg15")]
                     let recheck = pg_sys::ExecInsertIndexTuples(
                         self.result_rel,
                         slot,
@@ -194,6 +265,17 @@ impl BulkInserter {
                         false,
                         std::ptr::null_mut(),
                         std::ptr::null_mut(),
+                    );
+                    #[cfg(not(feature = "pg15"))]
+                    let recheck = pg_sys::ExecInsertIndexTuples(
+                        self.result_rel,
+                        slot,
+                        estate,
+                        false,
+                        false,
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                        false,
                     );
                     pg_sys::list_free(recheck);
                 }
@@ -214,6 +296,9 @@ impl BulkInserter {
     }
 
     fn release(&mut self) {
+        // Never leave rows that the indexes do not know about: even on an early return (whose
+        // rows the caller then rolls back) the indexes are rebuilt over what was written.
+        self.build_deferred_indexes();
         self.closed = true;
         // SAFETY: releases what `open` acquired, in reverse order.
         unsafe {
@@ -233,7 +318,8 @@ impl Drop for BulkInserter {
         // While a PostgreSQL error unwinds, the (sub)transaction abort releases the relation,
         // buffers and memory; calling into PostgreSQL now would be wrong.
         // On an early return (a file error), buffered rows are dropped, not written: the
-        // caller's (sub)transaction is about to be rolled back anyway.
+        // caller's (sub)transaction is about to be rolled back anyway. While a PostgreSQL
+        // error unwinds, the (sub)transaction abort takes the heap rows away with it.
         if !self.closed && !std::thread::panicking() {
             self.used = 0;
             self.release();

@@ -12,6 +12,11 @@
 //! * channels with such rows go through `INSERT … ON CONFLICT (channel, time) DO UPDATE`,
 //!   which overwrites the old values.
 //!
+//! Into an empty table the bulk inserter defers index maintenance to one rebuild at the end
+//! (see `bulk_insert`); then the table holds only this file's rows, so the probe is answered
+//! from memory: each channel's [first, last] time written so far. The first chunk that could
+//! overlap them ends the deferred mode (indexes are built) and takes the path above.
+//!
 //! Sorting channel by channel also gives each channel's index entries in ascending order, which
 //! keeps B-tree insertion on a few hot pages.
 
@@ -28,12 +33,12 @@ pub const CHUNK_POINTS: usize = 1 << 16;
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
 
-const PROBE_SQL: &str = "SELECT pg_catalog.array_agg(r.c) FROM pg_catalog.unnest($1::int4[], $2::timestamptz[], $3::timestamptz[]) AS r(c, lo, hi) \
+const PROBE_SQL: &str = "SELECT pg_catalog.array_agg(r.c) FROM ROWS FROM (pg_catalog.unnest($1::int4[]), pg_catalog.unnest($2::timestamptz[]), pg_catalog.unnest($3::timestamptz[])) AS r(c, lo, hi) \
      WHERE EXISTS (SELECT 1 FROM sensor.electrical_samples s WHERE s.channel = r.c AND s.time >= r.lo AND s.time <= r.hi)";
 const INSERT_SQL: &str = "INSERT INTO sensor.electrical_samples (time, channel, value) \
-     SELECT u.t, u.c, u.v FROM pg_catalog.unnest($1::timestamptz[], $2::int4[], $3::float8[]) AS u(t, c, v)";
+     SELECT u.t, u.c, u.v FROM ROWS FROM (pg_catalog.unnest($1::timestamptz[]), pg_catalog.unnest($2::int4[]), pg_catalog.unnest($3::float8[])) AS u(t, c, v)";
 const UPSERT_SQL: &str = "INSERT INTO sensor.electrical_samples AS s (time, channel, value) \
-     SELECT u.t, u.c, u.v FROM pg_catalog.unnest($1::timestamptz[], $2::int4[], $3::float8[]) AS u(t, c, v) \
+     SELECT u.t, u.c, u.v FROM ROWS FROM (pg_catalog.unnest($1::timestamptz[]), pg_catalog.unnest($2::int4[]), pg_catalog.unnest($3::float8[])) AS u(t, c, v) \
      ON CONFLICT (channel, time) DO UPDATE SET value = EXCLUDED.value";
 
 /// A file time (µs since the Unix epoch, UTC) as a `timestamptz` value.
@@ -106,6 +111,8 @@ pub struct WriteStats {
     pub upserted: u64,
     /// Whether the bulk path was available.
     pub bulk: bool,
+    /// Whether indexes were built once at the end instead of row by row (empty table).
+    pub indexes_deferred: bool,
 }
 
 pub struct SampleWriter {
@@ -116,6 +123,8 @@ pub struct SampleWriter {
     probe: OwnedPreparedStatement,
     insert: OwnedPreparedStatement,
     upsert: OwnedPreparedStatement,
+    /// While indexes are deferred: per column, the time range written so far.
+    written: Vec<Option<(i64, i64)>>,
     stats: WriteStats,
 }
 
@@ -148,10 +157,12 @@ impl SampleWriter {
         .map_err(|e| spi_error("could not prepare the sample statements", e))?;
         let stats = WriteStats {
             bulk: bulk.is_some(),
+            indexes_deferred: bulk.as_ref().is_some_and(BulkInserter::indexes_deferred),
             ..WriteStats::default()
         };
         Ok(SampleWriter {
             buffers: channel_ids.iter().map(|_| ChannelBuffer::default()).collect(),
+            written: vec![None; channel_ids.len()],
             channel_ids,
             buffered: 0,
             bulk,
@@ -182,11 +193,17 @@ impl SampleWriter {
         if self.buffered == 0 {
             return Ok(());
         }
+        for buffer in &mut self.buffers {
+            buffer.sort_keep_last();
+        }
+        if self.write_deferred() {
+            self.buffered = 0;
+            return Ok(());
+        }
         let mut probe_channels = Vec::new();
         let mut probe_lo = Vec::new();
         let mut probe_hi = Vec::new();
         for (buffer, &channel) in self.buffers.iter_mut().zip(&self.channel_ids) {
-            buffer.sort_keep_last();
             if let (Some(first), Some(last)) = (buffer.points.first(), buffer.points.last()) {
                 probe_channels.push(channel);
                 probe_lo.push(timestamp_value(first.0)?);
@@ -233,6 +250,42 @@ impl SampleWriter {
         upsert.execute(&self.upsert)?;
         self.buffered = 0;
         Ok(())
+    }
+
+    /// While the bulk inserter defers indexes: writes the chunk without a probe if no channel's
+    /// points can overlap what this writer already wrote (true), else builds the indexes and
+    /// returns false so that the chunk takes the probing path.
+    fn write_deferred(&mut self) -> bool {
+        let Some(bulk) = self.bulk.as_mut().filter(|b| b.indexes_deferred()) else {
+            return false;
+        };
+        let overlaps = self.buffers.iter().zip(&self.written).any(|(buffer, written)| {
+            match (buffer.points.first(), buffer.points.last(), written) {
+                (Some(first), Some(last), Some((lo, hi))) => first.0 <= *hi && last.0 >= *lo,
+                _ => false,
+            }
+        });
+        if overlaps {
+            bulk.build_deferred_indexes();
+            return false;
+        }
+        for ((buffer, written), &channel) in self
+            .buffers
+            .iter_mut()
+            .zip(&mut self.written)
+            .zip(&self.channel_ids)
+        {
+            let (Some(first), Some(last)) = (buffer.points.first(), buffer.points.last()) else {
+                continue;
+            };
+            let (lo, hi) = (first.0, last.0);
+            *written = Some(written.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            bulk.insert(channel, &buffer.points);
+            self.stats.inserted += buffer.points.len() as u64;
+            buffer.points.clear();
+        }
+        bulk.flush();
+        true
     }
 
     /// Writes what is left and releases the table.

@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
-use pgrx::PgTryBuilder;
+use pgrx::{PgSqlErrorCode, PgTryBuilder};
 
 use crate::error::{SensorError, SensorResult};
 
@@ -18,34 +18,58 @@ pub enum Finish<T> {
     Rollback(T),
 }
 
-/// Why the work was rolled back.
+/// Why the work was rolled back: the error's fields, to record or to raise again.
 pub struct Failure {
+    code: PgSqlErrorCode,
     pub sqlstate: String,
     pub message: String,
-    cause: Cause,
-}
-
-enum Cause {
-    Sensor(SensorError),
-    Caught(CaughtError),
+    detail: Option<String>,
+    hint: Option<String>,
 }
 
 impl Failure {
+    fn from_sensor(err: SensorError) -> Self {
+        Failure {
+            code: err.kind.sql_error_code(),
+            sqlstate: err.kind.sqlstate().to_string(),
+            message: err.message,
+            detail: err.detail,
+            hint: err.hint,
+        }
+    }
+
+    fn from_caught(caught: CaughtError) -> Self {
+        let report = match &caught {
+            CaughtError::PostgresError(report) | CaughtError::ErrorReport(report) => report,
+            CaughtError::RustPanic { ereport, .. } => ereport,
+        };
+        let code = report.sql_error_code();
+        Failure {
+            code,
+            sqlstate: sqlstate_text(code as i32),
+            message: report.message().to_string(),
+            detail: report.detail().map(str::to_owned),
+            hint: report.hint().map(str::to_owned),
+        }
+    }
+
     /// Errors that must end the whole statement instead of being recorded: a cancel or
     /// statement timeout (PL/pgSQL's `WHEN OTHERS` does not catch those either).
     pub fn must_propagate(&self) -> bool {
-        self.sqlstate == "57014"
+        self.code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED
     }
 
-    /// Raises the error again, with its original SQLSTATE, message, detail and hint.
+    /// Raises the error again with its SQLSTATE, message, detail and hint.
     pub fn raise(self) -> ! {
-        match self.cause {
-            Cause::Sensor(err) => {
-                ErrorReport::from(err).report(pgrx::PgLogLevel::ERROR);
-                unreachable!("an ERROR report does not return")
-            }
-            Cause::Caught(caught) => caught.rethrow(),
+        let mut report = ErrorReport::new(self.code, self.message, "sensor_analytics");
+        if let Some(detail) = self.detail {
+            report = report.set_detail(detail);
         }
+        if let Some(hint) = self.hint {
+            report = report.set_hint(hint);
+        }
+        report.report(pgrx::PgLogLevel::ERROR);
+        unreachable!("an ERROR report does not return")
     }
 }
 
@@ -54,24 +78,6 @@ pub fn sqlstate_text(code: i32) -> String {
     (0..5)
         .map(|i| char::from(b'0' + ((code >> (6 * i)) & 0x3F) as u8))
         .collect()
-}
-
-fn failure_of_caught(caught: CaughtError) -> Failure {
-    let (code, message) = match &caught {
-        CaughtError::PostgresError(report) | CaughtError::ErrorReport(report) => (
-            report.sql_error_code() as i32,
-            report.message().to_string(),
-        ),
-        CaughtError::RustPanic { ereport, .. } => (
-            ereport.sql_error_code() as i32,
-            ereport.message().to_string(),
-        ),
-    };
-    Failure {
-        sqlstate: sqlstate_text(code),
-        message,
-        cause: Cause::Caught(caught),
-    }
 }
 
 /// Runs `work` in a subtransaction of the current transaction. `Ok` when the work returned
@@ -88,12 +94,8 @@ pub fn run<T>(work: impl FnOnce() -> SensorResult<Finish<T>>) -> Result<T, Failu
         pg_sys::MemoryContextSwitchTo(context);
         (context, owner)
     };
-    let result = PgTryBuilder::new(AssertUnwindSafe(move || work().map_err(|e| Failure {
-        sqlstate: e.kind.sqlstate().to_string(),
-        message: e.message.clone(),
-        cause: Cause::Sensor(e),
-    })))
-    .catch_others(|caught| Err(failure_of_caught(caught)))
+    let result = PgTryBuilder::new(AssertUnwindSafe(move || work().map_err(Failure::from_sensor)))
+        .catch_others(|caught| Err(Failure::from_caught(caught)))
     .execute();
     // SAFETY: we are back in the subtransaction we began (pgrx already copied and flushed any
     // PostgreSQL error state); release or roll it back and restore what we remembered.
