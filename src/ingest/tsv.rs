@@ -25,7 +25,11 @@ mod file_moves;
 mod sample_writer;
 mod subtransaction;
 #[cfg(any(test, feature = "pg_test"))]
-mod tests;
+#[pgrx::pg_schema]
+mod tests {
+    // Kept in its own file; #[pg_schema] needs the module inline.
+    include!("tsv/tests.rs");
+}
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
