@@ -272,7 +272,10 @@ fn resolve_tags(
     }
 }
 
-fn parse_options(timezone: Option<&str>, skip_zero_rows: Option<bool>) -> SensorResult<ParseOptions> {
+fn parse_options(
+    timezone: Option<&str>,
+    skip_zero_rows: Option<bool>,
+) -> SensorResult<ParseOptions> {
     let mut options = ParseOptions::with_timezone_name(timezone)?;
     options.skip_zero_rows = skip_zero_rows.unwrap_or(true);
     Ok(options)
@@ -447,7 +450,7 @@ fn load_rows<R: BufRead>(
     while let Some(row) = file.next_row().map_err(|e| file_error(e, path))? {
         writer.push(row.time_us, row.values)?;
         rows = rows.wrapping_add(1);
-        if rows % 1024 == 0 {
+        if rows.is_multiple_of(1024) {
             pgrx::check_for_interrupts!();
         }
     }
@@ -588,6 +591,7 @@ fn required<'a>(value: Option<&'a str>, argument: &str) -> SensorResult<&'a str>
 /// Streams the points of a T302 TSV file on the database server, without loading anything:
 /// one row per value, in file order (blank and invalid cells are skipped).
 #[pg_extern(volatile, parallel_safe)]
+#[allow(clippy::type_complexity)]
 fn tsv_read(
     path: Option<&str>,
     timezone: default!(Option<&str>, "NULL"),
@@ -698,7 +702,7 @@ impl<R: BufRead> Iterator for PointStream<R> {
                 }
             }
             self.rows = self.rows.wrapping_add(1);
-            if self.rows % 1024 == 0 {
+            if self.rows.is_multiple_of(1024) {
                 pgrx::check_for_interrupts!();
             }
             let row = self
@@ -815,7 +819,9 @@ impl RunCounts {
 fn directory_error(err: &std::io::Error, dir: &Path) -> SensorError {
     let e = SensorError::file_access(err, "open", dir);
     SensorError {
-        message: e.message.replacen("could not open file", "could not open directory", 1),
+        message: e
+            .message
+            .replacen("could not open file", "could not open directory", 1),
         ..e
     }
 }
@@ -964,15 +970,18 @@ fn load_dir(base_dir: &str, move_files: bool, options: &ParseOptions) -> SensorR
         let bytes = std::fs::metadata(&path).ok().map(|m| m.len());
         if let Some(status) = final_status_of(&path, bytes)? {
             counts.skipped += 1;
-            let folder = if status == "unsupported" { "error" } else { "parsed" };
+            let folder = if status == "unsupported" {
+                "error"
+            } else {
+                "parsed"
+            };
             if move_files {
                 queue_move(&path, folder);
             }
             continue;
         }
-        let outcome = subtransaction::run(|| {
-            load_file(&path, Some(base), None, None, options, Some(run_id))
-        });
+        let outcome =
+            subtransaction::run(|| load_file(&path, Some(base), None, None, options, Some(run_id)));
         let mut report = match outcome {
             Ok(report) => report,
             Err(failure) if failure.must_propagate() => failure.raise(),
@@ -1030,6 +1039,7 @@ fn load_dir(base_dir: &str, move_files: bool, options: &ParseOptions) -> SensorR
 /// Loads every `.tsv` file below `base_dir` not yet recorded, each in its own subtransaction,
 /// records the run in `sensor.tsv_runs` and returns that row.
 #[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::type_complexity)]
 fn load_tsv_dir(
     base_dir: Option<&str>,
     move_files: default!(Option<bool>, false),

@@ -105,7 +105,8 @@ unsafe fn qualifies(rel: pg_sys::Relation) -> bool {
 /// # Safety
 /// `rel` must be the open relation `relid`.
 unsafe fn can_defer_indexes(relid: pg_sys::Oid, rel: pg_sys::Relation) -> bool {
-    let empty = || pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM) == 0;
+    let empty =
+        || pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM) == 0;
     if (*rel).rd_refcnt != 1 || !empty() {
         return false;
     }

@@ -49,7 +49,11 @@ pub fn destination(file: &Path, folder: &str) -> SensorResult<PathBuf> {
     }
     Err(SensorError::new(
         ErrorKind::FileExists,
-        format!("no free name for \"{}\" in \"{}\"", name.to_string_lossy(), target_dir.display()),
+        format!(
+            "no free name for \"{}\" in \"{}\"",
+            name.to_string_lossy(),
+            target_dir.display()
+        ),
     ))
 }
 
@@ -84,19 +88,20 @@ fn register_callbacks() {
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn on_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+unsafe extern "C-unwind" fn on_transaction_end(
+    event: pg_sys::XactEvent::Type,
+    _arg: *mut std::ffi::c_void,
+) {
     use pg_sys::XactEvent::*;
     match event {
-        XACT_EVENT_PRE_PREPARE => {
-            if PENDING.with(|p| !p.borrow().is_empty()) {
-                PENDING.with(|p| p.borrow_mut().clear());
-                // Raised before the prepare happens, so the transaction aborts cleanly.
-                ereport!(
-                    ERROR,
-                    PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                    "cannot PREPARE a transaction that moves loaded files (load_tsv_dir with move_files => true)"
-                );
-            }
+        XACT_EVENT_PRE_PREPARE if PENDING.with(|p| !p.borrow().is_empty()) => {
+            PENDING.with(|p| p.borrow_mut().clear());
+            // Raised before the prepare happens, so the transaction aborts cleanly.
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "cannot PREPARE a transaction that moves loaded files (load_tsv_dir with move_files => true)"
+            );
         }
         XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT => {
             let moves = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
@@ -128,10 +133,7 @@ unsafe extern "C-unwind" fn on_subtransaction_end(
     if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
         // Subtransaction ids grow within a transaction, and the ones still open after this one
         // began are its children: drop the moves queued by it and by them.
-        PENDING.with(|p| {
-            p.borrow_mut()
-                .retain(|m| m.subtransaction < subtransaction)
-        });
+        PENDING.with(|p| p.borrow_mut().retain(|m| m.subtransaction < subtransaction));
     }
 }
 

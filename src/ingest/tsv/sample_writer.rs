@@ -161,7 +161,10 @@ impl SampleWriter {
             ..WriteStats::default()
         };
         Ok(SampleWriter {
-            buffers: channel_ids.iter().map(|_| ChannelBuffer::default()).collect(),
+            buffers: channel_ids
+                .iter()
+                .map(|_| ChannelBuffer::default())
+                .collect(),
             written: vec![None; channel_ids.len()],
             channel_ids,
             buffered: 0,
@@ -259,12 +262,16 @@ impl SampleWriter {
         let Some(bulk) = self.bulk.as_mut().filter(|b| b.indexes_deferred()) else {
             return false;
         };
-        let overlaps = self.buffers.iter().zip(&self.written).any(|(buffer, written)| {
-            match (buffer.points.first(), buffer.points.last(), written) {
-                (Some(first), Some(last), Some((lo, hi))) => first.0 <= *hi && last.0 >= *lo,
-                _ => false,
-            }
-        });
+        let overlaps = self
+            .buffers
+            .iter()
+            .zip(&self.written)
+            .any(|(buffer, written)| {
+                match (buffer.points.first(), buffer.points.last(), written) {
+                    (Some(first), Some(last), Some((lo, hi))) => first.0 <= *hi && last.0 >= *lo,
+                    _ => false,
+                }
+            });
         if overlaps {
             bulk.build_deferred_indexes();
             return false;
@@ -299,9 +306,8 @@ impl SampleWriter {
 }
 
 fn timestamp_value(pg_us: i64) -> SensorResult<TimestampWithTimeZone> {
-    TimestampWithTimeZone::try_from(pg_us).map_err(|_| {
-        SensorError::new(ErrorKind::DatetimeOutOfRange, "timestamp out of range")
-    })
+    TimestampWithTimeZone::try_from(pg_us)
+        .map_err(|_| SensorError::new(ErrorKind::DatetimeOutOfRange, "timestamp out of range"))
 }
 
 /// Rows on their way to one SQL statement, as three parallel arrays.

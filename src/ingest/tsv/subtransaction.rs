@@ -94,8 +94,10 @@ pub fn run<T>(work: impl FnOnce() -> SensorResult<Finish<T>>) -> Result<T, Failu
         pg_sys::MemoryContextSwitchTo(context);
         (context, owner)
     };
-    let result = PgTryBuilder::new(AssertUnwindSafe(move || work().map_err(Failure::from_sensor)))
-        .catch_others(|caught| Err(Failure::from_caught(caught)))
+    let result = PgTryBuilder::new(AssertUnwindSafe(move || {
+        work().map_err(Failure::from_sensor)
+    }))
+    .catch_others(|caught| Err(Failure::from_caught(caught)))
     .execute();
     // SAFETY: we are back in the subtransaction we began (pgrx already copied and flushed any
     // PostgreSQL error state); release or roll it back and restore what we remembered.
