@@ -114,7 +114,6 @@ SET ROLE tsv_reader;
 SELECT * FROM sensor.load_tsv_dir(:'dir', move_files => true);
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
-\set VERBOSITY default
 
 DROP OWNED BY tsv_grafana_acme, tsv_grafana_c3, tsv_plain, tsv_reader;
 DROP ROLE tsv_grafana_acme, tsv_grafana_c3, tsv_plain, tsv_reader;
