@@ -807,3 +807,26 @@ fn repeated_times_across_chunks_overwrite() {
         assert_eq!(got, want, "row {row} {channel}");
     }
 }
+
+/// An error PostgreSQL raises inside a file's load (here a CHECK constraint the SQL path hits)
+/// is caught, the file recorded as failed with that SQLSTATE, and the run goes on.
+#[pg_test]
+fn postgres_errors_inside_a_file_are_recorded_and_the_run_goes_on() {
+    let base = fixtures();
+    run("ALTER TABLE sensor.electrical_samples ADD CONSTRAINT sensor_test_before_september CHECK (time < '2025-09-01')");
+    let row = text(&format!(
+        "SELECT concat_ws('|', files_total, loaded, failed, points) FROM sensor.load_tsv_dir({})",
+        quoted(&base.0)
+    ));
+    assert_eq!(row, "7|1|3|4290");
+    assert_eq!(
+        text("SELECT string_agg(DISTINCT error_sqlstate, ',') FROM sensor.tsv_files WHERE status = 'failed'"),
+        "23514"
+    );
+    assert_eq!(samples(), 4290);
+    // The failed files left no channels either.
+    assert_eq!(
+        text("SELECT string_agg(DISTINCT company, ',') FROM sensor.tsv_channels"),
+        "company1"
+    );
+}
