@@ -116,6 +116,6 @@ COMMENT ON TABLE sensor.datasets IS 'TDMS files loaded by sensor.load_tdms / loa
 COMMENT ON TABLE sensor.channels IS 'Channels of loaded TDMS datasets: group, name, unit, type, waveform time (start, increment), sample count, properties.';
 COMMENT ON TABLE sensor.samples IS 'Samples of TDMS channels with waveform time (channel_id, time, value); a hypertable when TimescaleDB is installed.';
 COMMENT ON TABLE sensor.indexed_samples IS 'Samples of TDMS channels without time, addressed by sample index.';
-COMMENT ON TABLE sensor.tsv_channels IS 'T302 power-logger channels: one row per company, campaign and channel_id (M{master}_{label} or M{master}_S{slave}_{label}).';
+COMMENT ON TABLE sensor.tsv_channels IS 'T302 power-logger channels: one row per company, campaign and channel_id (M{master}_{label} or M{master}_S{slave}_{label}, master = the serial number written in the file); device_master_sn is the upload folder. Row-level security: a role sees the channels of its companies.';
 COMMENT ON TABLE sensor.electrical_samples IS 'T302 power-logger points (time, channel, value), unique per channel and time; a hypertable when TimescaleDB is installed.';
 COMMENT ON FUNCTION sensor.enable_hypertables() IS 'Turns the sample tables into TimescaleDB hypertables when TimescaleDB is installed (run by CREATE EXTENSION; call it again after installing TimescaleDB later). Returns the tables it converted.';

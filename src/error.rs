@@ -264,6 +264,24 @@ impl From<availability::AvailabilityError> for SensorError {
     }
 }
 
+impl From<powerview::PowerviewError> for SensorError {
+    fn from(err: powerview::PowerviewError) -> Self {
+        use powerview::{ErrorCategory, PowerviewError};
+        let kind = match (&err, err.category()) {
+            (PowerviewError::Io(io), _) => match io.kind() {
+                io::ErrorKind::NotFound => ErrorKind::FileNotFound,
+                io::ErrorKind::PermissionDenied => ErrorKind::InsufficientPrivilege,
+                io::ErrorKind::IsADirectory => ErrorKind::WrongObjectType,
+                _ => ErrorKind::Io,
+            },
+            (_, ErrorCategory::InvalidInput) => ErrorKind::InvalidInput,
+            (_, ErrorCategory::InvalidParameter) => ErrorKind::InvalidParameter,
+            (_, ErrorCategory::Io) => ErrorKind::Io,
+        };
+        SensorError::new(kind, err.to_string())
+    }
+}
+
 impl From<tdms::TdmsError> for SensorError {
     fn from(err: tdms::TdmsError) -> Self {
         use tdms::TdmsError as T;

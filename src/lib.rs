@@ -105,6 +105,16 @@ pgrx::extension_sql_file!(
         ingest::tdms::load_tdms_bytes
     ]
 );
+pgrx::extension_sql_file!(
+    "../sql/tsv.sql",
+    name = "tsv",
+    requires = [
+        "storage",
+        ingest::tsv::tsv_read,
+        ingest::tsv::load_tsv,
+        ingest::tsv::load_tsv_dir
+    ]
+);
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -2,3 +2,4 @@
 
 pub mod bulk_insert;
 pub mod tdms;
+pub mod tsv;
