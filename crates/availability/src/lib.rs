@@ -143,7 +143,9 @@ mod weights;
 
 pub use error::{AvailabilityError, Result};
 pub use sample_mean::{sample_mean, status_value, SampleMean, SAMPLE_MEAN_BYTES};
-pub use state::{AvailabilityConfig, AvailabilityState, GapPolicy, DEFAULT_BUFFER_CAPACITY};
+pub use state::{
+    AvailabilityConfig, AvailabilityState, GapPolicy, DEFAULT_BUFFER_CAPACITY, MAX_BUFFER_CAPACITY,
+};
 pub use summary::Summary;
 pub use timeline::{reduce_timeline, Interval, MAX_POINTS};
 pub use weights::{Weights, NO_HEARTBEAT, UNKNOWN};

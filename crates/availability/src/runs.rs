@@ -7,7 +7,8 @@
 //! liveness interval `L`) no gap longer than `L` between consecutive events.
 //! A run list is sorted, `start <= last`, `next.start > last`, and two
 //! consecutive runs differ in state, are separated by more than `L`, or have
-//! a hole (a range no merged state covered) between them.
+//! a hole (a range no merged state covered) or a still buffered (raw) event
+//! strictly between them.
 
 use std::collections::BTreeSet;
 
@@ -39,6 +40,10 @@ pub(crate) struct Joiner<'a> {
     /// covered (sorted, disjoint). Runs never collapse across them, so a
     /// state for that range merged later still lands between runs.
     pub holes: &'a [(i64, i64)],
+    /// Events that stay buffered, uncollapsed, while others are folded in
+    /// (sorted by time). Runs never collapse across them, so they still land
+    /// between runs when they are folded in later.
+    pub raw: &'a [(i64, u32)],
 }
 
 impl Joiner<'_> {
@@ -47,7 +52,20 @@ impl Joiner<'_> {
             None => true,
             Some(l) => next.saturating_sub(last) <= l,
         };
-        live && !self.hole_between(last, next)
+        live && !self.hole_between(last, next) && !self.raw_between(last, next)
+    }
+
+    /// Some raw event lies strictly between `a` and `b`.
+    fn raw_between(&self, a: i64, b: i64) -> bool {
+        let (Some(first), Some(last)) = (self.raw.first(), self.raw.last()) else {
+            return false;
+        };
+        // Cheap rejection: sorted input folds events below all held ones.
+        if first.0 >= b || last.0 <= a {
+            return false;
+        }
+        let i = self.raw.partition_point(|e| e.0 <= a);
+        self.raw.get(i).is_some_and(|e| e.0 < b)
     }
 
     /// Some uncovered instant lies strictly between `a` and `b`.
@@ -228,6 +246,69 @@ pub(crate) fn fold_in(runs: &mut Vec<Run>, items: &[Run], rank: &[u32], join: &J
     approximate
 }
 
+/// Folds time-sorted events `(time, state)` into the canonical run list.
+/// Events that all fall into one gap between runs (or before the first or
+/// after the last run: the common case of sorted input) take a linear,
+/// exact path; anything else goes through [`fold_in`]. Returns whether the
+/// approximation of [`normalize`] was needed.
+#[must_use]
+pub(crate) fn fold_sorted_events(
+    runs: &mut Vec<Run>,
+    events: &[(i64, u32)],
+    rank: &[u32],
+    join: &Joiner<'_>,
+) -> bool {
+    if fold_into_gap(runs, events, rank, join) {
+        return false;
+    }
+    let items: Vec<Run> = events.iter().map(|&(t, s)| Run::point(t, s)).collect();
+    fold_in(runs, &items, rank, join)
+}
+
+/// The linear path of [`fold_sorted_events`]: the same result as
+/// [`normalize`] when no event reaches into an existing run (nothing is
+/// open between the events, so only the worst event of each instant and
+/// the joins with the two neighbouring runs matter). Returns false, leaving
+/// `runs` untouched, when some event lies inside or across a run.
+fn fold_into_gap(
+    runs: &mut Vec<Run>,
+    events: &[(i64, u32)],
+    rank: &[u32],
+    join: &Joiner<'_>,
+) -> bool {
+    let (Some(&(t_min, _)), Some(&(t_max, _))) = (events.first(), events.last()) else {
+        return true;
+    };
+    let k = runs.partition_point(|r| r.last < t_min);
+    if runs.get(k).is_some_and(|r| r.start <= t_max) {
+        return false;
+    }
+    let lo = k.saturating_sub(1);
+    let mut cur = if k > 0 { runs.get(lo).copied() } else { None };
+    let mut out = Vec::new();
+    for group in events.chunk_by(|a, b| a.0 == b.0) {
+        let Some(winner) = group
+            .iter()
+            .map(|e| e.1)
+            .min_by_key(|&s| (rank_of(rank, s), s))
+        else {
+            continue;
+        };
+        let t = group.first().map_or(t_min, |e| e.0);
+        extend_or_start(&mut cur, &mut out, t, winner, join);
+    }
+    let mut hi = k;
+    if let (Some(c), Some(next)) = (cur.as_mut(), runs.get(k)) {
+        if c.state == next.state && join.connected(c.last, next.start) {
+            c.last = next.last;
+            hi = k + 1;
+        }
+    }
+    out.extend(cur);
+    runs.splice(lo..hi, out);
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,10 +318,12 @@ mod tests {
     const PLAIN: Joiner<'static> = Joiner {
         liveness: None,
         holes: &[],
+        raw: &[],
     };
     const LIVE10: Joiner<'static> = Joiner {
         liveness: Some(10),
         holes: &[],
+        raw: &[],
     };
 
     #[test]
@@ -336,6 +419,7 @@ mod tests {
         let join = Joiner {
             liveness: None,
             holes: &[(20, 30)],
+            raw: &[],
         };
         let items = [Run::point(0, 2), Run::point(10, 2), Run::point(40, 2)];
         let (out, _) = normalize(&items, &RANK, &join);
@@ -354,6 +438,39 @@ mod tests {
         assert!(!join.connected(10, 21));
         assert!(join.connected(29, 31));
         assert!(!join.connected(28, 31));
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The linear path gives the same runs as the general one whenever
+        /// it applies (sorted events in one gap between runs).
+        #[test]
+        fn gap_path_equals_general_fold(
+            base in prop::collection::vec((0i64..300, 0u32..3), 0..40),
+            events in prop::collection::vec((0i64..300, 0u32..3), 1..30),
+            liveness in prop::option::of(1i64..30),
+            raw in prop::collection::vec(0i64..300, 0..3),
+        ) {
+            let mut raw: Vec<(i64, u32)> = raw.into_iter().map(|t| (t, 0)).collect();
+            raw.sort_unstable();
+            let join = Joiner { liveness, holes: &[], raw: &raw };
+            let base: Vec<Run> = base.iter().map(|&(t, s)| Run::point(t, s)).collect();
+            let (runs, _) = normalize(&base, &RANK, &join);
+            let mut events = events;
+            events.sort_unstable_by_key(|e| e.0);
+            let mut fast = runs.clone();
+            let applied = fold_into_gap(&mut fast, &events, &RANK, &join);
+            let mut general = runs.clone();
+            let items: Vec<Run> = events.iter().map(|&(t, s)| Run::point(t, s)).collect();
+            let approximate = fold_in(&mut general, &items, &RANK, &join);
+            if applied {
+                prop_assert!(!approximate);
+                prop_assert_eq!(fast, general);
+            } else {
+                prop_assert_eq!(fast, runs);
+            }
+        }
     }
 
     #[test]
