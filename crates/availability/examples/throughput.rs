@@ -1,5 +1,7 @@
 //! Transition throughput:
-//! `cargo run --release --example throughput [events] [buffer capacity]`.
+//! `cargo run --release --example throughput [events] [buffer capacity] [rows per state]`
+//! (rows per state: how many consecutive rows share a state, default 997;
+//! 1 makes every row a state change, the most runs).
 //!
 //! Input orders: ascending, descending, one parallel worker's share of a
 //! time-ordered table (every 3rd block of 1000 rows: ascending with gaps),
@@ -15,16 +17,13 @@ const STATES: [&str; 4] = ["online", "warning", "online", "offline"];
 const BLOCK: i64 = 1000;
 const WORKERS: i64 = 3;
 
-fn state_of(i: i64) -> &'static str {
-    STATES[((i / 997) % 4) as usize]
-}
-
-fn build(times: &[i64], n: i64, capacity: usize) -> AvailabilityState {
+fn build(times: &[i64], n: i64, capacity: usize, period: i64) -> AvailabilityState {
     let mut s = AvailabilityState::new(AvailabilityConfig::default(), 0, n * 1_000_000, None)
         .expect("state");
     s.set_buffer_capacity(capacity);
     for &i in times {
-        s.push(i * 1_000_000, state_of(i)).expect("push");
+        s.push(i * 1_000_000, STATES[((i / period) % 4) as usize])
+            .expect("push");
     }
     s
 }
@@ -43,7 +42,12 @@ fn main() {
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or(DEFAULT_BUFFER_CAPACITY);
-    println!("buffer capacity {capacity}");
+    let period: i64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .filter(|&p| p > 0)
+        .unwrap_or(997);
+    println!("buffer capacity {capacity}, {period} rows per state");
     for label in [
         "ascending",
         "descending",
@@ -66,15 +70,17 @@ fn main() {
             }
         };
         let start = Instant::now();
-        let s = build(&times, n, capacity);
+        let s = build(&times, n, capacity, period);
+        let pushed = start.elapsed();
         let bytes = s.to_bytes();
-        let el = start.elapsed();
         let sum = s.summary();
+        let el = start.elapsed();
         println!(
-            "{label}: {} events in {:.3} s ({:.1} M events/s), {} runs, {} bytes, availability {:.6}, offline {} s, outages {}, approximate {}",
+            "{label}: {} events pushed in {:.3} s ({:.1} M events/s), to_bytes + summary {:.3} s, {} runs, {} bytes, availability {:.6}, offline {} s, outages {}, approximate {}",
             times.len(),
-            el.as_secs_f64(),
-            times.len() as f64 / el.as_secs_f64() / 1e6,
+            pushed.as_secs_f64(),
+            times.len() as f64 / pushed.as_secs_f64() / 1e6,
+            (el - pushed).as_secs_f64(),
             s.run_count(),
             bytes.len(),
             sum.availability.unwrap_or(f64::NAN),
@@ -87,7 +93,7 @@ fn main() {
     // Parallel plan in miniature: three workers, partial bytes, merge.
     let start = Instant::now();
     let partials: Vec<Vec<u8>> = (0..WORKERS)
-        .map(|w| build(&worker_share(n, w), n, capacity).to_partial_bytes())
+        .map(|w| build(&worker_share(n, w), n, capacity, period).to_partial_bytes())
         .collect();
     let built = start.elapsed();
     let mut merged: Option<AvailabilityState> = None;
@@ -103,7 +109,7 @@ fn main() {
     };
     let bytes = merged.to_bytes();
     let total = start.elapsed();
-    let direct = build(&(0..n).collect::<Vec<_>>(), n, capacity);
+    let direct = build(&(0..n).collect::<Vec<_>>(), n, capacity, period);
     println!(
         "3 workers: partial bytes {:?} ({:.2} bytes/event), build {:.3} s, merge+final {:.3} s, approximate {}, equals direct state {}",
         partials.iter().map(Vec::len).collect::<Vec<_>>(),

@@ -61,7 +61,7 @@
 //! between the processes of one query.
 
 use crate::error::{AvailabilityError, Result};
-use crate::runs::{Joiner, Run};
+use crate::runs::{Joiner, Run, RunList};
 use crate::state::{
     AvailabilityConfig, AvailabilityState, GapPolicy, NameTable, BUFFER_LIMIT_FACTOR,
     MAX_BUFFER_CAPACITY,
@@ -140,7 +140,7 @@ impl AvailabilityState {
             capacity: self.buffer_capacity,
             events: self.buffer.clone(),
         };
-        self.write(&self.runs, self.approximate, Some(&buffer))
+        self.write(&self.runs.to_vec(), self.approximate, Some(&buffer))
     }
 
     fn write(&self, runs: &[Run], approximate: bool, buffer: Option<&PartialBuffer>) -> Vec<u8> {
@@ -446,7 +446,7 @@ impl AvailabilityState {
         state.names = names;
         state.carry_in_param = carry_in_param;
         state.carry_in_event = carry_in_event;
-        state.runs = runs;
+        state.runs = RunList::from_sorted(runs);
         state.holes = holes;
         state.approximate = flags & FLAG_APPROXIMATE != 0;
         if let Some(b) = buffer {

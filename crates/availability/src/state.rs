@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::error::{AvailabilityError, Result};
-use crate::runs::{fold_in, fold_sorted_events, normalize, Joiner, Run};
+use crate::runs::{normalize, Joiner, Run, RunList};
 use crate::weights::Weights;
 
 /// How many uncollapsed events the transition buffers before it sorts them
@@ -172,7 +172,7 @@ pub struct AvailabilityState {
     pub(crate) carry_in_param: Option<u32>,
     /// Latest event seen before `from` (time, state).
     pub(crate) carry_in_event: Option<(i64, u32)>,
-    pub(crate) runs: Vec<Run>,
+    pub(crate) runs: RunList,
     /// Ranges `[start, end)` of the hull that no merged window covered
     /// (sorted, disjoint, never touching `from` or `to`).
     pub(crate) holes: Vec<(i64, i64)>,
@@ -218,7 +218,7 @@ impl AvailabilityState {
             to,
             carry_in_param,
             carry_in_event: None,
-            runs: Vec::new(),
+            runs: RunList::default(),
             holes: Vec::new(),
             approximate: false,
             buffer: Vec::new(),
@@ -402,7 +402,7 @@ impl AvailabilityState {
             raw: raw.unwrap_or(&[]),
         };
         let events = self.buffer.get(lo..hi).unwrap_or(&[]);
-        self.approximate |= fold_sorted_events(&mut self.runs, events, &rank, &join);
+        self.approximate |= self.runs.fold_sorted_events(events, &rank, &join);
     }
 
     /// Compaction of a full buffer. The buffer is sorted by time (linear
@@ -451,21 +451,20 @@ impl AvailabilityState {
     }
 
     /// The run list with the buffered events folded in, without mutating.
-    pub(crate) fn snapshot_runs(&self) -> std::borrow::Cow<'_, [Run]> {
+    pub(crate) fn snapshot_runs(&self) -> Vec<Run> {
         self.snapshot().0
     }
 
     /// Runs with the buffer folded in, and whether the result is approximate.
-    pub(crate) fn snapshot(&self) -> (std::borrow::Cow<'_, [Run]>, bool) {
+    pub(crate) fn snapshot(&self) -> (Vec<Run>, bool) {
         if self.buffer.is_empty() {
-            return (std::borrow::Cow::Borrowed(&self.runs), self.approximate);
+            return (self.runs.to_vec(), self.approximate);
         }
         let rank = self.names.ranks(&self.config.weights);
         let mut events = self.buffer.clone();
         events.sort_unstable_by_key(|e| e.0);
-        let mut runs = self.runs.clone();
-        let approx = fold_sorted_events(&mut runs, &events, &rank, &self.joiner());
-        (std::borrow::Cow::Owned(runs), self.approximate || approx)
+        let (runs, approx) = self.runs.with_sorted_events(&events, &rank, &self.joiner());
+        (runs, self.approximate || approx)
     }
 
     /// Whether the documented approximation was applied to this state (an
@@ -623,12 +622,12 @@ impl AvailabilityState {
             raw: &self.buffer,
         };
         let approximate = if filled {
-            items.extend_from_slice(&self.runs);
+            items.extend(self.runs.iter());
             let (runs, approximate) = normalize(&items, &rank, &join);
-            self.runs = runs;
+            self.runs = RunList::from_sorted(runs);
             approximate
         } else {
-            fold_in(&mut self.runs, &items, &rank, &join)
+            self.runs.fold_in(&items, &rank, &join)
         };
         self.approximate |= approximate || other.approximate;
         self.holes = holes;
