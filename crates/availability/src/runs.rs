@@ -8,7 +8,7 @@
 //! A run list is sorted, `start <= last`, `next.start > last`, and two
 //! consecutive runs differ in state, are separated by more than `L`, or have
 //! a hole (a range no merged state covered) or a still buffered (raw) event
-//! strictly between them.
+//! between them (or at the instant of either).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -42,8 +42,9 @@ pub(crate) struct Joiner<'a> {
     /// state for that range merged later still lands between runs.
     pub holes: &'a [(i64, i64)],
     /// Events that stay buffered, uncollapsed, while others are folded in
-    /// (sorted by time). Runs never collapse across them, so they still land
-    /// between runs when they are folded in later.
+    /// (sorted by time). Runs never collapse across them (nor join at their
+    /// instant), so they still land between runs when they are folded in
+    /// later.
     pub raw: &'a [(i64, u32)],
 }
 
@@ -56,17 +57,19 @@ impl Joiner<'_> {
         live && !self.hole_between(last, next) && !self.raw_between(last, next)
     }
 
-    /// Some raw event lies strictly between `a` and `b`.
+    /// Some raw event lies in `[a, b]`. The ends count too: after a join, a
+    /// raw event at `a` or `b` would lie inside the joined run, although the
+    /// events at that instant are all known.
     fn raw_between(&self, a: i64, b: i64) -> bool {
         let (Some(first), Some(last)) = (self.raw.first(), self.raw.last()) else {
             return false;
         };
         // Cheap rejection: sorted input folds events below all held ones.
-        if first.0 >= b || last.0 <= a {
+        if first.0 > b || last.0 < a {
             return false;
         }
-        let i = self.raw.partition_point(|e| e.0 <= a);
-        self.raw.get(i).is_some_and(|e| e.0 < b)
+        let i = self.raw.partition_point(|e| e.0 < a);
+        self.raw.get(i).is_some_and(|e| e.0 <= b)
     }
 
     /// Some uncovered instant lies strictly between `a` and `b`.
@@ -131,6 +134,10 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
     let mut out: Vec<Run> = Vec::new();
     let mut cur: Option<Run> = None;
     let mut approximate = false;
+    // `cur` continues through the interval to the next known event inside a
+    // collapsed run of its own state: that run is one item, so it goes on
+    // whatever raw events lie at its instants.
+    let mut covered = false;
     let mut i = 0;
     while let Some(first) = bounds.get(i).copied() {
         let t = first.time;
@@ -138,6 +145,9 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
             break;
         };
         let mut j = i;
+        let mut winning_run_end = false;
+        let mut winner_items = 0usize;
+        let mut other_state = false;
         while let Some(b) = bounds.get(j).copied() {
             if b.time != t {
                 break;
@@ -149,11 +159,32 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
                 }
                 if it.last == t && it.start < t {
                     open.remove(&key);
+                    winning_run_end |= it.state == winner;
                 }
+                other_state |= it.state != winner;
+                winner_items += usize::from(it.state == winner);
             }
             j += 1;
         }
-        extend_or_start(&mut cur, &mut out, t, winner, join);
+        match cur.as_mut() {
+            Some(c) if covered && c.state == winner => c.last = c.last.max(t),
+            _ => extend_or_start(&mut cur, &mut out, t, winner, join),
+        }
+        covered = false;
+        // A run cut off by a worse event keeps "1 µs before the cut" as its
+        // last time, with no known event there. A run that wins over another
+        // state's event at its last time, with a worse item starting 1 µs
+        // later, may be such a run: the other event should have won — unless
+        // another item of the winner's state has an event there too.
+        if winning_run_end && other_state && winner_items == 1 {
+            let rank_w = rank_of(rank, winner);
+            approximate |= bounds
+                .get(j..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|b| b.time == t.saturating_add(1))
+                .any(|b| b.rank < rank_w && items.get(b.item).is_some_and(|r| r.start == b.time));
+        }
         if let Some(next) = bounds.get(j).map(|b| b.time) {
             let open_state = open
                 .last()
@@ -165,6 +196,7 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
                     // Covered by a run of the same state: alive through the interval.
                     if let Some(c) = cur.as_mut() {
                         c.last = c.last.max(next - 1);
+                        covered = true;
                     }
                 } else if t + 1 < next
                     && next_group_has_state(bounds.get(j..).unwrap_or(&[]), items, s)

@@ -160,8 +160,9 @@ impl NameTable {
 
 /// Partial aggregate state of `availability_agg` for one window.
 ///
-/// Memory is O(number of runs) + at most the buffer capacity of
-/// uncollapsed events; the serialized form holds runs only. See the crate
+/// Memory is O(number of runs) + at most four times the buffer capacity of
+/// raw, uncollapsed events (16 bytes each). The canonical serialized form
+/// holds runs only, the partial form also the raw events. See the crate
 /// documentation for the semantics.
 #[derive(Clone, Debug)]
 pub struct AvailabilityState {

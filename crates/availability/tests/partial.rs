@@ -722,3 +722,40 @@ fn held_back_instant_cannot_grow_the_buffer_without_bound() {
     assert!(max < 3 * 8, "buffer reached {max}");
     assert_eq!(s.summary().time_in("warning"), 900);
 }
+
+#[test]
+fn raw_event_at_a_run_end_keeps_runs_apart() {
+    // Left share: no_heartbeat 0, then at 80 online, no_heartbeat, online
+    // (no_heartbeat wins 80). With capacity 1 it ends as the run
+    // no_heartbeat 0..80 plus the raw online 80. The right share's
+    // no_heartbeat 90 must not join that run across the raw event at its
+    // end instant, or the raw event would land inside the joined run.
+    let cfg = AvailabilityConfig::default();
+    let build1 = |events: &[(i64, &str)]| {
+        let mut s = AvailabilityState::new(cfg.clone(), 0, 200, None).expect("state");
+        s.set_buffer_capacity(1);
+        for &(t, st) in events {
+            s.push(t, st).expect("push");
+        }
+        AvailabilityState::from_bytes(&s.to_partial_bytes()).expect("partial")
+    };
+    let left = build1(&[
+        (0, "no_heartbeat"),
+        (80, "online"),
+        (80, "no_heartbeat"),
+        (80, "online"),
+    ]);
+    assert_eq!(left.buffered_events(), 1);
+    let right = build1(&[(90, "no_heartbeat"), (90, "online")]);
+    for (a, b) in [(&left, &right), (&right, &left)] {
+        let mut m = a.clone();
+        m.merge(b).expect("merge");
+        assert!(!m.is_approximate());
+        let tl = m.timeline();
+        assert_eq!(tl.len(), 1, "{tl:?}");
+        assert_eq!(
+            (tl[0].state.as_str(), tl[0].start, tl[0].end),
+            ("no_heartbeat", 0, 200)
+        );
+    }
+}
