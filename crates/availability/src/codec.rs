@@ -1,6 +1,18 @@
 //! Compact versioned binary format of [`AvailabilityState`] (serialize /
 //! deserialize functions of the aggregate, continuous-aggregate storage).
 //!
+//! Two forms share one layout:
+//!
+//! * **canonical** ([`AvailabilityState::to_bytes`]): buffered events folded
+//!   in, runs only; equal states give equal bytes. For stored values and
+//!   final results.
+//! * **partial** ([`AvailabilityState::to_partial_bytes`], flag bit5): the
+//!   runs as they are plus the raw, not yet collapsed buffered events and
+//!   the buffer capacity, so that a state merged after deserializing still
+//!   meets them as single events. For the aggregate's serialize function
+//!   (parallel workers → leader). Not canonical (the split between runs and
+//!   buffer depends on history).
+//!
 //! Layout (all integers are LEB128 varints unless noted; "zz" = zigzag):
 //!
 //! ```text
@@ -8,7 +20,8 @@
 //! version                  1 byte, = 1
 //! flags                    1 byte: bit0 liveness, bit1 gap policy unknown,
 //!                          bit2 carry-in parameter, bit3 carry-in event,
-//!                          bit4 approximate; other bits 0
+//!                          bit4 approximate, bit5 partial (buffer section
+//!                          follows the runs); other bits 0
 //! from                     zz varint, µs
 //! span                     varint, to - from (>= 1)
 //! [liveness]               varint, µs (>= 1)                    if bit0
@@ -29,16 +42,30 @@
 //!   per run                varint start - cursor, varint last - start,
 //!                          varint name index; cursor = from for the first
 //!                          run, previous last + 1 afterwards
+//! [buffer section]                                              if bit5
+//!   capacity               varint, 1 ..= MAX_BUFFER_CAPACITY
+//!   events: count          varint, <= 4 × capacity
+//!   per event              varint time - cursor, varint name index;
+//!                          cursor = from for the first event, the previous
+//!                          event's time afterwards; events strictly
+//!                          ascending by (time, name index), time < to
 //! ```
 //!
-//! The writer folds buffered events in first and writes only referenced
-//! names in sorted order, so equal states give equal bytes. The reader
-//! checks every bound before allocating and every invariant of the run
-//! list, and rejects trailing bytes.
+//! A buffered event takes 2 bytes plus its time delta (3 bytes for 1 s
+//! sampling). The canonical writer folds buffered events in first; both
+//! write only referenced names in sorted order, and the partial writer
+//! sorts and deduplicates the buffer. The reader checks every bound before
+//! allocating and every invariant of the run list and the buffer, and
+//! rejects trailing bytes. Version 1 readers without the buffer section
+//! reject partial bytes (unknown flag bit); partial bytes only travel
+//! between the processes of one query.
 
 use crate::error::{AvailabilityError, Result};
-use crate::runs::{Joiner, Run};
-use crate::state::{AvailabilityConfig, AvailabilityState, GapPolicy, NameTable};
+use crate::runs::{Joiner, Run, RunList};
+use crate::state::{
+    AvailabilityConfig, AvailabilityState, GapPolicy, NameTable, BUFFER_LIMIT_FACTOR,
+    MAX_BUFFER_CAPACITY,
+};
 use crate::weights::Weights;
 
 const MAGIC: [u8; 2] = *b"AV";
@@ -49,8 +76,15 @@ const FLAG_GAP_UNKNOWN: u8 = 2;
 const FLAG_PARAM: u8 = 4;
 const FLAG_EVENT: u8 = 8;
 const FLAG_APPROXIMATE: u8 = 16;
+const FLAG_PARTIAL: u8 = 32;
 const KNOWN_FLAGS: u8 =
-    FLAG_LIVENESS | FLAG_GAP_UNKNOWN | FLAG_PARAM | FLAG_EVENT | FLAG_APPROXIMATE;
+    FLAG_LIVENESS | FLAG_GAP_UNKNOWN | FLAG_PARAM | FLAG_EVENT | FLAG_APPROXIMATE | FLAG_PARTIAL;
+
+/// The raw buffer of a partial state: capacity and events (time, state id).
+struct PartialBuffer {
+    capacity: usize,
+    events: Vec<(i64, u32)>,
+}
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
@@ -83,13 +117,40 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 impl AvailabilityState {
-    /// Serializes the state (see the module documentation for the layout).
+    /// Serializes the state in its canonical form: buffered events folded
+    /// in, runs only, equal bytes for equal states (see the module
+    /// documentation for the layout). For stored values and final results.
     pub fn to_bytes(&self) -> Vec<u8> {
         let (runs, approximate) = self.snapshot();
+        self.write(&runs, approximate, None)
+    }
+
+    /// Serializes the state without collapsing its buffer: the runs as they
+    /// are, plus the raw buffered events and the buffer capacity (flag
+    /// bit5 of the format). For the aggregate's serialize function: a
+    /// parallel worker's partial state, deserialized by the leader with
+    /// [`AvailabilityState::from_bytes`], still holds its events as single
+    /// events, so merging the partial states of interleaved subsets (heap
+    /// blocks handed out to workers in turns) is exact whenever every
+    /// worker's share fitted in its buffer. About 2 bytes per buffered event
+    /// plus its time delta; summary, timeline and [`Self::to_bytes`] of the
+    /// restored state equal those of this state.
+    pub fn to_partial_bytes(&self) -> Vec<u8> {
+        let buffer = PartialBuffer {
+            capacity: self.buffer_capacity,
+            events: self.buffer.clone(),
+        };
+        self.write(&self.runs.to_vec(), self.approximate, Some(&buffer))
+    }
+
+    fn write(&self, runs: &[Run], approximate: bool, buffer: Option<&PartialBuffer>) -> Vec<u8> {
         // Referenced names, sorted; old id -> new index.
         let mut used: Vec<u32> = runs.iter().map(|r| r.state).collect();
         used.extend(self.carry_in_param);
         used.extend(self.carry_in_event.map(|(_, s)| s));
+        if let Some(b) = buffer {
+            used.extend(b.events.iter().map(|e| e.1));
+        }
         used.sort_unstable();
         used.dedup();
         let mut sorted: Vec<(&str, u32)> =
@@ -103,7 +164,8 @@ impl AvailabilityState {
         }
         let idx = |id: u32| new_index.get(id as usize).copied().unwrap_or(0);
 
-        let mut out = Vec::with_capacity(32 + runs.len() * 6);
+        let buffered = buffer.map_or(0, |b| b.events.len());
+        let mut out = Vec::with_capacity(32 + runs.len() * 6 + buffered * 4);
         out.extend_from_slice(&MAGIC);
         out.push(VERSION);
         let mut flags = 0u8;
@@ -121,6 +183,9 @@ impl AvailabilityState {
         }
         if approximate {
             flags |= FLAG_APPROXIMATE;
+        }
+        if buffer.is_some() {
+            flags |= FLAG_PARTIAL;
         }
         out.push(flags);
         put_varint(&mut out, zigzag(self.from));
@@ -166,12 +231,30 @@ impl AvailabilityState {
             put_varint(&mut out, idx(r.state));
             cursor = r.last.saturating_add(1);
         }
+        if let Some(b) = buffer {
+            put_varint(&mut out, b.capacity as u64);
+            // Identical events are redundant (the worst event of an instant
+            // wins; duplicates of it change nothing).
+            let mut events: Vec<(i64, u64)> = b.events.iter().map(|&(t, s)| (t, idx(s))).collect();
+            events.sort_unstable();
+            events.dedup();
+            put_varint(&mut out, events.len() as u64);
+            let mut cursor = self.from;
+            for (t, i) in events {
+                put_varint(&mut out, diff(cursor, t));
+                put_varint(&mut out, i);
+                cursor = t;
+            }
+        }
         out
     }
 
-    /// Deserializes and validates a state. Malformed bytes give
-    /// `InvalidState`, a newer format version gives `Unsupported`; never
-    /// panics, and allocations are bounded by the input length.
+    /// Deserializes and validates a state, canonical or partial (a partial
+    /// state gets back its raw buffer and buffer capacity; a canonical one
+    /// has an empty buffer and [`crate::DEFAULT_BUFFER_CAPACITY`]).
+    /// Malformed bytes give `InvalidState`, a newer format version gives
+    /// `Unsupported`; never panics, and allocations are bounded by the
+    /// input length.
     pub fn from_bytes(bytes: &[u8]) -> Result<AvailabilityState> {
         let mut r = Reader { bytes, pos: 0 };
         if r.take(2)? != MAGIC {
@@ -297,11 +380,6 @@ impl AvailabilityState {
                 .checked_add(1)
                 .ok_or_else(|| invalid("hole out of range"))?;
         }
-        let join = Joiner {
-            liveness,
-            holes: &holes,
-        };
-
         let n_runs = r.count(3)?;
         let mut runs: Vec<Run> = Vec::with_capacity(n_runs);
         let mut cursor = from;
@@ -312,15 +390,53 @@ impl AvailabilityState {
             if last >= to {
                 return Err(invalid("run beyond the window end"));
             }
-            if let Some(p) = runs.last() {
-                if p.state == state && join.connected(p.last, start) {
-                    return Err(invalid("consecutive runs not collapsed"));
-                }
-            }
             runs.push(Run { start, last, state });
             cursor = last
                 .checked_add(1)
                 .ok_or_else(|| invalid("run time out of range"))?;
+        }
+        let buffer = if flags & FLAG_PARTIAL != 0 {
+            let capacity = usize::try_from(r.varint()?)
+                .ok()
+                .filter(|c| (1..=MAX_BUFFER_CAPACITY).contains(c))
+                .ok_or_else(|| invalid("buffer capacity out of range"))?;
+            let n_events = r.count(2)?;
+            if n_events > capacity.saturating_mul(BUFFER_LIMIT_FACTOR) {
+                return Err(invalid("more buffered events than the buffer limit"));
+            }
+            let mut events: Vec<(i64, u32)> = Vec::with_capacity(n_events);
+            let mut cursor = from;
+            for _ in 0..n_events {
+                let t = add(cursor, r.varint()?)?;
+                let s = index(&mut r)?;
+                if t >= to {
+                    return Err(invalid("buffered event beyond the window end"));
+                }
+                if let Some(&(pt, ps)) = events.last() {
+                    if pt == t && ps >= s {
+                        return Err(invalid("buffered events not strictly sorted"));
+                    }
+                }
+                events.push((t, s));
+                cursor = t;
+            }
+            Some(PartialBuffer { capacity, events })
+        } else {
+            None
+        };
+        // Runs are collapsed except across holes, liveness gaps and raw
+        // buffered events.
+        let join = Joiner {
+            liveness,
+            holes: &holes,
+            raw: buffer.as_ref().map_or(&[], |b| &b.events),
+        };
+        for pair in runs.windows(2) {
+            if let [p, n] = pair {
+                if p.state == n.state && join.connected(p.last, n.start) {
+                    return Err(invalid("consecutive runs not collapsed"));
+                }
+            }
         }
         if r.pos != bytes.len() {
             return Err(invalid("trailing bytes"));
@@ -330,9 +446,12 @@ impl AvailabilityState {
         state.names = names;
         state.carry_in_param = carry_in_param;
         state.carry_in_event = carry_in_event;
-        state.runs = runs;
+        state.runs = RunList::from_sorted(runs);
         state.holes = holes;
         state.approximate = flags & FLAG_APPROXIMATE != 0;
+        if let Some(b) = buffer {
+            state.restore_buffer(b.capacity, b.events);
+        }
         Ok(state)
     }
 }

@@ -57,16 +57,39 @@
 //! The state keeps collapsed runs `(start, last_event_time, state)` of
 //! identical consecutive states (split also at heartbeat gaps), so its size
 //! is proportional to the number of state changes, not rows; plus a buffer of
-//! uncollapsed events (about [`DEFAULT_BUFFER_CAPACITY`], never more than
-//! four times that) that is folded in when full, before serializing and when
-//! merging. 1,000,000 events with 1,000 changes serialize to about 9 KB.
+//! raw, uncollapsed events (16 bytes each) that is folded in when it reaches
+//! the buffer capacity ([`DEFAULT_BUFFER_CAPACITY`], settable up to
+//! [`MAX_BUFFER_CAPACITY`] with [`AvailabilityState::set_buffer_capacity`]).
+//! Pushes keep the buffer below three times the capacity, merges below four
+//! times. 1,000,000 events with 1,000 changes serialize to about 9 KB.
+//!
+//! Two serialized forms: [`AvailabilityState::to_bytes`] folds the buffer in
+//! and is canonical (equal states, equal bytes: for stored values and final
+//! results); [`AvailabilityState::to_partial_bytes`] writes the runs plus the
+//! raw buffered events (about 4 bytes each at 1 s sampling) and the buffer
+//! capacity, for the aggregate's serialize function: the leader of a
+//! parallel plan gets the workers' events back as single events.
+//! [`AvailabilityState::from_bytes`] reads both.
+//!
+//! Cost: a compaction sorts the buffer (linear when it is already sorted);
+//! events that all land in one gap between runs (sorted input) are folded in
+//! one linear pass, others cluster by cluster, each touching only the runs
+//! next to it (runs are kept ordered by start). So a compaction of `n`
+//! events costs O(n log n + n log R) for `R` runs — whatever the capacity and
+//! the input order — and a push amortised O(log n + log R). Final functions
+//! (summary, timeline, `to_bytes`) cost O(R + n log n).
 //!
 //! [`AvailabilityState::merge`] combines two states for the same, adjacent,
 //! overlapping or disjoint windows: the window becomes the hull; a later
 //! state's unknown prefix is resolved by the earlier state's last state; a
 //! run spanning the boundary joins; heartbeat liveness continues across the
 //! boundary (the last event time is kept); carry-in events of the later
-//! state that fall inside the hull become ordinary events. A later window's
+//! state that fall inside the hull become ordinary events. Buffered events of
+//! both sides stay raw in the merged buffer (its capacity is the larger of
+//! the two) as long as together they fit in four times the capacity;
+//! otherwise they are folded in. While events are buffered, runs never
+//! collapse across them, so they still meet the other side's runs as single
+//! events when they are folded in later. A later window's
 //! `carry_in` argument is kept only if nothing at all is known at or before
 //! its `from`. Parts of the hull that no merged window covered are kept as
 //! *holes*: the final figures assume they hold no events (an empty bucket of
@@ -77,20 +100,36 @@
 //! **Exact cases.** All figures and the timeline are exact, and merging is
 //! commutative and associative, whenever no event (or run) of one side falls
 //! strictly inside a collapsed run of a *different* state of the other
-//! side. That covers: states of time-contiguous event sets merged in any
-//! order (chunk-wise partials, bucket rollups, split windows); input sorted
-//! ascending; input sorted descending unless more than twice the buffer
-//! capacity of events share one instant (the events at the newest pushed
-//! instant are held back uncollapsed, so duplicates arriving next meet
-//! them); any input order while a state holds at most the buffer capacity of
-//! events; and interleaved subsets whose runs only abut.
+//! side. Folding raw events is always exact; only events that land inside an
+//! *already collapsed* run are not. That covers:
+//!
+//! * **parallel partial states** of any subsets of a group's rows —
+//!   interleaved heap blocks handed to workers in turns, or arbitrary
+//!   subsets — serialized with [`AvailabilityState::to_partial_bytes`] and
+//!   merged in any order, when every worker's share stayed below its buffer
+//!   capacity (nothing was collapsed before serializing) and all shares
+//!   together fit in four times the capacity (with capacity 16384: up to
+//!   16,383 rows of a group per process and 65,536 in all).
+//!   A merge whose buffers outgrow four times the capacity folds everything
+//!   in, still exactly; only partial states merged after it can be inexact;
+//! * states of time-contiguous event sets merged in any order over different
+//!   windows (chunk-wise partials, bucket rollups, split windows; holes keep
+//!   non-adjacent pieces apart) or merged neighbour with neighbour over one
+//!   window;
+//! * input sorted ascending; input sorted descending unless more than twice
+//!   the buffer capacity of events share one instant (the events at the
+//!   newest pushed instant are held back uncollapsed, so duplicates arriving
+//!   next meet them); any input order while a state holds at most the buffer
+//!   capacity of events; and interleaved subsets whose runs only abut.
 //!
 //! **Inexact case.** A collapsed run `(s, l, A)` only says "events of `A` at
 //! `s` and `l` and possibly at unknown times between". When events of other
 //! states land strictly inside it later — unsorted input beyond the buffer,
-//! or partial states of interleaved subsets (PostgreSQL parallel workers
-//! reading alternating heap blocks of one chunk) — the first `A` event after
-//! them is unknown. Rule: consecutive such events are treated as contiguous
+//! partial states of interleaved subsets whose worker's share outgrew its
+//! buffer before serializing (or that were serialized with
+//! [`AvailabilityState::to_bytes`]), or two compacted partial states of one
+//! window that are not time neighbours merged before the one between them —
+//! the first `A` event after them is unknown. Rule: consecutive such events are treated as contiguous
 //! (a nested run holds from its first to its last known event) and `A`
 //! resumes **1 µs after** the last of them; the earlier piece of `A` is
 //! treated as alive until the first. Their duration is thus
@@ -111,15 +150,16 @@
 //! 251). Such states report
 //! [`AvailabilityState::is_approximate`] / [`Summary::approximate`] = true;
 //! whenever that flag is false, every figure is exact. Feeding rows in time
-//! order (index scan, `ORDER BY`), or merging time-contiguous partial states,
-//! avoids it.
+//! order (index scan, `ORDER BY`), merging time-contiguous partial states,
+//! or partial bytes from buffers larger than each worker's share, avoids it.
 //!
-//! One detail without effect on any figure: when a worse event at the same
-//! instant cuts off a collapsed run, the stored last-event time of that run
-//! becomes "1 µs before the cut" instead of the run's previous event time
-//! (unknown once collapsed). Liveness is unaffected (the cutting event
-//! proves it), but the serialized bytes of two equivalent states can differ
-//! there.
+//! One detail: when a worse event at the same instant cuts off a collapsed
+//! run, the stored last-event time of that run becomes "1 µs before the cut"
+//! (its real last event before the cut is unknown once collapsed). That has
+//! no effect on the figures; an event of a better state arriving later at
+//! exactly that instant loses to it, which is flagged approximate (a run
+//! winning at its last instant with a worse run starting 1 µs later). The
+//! serialized bytes of two equivalent states can differ there.
 //!
 //! # Other pieces
 //!
@@ -127,9 +167,10 @@
 //!   per-event values × 100, rounded to 2 decimals).
 //! * [`AvailabilityState::timeline`] and [`reduce_timeline`] for
 //!   `state_timeline(...)`.
-//! * [`AvailabilityState::to_bytes`] / [`AvailabilityState::from_bytes`]: the
-//!   versioned binary format (see the `codec` module docs, also in the
-//!   crate README/report), and `serde::Serialize` for a JSON debug view.
+//! * [`AvailabilityState::to_bytes`] / [`AvailabilityState::to_partial_bytes`]
+//!   / [`AvailabilityState::from_bytes`]: the versioned binary format, version
+//!   1 with flag bit5 for partial bytes (see the `codec` module docs, also in
+//!   the crate README/report), and `serde::Serialize` for a JSON debug view.
 
 mod codec;
 mod debug_view;
@@ -143,7 +184,9 @@ mod weights;
 
 pub use error::{AvailabilityError, Result};
 pub use sample_mean::{sample_mean, status_value, SampleMean, SAMPLE_MEAN_BYTES};
-pub use state::{AvailabilityConfig, AvailabilityState, GapPolicy, DEFAULT_BUFFER_CAPACITY};
+pub use state::{
+    AvailabilityConfig, AvailabilityState, GapPolicy, DEFAULT_BUFFER_CAPACITY, MAX_BUFFER_CAPACITY,
+};
 pub use summary::Summary;
 pub use timeline::{reduce_timeline, Interval, MAX_POINTS};
 pub use weights::{Weights, NO_HEARTBEAT, UNKNOWN};

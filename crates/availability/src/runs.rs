@@ -7,9 +7,11 @@
 //! liveness interval `L`) no gap longer than `L` between consecutive events.
 //! A run list is sorted, `start <= last`, `next.start > last`, and two
 //! consecutive runs differ in state, are separated by more than `L`, or have
-//! a hole (a range no merged state covered) between them.
+//! a hole (a range no merged state covered) or a still buffered (raw) event
+//! between them (or at the instant of either).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 /// A collapsed run of identical consecutive states. Times are microseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +41,11 @@ pub(crate) struct Joiner<'a> {
     /// covered (sorted, disjoint). Runs never collapse across them, so a
     /// state for that range merged later still lands between runs.
     pub holes: &'a [(i64, i64)],
+    /// Events that stay buffered, uncollapsed, while others are folded in
+    /// (sorted by time). Runs never collapse across them (nor join at their
+    /// instant), so they still land between runs when they are folded in
+    /// later.
+    pub raw: &'a [(i64, u32)],
 }
 
 impl Joiner<'_> {
@@ -47,7 +54,22 @@ impl Joiner<'_> {
             None => true,
             Some(l) => next.saturating_sub(last) <= l,
         };
-        live && !self.hole_between(last, next)
+        live && !self.hole_between(last, next) && !self.raw_between(last, next)
+    }
+
+    /// Some raw event lies in `[a, b]`. The ends count too: after a join, a
+    /// raw event at `a` or `b` would lie inside the joined run, although the
+    /// events at that instant are all known.
+    fn raw_between(&self, a: i64, b: i64) -> bool {
+        let (Some(first), Some(last)) = (self.raw.first(), self.raw.last()) else {
+            return false;
+        };
+        // Cheap rejection: sorted input folds events below all held ones.
+        if first.0 > b || last.0 < a {
+            return false;
+        }
+        let i = self.raw.partition_point(|e| e.0 < a);
+        self.raw.get(i).is_some_and(|e| e.0 <= b)
     }
 
     /// Some uncovered instant lies strictly between `a` and `b`.
@@ -112,6 +134,10 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
     let mut out: Vec<Run> = Vec::new();
     let mut cur: Option<Run> = None;
     let mut approximate = false;
+    // `cur` continues through the interval to the next known event inside a
+    // collapsed run of its own state: that run is one item, so it goes on
+    // whatever raw events lie at its instants.
+    let mut covered = false;
     let mut i = 0;
     while let Some(first) = bounds.get(i).copied() {
         let t = first.time;
@@ -119,6 +145,9 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
             break;
         };
         let mut j = i;
+        let mut winning_run_end = false;
+        let mut winner_items = 0usize;
+        let mut other_state = false;
         while let Some(b) = bounds.get(j).copied() {
             if b.time != t {
                 break;
@@ -130,11 +159,32 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
                 }
                 if it.last == t && it.start < t {
                     open.remove(&key);
+                    winning_run_end |= it.state == winner;
                 }
+                other_state |= it.state != winner;
+                winner_items += usize::from(it.state == winner);
             }
             j += 1;
         }
-        extend_or_start(&mut cur, &mut out, t, winner, join);
+        match cur.as_mut() {
+            Some(c) if covered && c.state == winner => c.last = c.last.max(t),
+            _ => extend_or_start(&mut cur, &mut out, t, winner, join),
+        }
+        covered = false;
+        // A run cut off by a worse event keeps "1 µs before the cut" as its
+        // last time, with no known event there. A run that wins over another
+        // state's event at its last time, with a worse item starting 1 µs
+        // later, may be such a run: the other event should have won — unless
+        // another item of the winner's state has an event there too.
+        if winning_run_end && other_state && winner_items == 1 {
+            let rank_w = rank_of(rank, winner);
+            approximate |= bounds
+                .get(j..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|b| b.time == t.saturating_add(1))
+                .any(|b| b.rank < rank_w && items.get(b.item).is_some_and(|r| r.start == b.time));
+        }
         if let Some(next) = bounds.get(j).map(|b| b.time) {
             let open_state = open
                 .last()
@@ -146,6 +196,7 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
                     // Covered by a run of the same state: alive through the interval.
                     if let Some(c) = cur.as_mut() {
                         c.last = c.last.max(next - 1);
+                        covered = true;
                     }
                 } else if t + 1 < next
                     && next_group_has_state(bounds.get(j..).unwrap_or(&[]), items, s)
@@ -200,32 +251,245 @@ fn extend_or_start(
     }
 }
 
-/// Folds `items` (events as one-point runs, or another state's runs) into
-/// the canonical run list `runs`, touching only the runs near the items'
-/// time range: appending in time order costs O(items). Returns whether the
-/// approximation of [`normalize`] was needed.
-#[must_use]
-pub(crate) fn fold_in(runs: &mut Vec<Run>, items: &[Run], rank: &[u32], join: &Joiner<'_>) -> bool {
-    let (Some(t_min), Some(t_max)) = (
-        items.iter().map(|r| r.start).min(),
-        items.iter().map(|r| r.last).max(),
-    ) else {
-        return false;
-    };
-    // One untouched neighbour on each side keeps the joins at the splice
-    // boundaries right: it does not overlap any item, so it comes out of
-    // `normalize` with its start, last and state unchanged.
-    let lo = runs.partition_point(|r| r.last < t_min).saturating_sub(1);
-    let hi = runs
-        .partition_point(|r| r.start <= t_max)
-        .saturating_add(1)
-        .min(runs.len());
-    let lo = lo.min(hi);
-    let mut region: Vec<Run> = runs.get(lo..hi).map(|s| s.to_vec()).unwrap_or_default();
-    region.extend_from_slice(items);
-    let (merged, approximate) = normalize(&region, rank, join);
-    runs.splice(lo..hi, merged);
-    approximate
+/// A canonical run list (see the module documentation), stored by start
+/// time: folding a cluster of items finds the runs next to it in O(log R)
+/// and touches only those, so the cost of a fold does not grow with the
+/// number R of runs elsewhere (unsorted input spread over a long history).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RunList {
+    /// start -> (last, state)
+    map: BTreeMap<i64, (i64, u32)>,
+}
+
+impl RunList {
+    /// A run list from runs that are already canonical and sorted.
+    pub fn from_sorted(runs: impl IntoIterator<Item = Run>) -> RunList {
+        RunList {
+            map: runs
+                .into_iter()
+                .map(|r| (r.start, (r.last, r.state)))
+                .collect(),
+        }
+    }
+
+    pub fn first(&self) -> Option<Run> {
+        self.map.iter().next().map(run_of)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Run> + '_ {
+        self.map.iter().map(run_of)
+    }
+
+    pub fn to_vec(&self) -> Vec<Run> {
+        self.iter().collect()
+    }
+
+    /// The run with the latest start before `t`.
+    fn starting_before(&self, t: i64) -> Option<Run> {
+        self.map.range(..t).next_back().map(run_of)
+    }
+
+    /// The first run starting after `t`.
+    fn starting_after(&self, t: i64) -> Option<Run> {
+        self.map
+            .range((Bound::Excluded(t), Bound::Unbounded))
+            .next()
+            .map(run_of)
+    }
+
+    /// Key range of the runs that folding items spanning `[t_min, t_max]`
+    /// may touch: those overlapping it and one neighbour on each side.
+    fn region(&self, t_min: i64, t_max: i64) -> (Bound<i64>, Bound<i64>) {
+        let lo = match self.starting_before(t_min) {
+            Some(b) if b.last >= t_min => self.starting_before(b.start).unwrap_or(b).start,
+            Some(b) => b.start,
+            None => t_min,
+        };
+        // `lo <= t_min <= t_max < hi` for sorted input; the guard keeps
+        // `BTreeMap::range` from ever seeing inverted bounds.
+        let hi = match self.starting_after(t_max.max(lo)) {
+            Some(a) => Bound::Included(a.start),
+            None => Bound::Unbounded,
+        };
+        (Bound::Included(lo), hi)
+    }
+
+    /// The runs with time-sorted `events` folded in, leaving `self` as it
+    /// is: only the region the events touch is copied into a run list and
+    /// folded; the rest is copied as it is. Returns the runs and whether the
+    /// approximation was needed.
+    pub fn with_sorted_events(
+        &self,
+        events: &[(i64, u32)],
+        rank: &[u32],
+        join: &Joiner<'_>,
+    ) -> (Vec<Run>, bool) {
+        let (Some(&(t_min, _)), Some(&(t_max, _))) = (events.first(), events.last()) else {
+            return (self.to_vec(), false);
+        };
+        let (lo, hi) = self.region(t_min, t_max);
+        let mut part = RunList::from_sorted(self.map.range((lo, hi)).map(run_of));
+        let approximate = part.fold_sorted_events(events, rank, join);
+        let before = match lo {
+            Bound::Included(k) => self.map.range(..k),
+            _ => self.map.range(..i64::MIN),
+        };
+        let after = match hi {
+            Bound::Included(k) => self.map.range((Bound::Excluded(k), Bound::Unbounded)),
+            _ => self
+                .map
+                .range((Bound::Excluded(i64::MAX), Bound::Unbounded)),
+        };
+        let mut out = Vec::with_capacity(self.map.len() + events.len());
+        out.extend(before.map(run_of));
+        out.extend(part.iter());
+        out.extend(after.map(run_of));
+        (out, approximate)
+    }
+
+    fn insert(&mut self, r: Run) {
+        self.map.insert(r.start, (r.last, r.state));
+    }
+
+    /// Folds `items` (events as one-point runs, or another state's runs, in
+    /// any order) into the list. Returns whether the approximation of
+    /// [`normalize`] was needed.
+    #[must_use]
+    pub fn fold_in(&mut self, items: &[Run], rank: &[u32], join: &Joiner<'_>) -> bool {
+        let mut sorted = items.to_vec();
+        sorted.sort_unstable_by_key(|r| r.start);
+        self.fold_sorted(&sorted, rank, join)
+    }
+
+    /// Folds time-sorted events `(time, state)` into the list.
+    #[must_use]
+    pub fn fold_sorted_events(
+        &mut self,
+        events: &[(i64, u32)],
+        rank: &[u32],
+        join: &Joiner<'_>,
+    ) -> bool {
+        // Sorted input: everything lands in one gap (after the last run).
+        if self.fold_events_into_gap(events, rank, join) {
+            return false;
+        }
+        let items: Vec<Run> = events.iter().map(|&(t, s)| Run::point(t, s)).collect();
+        self.fold_sorted(&items, rank, join)
+    }
+
+    /// Folds items sorted by start, cluster by cluster: a cluster ends where
+    /// an existing run lies strictly between everything so far and the next
+    /// item. Nothing is open across such a run, so folding the clusters one
+    /// after another (each with its neighbouring runs) gives the same result
+    /// as one [`normalize`] over everything.
+    fn fold_sorted(&mut self, items: &[Run], rank: &[u32], join: &Joiner<'_>) -> bool {
+        let mut approximate = false;
+        let mut rest = items;
+        while let Some(first) = rest.first() {
+            let mut reach = first.last;
+            let mut next_run = self.starting_after(reach);
+            let mut end = 1;
+            while let Some(item) = rest.get(end) {
+                if next_run.is_some_and(|r| r.last < item.start) {
+                    break;
+                }
+                if item.last > reach {
+                    reach = item.last;
+                    if next_run.is_some_and(|r| r.start <= reach) {
+                        next_run = self.starting_after(reach);
+                    }
+                }
+                end += 1;
+            }
+            let (cluster, tail) = rest.split_at(end.min(rest.len()));
+            approximate |= self.fold_cluster(cluster, reach, rank, join);
+            rest = tail;
+        }
+        approximate
+    }
+
+    /// Folds one cluster (sorted by start, reaching up to `reach`) with the
+    /// runs it overlaps and one untouched neighbour on each side, which keeps
+    /// the joins at the edges right: a neighbour does not overlap any item,
+    /// so it comes out with its start, last and state unchanged or joined.
+    fn fold_cluster(&mut self, items: &[Run], reach: i64, rank: &[u32], join: &Joiner<'_>) -> bool {
+        let Some(t_min) = items.first().map(|r| r.start) else {
+            return false;
+        };
+        if items.iter().all(|r| r.start == r.last) {
+            let events: Vec<(i64, u32)> = items.iter().map(|r| (r.start, r.state)).collect();
+            if self.fold_events_into_gap(&events, rank, join) {
+                return false;
+            }
+        }
+        let region_keys = self.region(t_min, reach);
+        let mut region: Vec<Run> = self.map.range(region_keys).map(run_of).collect();
+        for r in &region {
+            self.map.remove(&r.start);
+        }
+        region.extend_from_slice(items);
+        let (merged, approximate) = normalize(&region, rank, join);
+        for r in merged {
+            self.insert(r);
+        }
+        approximate
+    }
+
+    /// The linear path for time-sorted events that all fall into one gap
+    /// between runs, or before the first or after the last run — the common
+    /// case of sorted input: the same result as [`normalize`], since nothing
+    /// is open between the events and only the worst event of each instant
+    /// and the joins with the two neighbouring runs matter. Returns false,
+    /// leaving the list untouched, when some event lies inside a run.
+    fn fold_events_into_gap(
+        &mut self,
+        events: &[(i64, u32)],
+        rank: &[u32],
+        join: &Joiner<'_>,
+    ) -> bool {
+        let (Some(&(t_min, _)), Some(&(t_max, _))) = (events.first(), events.last()) else {
+            return true;
+        };
+        let before = self.starting_before(t_min);
+        if before.is_some_and(|b| b.last >= t_min) {
+            return false;
+        }
+        let next = self.map.range(t_min..).next().map(run_of);
+        if next.is_some_and(|n| n.start <= t_max) {
+            return false;
+        }
+        let mut cur = before;
+        if let Some(b) = before {
+            self.map.remove(&b.start);
+        }
+        let mut out = Vec::new();
+        for group in events.chunk_by(|a, b| a.0 == b.0) {
+            let Some(winner) = group
+                .iter()
+                .map(|e| e.1)
+                .min_by_key(|&s| (rank_of(rank, s), s))
+            else {
+                continue;
+            };
+            let t = group.first().map_or(t_min, |e| e.0);
+            extend_or_start(&mut cur, &mut out, t, winner, join);
+        }
+        if let (Some(c), Some(n)) = (cur.as_mut(), next) {
+            if c.state == n.state && join.connected(c.last, n.start) {
+                c.last = n.last;
+                self.map.remove(&n.start);
+            }
+        }
+        out.extend(cur);
+        for r in out {
+            self.insert(r);
+        }
+        true
+    }
+}
+
+fn run_of((&start, &(last, state)): (&i64, &(i64, u32))) -> Run {
+    Run { start, last, state }
 }
 
 #[cfg(test)]
@@ -237,10 +501,12 @@ mod tests {
     const PLAIN: Joiner<'static> = Joiner {
         liveness: None,
         holes: &[],
+        raw: &[],
     };
     const LIVE10: Joiner<'static> = Joiner {
         liveness: Some(10),
         holes: &[],
+        raw: &[],
     };
 
     #[test]
@@ -336,6 +602,7 @@ mod tests {
         let join = Joiner {
             liveness: None,
             holes: &[(20, 30)],
+            raw: &[],
         };
         let items = [Run::point(0, 2), Run::point(10, 2), Run::point(40, 2)];
         let (out, _) = normalize(&items, &RANK, &join);
@@ -356,21 +623,80 @@ mod tests {
         assert!(!join.connected(28, 31));
     }
 
+    use proptest::prelude::*;
+
+    /// The former one-shot fold: one [`normalize`] over every run between
+    /// the items' extremes plus a neighbour on each side.
+    fn fold_in_reference(runs: &mut Vec<Run>, items: &[Run], join: &Joiner<'_>) -> bool {
+        let (Some(t_min), Some(t_max)) = (
+            items.iter().map(|r| r.start).min(),
+            items.iter().map(|r| r.last).max(),
+        ) else {
+            return false;
+        };
+        let lo = runs.partition_point(|r| r.last < t_min).saturating_sub(1);
+        let hi = (runs.partition_point(|r| r.start <= t_max) + 1).min(runs.len());
+        let lo = lo.min(hi);
+        let mut region = runs[lo..hi].to_vec();
+        region.extend_from_slice(items);
+        let (merged, approximate) = normalize(&region, &RANK, join);
+        runs.splice(lo..hi, merged);
+        approximate
+    }
+
+    fn points(v: &[(i64, u32)]) -> Vec<Run> {
+        v.iter().map(|&(t, s)| Run::point(t, s)).collect()
+    }
+
+    proptest! {
+        /// Cluster-wise folding (with the linear path for points in a gap)
+        /// equals the one-shot fold, for events and for another list's runs.
+        #[test]
+        fn cluster_fold_equals_one_shot_fold(
+            base in prop::collection::vec((0i64..300, 0u32..3), 0..40),
+            events in prop::collection::vec((0i64..300, 0u32..3), 1..30),
+            as_runs in any::<bool>(),
+            liveness in prop::option::of(1i64..30),
+            raw in prop::collection::vec(0i64..300, 0..3),
+            hole in prop::option::of((0i64..300, 1i64..20)),
+        ) {
+            let mut raw: Vec<(i64, u32)> = raw.into_iter().map(|t| (t, 0)).collect();
+            raw.sort_unstable();
+            let holes: Vec<(i64, i64)> = hole.map(|(a, l)| (a, a + l)).into_iter().collect();
+            let join = Joiner { liveness, holes: &holes, raw: &raw };
+            let (runs, _) = normalize(&points(&base), &RANK, &join);
+            let items = if as_runs {
+                normalize(&points(&events), &RANK, &join).0
+            } else {
+                points(&events)
+            };
+            let mut reference = runs.clone();
+            let approx_ref = fold_in_reference(&mut reference, &items, &join);
+            let mut list = RunList::from_sorted(runs.clone());
+            let approx = list.fold_in(&items, &RANK, &join);
+            prop_assert_eq!(list.to_vec(), reference.clone());
+            prop_assert_eq!(approx, approx_ref);
+            if !as_runs {
+                let mut sorted = events.clone();
+                sorted.sort_unstable_by_key(|e| e.0);
+                let mut list = RunList::from_sorted(runs);
+                let approx = list.fold_sorted_events(&sorted, &RANK, &join);
+                prop_assert_eq!(list.to_vec(), reference);
+                prop_assert_eq!(approx, approx_ref);
+            }
+        }
+    }
+
     #[test]
     fn fold_in_appends_and_joins() {
-        let mut runs = vec![Run {
+        let mut runs = RunList::from_sorted([Run {
             start: 0,
             last: 10,
             state: 2,
-        }];
-        assert!(!fold_in(
-            &mut runs,
-            &[Run::point(15, 2), Run::point(20, 0)],
-            &RANK,
-            &PLAIN,
-        ));
+        }]);
+        assert!(!runs.fold_in(&[Run::point(15, 2), Run::point(20, 0)], &RANK, &PLAIN,));
         assert_eq!(
-            runs,
+            runs.to_vec(),
             vec![
                 Run {
                     start: 0,
@@ -380,8 +706,8 @@ mod tests {
                 Run::point(20, 0)
             ]
         );
-        assert!(!fold_in(&mut runs, &[Run::point(-5, 0)], &RANK, &PLAIN));
-        assert_eq!(runs.len(), 3);
-        assert_eq!(runs[0], Run::point(-5, 0));
+        assert!(!runs.fold_in(&[Run::point(-5, 0)], &RANK, &PLAIN));
+        assert_eq!(runs.to_vec().len(), 3);
+        assert_eq!(runs.first(), Some(Run::point(-5, 0)));
     }
 }

@@ -5,13 +5,24 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::error::{AvailabilityError, Result};
-use crate::runs::{fold_in, normalize, Joiner, Run};
+use crate::runs::{normalize, Joiner, Run, RunList};
 use crate::weights::Weights;
 
 /// How many uncollapsed events the transition buffers before it sorts them
 /// and folds them into the run list. Input order does not matter at all
 /// while a state has seen at most this many events in its window.
 pub const DEFAULT_BUFFER_CAPACITY: usize = 1024;
+
+/// Largest buffer capacity [`AvailabilityState::set_buffer_capacity`]
+/// accepts (larger values are clamped): 2²⁰ events, 16 MiB of buffer, at
+/// most four times that after merges.
+pub const MAX_BUFFER_CAPACITY: usize = 1 << 20;
+
+/// A state never buffers more than this many times its capacity: pushes
+/// keep it below three times (events held back at one instant), a merge
+/// keeps the raw events of both sides while they fit in four times and
+/// folds them in otherwise.
+pub(crate) const BUFFER_LIMIT_FACTOR: usize = 4;
 
 /// What a heartbeat gap (no event for longer than the liveness interval)
 /// counts as.
@@ -149,8 +160,9 @@ impl NameTable {
 
 /// Partial aggregate state of `availability_agg` for one window.
 ///
-/// Memory is O(number of runs) + at most the buffer capacity of
-/// uncollapsed events; the serialized form holds runs only. See the crate
+/// Memory is O(number of runs) + at most four times the buffer capacity of
+/// raw, uncollapsed events (16 bytes each). The canonical serialized form
+/// holds runs only, the partial form also the raw events. See the crate
 /// documentation for the semantics.
 #[derive(Clone, Debug)]
 pub struct AvailabilityState {
@@ -161,7 +173,7 @@ pub struct AvailabilityState {
     pub(crate) carry_in_param: Option<u32>,
     /// Latest event seen before `from` (time, state).
     pub(crate) carry_in_event: Option<(i64, u32)>,
-    pub(crate) runs: Vec<Run>,
+    pub(crate) runs: RunList,
     /// Ranges `[start, end)` of the hull that no merged window covered
     /// (sorted, disjoint, never touching `from` or `to`).
     pub(crate) holes: Vec<(i64, i64)>,
@@ -207,7 +219,7 @@ impl AvailabilityState {
             to,
             carry_in_param,
             carry_in_event: None,
-            runs: Vec::new(),
+            runs: RunList::default(),
             holes: Vec::new(),
             approximate: false,
             buffer: Vec::new(),
@@ -249,14 +261,48 @@ impl AvailabilityState {
         Ok(state)
     }
 
-    /// Sets how many events are buffered before being collapsed (minimum 1).
-    /// Not part of the serialized state.
+    /// Sets how many events are buffered before being collapsed, clamped to
+    /// `1..=`[`MAX_BUFFER_CAPACITY`]. Setting the current value again does
+    /// nothing; a different value folds the buffer in at once if it already
+    /// holds that many events. Memory: 16 bytes per buffered event; a state
+    /// buffers at most four times its capacity (after merges).
+    ///
+    /// Larger capacities keep more events raw: partial states of parallel
+    /// workers ([`AvailabilityState::to_partial_bytes`]) merge exactly when
+    /// each worker's share of a group fits in its buffer. Compaction costs
+    /// O(n log n) for n buffered events (linear for sorted input), so pushes
+    /// cost amortised O(log n) whatever the capacity. The capacity is kept
+    /// by [`AvailabilityState::to_partial_bytes`], not by
+    /// [`AvailabilityState::to_bytes`].
     pub fn set_buffer_capacity(&mut self, capacity: usize) {
-        self.buffer_capacity = capacity.max(1);
-        self.compact_at = self.buffer_capacity;
-        if self.buffer.len() >= self.buffer_capacity {
+        let capacity = capacity.clamp(1, MAX_BUFFER_CAPACITY);
+        if capacity == self.buffer_capacity {
+            return;
+        }
+        self.buffer_capacity = capacity;
+        self.compact_at = capacity;
+        if self.buffer.len() >= capacity {
             self.compact();
         }
+    }
+
+    /// The buffer capacity (see [`AvailabilityState::set_buffer_capacity`]).
+    pub fn buffer_capacity(&self) -> usize {
+        self.buffer_capacity
+    }
+
+    /// Number of events currently buffered uncollapsed (in-window events
+    /// only; carry-in events are kept apart).
+    pub fn buffered_events(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Restores a deserialized buffer (already validated against the window
+    /// and the name table).
+    pub(crate) fn restore_buffer(&mut self, capacity: usize, buffer: Vec<Event>) {
+        self.buffer_capacity = capacity.clamp(1, MAX_BUFFER_CAPACITY);
+        self.compact_at = self.buffer_capacity;
+        self.buffer = buffer;
     }
 
     /// The settings.
@@ -321,10 +367,12 @@ impl AvailabilityState {
         }
     }
 
+    /// The joiner for folding the whole buffer in (no raw events remain).
     pub(crate) fn joiner(&self) -> Joiner<'_> {
         Joiner {
             liveness: self.config.liveness_us,
             holes: &self.holes,
+            raw: &[],
         }
     }
 
@@ -333,70 +381,91 @@ impl AvailabilityState {
         if self.buffer.is_empty() {
             return;
         }
+        self.buffer.sort_unstable_by_key(|e| e.0);
+        self.fold_buffer_range(0, self.buffer.len());
+        self.buffer.clear();
+    }
+
+    /// Folds `buffer[lo..hi]` (sorted by time) into the run list; the caller
+    /// removes those events from the buffer. The events outside the range
+    /// (before `lo` or from `hi` on, never both) stay raw: runs do not
+    /// collapse across them.
+    fn fold_buffer_range(&mut self, lo: usize, hi: usize) {
         let rank = self.names.ranks(&self.config.weights);
-        let items: Vec<Run> = self
-            .buffer
-            .drain(..)
-            .map(|(t, s)| Run::point(t, s))
-            .collect();
+        let raw = if lo > 0 {
+            self.buffer.get(..lo)
+        } else {
+            self.buffer.get(hi..)
+        };
         let join = Joiner {
             liveness: self.config.liveness_us,
             holes: &self.holes,
+            raw: raw.unwrap_or(&[]),
         };
-        self.approximate |= fold_in(&mut self.runs, &items, &rank, &join);
+        let events = self.buffer.get(lo..hi).unwrap_or(&[]);
+        self.approximate |= self.runs.fold_sorted_events(events, &rank, &join);
     }
 
-    /// Compaction of a full buffer. When the latest pushed event lies at
-    /// the buffer's earliest or latest instant (sorted input, ascending or
-    /// descending), the events at that instant stay buffered, so that a
-    /// duplicate timestamp arriving next still meets them uncollapsed. If
-    /// the whole buffer is at that instant it waits to fill up to twice the
-    /// capacity. The buffer stays below four times the capacity.
+    /// Compaction of a full buffer. The buffer is sorted by time (linear
+    /// for sorted input). When the latest pushed event lies at the buffer's
+    /// earliest or latest instant (sorted input, ascending or descending),
+    /// the events at that instant stay buffered, so that a duplicate
+    /// timestamp arriving next still meets them uncollapsed — unless they
+    /// are twice the capacity or more. If the whole buffer is at that
+    /// instant it waits to fill up to twice the capacity. Pushes thus keep
+    /// the buffer below three times the capacity.
     fn compact_holding_back(&mut self) {
         let capacity = self.buffer_capacity;
+        let hold_limit = capacity.saturating_mul(2);
+        self.buffer.sort_unstable_by_key(|e| e.0);
         let len = self.buffer.len();
-        let (Some(t_min), Some(t_max)) = (
-            self.buffer.iter().map(|e| e.0).min(),
-            self.buffer.iter().map(|e| e.0).max(),
-        ) else {
+        let (Some(&(t_min, _)), Some(&(t_max, _))) = (self.buffer.first(), self.buffer.last())
+        else {
             return;
         };
         let hold = self.last_push_time.filter(|&t| t == t_min || t == t_max);
-        let held = hold.map_or(0, |h| self.buffer.iter().filter(|e| e.0 == h).count());
+        let held = match hold {
+            Some(h) if h == t_max => len - self.buffer.partition_point(|e| e.0 < h),
+            Some(h) => self.buffer.partition_point(|e| e.0 <= h),
+            None => 0,
+        };
         match hold {
-            Some(h) if held < len => {
-                let (kept, folded): (Vec<Event>, Vec<Event>) =
-                    self.buffer.drain(..).partition(|e| e.0 == h);
-                self.buffer = kept;
-                let rank = self.names.ranks(&self.config.weights);
-                let items: Vec<Run> = folded.into_iter().map(|(t, s)| Run::point(t, s)).collect();
-                let join = Joiner {
-                    liveness: self.config.liveness_us,
-                    holes: &self.holes,
-                };
-                self.approximate |= fold_in(&mut self.runs, &items, &rank, &join);
+            Some(h) if held < len && held < hold_limit => {
+                if h == t_max {
+                    let split = len - held;
+                    self.fold_buffer_range(0, split);
+                    self.buffer.drain(..split);
+                } else {
+                    self.fold_buffer_range(held, len);
+                    self.buffer.truncate(held);
+                }
             }
-            Some(_) if len < capacity.saturating_mul(2) => {}
+            Some(_) if held == len && len < hold_limit => {}
             _ => self.compact(),
         }
         self.compact_at = self.buffer.len().saturating_add(capacity);
     }
 
+    /// Most events the buffer may hold (after merges).
+    pub(crate) fn buffer_limit(&self) -> usize {
+        self.buffer_capacity.saturating_mul(BUFFER_LIMIT_FACTOR)
+    }
+
     /// The run list with the buffered events folded in, without mutating.
-    pub(crate) fn snapshot_runs(&self) -> std::borrow::Cow<'_, [Run]> {
+    pub(crate) fn snapshot_runs(&self) -> Vec<Run> {
         self.snapshot().0
     }
 
     /// Runs with the buffer folded in, and whether the result is approximate.
-    pub(crate) fn snapshot(&self) -> (std::borrow::Cow<'_, [Run]>, bool) {
+    pub(crate) fn snapshot(&self) -> (Vec<Run>, bool) {
         if self.buffer.is_empty() {
-            return (std::borrow::Cow::Borrowed(&self.runs), self.approximate);
+            return (self.runs.to_vec(), self.approximate);
         }
         let rank = self.names.ranks(&self.config.weights);
-        let items: Vec<Run> = self.buffer.iter().map(|&(t, s)| Run::point(t, s)).collect();
-        let mut runs = self.runs.clone();
-        let approx = fold_in(&mut runs, &items, &rank, &self.joiner());
-        (std::borrow::Cow::Owned(runs), self.approximate || approx)
+        let mut events = self.buffer.clone();
+        events.sort_unstable_by_key(|e| e.0);
+        let (runs, approx) = self.runs.with_sorted_events(&events, &rank, &self.joiner());
+        (runs, self.approximate || approx)
     }
 
     /// Whether the documented approximation was applied to this state (an
@@ -437,8 +506,13 @@ impl AvailabilityState {
         let hull_from = self.from.min(other.from);
         let hull_to = self.to.max(other.to);
 
-        // Buffered events of both sides join as single events, so nothing
-        // is collapsed before it meets the other side's events.
+        // Buffered events of both sides stay raw, single events (folded in
+        // only when they outgrow the buffer limit, or for the final figures),
+        // so nothing is collapsed before it meets the events of partial
+        // states merged later.
+        self.buffer
+            .extend(other.buffer.iter().map(|&(t, s)| (t, map(s))));
+        self.buffer_capacity = self.buffer_capacity.max(other.buffer_capacity);
         let mut items: Vec<Run> = other
             .runs
             .iter()
@@ -447,8 +521,6 @@ impl AvailabilityState {
                 last: r.last,
                 state: map(r.state),
             })
-            .chain(other.buffer.iter().map(|&(t, s)| Run::point(t, map(s))))
-            .chain(self.buffer.drain(..).map(|(t, s)| Run::point(t, s)))
             .collect();
 
         // Carry-in events: before the hull they compete for the carry-in,
@@ -543,17 +615,20 @@ impl AvailabilityState {
             .iter()
             .any(|h| !holes.iter().any(|n| n.0 <= h.0 && h.1 <= n.1));
         let rank = self.names.ranks(&self.config.weights);
+        // The merged buffer stays raw: runs must not collapse across it.
+        self.buffer.sort_unstable_by_key(|e| e.0);
         let join = Joiner {
             liveness: self.config.liveness_us,
             holes: &holes,
+            raw: &self.buffer,
         };
         let approximate = if filled {
-            items.extend_from_slice(&self.runs);
+            items.extend(self.runs.iter());
             let (runs, approximate) = normalize(&items, &rank, &join);
-            self.runs = runs;
+            self.runs = RunList::from_sorted(runs);
             approximate
         } else {
-            fold_in(&mut self.runs, &items, &rank, &join)
+            self.runs.fold_in(&items, &rank, &join)
         };
         self.approximate |= approximate || other.approximate;
         self.holes = holes;
@@ -562,6 +637,9 @@ impl AvailabilityState {
         self.to = hull_to;
         self.carry_in_param = carry_in_param;
         self.carry_in_event = carry_in_event;
+        if self.buffer.len() > self.buffer_limit() {
+            self.compact();
+        }
         Ok(())
     }
 }

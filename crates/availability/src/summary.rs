@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::runs::Run;
 use crate::state::{AvailabilityState, GapPolicy};
 use crate::timeline::Interval;
 use crate::weights::{Weights, NO_HEARTBEAT, UNKNOWN};
@@ -104,7 +105,11 @@ impl AvailabilityState {
     /// The window as consecutive intervals covering `[from, to)` exactly;
     /// adjacent intervals always differ in state.
     pub fn timeline(&self) -> Vec<Interval> {
-        let runs = self.snapshot_runs();
+        self.timeline_of(&self.snapshot_runs())
+    }
+
+    /// The timeline of `runs` (the state's runs with its buffer folded in).
+    fn timeline_of(&self, runs: &[Run]) -> Vec<Interval> {
         let liveness = self.config.liveness_us;
         let gap = self.gap_name();
         let alive_until = |heard: i64| liveness.map_or(i64::MAX, |l| heard.saturating_add(l));
@@ -145,7 +150,9 @@ impl AvailabilityState {
 
     /// All figures of the window.
     pub fn summary(&self) -> Summary {
-        let timeline = self.timeline();
+        // One snapshot (the buffer folded in) serves every figure.
+        let (runs, approximate) = self.snapshot();
+        let timeline = self.timeline_of(&runs);
         let weights: &Weights = &self.config.weights;
         let mut time_in: BTreeMap<String, i64> = BTreeMap::new();
         for iv in &timeline {
@@ -195,7 +202,6 @@ impl AvailabilityState {
             self.down_just_before_from() && timeline.first().is_some_and(|iv| is_down(&iv.state));
         let failures = outages.saturating_sub(u64::from(outage_in_progress_at_from));
 
-        let runs = self.snapshot_runs();
         let head = self.head();
         let first_state = match runs.first() {
             Some(r) if r.start == self.from => Some(self.names.name(r.state).to_string()),
@@ -229,7 +235,7 @@ impl AvailabilityState {
             first_state,
             last_state,
             last_event_time,
-            approximate: self.is_approximate(),
+            approximate,
             time_in,
         }
     }
