@@ -152,8 +152,12 @@ CREATE FUNCTION sensor.availability_report(
     "from" timestamptz, "to" timestamptz, bucket interval DEFAULT '1 hour',
     weights jsonb DEFAULT NULL, liveness interval DEFAULT NULL)
 RETURNS TABLE (equipment text, "time" timestamptz, availability float8, uptime interval,
-               downtime interval, unknown_time interval, outages bigint, last_state text)
+               downtime interval, unknown_time interval, outages bigint, last_state text,
+               approximate boolean)
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+-- A serial scan delivers each equipment's rows in heap order, so the per-bucket states stay
+-- exact with small buffers; parallel workers would interleave them (see is_approximate).
+SET max_parallel_workers_per_gather = 0
 AS $fn$
 DECLARE
     width bigint := sensor.availability_bucket_width(bucket);
@@ -205,7 +209,7 @@ $fn$;
 COMMENT ON FUNCTION sensor.availability_bucket_rows(bytea, timestamptz, timestamptz, bigint, timestamptz, text, jsonb, interval) IS 'Internal to sensor.availability_report: the report rows of one equipment from its per-bucket states and carry-in.';
 COMMENT ON FUNCTION sensor.availability_bucket_width(interval) IS 'Internal to sensor.availability_report: a bucket interval in microseconds (no months).';
 COMMENT ON FUNCTION sensor.availability_report(regclass, text, text, text, timestamptz, timestamptz, interval, jsonb, interval) IS
-    'One row per equipment per bucket over [from, to): availability, uptime, downtime, unknown time, outages and the last state. The state in force before "from" is looked up per equipment (its last earlier event) and carried into every bucket.';
+    'One row per equipment per bucket over [from, to): availability, uptime, downtime, unknown time, outages and the last state (approximate is true only if a bucket received more than 1,024 events out of time order). The state in force before "from" is looked up per equipment (its last earlier event) and carried into every bucket.';
 COMMENT ON FUNCTION sensor.state_timeline(regclass, text, text, text, timestamptz, timestamptz, integer, jsonb) IS
     'Status history as intervals (equipment, state, start, end, duration) over [from, to), including the state carried in from before "from". With points, at most that many intervals per equipment, keeping the worst state of each slot (for Grafana state timelines).';
 

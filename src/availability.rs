@@ -22,6 +22,10 @@ use crate::quoting::{quote_identifier, quote_literal};
 
 const USECS_PER_DAY: i64 = 86_400_000_000;
 
+/// Raw events a partial state keeps before collapsing runs: below this per worker and
+/// group, parallel aggregation is exact (16 bytes each, so at most 256 KB per group).
+const PARTIAL_BUFFER_EVENTS: usize = 16_384;
+
 fn micros(ts: TimestampWithTimeZone) -> SensorResult<i64> {
     let us = i64::from(ts);
     if us == i64::MIN || us == i64::MAX {
@@ -133,7 +137,11 @@ fn transition(
                 "\"to\" must be after \"from\"",
             ));
         }
-        let fresh = AvailabilityState::new(config(weights, liveness, gaps)?, from, to, carry_in)?;
+        let mut fresh =
+            AvailabilityState::new(config(weights, liveness, gaps)?, from, to, carry_in)?;
+        // Room to keep a parallel worker's share of a group uncollapsed, so that the
+        // leader's merge of interleaved shares stays exact (see to_partial_bytes).
+        fresh.set_buffer_capacity(PARTIAL_BUFFER_EVENTS);
         store(&mut internal, fresh, fcinfo)?;
     }
     let Some(time) = time else {
@@ -392,7 +400,7 @@ fn availability_combine(
 fn availability_serialize(internal: Internal) -> Vec<u8> {
     // SAFETY: strict: PostgreSQL only serializes existing states.
     unsafe { internal.get::<AvailabilityState>() }
-        .map(AvailabilityState::to_bytes)
+        .map(AvailabilityState::to_partial_bytes)
         .unwrap_or_default()
 }
 
@@ -903,6 +911,7 @@ fn availability_bucket_rows(
             name!(unknown_time, Option<PgInterval>),
             name!(outages, Option<i64>),
             name!(last_state, Option<String>),
+            name!(approximate, bool),
         ),
     >,
     ErrorReport,
@@ -962,6 +971,7 @@ fn availability_bucket_rows(
             interval(s.unknown_us),
             i64::try_from(s.outages).ok(),
             s.last_state,
+            s.approximate,
         ));
     }
     Ok(TableIterator::new(rows))
