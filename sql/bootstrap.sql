@@ -78,3 +78,22 @@ CREATE TYPE sensor.fusion_result AS (
     tof_contribution       float8,
     spectral_contribution  float8
 );
+
+-- Downsampling (src/downsample/aggregates.rs builds these attribute lists in this order).
+CREATE TYPE sensor.timevector AS (
+    time   timestamptz[],
+    value  float8[]
+);
+
+CREATE TYPE sensor.m4 AS (
+    first_time   timestamptz,
+    first_value  float8,
+    min_time     timestamptz,
+    min_value    float8,
+    max_time     timestamptz,
+    max_value    float8,
+    last_time    timestamptz,
+    last_value   float8,
+    count        bigint,
+    sum          float8
+);

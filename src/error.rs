@@ -245,3 +245,15 @@ impl<T> RaiseError<T> for SensorResult<T> {
         }
     }
 }
+
+impl From<downsample::DownsampleError> for SensorError {
+    fn from(err: downsample::DownsampleError) -> Self {
+        use downsample::DownsampleError as D;
+        // The crate's messages are complete sentences without the category prefix.
+        match err {
+            D::InvalidInput(message) => SensorError::invalid_input(message),
+            D::InvalidParameter(message) => SensorError::invalid_parameter(message),
+            D::Unsupported(message) => SensorError::not_supported(message),
+        }
+    }
+}

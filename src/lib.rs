@@ -11,6 +11,7 @@ pgrx::pg_module_magic!();
 
 mod build_info;
 mod composite;
+mod downsample;
 pub mod error;
 mod float8_array;
 mod fusion;
@@ -32,6 +33,34 @@ pgrx::extension_sql_file!(
         fusion::spectral_analysis,
         fusion::quality_fusion,
         fusion::quality_grade
+    ]
+);
+pgrx::extension_sql_file!(
+    "../sql/downsample.sql",
+    name = "downsample",
+    requires = [
+        downsample::downsample,
+        downsample::downsample_arrays,
+        downsample::aggregates::downsample_agg_transition,
+        downsample::aggregates::downsample_agg_transition_method,
+        downsample::aggregates::downsample_agg_final,
+        downsample::aggregates::downsample_agg_combine,
+        downsample::aggregates::downsample_agg_serialize,
+        downsample::aggregates::downsample_agg_deserialize,
+        downsample::aggregates::m4_summary_transition,
+        downsample::aggregates::m4_summary_final,
+        downsample::aggregates::m4_summary_combine,
+        downsample::aggregates::m4_summary_serialize,
+        downsample::aggregates::m4_summary_deserialize,
+        downsample::aggregates::downsample_summaries_transition,
+        downsample::aggregates::downsample_summaries_transition_method,
+        downsample::aggregates::downsample_summaries_final,
+        downsample::aggregates::downsample_summaries_combine,
+        downsample::aggregates::downsample_summaries_serialize,
+        downsample::aggregates::downsample_summaries_deserialize,
+        downsample::channels::channel_window,
+        downsample::channels::channel_window_t302,
+        downsample::channels::channel_page
     ]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);

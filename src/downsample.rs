@@ -1,0 +1,703 @@
+//! Downsampling for Grafana panels, over the `downsample` crate's kernels:
+//! `sensor.downsample` (a window of any table, streamed), `sensor.downsample_arrays`
+//! (the batch kernel on arrays), the aggregates of [`aggregates`] and the channel windows
+//! of [`channels`].
+//!
+//! `sensor.downsample` builds one query over the caller's relation and streams its rows
+//! into per-series kernels ([`row_stream`]): no row is materialized, so memory is
+//! O(points × ratio) per series whatever the window holds. The equal-time-bin methods
+//! (`minmax_lttb`, `m4`, `minmax`, `uniform`, `avg`) do not depend on row order, so
+//! without a series column the query has no ORDER BY and the planner picks the cheapest
+//! scan (index, bitmap, sequential, parallel). With a series column the rows come
+//! `ORDER BY series, time`, which a `(series, time)` index serves without a sort, and
+//! each series' kernel finishes when the next series starts. Exact `lttb` needs the
+//! point count first: a `count(*)` query (index-only when an index covers the time
+//! column), then the ordered stream (a second stream only for series whose rows hold
+//! NULL or non-finite values or repeated timestamps, which the count cannot see).
+//!
+//! Kernel time is Unix microseconds (what other tools use), converted from PostgreSQL's
+//! microseconds since 2000 on the way in and back on the way out.
+
+mod aggregates;
+mod channels;
+mod relation_args;
+mod row_stream;
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::CString;
+
+use ::downsample::{
+    bins_for, gap_breaks, DownsampleOptions, LttbStream, Method, Point, TimeRangeDownsampler,
+    DEFAULT_RATIO,
+};
+use pgrx::list::old_list::PgList;
+use pgrx::prelude::*;
+
+use crate::error::{SensorError, SensorResult, SqlResult};
+use relation_args::{RegClass, SqlName};
+use row_stream::{stream_rows, Param, Row, RowSink};
+
+/// Microseconds from 1970-01-01 (the kernels' epoch) to 2000-01-01 (PostgreSQL's).
+const UNIX_TO_PG_US: i64 = 946_684_800_000_000;
+
+/// What a window's x axis holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Axis {
+    /// `timestamptz`; kernels see Unix microseconds.
+    Time,
+    /// A sample index (`bigint`), used as is.
+    Index,
+}
+
+impl Axis {
+    fn to_kernel(self, stored: i64) -> i64 {
+        match self {
+            Axis::Time => stored.saturating_add(UNIX_TO_PG_US),
+            Axis::Index => stored,
+        }
+    }
+
+    fn to_stored(self, x: i64) -> i64 {
+        match self {
+            Axis::Time => x.saturating_sub(UNIX_TO_PG_US),
+            Axis::Index => x,
+        }
+    }
+
+    fn sql_type(self) -> &'static str {
+        match self {
+            Axis::Time => "pg_catalog.timestamptz",
+            Axis::Index => "pg_catalog.int8",
+        }
+    }
+
+    fn param(self, stored: i64) -> Param {
+        match self {
+            Axis::Time => Param::timestamptz(stored),
+            Axis::Index => Param::int8(stored),
+        }
+    }
+}
+
+/// A finite `timestamptz` as kernel time.
+pub(crate) fn kernel_time(ts: TimestampWithTimeZone, argument: &str) -> SensorResult<i64> {
+    let stored: i64 = ts.into();
+    if stored == i64::MIN || stored == i64::MAX {
+        return Err(SensorError::invalid_parameter(format!(
+            "{argument} must be a finite timestamp"
+        )));
+    }
+    Ok(Axis::Time.to_kernel(stored))
+}
+
+/// Kernel time back to `timestamptz`.
+pub(crate) fn timestamp_of(x: i64) -> SensorResult<TimestampWithTimeZone> {
+    TimestampWithTimeZone::try_from(Axis::Time.to_stored(x)).map_err(|_| {
+        SensorError::new(
+            crate::error::ErrorKind::DatetimeOutOfRange,
+            "timestamp out of range",
+        )
+    })
+}
+
+/// An interval as microseconds, months counted as 30 days (as `EXTRACT(epoch …)` does).
+pub(crate) fn interval_micros(interval: Interval) -> i64 {
+    let raw: pg_sys::Interval = interval.into_inner();
+    let micros = i128::from(raw.month) * 30 * 86_400_000_000
+        + i128::from(raw.day) * 86_400_000_000
+        + i128::from(raw.time);
+    i64::try_from(micros).unwrap_or(if micros < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// A validated downsampling request: method, point count, window `[from, to)` and gap,
+/// in kernel units of its axis.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Request {
+    pub method: Method,
+    pub points: usize,
+    pub from: i64,
+    pub to: i64,
+    pub gap: Option<i64>,
+}
+
+impl Request {
+    pub(crate) fn new(
+        method: &str,
+        points: i32,
+        from: i64,
+        to: i64,
+        gap: Option<i64>,
+    ) -> SensorResult<Self> {
+        let method = parse_method(method)?;
+        let points = points_arg(points, method)?;
+        if from >= to {
+            return Err(SensorError::invalid_parameter(
+                "the window is empty: \"from\" must be before \"to\"",
+            ));
+        }
+        if let Some(gap) = gap {
+            if gap <= 0 {
+                return Err(SensorError::invalid_parameter("gap must be positive"));
+            }
+        }
+        Ok(Request {
+            method,
+            points,
+            from,
+            to,
+            gap,
+        })
+    }
+
+    fn options() -> DownsampleOptions {
+        DownsampleOptions::default()
+    }
+}
+
+pub(crate) fn parse_method(method: &str) -> SensorResult<Method> {
+    method.parse::<Method>().map_err(|e| {
+        SensorError::from(e).with_hint("Methods: lttb, minmax_lttb, m4, minmax, uniform, avg.")
+    })
+}
+
+/// `points` as a count, checked against the method's minimum and the bucket limit.
+pub(crate) fn points_arg(points: i32, method: Method) -> SensorResult<usize> {
+    let n = usize::try_from(points).unwrap_or(0);
+    method.check_points(n)?;
+    bins_for(method, n, DEFAULT_RATIO)?;
+    Ok(n)
+}
+
+/// Where a window's rows come from: a relation, its x, value and optional series
+/// columns (quoted SQL), and extra WHERE terms with their parameters ($3, $4, …).
+pub(crate) struct Source {
+    pub relation: String,
+    pub x: String,
+    pub value: String,
+    pub series: Option<String>,
+    pub conditions: Vec<String>,
+    pub params: Vec<Param>,
+    pub axis: Axis,
+}
+
+impl Source {
+    fn where_clause(&self) -> String {
+        let mut terms = vec![format!("{x} >= $1 AND {x} < $2", x = self.x)];
+        terms.extend(self.conditions.iter().cloned());
+        terms.join(" AND ")
+    }
+
+    fn series_text(&self) -> String {
+        match &self.series {
+            Some(s) => format!("CAST({s} AS pg_catalog.text)"),
+            None => "NULL::pg_catalog.text".to_string(),
+        }
+    }
+
+    /// Columns: series text, x, value float8.
+    fn scan_sql(&self, ordered: bool) -> String {
+        let order = match (&self.series, ordered) {
+            (Some(s), _) => format!(" ORDER BY {s}, {}", self.x),
+            (None, true) => format!(" ORDER BY {}", self.x),
+            (None, false) => String::new(),
+        };
+        format!(
+            "SELECT {series}, CAST({x} AS {xt}), CAST({v} AS pg_catalog.float8) FROM {rel} WHERE {w}{order}",
+            series = self.series_text(),
+            x = self.x,
+            xt = self.axis.sql_type(),
+            v = self.value,
+            rel = self.relation,
+            w = self.where_clause(),
+        )
+    }
+
+    /// Columns: series text, row count. Only the x column is read, so an index on it
+    /// can answer with an index-only scan.
+    fn count_sql(&self) -> String {
+        let group = match &self.series {
+            Some(s) => format!(" GROUP BY {s}"),
+            None => String::new(),
+        };
+        format!(
+            "SELECT {series}, pg_catalog.count(*) FROM {rel} WHERE {w}{group}",
+            series = self.series_text(),
+            rel = self.relation,
+            w = self.where_clause(),
+        )
+    }
+
+    fn all_params(&self, request: &Request) -> Vec<Param> {
+        let mut params = vec![
+            self.axis.param(self.axis.to_stored(request.from)),
+            self.axis.param(self.axis.to_stored(request.to)),
+        ];
+        params.extend(self.params.iter().copied());
+        params
+    }
+}
+
+/// A series label: the text of its series value (`None` for NULL or no series column).
+pub(crate) type Label = Option<Vec<u8>>;
+
+/// The downsampled points of one series.
+pub(crate) struct SeriesPoints {
+    pub label: Label,
+    pub points: Vec<Point>,
+}
+
+/// Downsamples the window `request` of `source`, one result per series in scan order.
+pub(crate) fn downsample_window(
+    source: &Source,
+    request: &Request,
+) -> SensorResult<Vec<SeriesPoints>> {
+    if request.method != Method::Lttb {
+        let mut sink = WindowSink::new(source, request, None, None);
+        stream_rows(
+            &source.scan_sql(false),
+            &source.all_params(request),
+            3,
+            &mut sink,
+        )?;
+        return sink.into_points();
+    }
+    // Exact LTTB: per-series row counts, then the ordered stream.
+    let mut counter = CountSink::default();
+    stream_rows(
+        &source.count_sql(),
+        &source.all_params(request),
+        2,
+        &mut counter,
+    )?;
+    let mut sink = WindowSink::new(source, request, Some(&counter.counts), None);
+    stream_rows(
+        &source.scan_sql(true),
+        &source.all_params(request),
+        3,
+        &mut sink,
+    )?;
+    let mut results = sink.finish()?;
+    // Series whose rows held points the kernel skips: their exact count is now known.
+    let recount: HashMap<Label, u64> = results
+        .iter()
+        .filter_map(|(label, r)| match r {
+            SeriesResult::Miscounted { accepted } => Some((label.clone(), *accepted)),
+            _ => None,
+        })
+        .collect();
+    if !recount.is_empty() {
+        let only: HashSet<Label> = recount.keys().cloned().collect();
+        let mut again = WindowSink::new(source, request, Some(&recount), Some(&only));
+        stream_rows(
+            &source.scan_sql(true),
+            &source.all_params(request),
+            3,
+            &mut again,
+        )?;
+        let mut redone: HashMap<Label, SeriesResult> = again.finish()?.into_iter().collect();
+        for (label, result) in results.iter_mut() {
+            if let Some(r) = redone.remove(label) {
+                *result = r;
+            }
+        }
+    }
+    results
+        .into_iter()
+        .filter_map(|(label, r)| match r {
+            SeriesResult::Points(points) => Some(Ok(SeriesPoints { label, points })),
+            SeriesResult::Skipped => None,
+            SeriesResult::Miscounted { .. } => Some(Err(rows_changed())),
+        })
+        .collect()
+}
+
+fn rows_changed() -> SensorError {
+    SensorError::invalid_parameter(
+        "the rows of the window changed between counting and reading them",
+    )
+    .with_hint("Is the filter volatile? Exact lttb reads the window twice.")
+}
+
+/// Rows per series, from [`Source::count_sql`].
+#[derive(Default)]
+struct CountSink {
+    counts: HashMap<Label, u64>,
+}
+
+impl RowSink for CountSink {
+    fn row(&mut self, row: &Row) -> SensorResult<()> {
+        let label = row.with_text(0, |l| l.map(<[u8]>::to_vec));
+        let count = u64::try_from(row.i64(1).unwrap_or(0)).unwrap_or(0);
+        *self.counts.entry(label).or_insert(0) += count;
+        Ok(())
+    }
+}
+
+/// The kernel of the series being read.
+enum Kernel {
+    Binned(Box<TimeRangeDownsampler>),
+    Exact { stream: Box<LttbStream>, total: u64 },
+    /// A series this pass does not compute.
+    Skip,
+}
+
+enum SeriesResult {
+    Points(Vec<Point>),
+    /// Exact LTTB was told more points than the kernel accepted.
+    Miscounted {
+        accepted: u64,
+    },
+    Skipped,
+}
+
+impl Kernel {
+    fn push(&mut self, x: i64, v: f64) -> SensorResult<()> {
+        match self {
+            Kernel::Binned(k) => {
+                k.push(x, v);
+                Ok(())
+            }
+            Kernel::Exact { stream, .. } => stream.push(x, v).map_err(|e| match e {
+                ::downsample::DownsampleError::InvalidParameter(_) => rows_changed(),
+                other => other.into(),
+            }),
+            Kernel::Skip => Ok(()),
+        }
+    }
+
+    fn finish(self) -> SensorResult<SeriesResult> {
+        match self {
+            Kernel::Binned(k) => Ok(SeriesResult::Points(k.finish()?)),
+            Kernel::Exact { mut stream, total } => {
+                if stream.accepted() != total {
+                    return Ok(SeriesResult::Miscounted {
+                        accepted: stream.accepted(),
+                    });
+                }
+                Ok(SeriesResult::Points(stream.finish()?))
+            }
+            Kernel::Skip => Ok(SeriesResult::Skipped),
+        }
+    }
+}
+
+/// Feeds scanned rows (series text, x, value) to one kernel per series.
+struct WindowSink<'a> {
+    request: &'a Request,
+    axis: Axis,
+    by_series: bool,
+    /// Exact LTTB: points per series (the rows counted, or the exact count).
+    counts: Option<&'a HashMap<Label, u64>>,
+    /// Only these series are computed (a second exact-LTTB pass).
+    only: Option<&'a HashSet<Label>>,
+    current: Option<(Label, Kernel)>,
+    done: Vec<(Label, SeriesResult)>,
+}
+
+impl<'a> WindowSink<'a> {
+    fn new(
+        source: &Source,
+        request: &'a Request,
+        counts: Option<&'a HashMap<Label, u64>>,
+        only: Option<&'a HashSet<Label>>,
+    ) -> Self {
+        WindowSink {
+            request,
+            axis: source.axis,
+            by_series: source.series.is_some(),
+            counts,
+            only,
+            current: None,
+            done: Vec::new(),
+        }
+    }
+
+    fn start_series(&mut self, label: Label) -> SensorResult<()> {
+        self.finish_series()?;
+        let r = self.request;
+        let kernel = if self.only.is_some_and(|only| !only.contains(&label)) {
+            Kernel::Skip
+        } else if let Some(counts) = self.counts {
+            let total = counts.get(&label).copied().unwrap_or(0);
+            Kernel::Exact {
+                stream: Box::new(LttbStream::new(total, r.points)?),
+                total,
+            }
+        } else {
+            Kernel::Binned(Box::new(TimeRangeDownsampler::new(
+                r.from,
+                r.to,
+                r.points,
+                r.method,
+                &Request::options(),
+            )?))
+        };
+        self.current = Some((label, kernel));
+        Ok(())
+    }
+
+    fn finish_series(&mut self) -> SensorResult<()> {
+        if let Some((label, kernel)) = self.current.take() {
+            self.done.push((label, kernel.finish()?));
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> SensorResult<Vec<(Label, SeriesResult)>> {
+        self.finish_series()?;
+        Ok(self.done)
+    }
+
+    fn into_points(self) -> SensorResult<Vec<SeriesPoints>> {
+        Ok(self
+            .finish()?
+            .into_iter()
+            .filter_map(|(label, r)| match r {
+                SeriesResult::Points(points) => Some(SeriesPoints { label, points }),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+impl RowSink for WindowSink<'_> {
+    fn row(&mut self, row: &Row) -> SensorResult<()> {
+        if self.by_series {
+            let same = row.with_text(0, |label| {
+                matches!(&self.current, Some((current, _)) if current.as_deref() == label)
+            });
+            if !same {
+                self.start_series(row.with_text(0, |l| l.map(<[u8]>::to_vec)))?;
+            }
+        } else if self.current.is_none() {
+            self.start_series(None)?;
+        }
+        let (Some(x), Some(v)) = (row.i64(1), row.f64(2)) else {
+            return Ok(());
+        };
+        let x = self.axis.to_kernel(x);
+        match &mut self.current {
+            Some((_, kernel)) => kernel.push(x, v),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The points with a NULL-value point (`None`) after every point that is followed by
+/// one more than `gap` later, so that a plotted line breaks there.
+pub(crate) fn with_gaps(points: &[Point], gap: Option<i64>) -> SensorResult<Vec<(i64, Option<f64>)>> {
+    let breaks = match gap {
+        Some(gap) => gap_breaks(points, gap)?,
+        None => Vec::new(),
+    };
+    let mut out = Vec::with_capacity(points.len() + breaks.len());
+    let mut next_break = breaks.iter().peekable();
+    for (i, p) in points.iter().enumerate() {
+        if next_break.peek().is_some_and(|&&b| b == i) {
+            next_break.next();
+            if let Some(prev) = i.checked_sub(1).and_then(|j| points.get(j)) {
+                // Any time strictly between the neighbours breaks the line.
+                out.push((prev.t + 1, None));
+            }
+        }
+        out.push((p.t, Some(p.v)));
+    }
+    Ok(out)
+}
+
+/// Rejects a filter that is not exactly one SQL expression, so that it cannot change the
+/// shape of the query it is put into (close our parenthesis, add an ORDER BY or LIMIT,
+/// comment out the rest, or add a statement). It still runs with the caller's privileges.
+pub(crate) fn check_filter(filter: &str) -> SensorResult<()> {
+    let not_an_expression = || {
+        SensorError::invalid_parameter("filter must be a single SQL boolean expression")
+            .with_hint("For example: filter => 'sensor_id = 7 AND quality > 0'.")
+    };
+    let probe = CString::new(format!("SELECT {filter}\n")).map_err(|_| not_an_expression())?;
+    let parsed = PgTryBuilder::new(|| {
+        // SAFETY: raw_parser only builds a parse tree in the current memory context.
+        let list = unsafe {
+            pg_sys::raw_parser(probe.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT)
+        };
+        Ok(unsafe { is_single_expression(list) })
+    })
+    .catch_others(|cause| {
+        let message = match &cause {
+            pg_sys::panic::CaughtError::PostgresError(report)
+            | pg_sys::panic::CaughtError::ErrorReport(report) => report.message().to_string(),
+            pg_sys::panic::CaughtError::RustPanic { .. } => "could not parse".to_string(),
+        };
+        Err(not_an_expression().with_detail(message))
+    })
+    .execute()?;
+    if parsed {
+        Ok(())
+    } else {
+        Err(not_an_expression())
+    }
+}
+
+/// Whether `list` (raw_parser output) is `SELECT <one unnamed expression>` and nothing else.
+unsafe fn is_single_expression(list: *mut pg_sys::List) -> bool {
+    let stmts = unsafe { PgList::<pg_sys::RawStmt>::from_pg(list) };
+    if stmts.len() != 1 {
+        return false;
+    }
+    let Some(raw) = stmts.get_ptr(0) else {
+        return false;
+    };
+    let node = unsafe { (*raw).stmt };
+    if node.is_null() || !unsafe { pgrx::is_a(node, pg_sys::NodeTag::T_SelectStmt) } {
+        return false;
+    }
+    let s = unsafe { &*node.cast::<pg_sys::SelectStmt>() };
+    let bare = s.distinctClause.is_null()
+        && s.intoClause.is_null()
+        && s.fromClause.is_null()
+        && s.whereClause.is_null()
+        && s.groupClause.is_null()
+        && s.havingClause.is_null()
+        && s.windowClause.is_null()
+        && s.valuesLists.is_null()
+        && s.sortClause.is_null()
+        && s.limitOffset.is_null()
+        && s.limitCount.is_null()
+        && s.lockingClause.is_null()
+        && s.withClause.is_null()
+        && s.op == pg_sys::SetOperation::SETOP_NONE;
+    if !bare {
+        return false;
+    }
+    let targets = unsafe { PgList::<pg_sys::ResTarget>::from_pg(s.targetList) };
+    if targets.len() != 1 {
+        return false;
+    }
+    let Some(target) = targets.get_ptr(0) else {
+        return false;
+    };
+    let target = unsafe { &*target };
+    // `x AS name` or `*` would not be an expression.
+    target.name.is_null()
+        && target.indirection.is_null()
+        && !target.val.is_null()
+        && !unsafe { is_star(target.val) }
+}
+
+unsafe fn is_star(node: *mut pg_sys::Node) -> bool {
+    if !unsafe { pgrx::is_a(node, pg_sys::NodeTag::T_ColumnRef) } {
+        return false;
+    }
+    let fields = unsafe { PgList::<pg_sys::Node>::from_pg((*node.cast::<pg_sys::ColumnRef>()).fields) };
+    (0..fields.len()).any(|i| {
+        fields
+            .get_ptr(i)
+            .is_some_and(|f| unsafe { pgrx::is_a(f, pg_sys::NodeTag::T_A_Star) })
+    })
+}
+
+type DownsampleRow = (
+    name!(series, Option<String>),
+    name!(time, TimestampWithTimeZone),
+    name!(value, Option<f64>),
+);
+
+/// Downsamples `[from, to)` of `relation` to about `points` points per series, streaming
+/// the rows (see the module docs). SECURITY INVOKER: the query, and `filter` in it, run
+/// with the caller's privileges.
+#[pg_extern(stable, parallel_restricted)]
+#[allow(clippy::too_many_arguments)]
+fn downsample(
+    relation: Option<RegClass>,
+    time_column: Option<SqlName>,
+    value_column: Option<SqlName>,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    points: Option<i32>,
+    method: default!(Option<&str>, "'minmax_lttb'"),
+    series_column: default!(Option<SqlName>, "NULL"),
+    filter: default!(Option<&str>, "NULL"),
+    gap: default!(Option<Interval>, "NULL"),
+) -> SqlResult<TableIterator<'static, DownsampleRow>> {
+    // NULL for a required argument gives no rows, as a STRICT function would.
+    let (Some(relation), Some(time_column), Some(value_column), Some(from), Some(to), Some(points), Some(method)) =
+        (relation, time_column, value_column, from, to, points, method)
+    else {
+        return Ok(TableIterator::new(Vec::new()));
+    };
+    let request = Request::new(
+        method,
+        points,
+        kernel_time(from, "from")?,
+        kernel_time(to, "to")?,
+        gap.map(interval_micros),
+    )?;
+    let mut conditions = Vec::new();
+    if let Some(filter) = filter {
+        check_filter(filter)?;
+        // On lines of its own: a trailing -- comment ends with the line.
+        conditions.push(format!("(\n{filter}\n)"));
+    }
+    let source = Source {
+        relation: relation.qualified_name()?,
+        x: time_column.quoted(),
+        value: value_column.quoted(),
+        series: series_column.as_ref().map(SqlName::quoted),
+        conditions,
+        params: Vec::new(),
+        axis: Axis::Time,
+    };
+    let mut rows = Vec::new();
+    for series in downsample_window(&source, &request)? {
+        let label = match (&series.label, &series_column) {
+            (Some(bytes), _) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            (None, Some(_)) => None,
+            // Without a series column the series is named after the value column.
+            (None, None) => Some(value_column.0.clone()),
+        };
+        for (t, v) in with_gaps(&series.points, request.gap)? {
+            rows.push((label.clone(), timestamp_of(t)?, v));
+        }
+    }
+    Ok(TableIterator::new(rows))
+}
+
+/// The batch kernel on arrays: `lttb` is identical to the `lttb` crate (equal-count
+/// buckets); the other methods use equal-time bins over the points' own time span.
+#[pg_extern(immutable, parallel_safe)]
+fn downsample_arrays(
+    time: Option<Array<'_, TimestampWithTimeZone>>,
+    value: Option<Array<'_, f64>>,
+    points: Option<i32>,
+    method: default!(Option<&str>, "'minmax_lttb'"),
+) -> SqlResult<TableIterator<'static, (name!(time, TimestampWithTimeZone), name!(value, f64))>> {
+    let (Some(time), Some(value), Some(points), Some(method)) = (time, value, points, method)
+    else {
+        return Ok(TableIterator::new(Vec::new()));
+    };
+    let method = parse_method(method)?;
+    let points = points_arg(points, method)?;
+    if time.len() != value.len() {
+        return Err(SensorError::invalid_parameter(format!(
+            "time and value must have the same length (got {} and {})",
+            time.len(),
+            value.len()
+        ))
+        .into());
+    }
+    let mut ts = Vec::with_capacity(time.len());
+    let mut vs = Vec::with_capacity(value.len());
+    for (t, v) in time.iter().zip(value.iter()) {
+        // NULL elements are skipped, like NULL rows.
+        if let (Some(t), Some(v)) = (t, v) {
+            ts.push(kernel_time(t, "time")?);
+            vs.push(v);
+        }
+    }
+    let out = ::downsample::downsample(&ts, &vs, points, method, &Request::options())
+        .map_err(SensorError::from)?;
+    let rows = out
+        .into_iter()
+        .map(|p| Ok((timestamp_of(p.t)?, p.v)))
+        .collect::<SensorResult<Vec<_>>>()?;
+    Ok(TableIterator::new(rows))
+}
