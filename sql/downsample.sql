@@ -58,7 +58,7 @@ CREATE AGGREGATE sensor.downsample_summaries(bucket timestamptz, summary sensor.
 CREATE FUNCTION sensor.points(vector sensor.timevector)
 RETURNS TABLE("time" timestamptz, value float8)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $fn$ SELECT * FROM pg_catalog.unnest((vector)."time", (vector).value) $fn$;
+AS $fn$ SELECT * FROM ROWS FROM (pg_catalog.unnest((vector)."time"), pg_catalog.unnest((vector).value)) $fn$;
 
 COMMENT ON TYPE sensor.timevector IS
     'Downsampled points of one series: time timestamptz[] and value float8[], time-ordered. Result of sensor.downsample_agg and sensor.downsample_summaries; sensor.points(v) turns it into rows.';

@@ -33,7 +33,10 @@ use ::downsample::{
 use pgrx::list::old_list::PgList;
 use pgrx::prelude::*;
 
-use crate::error::{SensorError, SensorResult, SqlResult};
+use pgrx::pg_sys::panic::ErrorReport;
+
+use crate::error::{SensorError, SensorResult};
+
 use relation_args::{RegClass, SqlName};
 use row_stream::{stream_rows, Param, Row, RowSink};
 
@@ -155,9 +158,8 @@ impl Request {
 }
 
 pub(crate) fn parse_method(method: &str) -> SensorResult<Method> {
-    method.parse::<Method>().map_err(|e| {
-        SensorError::from(e).with_hint("Methods: lttb, minmax_lttb, m4, minmax, uniform, avg.")
-    })
+    // The crate's message lists the methods.
+    method.parse::<Method>().map_err(SensorError::from)
 }
 
 /// `points` as a count, checked against the method's minimum and the bucket limit.
@@ -336,7 +338,10 @@ impl RowSink for CountSink {
 /// The kernel of the series being read.
 enum Kernel {
     Binned(Box<TimeRangeDownsampler>),
-    Exact { stream: Box<LttbStream>, total: u64 },
+    Exact {
+        stream: Box<LttbStream>,
+        total: u64,
+    },
     /// A series this pass does not compute.
     Skip,
 }
@@ -463,9 +468,10 @@ impl<'a> WindowSink<'a> {
 impl RowSink for WindowSink<'_> {
     fn row(&mut self, row: &Row) -> SensorResult<()> {
         if self.by_series {
-            let same = row.with_text(0, |label| {
-                matches!(&self.current, Some((current, _)) if current.as_deref() == label)
-            });
+            let same = row.with_text(
+                0,
+                |label| matches!(&self.current, Some((current, _)) if current.as_deref() == label),
+            );
             if !same {
                 self.start_series(row.with_text(0, |l| l.map(<[u8]>::to_vec)))?;
             }
@@ -485,7 +491,10 @@ impl RowSink for WindowSink<'_> {
 
 /// The points with a NULL-value point (`None`) after every point that is followed by
 /// one more than `gap` later, so that a plotted line breaks there.
-pub(crate) fn with_gaps(points: &[Point], gap: Option<i64>) -> SensorResult<Vec<(i64, Option<f64>)>> {
+pub(crate) fn with_gaps(
+    points: &[Point],
+    gap: Option<i64>,
+) -> SensorResult<Vec<(i64, Option<f64>)>> {
     let breaks = match gap {
         Some(gap) => gap_breaks(points, gap)?,
         None => Vec::new(),
@@ -516,9 +525,8 @@ pub(crate) fn check_filter(filter: &str) -> SensorResult<()> {
     let probe = CString::new(format!("SELECT {filter}\n")).map_err(|_| not_an_expression())?;
     let parsed = PgTryBuilder::new(|| {
         // SAFETY: raw_parser only builds a parse tree in the current memory context.
-        let list = unsafe {
-            pg_sys::raw_parser(probe.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT)
-        };
+        let list =
+            unsafe { pg_sys::raw_parser(probe.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT) };
         Ok(unsafe { is_single_expression(list) })
     })
     .catch_others(|cause| {
@@ -587,19 +595,14 @@ unsafe fn is_star(node: *mut pg_sys::Node) -> bool {
     if !unsafe { pgrx::is_a(node, pg_sys::NodeTag::T_ColumnRef) } {
         return false;
     }
-    let fields = unsafe { PgList::<pg_sys::Node>::from_pg((*node.cast::<pg_sys::ColumnRef>()).fields) };
+    let fields =
+        unsafe { PgList::<pg_sys::Node>::from_pg((*node.cast::<pg_sys::ColumnRef>()).fields) };
     (0..fields.len()).any(|i| {
         fields
             .get_ptr(i)
             .is_some_and(|f| unsafe { pgrx::is_a(f, pg_sys::NodeTag::T_A_Star) })
     })
 }
-
-type DownsampleRow = (
-    name!(series, Option<String>),
-    name!(time, TimestampWithTimeZone),
-    name!(value, Option<f64>),
-);
 
 /// Downsamples `[from, to)` of `relation` to about `points` points per series, streaming
 /// the rows (see the module docs). SECURITY INVOKER: the query, and `filter` in it, run
@@ -617,10 +620,35 @@ fn downsample(
     series_column: default!(Option<SqlName>, "NULL"),
     filter: default!(Option<&str>, "NULL"),
     gap: default!(Option<Interval>, "NULL"),
-) -> SqlResult<TableIterator<'static, DownsampleRow>> {
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(series, Option<String>),
+            name!(time, TimestampWithTimeZone),
+            name!(value, Option<f64>),
+        ),
+    >,
+    ErrorReport,
+> {
     // NULL for a required argument gives no rows, as a STRICT function would.
-    let (Some(relation), Some(time_column), Some(value_column), Some(from), Some(to), Some(points), Some(method)) =
-        (relation, time_column, value_column, from, to, points, method)
+    let (
+        Some(relation),
+        Some(time_column),
+        Some(value_column),
+        Some(from),
+        Some(to),
+        Some(points),
+        Some(method),
+    ) = (
+        relation,
+        time_column,
+        value_column,
+        from,
+        to,
+        points,
+        method,
+    )
     else {
         return Ok(TableIterator::new(Vec::new()));
     };
@@ -669,7 +697,10 @@ fn downsample_arrays(
     value: Option<Array<'_, f64>>,
     points: Option<i32>,
     method: default!(Option<&str>, "'minmax_lttb'"),
-) -> SqlResult<TableIterator<'static, (name!(time, TimestampWithTimeZone), name!(value, f64))>> {
+) -> Result<
+    TableIterator<'static, (name!(time, TimestampWithTimeZone), name!(value, f64))>,
+    ErrorReport,
+> {
     let (Some(time), Some(value), Some(points), Some(method)) = (time, value, points, method)
     else {
         return Ok(TableIterator::new(Vec::new()));

@@ -51,9 +51,7 @@ fn transient_state<T>(value: T) -> Internal {
 }
 
 fn mismatch(what: &str) -> SensorError {
-    SensorError::invalid_parameter(format!(
-        "{what} must be the same for every row of a group"
-    ))
+    SensorError::invalid_parameter(format!("{what} must be the same for every row of a group"))
 }
 
 /// A `sensor.timevector` of kernel points.
@@ -136,7 +134,8 @@ impl DownsampleAggState {
         let method = method_at(*method)?;
         let buckets = BucketedState::from_bytes(rest)?;
         // The layout must be the one the method would have made.
-        if bins_for(method, buckets.points(), buckets.ratio()).ok() != Some(buckets.bucket_count()) {
+        if bins_for(method, buckets.points(), buckets.ratio()).ok() != Some(buckets.bucket_count())
+        {
             return Err(bad_state("bucket layout does not match the method"));
         }
         Ok(DownsampleAggState {
@@ -185,8 +184,7 @@ fn downsample_agg_step(
                     "the window is empty: \"from\" must be before \"to\"",
                 ));
             }
-            let mut buckets =
-                BucketedState::for_method(from, to, n, method_parsed, DEFAULT_RATIO)?;
+            let mut buckets = BucketedState::for_method(from, to, n, method_parsed, DEFAULT_RATIO)?;
             buckets.push(kernel_time(time, "time")?, value);
             new_state(
                 fcinfo,
@@ -297,7 +295,8 @@ fn downsample_agg_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Inter
 
 /// A `sensor.m4` value: first, min, max, last (time and value each), count, sum.
 fn m4_composite(s: &M4Summary) -> SensorResult<Composite> {
-    let point = |p: &Point| -> SensorResult<_> { Ok((timestamp_of(p.t)?.into_datum(), p.v.into_datum())) };
+    let point =
+        |p: &Point| -> SensorResult<_> { Ok((timestamp_of(p.t)?.into_datum(), p.v.into_datum())) };
     let (ft, fv) = point(&s.first)?;
     let (nt, nv) = point(&s.min)?;
     let (xt, xv) = point(&s.max)?;
@@ -511,8 +510,16 @@ impl SummaryBins {
         let mut out = vec![SUMMARY_BINS_VERSION, method_index(self.args.method)];
         out.extend_from_slice(&self.args.from.to_le_bytes());
         out.extend_from_slice(&self.args.to.to_le_bytes());
-        out.extend_from_slice(&u32::try_from(self.args.points).unwrap_or(u32::MAX).to_le_bytes());
-        out.extend_from_slice(&u32::try_from(self.bins.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(
+            &u32::try_from(self.args.points)
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        );
+        out.extend_from_slice(
+            &u32::try_from(self.bins.len())
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        );
         for (&j, (start, summary)) in &self.bins {
             let bytes = summary.to_bytes();
             out.extend_from_slice(&j.to_le_bytes());
@@ -547,8 +554,8 @@ impl SummaryBins {
         let to = i64::from_le_bytes(array(take(8)?));
         let points = u32::from_le_bytes(array(take(4)?)) as usize;
         let n = u32::from_le_bytes(array(take(4)?));
-        let mut state = SummaryBins::new(from, to, points, method)
-            .map_err(|e| bad_state(&e.message))?;
+        let mut state =
+            SummaryBins::new(from, to, points, method).map_err(|e| bad_state(&e.message))?;
         for _ in 0..n {
             let j = u64::from_le_bytes(array(take(8)?));
             let start = i64::from_le_bytes(array(take(8)?));
@@ -659,7 +666,10 @@ fn downsample_summaries_final(
 ) -> Option<pgrx::composite_type!('static, "sensor.timevector")> {
     // SAFETY: a SummaryBins.
     let s = unsafe { state.get::<SummaryBins>() }?;
-    s.finish().and_then(|points| timevector(&points)).map(Some).or_raise()
+    s.finish()
+        .and_then(|points| timevector(&points))
+        .map(Some)
+        .or_raise()
 }
 
 #[pg_extern(immutable, parallel_safe)]

@@ -11,13 +11,17 @@ use pgrx::prelude::*;
 
 use super::row_stream::Param;
 use super::{
-    downsample_window, interval_micros, kernel_time, timestamp_of, with_gaps, Axis, Request,
-    Source,
+    downsample_window, interval_micros, kernel_time, timestamp_of, with_gaps, Axis, Request, Source,
 };
-use crate::error::{ErrorKind, SensorError, SensorResult, SqlResult};
+use pgrx::pg_sys::panic::ErrorReport;
+
+use crate::error::{ErrorKind, SensorError, SensorResult};
 
 fn spi_error(e: pgrx::spi::Error) -> SensorError {
-    SensorError::new(ErrorKind::Io, format!("could not read the channel tables: {e}"))
+    SensorError::new(
+        ErrorKind::Io,
+        format!("could not read the channel tables: {e}"),
+    )
 }
 
 fn no_channel(channel: impl std::fmt::Display) -> SensorError {
@@ -85,13 +89,6 @@ fn time_window(
     Ok((lo, hi))
 }
 
-type TdmsWindowRow = (
-    name!(time, Option<TimestampWithTimeZone>),
-    name!(seconds, Option<f64>),
-    name!(sample_index, Option<i64>),
-    name!(value, Option<f64>),
-);
-
 /// A downsampled window of TDMS channel `channel_id`: by absolute time (`from`, `to`), by
 /// seconds from the channel's first sample (`from_seconds`, `to_seconds`; `relative`
 /// also returns each point's offset in seconds), or, for channels without time, by
@@ -111,7 +108,18 @@ fn channel_window(
     method: default!(Option<&str>, "'minmax_lttb'"),
     relative: default!(Option<bool>, false),
     gap: default!(Option<Interval>, "NULL"),
-) -> SqlResult<TableIterator<'static, TdmsWindowRow>> {
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(time, Option<TimestampWithTimeZone>),
+            name!(seconds, Option<f64>),
+            name!(sample_index, Option<i64>),
+            name!(value, Option<f64>),
+        ),
+    >,
+    ErrorReport,
+> {
     let (Some(channel_id), Some(points), Some(method)) = (channel_id, points, method) else {
         return Ok(TableIterator::new(Vec::new()));
     };
@@ -198,12 +206,6 @@ fn tdms_extent_stored(channel_id: i64) -> SensorResult<Option<(i64, i64)>> {
     }
 }
 
-type T302WindowRow = (
-    name!(time, TimestampWithTimeZone),
-    name!(seconds, Option<f64>),
-    name!(value, Option<f64>),
-);
-
 /// `sensor.tsv_channels.id` of a T302 channel by its text id (and company and campaign
 /// when the id alone is ambiguous).
 fn t302_channel(
@@ -251,7 +253,17 @@ fn channel_window_t302(
     method: default!(Option<&str>, "'minmax_lttb'"),
     relative: default!(Option<bool>, false),
     gap: default!(Option<Interval>, "NULL"),
-) -> SqlResult<TableIterator<'static, T302WindowRow>> {
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(time, TimestampWithTimeZone),
+            name!(seconds, Option<f64>),
+            name!(value, Option<f64>),
+        ),
+    >,
+    ErrorReport,
+> {
     let (Some(channel_id), Some(points), Some(method)) = (channel_id, points, method) else {
         return Ok(TableIterator::new(Vec::new()));
     };
@@ -288,13 +300,6 @@ fn channel_window_t302(
     Ok(TableIterator::new(rows))
 }
 
-type PageRow = (
-    name!(time, TimestampWithTimeZone),
-    name!(value, Option<f64>),
-    name!(has_more, bool),
-    name!(next_cursor, Option<TimestampWithTimeZone>),
-);
-
 /// Raw rows of TDMS channel `channel_id` in `[from, to)` (NULL bounds: unbounded) after
 /// the exclusive cursor `after`, in time order, at most `limit` of them — except that a
 /// page never splits the rows of one timestamp (sensor.samples may hold several), so a
@@ -308,7 +313,18 @@ fn channel_page(
     to: Option<TimestampWithTimeZone>,
     after: default!(Option<TimestampWithTimeZone>, "NULL"),
     limit: default!(Option<i32>, 50000),
-) -> SqlResult<TableIterator<'static, PageRow>> {
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(time, TimestampWithTimeZone),
+            name!(value, Option<f64>),
+            name!(has_more, bool),
+            name!(next_cursor, Option<TimestampWithTimeZone>),
+        ),
+    >,
+    ErrorReport,
+> {
     let Some(channel_id) = channel_id else {
         return Ok(TableIterator::new(Vec::new()));
     };

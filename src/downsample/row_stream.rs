@@ -146,10 +146,7 @@ unsafe extern "C-unwind" fn startup(
     if usize::try_from(natts).unwrap_or(0) < this.columns {
         this.error = Some(SensorError::new(
             ErrorKind::InvalidParameter,
-            format!(
-                "query returns {natts} columns, {} expected",
-                this.columns
-            ),
+            format!("query returns {natts} columns, {} expected", this.columns),
         ));
     }
 }
