@@ -1,0 +1,161 @@
+"""Times the SQL downsampling functions against plain scans of the same rows, in one run.
+
+Usage: downsample_sql.py [ROUNDS]   (connection from the PG* environment)
+
+Data (made once, kept in the cluster): bench_ds (ts timestamptz, v float8), 10,000,000
+rows over 30 days (one every 259.2 ms), indexed on ts; bench_minutes, a materialized
+view of 1-minute sensor.m4_summary rows of it. Every query returns a handful of rows, so
+client transfer is negligible; each is run ROUNDS times, interleaved, and the best time
+is kept. Ratios are printed for serial plans (max_parallel_workers_per_gather = 0) and
+with parallel plans allowed (2 workers): the same setting on both sides of a ratio.
+
+Memory: the peak anonymous memory (RssAnon: private memory, not shared buffers) of the
+backend while it runs downsample over a 1M-row and a 10M-row window, above what it held
+just before, in a fresh backend per measurement.
+"""
+import os
+import sys
+import threading
+import time
+
+import psycopg
+
+ROWS = 10_000_000
+SPACING = "259200 microseconds"  # 10M rows = 30 days
+FROM, TO = "2024-01-01 00:00+00", "2024-01-31 00:00+00"
+TO_1M = "2024-01-04 00:00+00"  # the first 1,000,000 rows
+POINTS = 1000
+
+
+def setup(conn):
+    have = conn.execute("SELECT to_regclass('bench_ds') IS NOT NULL").fetchone()[0]
+    if have and conn.execute("SELECT count(*) FROM bench_ds").fetchone()[0] == ROWS:
+        print("reusing bench_ds", file=sys.stderr)
+    else:
+        print(f"generating {ROWS:,} rows...", file=sys.stderr)
+        conn.execute("DROP TABLE IF EXISTS bench_ds CASCADE")
+        conn.execute("CREATE TABLE bench_ds (ts timestamptz NOT NULL, v float8)")
+        conn.execute(
+            f"""INSERT INTO bench_ds
+                SELECT timestamptz '{FROM}' + i * interval '{SPACING}',
+                       sin(i / 200000.0) + ((i::int8 * 7919) % 1009) / 5000.0
+                FROM generate_series(0, {ROWS - 1}) i"""
+        )
+        conn.execute("CREATE INDEX bench_ds_ts ON bench_ds (ts)")
+    # All-visible pages make the count of exact lttb an index-only scan.
+    conn.execute("VACUUM ANALYZE bench_ds")
+    print("building 1-minute m4_summary rows...", file=sys.stderr)
+    conn.execute("DROP MATERIALIZED VIEW IF EXISTS bench_minutes")
+    conn.execute(
+        """CREATE MATERIALIZED VIEW bench_minutes AS
+           SELECT date_trunc('minute', ts) AS bucket, sensor.m4_summary(ts, v) AS summary
+           FROM bench_ds GROUP BY 1"""
+    )
+    conn.execute("CREATE INDEX ON bench_minutes (bucket)")
+    conn.execute("VACUUM ANALYZE bench_minutes")
+
+
+QUERIES = {
+    "count(value)": ("SELECT count(v) FROM bench_ds WHERE ts >= %(f)s AND ts < %(t)s", {}),
+    "downsample minmax_lttb": (
+        "SELECT count(*) FROM sensor.downsample('bench_ds', 'ts', 'v', %(f)s, %(t)s, %(n)s)", {}),
+    "downsample lttb (exact)": (
+        "SELECT count(*) FROM sensor.downsample('bench_ds', 'ts', 'v', %(f)s, %(t)s, %(n)s, 'lttb')", {}),
+    "naive array_agg + kernel": (
+        """SELECT count(*) FROM (SELECT array_agg(ts ORDER BY ts) AS t, array_agg(v ORDER BY ts) AS v
+                                 FROM bench_ds WHERE ts >= %(f)s AND ts < %(t)s) a,
+                                sensor.downsample_arrays(a.t, a.v, %(n)s, 'minmax_lttb')""", {}),
+    "summaries minmax_lttb": (
+        """SELECT cardinality((sensor.downsample_summaries(bucket, summary, %(f)s, %(t)s, %(n)s)).time)
+           FROM bench_minutes WHERE bucket >= %(f)s AND bucket < %(t)s""", {}),
+}
+
+
+def timed(conn, sql):
+    start = time.perf_counter()
+    conn.execute(sql, {"f": FROM, "t": TO, "n": POINTS}).fetchall()
+    return time.perf_counter() - start
+
+
+def timings(conn, rounds, parallel):
+    conn.execute(f"SET max_parallel_workers_per_gather = {2 if parallel else 0}")
+    conn.execute("SET work_mem = '256MB'")
+    best = {}
+    for _ in range(rounds):
+        for name, (sql, _) in QUERIES.items():
+            best[name] = min(best.get(name, float("inf")), timed(conn, sql))
+    conn.execute("RESET max_parallel_workers_per_gather")
+    return best
+
+
+def rss_anon_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    raise RuntimeError("no RssAnon")
+
+
+def peak_memory_kb(method, to):
+    """Peak RssAnon increase of a fresh backend while it downsamples [FROM, to)."""
+    with psycopg.connect(autocommit=True) as conn:
+        conn.execute("SET max_parallel_workers_per_gather = 0")
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        # Warm the caches (catalog, extension library) on a tiny window first.
+        conn.execute(
+            "SELECT count(*) FROM sensor.downsample('bench_ds', 'ts', 'v', %s, %s::timestamptz + interval '1 minute', %s, %s)",
+            (FROM, FROM, POINTS, method),
+        ).fetchall()
+        base = rss_anon_kb(pid)
+        peak = [base]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], rss_anon_kb(pid))
+                time.sleep(0.002)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            conn.execute(
+                "SELECT count(*) FROM sensor.downsample('bench_ds', 'ts', 'v', %s, %s, %s, %s)",
+                (FROM, to, POINTS, method),
+            ).fetchall()
+        finally:
+            done.set()
+            sampler.join()
+        peak[0] = max(peak[0], rss_anon_kb(pid))
+        return peak[0] - base
+
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    with psycopg.connect(autocommit=True) as conn:
+        setup(conn)
+        n = conn.execute("SELECT count(*) FROM bench_ds WHERE ts >= %s AND ts < %s", (FROM, TO)).fetchone()[0]
+        m = conn.execute("SELECT count(*) FROM bench_minutes").fetchone()[0]
+        print(f"window: {n:,} rows over 30 days -> {POINTS} points; {m:,} 1-minute summaries; "
+              f"best of {rounds} rounds; cores={os.cpu_count()}")
+        for parallel in (False, True):
+            best = timings(conn, rounds, parallel)
+            label = "parallel plans allowed (2 workers)" if parallel else "serial plans"
+            print(f"\n{label}:")
+            for name, seconds in best.items():
+                print(f"  {name:<28} {seconds * 1e3:9.1f} ms")
+            base = best["count(value)"]
+            print(f"  ratio downsample minmax_lttb / count(value) = {best['downsample minmax_lttb'] / base:.3f}  (target <= 1.25)")
+            print(f"  ratio downsample lttb / count(value)        = {best['downsample lttb (exact)'] / base:.3f}  (target <= 1.5)")
+            print(f"  ratio naive array_agg + kernel / count      = {best['naive array_agg + kernel'] / base:.3f}  (for comparison)")
+            speedup = best["downsample minmax_lttb"] / best["summaries minmax_lttb"]
+            print(f"  30 days from 1-minute summaries: {speedup:.1f}x faster than from raw rows  (target >= 20)")
+    print("\nmemory (peak RssAnon above the backend's baseline):")
+    for method in ("minmax_lttb", "lttb"):
+        small = peak_memory_kb(method, TO_1M)
+        large = peak_memory_kb(method, TO)
+        ratio = large / small if small else float("inf")
+        print(f"  {method:<12} N=1M: {small:7,} kB   N=10M: {large:7,} kB   ratio {ratio:.3f}  (target within 10%)")
+
+
+if __name__ == "__main__":
+    main()
