@@ -87,10 +87,16 @@ pub(crate) fn kernel_time(ts: TimestampWithTimeZone, argument: &str) -> SensorRe
     let stored: i64 = ts.into();
     if stored == i64::MIN || stored == i64::MAX {
         return Err(SensorError::invalid_parameter(format!(
-            "{argument} must be a finite timestamp"
+            "\"{argument}\" must be a finite timestamp"
         )));
     }
     Ok(Axis::Time.to_kernel(stored))
+}
+
+/// Kernel time of a row's timestamp; `None` for ±infinity, which no window holds.
+pub(crate) fn row_time(ts: TimestampWithTimeZone) -> Option<i64> {
+    let stored: i64 = ts.into();
+    (stored != i64::MIN && stored != i64::MAX).then(|| Axis::Time.to_kernel(stored))
 }
 
 /// Kernel time back to `timestamptz`.

@@ -24,7 +24,7 @@ use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
 use pgrx::{AllocatedByRust, Internal, PgMemoryContexts};
 
-use super::{kernel_time, parse_method, points_arg, timestamp_of};
+use super::{kernel_time, parse_method, points_arg, row_time, timestamp_of};
 use crate::composite::sensor_composite;
 use crate::error::{RaiseError, SensorError, SensorResult, SqlResult};
 
@@ -158,7 +158,7 @@ fn downsample_agg_step(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SensorResult<Internal> {
     let (Some(time), Some(value), Some(from), Some(to), Some(points)) =
-        (time, value, from, to, points)
+        (time.and_then(row_time), value, from, to, points)
     else {
         return Ok(state);
     };
@@ -173,7 +173,7 @@ fn downsample_agg_step(
                 return Err(mismatch("points"));
             }
             same_method(&mut s.method_text, method, s.method)?;
-            s.buckets.push(kernel_time(time, "time")?, value);
+            s.buckets.push(time, value);
             Ok(state)
         }
         None => {
@@ -185,7 +185,7 @@ fn downsample_agg_step(
                 ));
             }
             let mut buckets = BucketedState::for_method(from, to, n, method_parsed, DEFAULT_RATIO)?;
-            buckets.push(kernel_time(time, "time")?, value);
+            buckets.push(time, value);
             new_state(
                 fcinfo,
                 DownsampleAggState {
@@ -327,7 +327,7 @@ fn m4_of(summary: &PgHeapTuple<'_, AllocatedByRust>) -> SensorResult<M4Summary> 
             .get_by_index::<TimestampWithTimeZone>(at(i))
             .map_err(|e| SensorError::invalid_input(format!("bad sensor.m4 summary: {e}")))?
             .ok_or_else(bad)?;
-        kernel_time(t, "a summary time")
+        kernel_time(t, "sensor.m4 time")
     };
     let value = |i: usize| -> SensorResult<f64> {
         summary
@@ -348,7 +348,11 @@ fn m4_of(summary: &PgHeapTuple<'_, AllocatedByRust>) -> SensorResult<M4Summary> 
         count: u64::try_from(count).map_err(|_| bad())?,
         sum: value(10)?,
     };
-    s.validate()?;
+    s.validate().map_err(|_| {
+        SensorError::invalid_input(
+            "inconsistent sensor.m4 summary: it needs first_time <= min_time, max_time <= last_time and min_value <= first_value, last_value <= max_value",
+        )
+    })?;
     Ok(s)
 }
 
@@ -359,17 +363,16 @@ fn m4_summary_transition(
     value: Option<f64>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    let (Some(time), Some(value)) = (time, value) else {
+    // NULL, NaN and infinite values and infinite times are skipped.
+    let (Some(t), Some(value)) = (time.and_then(row_time), value) else {
         return Ok(state);
     };
-    let t = kernel_time(time, "time")?;
     // SAFETY: this aggregate's state is always an M4Summary.
     match unsafe { state.get_mut::<M4Summary>() } {
         Some(s) => {
             s.push(t, value);
             Ok(state)
         }
-        // NaN and infinite values are skipped, like NULLs.
         None => match M4Summary::new(t, value) {
             Some(s) => Ok(new_state(fcinfo, s)?),
             None => Ok(state),
