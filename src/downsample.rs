@@ -615,6 +615,8 @@ unsafe fn is_star(node: *mut pg_sys::Node) -> bool {
 /// with the caller's privileges.
 #[pg_extern(stable, parallel_restricted)]
 #[allow(clippy::too_many_arguments)]
+// pgrx reads the column names and types from the signature itself, not from an alias.
+#[allow(clippy::type_complexity)]
 fn downsample(
     relation: Option<RegClass>,
     time_column: Option<SqlName>,

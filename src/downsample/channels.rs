@@ -96,6 +96,8 @@ fn time_window(
 /// channel's first or last sample.
 #[pg_extern(stable, parallel_safe)]
 #[allow(clippy::too_many_arguments)]
+// pgrx reads the column names and types from the signature itself, not from an alias.
+#[allow(clippy::type_complexity)]
 fn channel_window(
     channel_id: Option<i64>,
     from: default!(Option<TimestampWithTimeZone>, "NULL"),
@@ -241,6 +243,8 @@ fn t302_channel(
 /// and `campaign` when the id is not unique; windows as for TDMS channels with time.
 #[pg_extern(stable, parallel_safe, name = "channel_window")]
 #[allow(clippy::too_many_arguments)]
+// pgrx reads the column names and types from the signature itself, not from an alias.
+#[allow(clippy::type_complexity)]
 fn channel_window_t302(
     channel_id: Option<&str>,
     company: default!(Option<&str>, "NULL"),
@@ -307,6 +311,8 @@ fn channel_window_t302(
 /// `has_more` and `next_cursor` (the page's last time): pass it as `after` to get the
 /// next page, until `has_more` is false or a page is empty.
 #[pg_extern(stable, parallel_safe)]
+// pgrx reads the column names and types from the signature itself, not from an alias.
+#[allow(clippy::type_complexity)]
 fn channel_page(
     channel_id: Option<i64>,
     from: Option<TimestampWithTimeZone>,
