@@ -192,7 +192,8 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
         detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-    RETURN concat_ws('|', state, msg, detail, hint);
+    -- An absent DETAIL or HINT reads as '', not NULL: leave it out rather than print "||".
+    RETURN concat_ws('|', state, msg, NULLIF(detail, ''), NULLIF(hint, ''));
 END
 $fn$;
 "#,

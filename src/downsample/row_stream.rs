@@ -121,6 +121,9 @@ unsafe extern "C-unwind" fn receive_slot(
 ) -> bool {
     // SAFETY: `receiver` is the `base` field of a live `Receiver` (see stream_rows).
     let this = unsafe { &mut *receiver.cast::<Receiver>() };
+    if this.error.is_some() {
+        return false; // startup found too few columns to read
+    }
     this.rows += 1;
     if this.rows % INTERRUPT_CHECK_ROWS == 0 {
         pgrx::check_for_interrupts!();
