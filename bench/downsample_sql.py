@@ -5,9 +5,11 @@ Usage: downsample_sql.py [ROUNDS]   (connection from the PG* environment)
 Data (made once, kept in the cluster): bench_ds (ts timestamptz, v float8), 10,000,000
 rows over 30 days (one every 259.2 ms), indexed on ts; bench_minutes, a materialized
 view of 1-minute sensor.m4_summary rows of it. Every query returns a handful of rows, so
-client transfer is negligible; each is run ROUNDS times, interleaved, and the best time
-is kept. Ratios are printed for serial plans (max_parallel_workers_per_gather = 0) and
-with parallel plans allowed (2 workers): the same setting on both sides of a ratio.
+client transfer is negligible. Each round runs every query right after a count(value) of
+the same window; a ratio is the median over ROUNDS of those pairs (the machine is shared,
+so pairs cancel its drift). Ratios are printed for serial plans
+(max_parallel_workers_per_gather = 0) and with parallel plans allowed (2 workers), with
+JIT off: the same settings on both sides of a ratio.
 
 Memory: the peak anonymous memory (RssAnon: private memory, not shared buffers) of the
 backend while it runs downsample over a 1M-row and a 10M-row window, above what the same
@@ -78,14 +80,26 @@ def timed(conn, sql):
 
 
 def timings(conn, rounds, parallel):
+    """Best time of each query, and the median over rounds of each query's time divided
+    by the count(value) run just before it (pairs cancel the drift of a shared machine)."""
     conn.execute(f"SET max_parallel_workers_per_gather = {2 if parallel else 0}")
+    # JIT compilation time varies with load and favours neither side: off for both.
+    conn.execute("SET jit = off")
     conn.execute("SET work_mem = '256MB'")
-    best = {}
+    base_sql = QUERIES["count(value)"][0]
+    best, ratios = {}, {}
     for _ in range(rounds):
         for name, (sql, _) in QUERIES.items():
-            best[name] = min(best.get(name, float("inf")), timed(conn, sql))
-    conn.execute("RESET max_parallel_workers_per_gather")
-    return best
+            if name == "count(value)":
+                continue
+            base = timed(conn, base_sql)
+            ours = timed(conn, sql)
+            best["count(value)"] = min(best.get("count(value)", float("inf")), base)
+            best[name] = min(best.get(name, float("inf")), ours)
+            ratios.setdefault(name, []).append(ours / base)
+    conn.execute("RESET max_parallel_workers_per_gather; RESET jit")
+    median = {name: sorted(r)[len(r) // 2] for name, r in ratios.items()}
+    return best, median
 
 
 def rss_anon_kb(pid):
@@ -142,23 +156,23 @@ def median_peak_kb(method, to, points, runs=3):
 
 
 def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     with psycopg.connect(autocommit=True) as conn:
         setup(conn)
         n = conn.execute("SELECT count(*) FROM bench_ds WHERE ts >= %s AND ts < %s", (FROM, TO)).fetchone()[0]
         m = conn.execute("SELECT count(*) FROM bench_minutes").fetchone()[0]
         print(f"window: {n:,} rows over 30 days -> {POINTS} points; {m:,} 1-minute summaries; "
-              f"best of {rounds} rounds; cores={os.cpu_count()}")
+              f"{rounds} rounds; cores={os.cpu_count()}")
         for parallel in (False, True):
-            best = timings(conn, rounds, parallel)
+            best, median = timings(conn, rounds, parallel)
             label = "parallel plans allowed (2 workers)" if parallel else "serial plans"
-            print(f"\n{label}:")
+            print(f"\n{label}, jit off; best times:")
             for name, seconds in best.items():
                 print(f"  {name:<28} {seconds * 1e3:9.1f} ms")
-            base = best["count(value)"]
-            print(f"  ratio downsample minmax_lttb / count(value) = {best['downsample minmax_lttb'] / base:.3f}  (target <= 1.25)")
-            print(f"  ratio downsample lttb / count(value)        = {best['downsample lttb (exact)'] / base:.3f}  (target <= 1.5)")
-            print(f"  ratio naive array_agg + kernel / count      = {best['naive array_agg + kernel'] / base:.3f}  (for comparison)")
+            print("  ratios (median over rounds of each run / the count(value) run just before it):")
+            print(f"  downsample minmax_lttb / count(value) = {median['downsample minmax_lttb']:.3f}  (target <= 1.25)")
+            print(f"  downsample lttb / count(value)        = {median['downsample lttb (exact)']:.3f}  (target <= 1.5)")
+            print(f"  naive array_agg + kernel / count      = {median['naive array_agg + kernel']:.3f}  (for comparison)")
             speedup = best["downsample minmax_lttb"] / best["summaries minmax_lttb"]
             print(f"  30 days from 1-minute summaries: {speedup:.1f}x faster than from raw rows  (target >= 20)")
     print("\nmemory of the function (peak backend RssAnon above a plain scan of the window; median of 3):")

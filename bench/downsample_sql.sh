@@ -32,4 +32,4 @@ DROP EXTENSION IF EXISTS sensor_analytics CASCADE;
 CREATE EXTENSION sensor_analytics;
 SQL
 PGHOST=localhost PGPORT="$port" PGUSER=postgres PGDATABASE=bench \
-  "$py" "$here/bench/downsample_sql.py" "${1:-3}"
+  "$py" "$here/bench/downsample_sql.py" "${1:-5}"
