@@ -73,33 +73,49 @@ QUERIES = {
 }
 
 
-def timed(conn, sql):
+def cpu_seconds(pid):
+    """User + system CPU time of a process (from /proc, in clock ticks)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(conn, sql, pid):
+    """Wall time and the backend's CPU time of one run (CPU time does not count the
+    waits for a core on a shared machine, but misses the work of parallel workers)."""
+    cpu = cpu_seconds(pid)
     start = time.perf_counter()
     conn.execute(sql, {"f": FROM, "t": TO, "n": POINTS}).fetchall()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds(pid) - cpu
 
 
 def timings(conn, rounds, parallel):
-    """Best time of each query, and the median over rounds of each query's time divided
-    by the count(value) run just before it (pairs cancel the drift of a shared machine)."""
+    """Best wall time of each query, and the median over rounds of each query's time
+    divided by that of the count(value) run just before it (pairs cancel the drift of a
+    shared machine): wall time, and for serial plans also backend CPU time."""
     conn.execute(f"SET max_parallel_workers_per_gather = {2 if parallel else 0}")
     # JIT compilation time varies with load and favours neither side: off for both.
     conn.execute("SET jit = off")
     conn.execute("SET work_mem = '256MB'")
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
     base_sql = QUERIES["count(value)"][0]
-    best, ratios = {}, {}
+    best, wall, cpu = {}, {}, {}
     for _ in range(rounds):
         for name, (sql, _) in QUERIES.items():
             if name == "count(value)":
                 continue
-            base = timed(conn, base_sql)
-            ours = timed(conn, sql)
-            best["count(value)"] = min(best.get("count(value)", float("inf")), base)
-            best[name] = min(best.get(name, float("inf")), ours)
-            ratios.setdefault(name, []).append(ours / base)
+            base_wall, base_cpu = timed(conn, base_sql, pid)
+            ours_wall, ours_cpu = timed(conn, sql, pid)
+            best["count(value)"] = min(best.get("count(value)", float("inf")), base_wall)
+            best[name] = min(best.get(name, float("inf")), ours_wall)
+            wall.setdefault(name, []).append(ours_wall / base_wall)
+            cpu.setdefault(name, []).append(ours_cpu / base_cpu if base_cpu else float("nan"))
     conn.execute("RESET max_parallel_workers_per_gather; RESET jit")
-    median = {name: sorted(r)[len(r) // 2] for name, r in ratios.items()}
-    return best, median
+
+    def median(values):
+        return {name: sorted(r)[len(r) // 2] for name, r in values.items()}
+
+    return best, median(wall), median(cpu)
 
 
 def rss_anon_kb(pid):
@@ -115,9 +131,14 @@ def peak_memory_kb(method, to, points):
     the same backend holds after a plain scan of that window (PostgreSQL's own scan keeps
     some private memory, about 1 kB per 1,000 rows here, with or without our function)."""
     with psycopg.connect(autocommit=True) as conn:
-        # The same plan shapes for both window sizes: no bitmap (its page table grows with
-        # the window) and no sort (ordered reads come from the index).
+        # The same plan for both window sizes (a bitmap's page table grows with the window,
+        # an index and a sequential scan keep different executor state): sequential scans
+        # for the unordered method, index scans for the ordered one.
         conn.execute("SET max_parallel_workers_per_gather = 0; SET enable_bitmapscan = off; SET enable_sort = off")
+        if method == "lttb":
+            conn.execute("SET enable_seqscan = off")
+        else:
+            conn.execute("SET enable_indexscan = off; SET enable_indexonlyscan = off")
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         # Warm the caches (catalog, extension library) on a tiny window first.
         conn.execute(
@@ -164,15 +185,17 @@ def main():
         print(f"window: {n:,} rows over 30 days -> {POINTS} points; {m:,} 1-minute summaries; "
               f"{rounds} rounds; cores={os.cpu_count()}")
         for parallel in (False, True):
-            best, median = timings(conn, rounds, parallel)
+            best, median, cpu = timings(conn, rounds, parallel)
             label = "parallel plans allowed (2 workers)" if parallel else "serial plans"
             print(f"\n{label}, jit off; best times:")
             for name, seconds in best.items():
                 print(f"  {name:<28} {seconds * 1e3:9.1f} ms")
-            print("  ratios (median over rounds of each run / the count(value) run just before it):")
-            print(f"  downsample minmax_lttb / count(value) = {median['downsample minmax_lttb']:.3f}  (target <= 1.25)")
-            print(f"  downsample lttb / count(value)        = {median['downsample lttb (exact)']:.3f}  (target <= 1.5)")
-            print(f"  naive array_agg + kernel / count      = {median['naive array_agg + kernel']:.3f}  (for comparison)")
+            print("  ratios, median over rounds of (run / the count(value) run just before it):")
+            print("                                          wall    " + ("backend CPU" if not parallel else ""))
+            for name, target in [("downsample minmax_lttb", "<= 1.25"), ("downsample lttb (exact)", "<= 1.5"),
+                                 ("naive array_agg + kernel", "for comparison")]:
+                cpu_text = f"{cpu[name]:6.3f}" if not parallel else "      "
+                print(f"  {name + ' / count(value)':<38} {median[name]:6.3f}  {cpu_text}   ({target})")
             speedup = best["downsample minmax_lttb"] / best["summaries minmax_lttb"]
             print(f"  30 days from 1-minute summaries: {speedup:.1f}x faster than from raw rows  (target >= 20)")
     print("\nmemory of the function (peak backend RssAnon above a plain scan of the window; median of 3):")
