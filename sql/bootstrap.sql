@@ -82,3 +82,21 @@ CREATE TYPE sensor.fusion_result AS (
 -- Equipment availability: the aggregate state, in the availability crate's versioned
 -- binary encoding (size proportional to state changes). Text form: bytea hex.
 CREATE DOMAIN sensor.availability_state AS bytea;
+-- Downsampling (src/downsample/aggregates.rs builds these attribute lists in this order).
+CREATE TYPE sensor.timevector AS (
+    time   timestamptz[],
+    value  float8[]
+);
+
+CREATE TYPE sensor.m4 AS (
+    first_time   timestamptz,
+    first_value  float8,
+    min_time     timestamptz,
+    min_value    float8,
+    max_time     timestamptz,
+    max_value    float8,
+    last_time    timestamptz,
+    last_value   float8,
+    count        bigint,
+    sum          float8
+);

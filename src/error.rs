@@ -323,3 +323,15 @@ impl From<clickhouse_arrow::ExportError> for SensorError {
         }
     }
 }
+
+impl From<downsample::DownsampleError> for SensorError {
+    fn from(err: downsample::DownsampleError) -> Self {
+        use downsample::DownsampleError as D;
+        // The crate's messages are complete sentences without the category prefix.
+        match err {
+            D::InvalidInput(message) => SensorError::invalid_input(message),
+            D::InvalidParameter(message) => SensorError::invalid_parameter(message),
+            D::Unsupported(message) => SensorError::not_supported(message),
+        }
+    }
+}

@@ -12,6 +12,7 @@ pgrx::pg_module_magic!();
 mod availability;
 mod build_info;
 mod composite;
+mod downsample;
 pub mod error;
 mod export;
 mod float8_array;
@@ -113,6 +114,34 @@ pgrx::extension_sql_file!(
         ingest::tsv::tsv_read,
         ingest::tsv::load_tsv,
         ingest::tsv::load_tsv_dir
+    ]
+);
+pgrx::extension_sql_file!(
+    "../sql/downsample.sql",
+    name = "downsample",
+    requires = [
+        downsample::downsample,
+        downsample::downsample_arrays,
+        downsample::aggregates::downsample_agg_transition,
+        downsample::aggregates::downsample_agg_transition_method,
+        downsample::aggregates::downsample_agg_final,
+        downsample::aggregates::downsample_agg_combine,
+        downsample::aggregates::downsample_agg_serialize,
+        downsample::aggregates::downsample_agg_deserialize,
+        downsample::aggregates::m4_summary_transition,
+        downsample::aggregates::m4_summary_final,
+        downsample::aggregates::m4_summary_combine,
+        downsample::aggregates::m4_summary_serialize,
+        downsample::aggregates::m4_summary_deserialize,
+        downsample::aggregates::downsample_summaries_transition,
+        downsample::aggregates::downsample_summaries_transition_method,
+        downsample::aggregates::downsample_summaries_final,
+        downsample::aggregates::downsample_summaries_combine,
+        downsample::aggregates::downsample_summaries_serialize,
+        downsample::aggregates::downsample_summaries_deserialize,
+        downsample::channels::channel_window,
+        downsample::channels::channel_window_t302,
+        downsample::channels::channel_page
     ]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
@@ -244,6 +273,7 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
         detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    -- An absent DETAIL or HINT reads as '': "code|message|detail|hint" keeps positions.
     RETURN concat_ws('|', state, msg, detail, hint);
 END
 $fn$;

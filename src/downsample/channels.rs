@@ -1,0 +1,412 @@
+//! Windows over loaded datasets: `sensor.channel_window` (a downsampled window of a TDMS
+//! channel, or of a T302 channel by its text id) and `sensor.channel_page` (keyset paging
+//! through a TDMS channel's raw rows).
+//!
+//! Both only read the extension's own tables (sensor.channels, sensor.samples,
+//! sensor.indexed_samples, sensor.tsv_channels, sensor.electrical_samples), so they are
+//! PARALLEL SAFE, and they name them schema-qualified.
+
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+
+use super::row_stream::Param;
+use super::{
+    downsample_window, interval_micros, kernel_time, timestamp_of, with_gaps, Axis, Request, Source,
+};
+use pgrx::pg_sys::panic::ErrorReport;
+
+use crate::error::{ErrorKind, SensorError, SensorResult};
+
+fn spi_error(e: pgrx::spi::Error) -> SensorError {
+    SensorError::new(
+        ErrorKind::Io,
+        format!("could not read the channel tables: {e}"),
+    )
+}
+
+fn no_channel(channel: impl std::fmt::Display) -> SensorError {
+    SensorError::new(
+        ErrorKind::UndefinedObject,
+        format!("channel {channel} does not exist"),
+    )
+}
+
+/// Whether TDMS channel `id` has waveform time; 42704 when there is no such channel.
+fn tdms_channel_has_time(id: i64) -> SensorResult<bool> {
+    Spi::get_one_with_args::<bool>(
+        "SELECT has_time FROM sensor.channels WHERE id = $1",
+        &[id.into()],
+    )
+    .map_err(|e| match e {
+        pgrx::spi::Error::InvalidPosition => no_channel(id),
+        other => spi_error(other),
+    })?
+    .ok_or_else(|| no_channel(id))
+}
+
+/// Smallest and largest x of a channel's rows, `None` when it has none.
+fn x_extent(sql: &str, args: &[DatumWithOid]) -> SensorResult<Option<(i64, i64)>> {
+    let (lo, hi) = Spi::get_two_with_args::<i64, i64>(sql, args).map_err(spi_error)?;
+    Ok(lo.zip(hi))
+}
+
+/// Seconds as microseconds, for relative windows.
+fn seconds_to_micros(seconds: f64, argument: &str) -> SensorResult<i64> {
+    let micros = (seconds * 1e6).round();
+    if !micros.is_finite() || micros.abs() >= 9.0e18 {
+        return Err(SensorError::invalid_parameter(format!(
+            "{argument} must be a finite number of seconds"
+        )));
+    }
+    Ok(micros as i64)
+}
+
+/// The window `[from, to)` of a timed channel whose samples span `[first, last]`
+/// (kernel time), chosen by absolute time or by seconds from the first sample.
+fn time_window(
+    first: i64,
+    last: i64,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    from_seconds: Option<f64>,
+    to_seconds: Option<f64>,
+) -> SensorResult<(i64, i64)> {
+    if (from.is_some() || to.is_some()) && (from_seconds.is_some() || to_seconds.is_some()) {
+        return Err(SensorError::invalid_parameter(
+            "select the window either by time (\"from\", \"to\") or by seconds from the first sample (from_seconds, to_seconds), not both",
+        ));
+    }
+    let lo = match (from, from_seconds) {
+        (Some(t), _) => kernel_time(t, "from")?,
+        (None, Some(s)) => first.saturating_add(seconds_to_micros(s, "from_seconds")?),
+        (None, None) => first,
+    };
+    let hi = match (to, to_seconds) {
+        (Some(t), _) => kernel_time(t, "to")?,
+        (None, Some(s)) => first.saturating_add(seconds_to_micros(s, "to_seconds")?),
+        (None, None) => last.saturating_add(1),
+    };
+    Ok((lo, hi))
+}
+
+/// A downsampled window of TDMS channel `channel_id`: by absolute time (`from`, `to`), by
+/// seconds from the channel's first sample (`from_seconds`, `to_seconds`; `relative`
+/// also returns each point's offset in seconds), or, for channels without time, by
+/// sample index (`from_index`, `to_index`). Bounds are half-open; absent bounds mean the
+/// channel's first or last sample.
+#[pg_extern(stable, parallel_safe)]
+#[allow(clippy::too_many_arguments)]
+// pgrx reads the column names and types from the signature itself, not from an alias.
+#[allow(clippy::type_complexity)]
+fn channel_window(
+    channel_id: Option<i64>,
+    from: default!(Option<TimestampWithTimeZone>, "NULL"),
+    to: default!(Option<TimestampWithTimeZone>, "NULL"),
+    from_seconds: default!(Option<f64>, "NULL"),
+    to_seconds: default!(Option<f64>, "NULL"),
+    from_index: default!(Option<i64>, "NULL"),
+    to_index: default!(Option<i64>, "NULL"),
+    points: default!(Option<i32>, 1000),
+    method: default!(Option<&str>, "'minmax_lttb'"),
+    relative: default!(Option<bool>, false),
+    gap: default!(Option<Interval>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(time, Option<TimestampWithTimeZone>),
+            name!(seconds, Option<f64>),
+            name!(sample_index, Option<i64>),
+            name!(value, Option<f64>),
+        ),
+    >,
+    ErrorReport,
+> {
+    let (Some(channel_id), Some(points), Some(method)) = (channel_id, points, method) else {
+        return Ok(TableIterator::new(Vec::new()));
+    };
+    let relative = relative.unwrap_or(false);
+    let mut rows = Vec::new();
+    if tdms_channel_has_time(channel_id)? {
+        if from_index.is_some() || to_index.is_some() {
+            return Err(SensorError::invalid_parameter(format!(
+                "channel {channel_id} has waveform time: select its window by \"from\"/\"to\" or from_seconds/to_seconds, not by sample index"
+            ))
+            .into());
+        }
+        let Some((first, last)) = tdms_extent_stored(channel_id)? else {
+            return Ok(TableIterator::new(rows));
+        };
+        let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
+        let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
+        let source = Source {
+            relation: "sensor.samples".into(),
+            x: "time".into(),
+            value: "value".into(),
+            series: None,
+            conditions: vec!["channel_id = $3".into()],
+            params: vec![Param::int8(channel_id)],
+            axis: Axis::Time,
+        };
+        for series in downsample_window(&source, &request)? {
+            for (t, v) in with_gaps(&series.points, request.gap)? {
+                let seconds = relative.then(|| (t - first) as f64 / 1e6);
+                rows.push((Some(timestamp_of(t)?), seconds, None, v));
+            }
+        }
+    } else {
+        if from.is_some() || to.is_some() || from_seconds.is_some() || to_seconds.is_some() {
+            return Err(SensorError::invalid_parameter(format!(
+                "channel {channel_id} has no time: select its window by from_index/to_index"
+            ))
+            .into());
+        }
+        if gap.is_some() {
+            return Err(SensorError::invalid_parameter(format!(
+                "channel {channel_id} has no time, so gap (an interval) does not apply"
+            ))
+            .into());
+        }
+        let Some((first, last)) = x_extent(
+            "SELECT min(sample_index), max(sample_index) FROM sensor.indexed_samples WHERE channel_id = $1",
+            &[channel_id.into()],
+        )?
+        else {
+            return Ok(TableIterator::new(rows));
+        };
+        let lo = from_index.unwrap_or(first);
+        let hi = to_index.unwrap_or(last.saturating_add(1));
+        let request = Request::new(method, points, lo, hi, None)?;
+        let source = Source {
+            relation: "sensor.indexed_samples".into(),
+            x: "sample_index".into(),
+            value: "value".into(),
+            series: None,
+            conditions: vec!["channel_id = $3".into()],
+            params: vec![Param::int8(channel_id)],
+            axis: Axis::Index,
+        };
+        for series in downsample_window(&source, &request)? {
+            for p in &series.points {
+                rows.push((None, None, Some(p.t), Some(p.v)));
+            }
+        }
+    }
+    Ok(TableIterator::new(rows))
+}
+
+/// First and last sample time of a timed TDMS channel, in kernel time.
+fn tdms_extent_stored(channel_id: i64) -> SensorResult<Option<(i64, i64)>> {
+    let (lo, hi) = Spi::get_two_with_args::<TimestampWithTimeZone, TimestampWithTimeZone>(
+        "SELECT min(time), max(time) FROM sensor.samples WHERE channel_id = $1",
+        &[channel_id.into()],
+    )
+    .map_err(spi_error)?;
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => Ok(Some((kernel_time(lo, "time")?, kernel_time(hi, "time")?))),
+        _ => Ok(None),
+    }
+}
+
+/// `sensor.tsv_channels.id` of a T302 channel by its text id (and company and campaign
+/// when the id alone is ambiguous).
+fn t302_channel(
+    channel_id: &str,
+    company: Option<&str>,
+    campaign: Option<&str>,
+) -> SensorResult<i32> {
+    let ids: Vec<i32> = Spi::connect(|client| {
+        let table = client.select(
+            "SELECT id FROM sensor.tsv_channels WHERE channel_id = $1 AND ($2::text IS NULL OR company = $2) AND ($3::text IS NULL OR campaign = $3) ORDER BY id LIMIT 2",
+            None,
+            &[channel_id.into(), company.into(), campaign.into()],
+        )?;
+        table
+            .map(|row| row.get::<i32>(1))
+            .filter_map(Result::transpose)
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .map_err(spi_error)?;
+    match ids.as_slice() {
+        [id] => Ok(*id),
+        [] => Err(no_channel(format!("\"{channel_id}\""))
+            .with_hint("T302 channels are listed in sensor.tsv_channels.")),
+        _ => Err(SensorError::invalid_parameter(format!(
+            "channel \"{channel_id}\" exists in several campaigns"
+        ))
+        .with_hint("Pass company and campaign as well.")),
+    }
+}
+
+/// A downsampled window of a T302 power-logger channel (sensor.tsv_channels and
+/// sensor.electrical_samples), by its text id (`M{master}_{label}`, …), with `company`
+/// and `campaign` when the id is not unique; windows as for TDMS channels with time.
+#[pg_extern(stable, parallel_safe, name = "channel_window")]
+#[allow(clippy::too_many_arguments)]
+// pgrx reads the column names and types from the signature itself, not from an alias.
+#[allow(clippy::type_complexity)]
+fn channel_window_t302(
+    channel_id: Option<&str>,
+    company: default!(Option<&str>, "NULL"),
+    campaign: default!(Option<&str>, "NULL"),
+    from: default!(Option<TimestampWithTimeZone>, "NULL"),
+    to: default!(Option<TimestampWithTimeZone>, "NULL"),
+    from_seconds: default!(Option<f64>, "NULL"),
+    to_seconds: default!(Option<f64>, "NULL"),
+    points: default!(Option<i32>, 1000),
+    method: default!(Option<&str>, "'minmax_lttb'"),
+    relative: default!(Option<bool>, false),
+    gap: default!(Option<Interval>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(time, TimestampWithTimeZone),
+            name!(seconds, Option<f64>),
+            name!(value, Option<f64>),
+        ),
+    >,
+    ErrorReport,
+> {
+    let (Some(channel_id), Some(points), Some(method)) = (channel_id, points, method) else {
+        return Ok(TableIterator::new(Vec::new()));
+    };
+    let relative = relative.unwrap_or(false);
+    let id = t302_channel(channel_id, company, campaign)?;
+    let (lo, hi) = Spi::get_two_with_args::<TimestampWithTimeZone, TimestampWithTimeZone>(
+        "SELECT min(time), max(time) FROM sensor.electrical_samples WHERE channel = $1",
+        &[id.into()],
+    )
+    .map_err(spi_error)?;
+    let mut rows = Vec::new();
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return Ok(TableIterator::new(rows));
+    };
+    let first = kernel_time(lo, "time")?;
+    let last = kernel_time(hi, "time")?;
+    let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
+    let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
+    let source = Source {
+        relation: "sensor.electrical_samples".into(),
+        x: "time".into(),
+        value: "value".into(),
+        series: None,
+        conditions: vec!["channel = $3".into()],
+        params: vec![Param::int4(id)],
+        axis: Axis::Time,
+    };
+    for series in downsample_window(&source, &request)? {
+        for (t, v) in with_gaps(&series.points, request.gap)? {
+            let seconds = relative.then(|| (t - first) as f64 / 1e6);
+            rows.push((timestamp_of(t)?, seconds, v));
+        }
+    }
+    Ok(TableIterator::new(rows))
+}
+
+/// Raw rows of TDMS channel `channel_id` in `[from, to)` (NULL bounds: unbounded) after
+/// the exclusive cursor `after`, in time order, at most `limit` of them — except that a
+/// page never splits the rows of one timestamp (sensor.samples may hold several), so a
+/// page can exceed `limit` by the rows sharing its last timestamp. Each row carries
+/// `has_more` and `next_cursor` (the page's last time): pass it as `after` to get the
+/// next page, until `has_more` is false or a page is empty.
+#[pg_extern(stable, parallel_safe)]
+// pgrx reads the column names and types from the signature itself, not from an alias.
+#[allow(clippy::type_complexity)]
+fn channel_page(
+    channel_id: Option<i64>,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    after: default!(Option<TimestampWithTimeZone>, "NULL"),
+    limit: default!(Option<i32>, 50000),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(time, TimestampWithTimeZone),
+            name!(value, Option<f64>),
+            name!(has_more, bool),
+            name!(next_cursor, Option<TimestampWithTimeZone>),
+        ),
+    >,
+    ErrorReport,
+> {
+    let Some(channel_id) = channel_id else {
+        return Ok(TableIterator::new(Vec::new()));
+    };
+    let limit = limit
+        .filter(|&l| l >= 1)
+        .ok_or_else(|| SensorError::invalid_parameter("limit must be at least 1"))?;
+    if !tdms_channel_has_time(channel_id)? {
+        return Err(SensorError::invalid_parameter(format!(
+            "channel {channel_id} has no time: page through sensor.indexed_samples by sample_index"
+        ))
+        .into());
+    }
+    let mut bounds = String::new();
+    let mut args: Vec<DatumWithOid> = vec![channel_id.into()];
+    for (value, op) in [(from, ">="), (to, "<"), (after, ">")] {
+        if let Some(value) = value {
+            args.push(value.into());
+            bounds.push_str(&format!(" AND time {op} ${}", args.len()));
+        }
+    }
+    let fetch = i64::from(limit) + 1;
+    let page_sql = format!(
+        "SELECT time, value FROM sensor.samples WHERE channel_id = $1{bounds} ORDER BY time, value LIMIT {fetch}"
+    );
+    let mut rows = read_rows(&page_sql, &args)?;
+    let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
+    let has_more = if rows.len() > page_len {
+        let last = i64::from(rows[page_len - 1].0);
+        let next = i64::from(rows[page_len].0);
+        rows.truncate(page_len);
+        if next > last {
+            true
+        } else {
+            // The boundary timestamp continues past the limit: the page takes all its rows.
+            let last_time = rows[page_len - 1].0;
+            rows.retain(|(t, _)| i64::from(*t) != last);
+            rows.extend(read_rows(
+                "SELECT time, value FROM sensor.samples WHERE channel_id = $1 AND time = $2 ORDER BY value",
+                &[channel_id.into(), last_time.into()],
+            )?);
+            let mut more_args: Vec<DatumWithOid> = vec![channel_id.into(), last_time.into()];
+            let mut upper = String::new();
+            if let Some(to) = to {
+                more_args.push(to.into());
+                upper = " AND time < $3".into();
+            }
+            Spi::get_one_with_args::<bool>(
+                &format!("SELECT EXISTS (SELECT FROM sensor.samples WHERE channel_id = $1 AND time > $2{upper})"),
+                &more_args,
+            )
+            .map_err(spi_error)?
+            .unwrap_or(false)
+        }
+    } else {
+        false
+    };
+    let next_cursor = rows.last().map(|(t, _)| *t);
+    Ok(TableIterator::new(
+        rows.into_iter()
+            .map(move |(t, v)| (t, v, has_more, next_cursor)),
+    ))
+}
+
+fn read_rows(
+    sql: &str,
+    args: &[DatumWithOid],
+) -> SensorResult<Vec<(TimestampWithTimeZone, Option<f64>)>> {
+    Spi::connect(|client| {
+        let table = client.select(sql, None, args)?;
+        let mut out = Vec::with_capacity(table.len());
+        for row in table {
+            if let Some(t) = row.get::<TimestampWithTimeZone>(1)? {
+                out.push((t, row.get::<f64>(2)?));
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .map_err(spi_error)
+}

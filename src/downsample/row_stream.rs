@@ -1,0 +1,251 @@
+//! Runs one read-only query and hands each result row to Rust while the executor produces
+//! it: a prepared SPI plan executed by `SPI_execute_plan_extended` into our own
+//! `DestReceiver`. Nothing is materialized (an SPI cursor's fetched batches stay allocated
+//! until `SPI_finish`), so memory does not grow with the row count, and because the plan
+//! runs to completion in one call the planner may choose a parallel plan.
+
+use std::ffi::CString;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::error::{ErrorKind, SensorError, SensorResult};
+
+/// Rows between two interrupt checks of our own (the executor checks as well).
+const INTERRUPT_CHECK_ROWS: u64 = 1 << 14;
+
+/// One result row, valid during [`RowSink::row`].
+pub struct Row {
+    slot: *mut pg_sys::TupleTableSlot,
+}
+
+impl Row {
+    /// The datum of column `index` (0-based), `None` for NULL.
+    #[inline]
+    fn datum(&self, index: usize) -> Option<pg_sys::Datum> {
+        let attnum = i16::try_from(index + 1).unwrap_or(i16::MAX);
+        // SAFETY: the slot is the executor's current output slot; `index` is below the
+        // column count checked at startup, so deforming up to it is in bounds.
+        unsafe {
+            if (*self.slot).tts_nvalid < attnum {
+                deform(self.slot, attnum);
+            }
+            if *(*self.slot).tts_isnull.add(index) {
+                None
+            } else {
+                Some(*(*self.slot).tts_values.add(index))
+            }
+        }
+    }
+
+    /// A `float8` column.
+    pub fn f64(&self, index: usize) -> Option<f64> {
+        self.datum(index).map(|d| f64::from_bits(d.value() as u64))
+    }
+
+    /// An `int8` or `timestamptz` column (both are 64-bit integers passed by value).
+    pub fn i64(&self, index: usize) -> Option<i64> {
+        self.datum(index).map(|d| d.value() as i64)
+    }
+
+    /// A `text` column's bytes, passed to `f` (detoasted if needed, freed afterwards).
+    pub fn with_text<R>(&self, index: usize, f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        let Some(datum) = self.datum(index) else {
+            return f(None);
+        };
+        let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
+        // SAFETY: a non-NULL text datum; pg_detoast_datum_packed returns it or a palloc'd
+        // plain copy, which we free so long scans do not accumulate copies.
+        unsafe {
+            let plain = pg_sys::pg_detoast_datum_packed(raw);
+            let len = pgrx::varsize_any_exhdr(plain);
+            let data = pgrx::vardata_any(plain) as *const u8;
+            let result = f(Some(std::slice::from_raw_parts(data, len)));
+            if plain != raw {
+                pg_sys::pfree(plain.cast());
+            }
+            result
+        }
+    }
+}
+
+/// Deforms a heap tuple up to `attnum`. Out of line: projected (virtual) slots, the usual
+/// case, never need it, and the guarded FFI call would weigh on the inlined fast path.
+#[cold]
+#[inline(never)]
+unsafe fn deform(slot: *mut pg_sys::TupleTableSlot, attnum: i16) {
+    // SAFETY: as in Row::datum.
+    unsafe { pg_sys::slot_getsomeattrs_int(slot, i32::from(attnum)) }
+}
+
+/// Receives the rows of [`stream_rows`].
+pub trait RowSink {
+    /// Called once per row, in the query's order; an error stops the query.
+    fn row(&mut self, row: &Row) -> SensorResult<()>;
+}
+
+/// A query parameter: its type and value (`None` = NULL).
+#[derive(Clone, Copy)]
+pub struct Param {
+    pub type_oid: pg_sys::Oid,
+    pub value: Option<pg_sys::Datum>,
+}
+
+impl Param {
+    pub fn timestamptz(micros_since_2000: i64) -> Self {
+        Param {
+            type_oid: pg_sys::TIMESTAMPTZOID,
+            value: Some(pg_sys::Datum::from(micros_since_2000)),
+        }
+    }
+
+    pub fn int8(value: i64) -> Self {
+        Param {
+            type_oid: pg_sys::INT8OID,
+            value: Some(pg_sys::Datum::from(value)),
+        }
+    }
+
+    pub fn int4(value: i32) -> Self {
+        Param {
+            type_oid: pg_sys::INT4OID,
+            value: Some(pg_sys::Datum::from(value)),
+        }
+    }
+}
+
+/// Our `DestReceiver`: PostgreSQL sees the first field; the rest is ours.
+#[repr(C)]
+struct Receiver<'a> {
+    base: pg_sys::DestReceiver,
+    columns: usize,
+    sink: &'a mut dyn RowSink,
+    error: Option<SensorError>,
+    rows: u64,
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn receive_slot(
+    slot: *mut pg_sys::TupleTableSlot,
+    receiver: *mut pg_sys::DestReceiver,
+) -> bool {
+    // SAFETY: `receiver` is the `base` field of a live `Receiver` (see stream_rows).
+    let this = unsafe { &mut *receiver.cast::<Receiver>() };
+    if this.error.is_some() {
+        return false; // startup found too few columns to read
+    }
+    this.rows += 1;
+    if this.rows % INTERRUPT_CHECK_ROWS == 0 {
+        pgrx::check_for_interrupts!();
+    }
+    match this.sink.row(&Row { slot }) {
+        Ok(()) => true,
+        Err(err) => {
+            this.error = Some(err);
+            false // stops the executor
+        }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn startup(
+    receiver: *mut pg_sys::DestReceiver,
+    _operation: std::ffi::c_int,
+    typeinfo: pg_sys::TupleDesc,
+) {
+    // SAFETY: as in receive_slot; typeinfo is the plan's result descriptor.
+    let this = unsafe { &mut *receiver.cast::<Receiver>() };
+    let natts = unsafe { (*typeinfo).natts };
+    if usize::try_from(natts).unwrap_or(0) < this.columns {
+        this.error = Some(SensorError::new(
+            ErrorKind::InvalidParameter,
+            format!("query returns {natts} columns, {} expected", this.columns),
+        ));
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn shutdown(_receiver: *mut pg_sys::DestReceiver) {}
+
+/// Runs `sql` (read-only, with `params` as $1, $2, …) and passes every row to `sink`.
+/// `columns` is how many leading result columns the sink reads. Returns the row count.
+/// Errors of the query itself (a missing column, a permission) are PostgreSQL's own.
+pub fn stream_rows(
+    sql: &str,
+    params: &[Param],
+    columns: usize,
+    sink: &mut dyn RowSink,
+) -> SensorResult<u64> {
+    let c_sql = CString::new(sql)
+        .map_err(|_| SensorError::invalid_parameter("a query text must not contain NUL bytes"))?;
+    let nargs = i32::try_from(params.len())
+        .map_err(|_| SensorError::invalid_parameter("too many query parameters"))?;
+    let mut argtypes: Vec<pg_sys::Oid> = params.iter().map(|p| p.type_oid).collect();
+    let mut receiver = Receiver {
+        base: pg_sys::DestReceiver {
+            receiveSlot: Some(receive_slot),
+            rStartup: Some(startup),
+            rShutdown: Some(shutdown),
+            rDestroy: Some(shutdown),
+            mydest: pg_sys::CommandDest::DestNone,
+        },
+        columns,
+        sink,
+        error: None,
+        rows: 0,
+    };
+    Spi::connect(|_client| {
+        // SAFETY: inside an SPI connection; the plan, parameter list and receiver outlive
+        // the execution, which runs to completion (tcount 0) before they are dropped.
+        unsafe {
+            let plan = pg_sys::SPI_prepare_cursor(
+                c_sql.as_ptr(),
+                nargs,
+                argtypes.as_mut_ptr(),
+                pg_sys::CURSOR_OPT_PARALLEL_OK as i32,
+            );
+            if plan.is_null() {
+                return Err(spi_failure("prepare", pg_sys::SPI_result));
+            }
+            let list = pg_sys::makeParamList(nargs);
+            let slots = (*list).params.as_mut_slice(params.len());
+            for (slot, param) in slots.iter_mut().zip(params) {
+                *slot = pg_sys::ParamExternData {
+                    value: param.value.unwrap_or(pg_sys::Datum::from(0)),
+                    isnull: param.value.is_none(),
+                    pflags: pg_sys::PARAM_FLAG_CONST as u16,
+                    ptype: param.type_oid,
+                };
+            }
+            let options = pg_sys::SPIExecuteOptions {
+                params: list,
+                read_only: true,
+                allow_nonatomic: false,
+                must_return_tuples: false,
+                tcount: 0,
+                dest: std::ptr::addr_of_mut!(receiver.base),
+                owner: std::ptr::null_mut(),
+            };
+            let rc = pg_sys::SPI_execute_plan_extended(plan, &options);
+            pg_sys::SPI_freeplan(plan);
+            if rc < 0 {
+                return Err(spi_failure("execute", rc));
+            }
+            Ok(())
+        }
+    })?;
+    match receiver.error.take() {
+        Some(err) => Err(err),
+        None => Ok(receiver.rows),
+    }
+}
+
+fn spi_failure(action: &str, code: i32) -> SensorError {
+    // SAFETY: SPI_result_code_string returns a static string for any code.
+    let text = unsafe {
+        std::ffi::CStr::from_ptr(pg_sys::SPI_result_code_string(code))
+            .to_string_lossy()
+            .into_owned()
+    };
+    SensorError::new(ErrorKind::Io, format!("could not {action} a query: {text}"))
+}
