@@ -75,7 +75,7 @@ CREATE AGGREGATE sensor.rollup(state sensor.availability_state, "from" timestamp
 );
 
 -- Internal to availability_report: per-bucket states of one equipment in one pass.
-CREATE AGGREGATE sensor.availability_buckets("time" timestamptz, state text, "from" timestamptz, "to" timestamptz, width bigint, weights jsonb, liveness interval) (
+CREATE AGGREGATE sensor.availability_buckets("time" timestamptz, state text, spec bytea) (
     SFUNC = sensor.availability_buckets_trans,
     STYPE = internal,
     FINALFUNC = sensor.availability_buckets_final,
@@ -84,9 +84,10 @@ CREATE AGGREGATE sensor.availability_buckets("time" timestamptz, state text, "fr
     DESERIALFUNC = sensor.availability_buckets_deserialize,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE sensor.availability_buckets(timestamptz, text, timestamptz, timestamptz, bigint, jsonb, interval) IS
-    'Internal to sensor.availability_report: the availability states of fixed-width buckets (width in microseconds) over [from, to), in one pass.';
-COMMENT ON FUNCTION sensor.availability_buckets_trans(internal, timestamptz, text, timestamptz, timestamptz, bigint, jsonb, interval) IS 'Support function of the availability aggregates.';
+COMMENT ON AGGREGATE sensor.availability_buckets(timestamptz, text, bytea) IS
+    'Internal to sensor.availability_report: the availability states of the buckets of a specification (sensor.availability_bucket_spec), in one pass.';
+COMMENT ON FUNCTION sensor.availability_buckets_trans(internal, timestamptz, text, bytea) IS 'Support function of the availability aggregates.';
+COMMENT ON FUNCTION sensor.availability_bucket_spec(timestamptz, timestamptz, interval, jsonb, interval) IS 'Internal to sensor.availability_report: window, bucket and settings as one value.';
 COMMENT ON FUNCTION sensor.availability_buckets_final(internal) IS 'Support function of the availability aggregates.';
 COMMENT ON FUNCTION sensor.availability_buckets_combine(internal, internal) IS 'Support function of the availability aggregates.';
 COMMENT ON FUNCTION sensor.availability_buckets_serialize(internal) IS 'Support function of the availability aggregates.';
@@ -160,12 +161,13 @@ LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET max_parallel_workers_per_gather = 0
 AS $fn$
 DECLARE
-    width bigint := sensor.availability_bucket_width(bucket);
     eq text := CASE WHEN equipment_column IS NULL THEN 'NULL::text' ELSE format('%I', equipment_column) END;
+    spec bytea;
 BEGIN
     IF "from" IS NULL OR "to" IS NULL OR "to" <= "from" THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = '"to" must be after "from"';
     END IF;
+    spec := sensor.availability_bucket_spec("from", "to", bucket, weights, liveness);
     -- Name a missing column here rather than in an error about the generated query.
     FOR i IN 1..3 LOOP
         DECLARE col text := (ARRAY[time_column, state_column, equipment_column])[i];
@@ -180,14 +182,14 @@ BEGIN
     END LOOP;
     RETURN QUERY EXECUTE format($q$
         WITH per_equipment AS (
-            SELECT e, sensor.availability_buckets(t, s, $1, $2, $3, $4, $5) AS b
+            SELECT e, sensor.availability_buckets(t, s, $3) AS b
             FROM (SELECT %1$s AS e, %2$I::timestamptz AS t, %3$I::text AS s FROM %4$s
                   WHERE %2$I >= $1 AND %2$I < $2) events
             GROUP BY e),
         -- Every equipment, by index probes (a loose index scan on the equipment column).
         equipments AS MATERIALIZED (
             WITH RECURSIVE eq(e) AS (
-                (SELECT %1$s FROM %4$s ORDER BY 1 NULLS FIRST LIMIT 1)
+                (SELECT %1$s FROM %4$s WHERE %1$s IS NOT NULL ORDER BY 1 LIMIT 1)
                 UNION ALL
                 SELECT (SELECT %1$s FROM %4$s WHERE %1$s > eq.e ORDER BY 1 LIMIT 1) FROM eq WHERE eq.e IS NOT NULL)
             SELECT e FROM eq WHERE e IS NOT NULL OR %5$L::boolean)
@@ -198,16 +200,15 @@ BEGIN
             SELECT %2$I::timestamptz AS t, %3$I::text AS s FROM %4$s x
             WHERE (%1$s = q.e OR (q.e IS NULL AND %1$s IS NULL)) AND x.%2$I < $1
             ORDER BY x.%2$I DESC LIMIT 1) c ON true
-        CROSS JOIN LATERAL sensor.availability_bucket_rows(p.b, $1, $2, $3, c.t, c.s, $4, $5) r
+        CROSS JOIN LATERAL sensor.availability_bucket_rows(p.b, $3, c.t, c.s) r
         WHERE p.b IS NOT NULL OR c.t IS NOT NULL
         ORDER BY 1, 2
     $q$, eq, time_column, state_column, relation, equipment_column IS NULL)
-    USING "from", "to", width, weights, liveness;
+    USING "from", "to", spec;
 END
 $fn$;
 
-COMMENT ON FUNCTION sensor.availability_bucket_rows(bytea, timestamptz, timestamptz, bigint, timestamptz, text, jsonb, interval) IS 'Internal to sensor.availability_report: the report rows of one equipment from its per-bucket states and carry-in.';
-COMMENT ON FUNCTION sensor.availability_bucket_width(interval) IS 'Internal to sensor.availability_report: a bucket interval in microseconds (no months).';
+COMMENT ON FUNCTION sensor.availability_bucket_rows(bytea, bytea, timestamptz, text) IS 'Internal to sensor.availability_report: the report rows of one equipment from its per-bucket states and carry-in.';
 COMMENT ON FUNCTION sensor.availability_report(regclass, text, text, text, timestamptz, timestamptz, interval, jsonb, interval) IS
     'One row per equipment per bucket over [from, to): availability, uptime, downtime, unknown time, outages and the last state (approximate is true only if a bucket received more than 1,024 events out of time order). The state in force before "from" is looked up per equipment (its last earlier event) and carried into every bucket.';
 COMMENT ON FUNCTION sensor.state_timeline(regclass, text, text, text, timestamptz, timestamptz, integer, jsonb) IS

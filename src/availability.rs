@@ -668,17 +668,74 @@ impl BucketStates {
     }
 }
 
+/// What `sensor.availability_report` aggregates by: the window, the bucket width and the
+/// settings, encoded once so the per-row transition takes three arguments, not seven.
+struct BucketSpec {
+    width: i64,
+    window: AvailabilityState,
+}
+
+impl BucketSpec {
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.width.to_le_bytes().to_vec();
+        out.extend_from_slice(&self.window.to_bytes());
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> SensorResult<BucketSpec> {
+        let width = bytes
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(i64::from_le_bytes)
+            .filter(|w| *w > 0)
+            .ok_or_else(|| SensorError::invalid_input("invalid bucket specification"))?;
+        let window = AvailabilityState::from_bytes(bytes.get(8..).unwrap_or_default())?;
+        Ok(BucketSpec { width, window })
+    }
+
+    fn empty_buckets(&self) -> BucketStates {
+        let (from, to) = self.window.window();
+        BucketStates {
+            config: self.window.config().clone(),
+            from,
+            to,
+            width: self.width,
+            buckets: Vec::new(),
+        }
+    }
+}
+
+/// Internal to `sensor.availability_report`: the window, bucket and settings as one value.
 #[pg_extern(immutable, parallel_safe)]
-#[allow(clippy::too_many_arguments)]
+fn availability_bucket_spec(
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    bucket: PgInterval,
+    weights: Option<JsonB>,
+    liveness: Option<PgInterval>,
+) -> SqlResult<Vec<u8>> {
+    let width = interval_micros(bucket, "bucket")?;
+    let (from, to) = (micros(from)?, micros(to)?);
+    if from >= to {
+        return Err(SensorError::invalid_parameter("\"to\" must be after \"from\"").into());
+    }
+    if (to - from) / width >= 10_000_000 {
+        return Err(SensorError::invalid_parameter(
+            "bucket is too small for the window (more than 10,000,000 buckets)",
+        )
+        .into());
+    }
+    let window = AvailabilityState::new(config(weights, liveness, None)?, from, to, None)
+        .map_err(SensorError::from)?;
+    Ok(BucketSpec { width, window }.to_bytes())
+}
+
+#[pg_extern(immutable, parallel_safe)]
 fn availability_buckets_trans(
     mut internal: Internal,
     time: Option<TimestampWithTimeZone>,
     state: Option<&str>,
-    from: Option<TimestampWithTimeZone>,
-    to: Option<TimestampWithTimeZone>,
-    width: Option<i64>,
-    weights: Option<JsonB>,
-    liveness: Option<PgInterval>,
+    spec: Option<&[u8]>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
     let Some(time) = time else {
@@ -686,20 +743,14 @@ fn availability_buckets_trans(
     };
     // SAFETY: this aggregate's internal state is only ever a BucketStates.
     if unsafe { internal.get::<BucketStates>() }.is_none() {
-        let (Some(from), Some(to), Some(width)) = (from, to, width.filter(|w| *w > 0)) else {
-            return Err(SensorError::invalid_parameter(
-                "from, to and a positive width are required",
-            )
-            .into());
-        };
-        let buckets = BucketStates {
-            config: config(weights, liveness, None)?,
-            from: micros(from)?,
-            to: micros(to)?,
-            width,
-            buckets: Vec::new(),
-        };
-        store(&mut internal, buckets, fcinfo)?;
+        let spec = spec.ok_or_else(|| {
+            SensorError::invalid_parameter("the bucket specification must not be NULL")
+        })?;
+        store(
+            &mut internal,
+            BucketSpec::from_bytes(spec)?.empty_buckets(),
+            fcinfo,
+        )?;
     }
     // SAFETY: as above.
     if let Some(buckets) = unsafe { internal.get_mut::<BucketStates>() } {
@@ -893,13 +944,9 @@ fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn availability_bucket_rows(
     buckets: Option<&[u8]>,
-    from: TimestampWithTimeZone,
-    to: TimestampWithTimeZone,
-    width: i64,
+    spec: &[u8],
     carry_time: Option<TimestampWithTimeZone>,
     carry_state: Option<&str>,
-    weights: Option<JsonB>,
-    liveness: Option<PgInterval>,
 ) -> Result<
     TableIterator<
         'static,
@@ -916,21 +963,11 @@ fn availability_bucket_rows(
     >,
     ErrorReport,
 > {
-    let (from, to) = (micros(from)?, micros(to)?);
-    if width <= 0 || from >= to {
-        return Err(SensorError::invalid_parameter(
-            "a positive bucket and a window with \"to\" after \"from\" are required",
-        )
-        .into());
-    }
+    let spec = BucketSpec::from_bytes(spec)?;
+    let (from, to) = spec.window.window();
+    let width = spec.width;
+    let cfg = spec.window.config().clone();
     let n_buckets = (to - from + width - 1) / width;
-    if n_buckets > 10_000_000 {
-        return Err(SensorError::invalid_parameter(
-            "bucket is too small for the window (more than 10,000,000 buckets)",
-        )
-        .into());
-    }
-    let cfg = config(weights, liveness, None)?;
     let mut states: HashMap<i64, AvailabilityState> = match buckets {
         Some(bytes) => BucketStates::from_bytes(bytes)?
             .buckets
@@ -975,12 +1012,6 @@ fn availability_bucket_rows(
         ));
     }
     Ok(TableIterator::new(rows))
-}
-
-/// `bucket` as microseconds, validated (for `sensor.availability_report`).
-#[pg_extern(immutable, parallel_safe, strict)]
-fn availability_bucket_width(bucket: PgInterval) -> SqlResult<i64> {
-    Ok(interval_micros(bucket, "bucket")?)
 }
 
 /// The status history as intervals per equipment; with `points`, at most that many

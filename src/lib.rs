@@ -81,7 +81,7 @@ pgrx::extension_sql_file!(
         availability::time_in,
         availability::availability_summary,
         availability::availability_bucket_rows,
-        availability::availability_bucket_width,
+        availability::availability_bucket_spec,
         availability::state_timeline,
     ]
 );
