@@ -1097,6 +1097,14 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// Tests that change the shared sample tables (triggers, constraints, columns) take
+    /// them first, in one order, so concurrent tests wait instead of deadlocking.
+    fn lock_shared_tables() {
+        // The module's own lock first, as fixture() takes it, then the tables.
+        Spi::run("SELECT pg_advisory_xact_lock(hashtext('sensor_analytics tdms tests'))").unwrap();
+        Spi::run("LOCK TABLE sensor.datasets, sensor.channels, sensor.samples, sensor.indexed_samples IN ACCESS EXCLUSIVE MODE").unwrap();
+    }
+
     /// The golden-test fixtures, written where this backend (the postgres OS user) reads them.
     /// Also serializes the tests of this module: they load into and alter the same tables,
     /// and tests run concurrently (in separate transactions, rolled back at the end).
@@ -1407,6 +1415,7 @@ mod tests {
 
     #[pg_test]
     fn failed_load_leaves_nothing_behind() {
+        lock_shared_tables();
         // Fails at sample 1 of the second channel: after the catalog rows and the first
         // channel's samples were written.
         let overflow = fixture("time_overflow");
@@ -1458,6 +1467,7 @@ mod tests {
 
     #[pg_test]
     fn direct_path_is_taken_for_plain_tables_only() {
+        lock_shared_tables();
         assert_eq!(
             SampleSink::direct_path_blocker(SampleTable::Timed).unwrap(),
             None
@@ -1516,6 +1526,7 @@ mod tests {
 
     #[pg_test]
     fn direct_and_spi_paths_store_the_same_rows() {
+        lock_shared_tables();
         let small = fixture("small");
         let snapshot = "SELECT string_agg(concat_ws('|', c.group_name, c.name, s.k, s.value), ';' ORDER BY c.group_name, c.name, s.k)
              FROM (SELECT channel_id, time::text AS k, value FROM sensor.samples
@@ -1546,6 +1557,7 @@ mod tests {
 
     #[pg_test]
     fn load_shows_in_pg_stat_progress_copy() {
+        lock_shared_tables();
         // A trigger (which also forces the SPI path) looks at this backend's progress row
         // while the load runs.
         let small = fixture("small");
