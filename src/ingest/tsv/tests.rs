@@ -42,7 +42,11 @@ fn quoted(path: &Path) -> String {
 struct TempDir(PathBuf);
 
 impl TempDir {
+    /// Every test writes files here first: it is where the tests of this module, which
+    /// truncate and alter the shared T302 tables, take turns (the lock lasts until the
+    /// test's transaction ends).
     fn new() -> Self {
+        Spi::run("SELECT pg_advisory_xact_lock(hashtext('sensor_analytics tsv tests'))").unwrap();
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "sensor_tsv_pgtest_{}_{}",
