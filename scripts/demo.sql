@@ -25,10 +25,32 @@ SELECT sensor.clickhouse_ddl(
     'SELECT 1::int8 AS id, 2::int4 AS user_id, now() AS event_timestamp, 1.5::float8 AS signal_amplitude',
     'telemetry_events', order_by => '(user_id, event_timestamp)', partition_by => 'toYYYYMM(event_timestamp)') AS ddl;
 
+\echo '== Downsampling: a million-point noisy sine to 12 points for a Grafana panel'
+\set QUIET on
+DROP TABLE IF EXISTS demo_measurements;
+CREATE TABLE demo_measurements AS
+SELECT timestamptz '2026-01-01' + i * interval '1 second' AS time,
+       sin(i / 5000.0) + (random() - 0.5) * 0.1 AS value
+FROM generate_series(0, 999999) i;
+CREATE INDEX ON demo_measurements (time);
+ANALYZE demo_measurements;
+\set QUIET off
+SELECT time, round(value::numeric, 4) AS value
+FROM sensor.downsample('demo_measurements', 'time', 'value', '2026-01-01', '2026-01-13', 12, method => 'lttb');
+
+\echo '== T302 power logger: the channels of a real file, and a few of its points'
+\getenv fixtures SENSOR_DEMO_FIXTURES
+\if :{?fixtures}
+\set tsv :fixtures '/powerview/company2/format_v003/02001311/T302_260122_162658_UTC.tsv'
+SELECT channel_id, name, unit, count(*) AS points, min(time) AS first, max(time) AS last
+FROM sensor.tsv_read(:'tsv') GROUP BY 1, 2, 3 ORDER BY 1;
+SELECT status, channels, points FROM sensor.load_tsv(:'tsv', company => 'demo', campaign => 'showcase');
+\endif
+
 \echo '== Every function in schema sensor'
-SELECT p.oid::regprocedure AS function, d.description
+SELECT p.proname AS function, left(split_part(d.description, '. ', 1), 110) AS what
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 LEFT JOIN pg_catalog.pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::regclass
 WHERE n.nspname = 'sensor' AND d.description NOT LIKE 'Support function%' AND d.description NOT LIKE 'Internal to%'
-ORDER BY p.proname;
+GROUP BY 1, 2 ORDER BY 1;
