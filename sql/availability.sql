@@ -74,25 +74,6 @@ CREATE AGGREGATE sensor.rollup(state sensor.availability_state, "from" timestamp
     PARALLEL = SAFE
 );
 
--- Internal to availability_report: per-bucket states of one equipment in one pass.
-CREATE AGGREGATE sensor.availability_buckets("time" timestamptz, state text, spec bytea) (
-    SFUNC = sensor.availability_buckets_trans,
-    STYPE = internal,
-    FINALFUNC = sensor.availability_buckets_final,
-    COMBINEFUNC = sensor.availability_buckets_combine,
-    SERIALFUNC = sensor.availability_buckets_serialize,
-    DESERIALFUNC = sensor.availability_buckets_deserialize,
-    PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE sensor.availability_buckets(timestamptz, text, bytea) IS
-    'Internal to sensor.availability_report: the availability states of the buckets of a specification (sensor.availability_bucket_spec), in one pass.';
-COMMENT ON FUNCTION sensor.availability_buckets_trans(internal, timestamptz, text, bytea) IS 'Support function of the availability aggregates.';
-COMMENT ON FUNCTION sensor.availability_bucket_spec(timestamptz, timestamptz, interval, jsonb, interval) IS 'Internal to sensor.availability_report: window, bucket and settings as one value.';
-COMMENT ON FUNCTION sensor.availability_buckets_final(internal) IS 'Support function of the availability aggregates.';
-COMMENT ON FUNCTION sensor.availability_buckets_combine(internal, internal) IS 'Support function of the availability aggregates.';
-COMMENT ON FUNCTION sensor.availability_buckets_serialize(internal) IS 'Support function of the availability aggregates.';
-COMMENT ON FUNCTION sensor.availability_buckets_deserialize(bytea, internal) IS 'Support function of the availability aggregates.';
-
 CREATE AGGREGATE sensor.availability_mean(state text) (
     SFUNC = sensor.availability_mean_trans,
     STYPE = internal,
@@ -145,70 +126,6 @@ COMMENT ON FUNCTION sensor.first_state(sensor.availability_state) IS 'The first 
 COMMENT ON FUNCTION sensor.last_state(sensor.availability_state) IS 'The state in force at the end of the window: the carry_in for the next window.';
 COMMENT ON FUNCTION sensor.is_approximate(sensor.availability_state) IS 'True when the state was merged from interleaved, out-of-order partial states and figures may be approximate.';
 COMMENT ON FUNCTION sensor.availability_summary(sensor.availability_state) IS 'Every figure of the state as jsonb (durations in seconds).';
--- One aggregating scan of the window (parallel where the planner chooses), then the
--- per-equipment carry from bucket to bucket in sensor.availability_bucket_rows. The state
--- in force at "from" is each equipment's last earlier event, found by index probes.
-CREATE FUNCTION sensor.availability_report(
-    relation regclass, time_column text, state_column text, equipment_column text,
-    "from" timestamptz, "to" timestamptz, bucket interval DEFAULT '1 hour',
-    weights jsonb DEFAULT NULL, liveness interval DEFAULT NULL)
-RETURNS TABLE (equipment text, "time" timestamptz, availability float8, uptime interval,
-               downtime interval, unknown_time interval, outages bigint, last_state text,
-               approximate boolean)
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
--- A serial scan delivers each equipment's rows in heap order, so the per-bucket states stay
--- exact with small buffers; parallel workers would interleave them (see is_approximate).
-SET max_parallel_workers_per_gather = 0
-AS $fn$
-DECLARE
-    eq text := CASE WHEN equipment_column IS NULL THEN 'NULL::text' ELSE format('%I', equipment_column) END;
-    spec bytea;
-BEGIN
-    IF "from" IS NULL OR "to" IS NULL OR "to" <= "from" THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = '"to" must be after "from"';
-    END IF;
-    spec := sensor.availability_bucket_spec("from", "to", bucket, weights, liveness);
-    -- Name a missing column here rather than in an error about the generated query.
-    FOR i IN 1..3 LOOP
-        DECLARE col text := (ARRAY[time_column, state_column, equipment_column])[i];
-        BEGIN
-            IF col IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM pg_catalog.pg_attribute
-                WHERE attrelid = relation AND attname = col AND attnum > 0 AND NOT attisdropped) THEN
-                RAISE EXCEPTION USING ERRCODE = '42703',
-                    MESSAGE = format('column "%s" of relation %s does not exist', col, relation);
-            END IF;
-        END;
-    END LOOP;
-    RETURN QUERY EXECUTE format($q$
-        WITH per_equipment AS (
-            SELECT e, sensor.availability_buckets(t, s, $3) AS b
-            FROM (SELECT %1$s AS e, %2$I::timestamptz AS t, %3$I::text AS s FROM %4$s
-                  WHERE %2$I >= $1 AND %2$I < $2) events
-            GROUP BY e),
-        -- Every equipment, by index probes (a loose index scan on the equipment column).
-        equipments AS MATERIALIZED (
-            WITH RECURSIVE eq(e) AS (
-                (SELECT %1$s FROM %4$s WHERE %1$s IS NOT NULL ORDER BY 1 LIMIT 1)
-                UNION ALL
-                SELECT (SELECT %1$s FROM %4$s WHERE %1$s > eq.e ORDER BY 1 LIMIT 1) FROM eq WHERE eq.e IS NOT NULL)
-            SELECT e FROM eq WHERE e IS NOT NULL OR %5$L::boolean)
-        SELECT q.e::text, r.*
-        FROM (SELECT e FROM equipments UNION SELECT e FROM per_equipment) q
-        LEFT JOIN per_equipment p ON p.e IS NOT DISTINCT FROM q.e
-        LEFT JOIN LATERAL (
-            SELECT %2$I::timestamptz AS t, %3$I::text AS s FROM %4$s x
-            WHERE (%1$s = q.e OR (q.e IS NULL AND %1$s IS NULL)) AND x.%2$I < $1
-            ORDER BY x.%2$I DESC LIMIT 1) c ON true
-        CROSS JOIN LATERAL sensor.availability_bucket_rows(p.b, $3, c.t, c.s) r
-        WHERE p.b IS NOT NULL OR c.t IS NOT NULL
-        ORDER BY 1, 2
-    $q$, eq, time_column, state_column, relation, equipment_column IS NULL)
-    USING "from", "to", spec;
-END
-$fn$;
-
-COMMENT ON FUNCTION sensor.availability_bucket_rows(bytea, bytea, timestamptz, text) IS 'Internal to sensor.availability_report: the report rows of one equipment from its per-bucket states and carry-in.';
 COMMENT ON FUNCTION sensor.availability_report(regclass, text, text, text, timestamptz, timestamptz, interval, jsonb, interval) IS
     'One row per equipment per bucket over [from, to): availability, uptime, downtime, unknown time, outages and the last state (approximate is true only if a bucket received more than 1,024 events out of time order). The state in force before "from" is looked up per equipment (its last earlier event) and carried into every bucket.';
 COMMENT ON FUNCTION sensor.state_timeline(regclass, text, text, text, timestamptz, timestamptz, integer, jsonb) IS

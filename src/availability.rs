@@ -19,6 +19,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{ErrorKind, SensorError, SensorResult, SqlResult};
 use crate::quoting::{quote_identifier, quote_literal};
+use crate::row_stream::{stream_rows, Param, Row, RowSink};
 
 const USECS_PER_DAY: i64 = 86_400_000_000;
 
@@ -559,32 +560,45 @@ fn availability_mean_deserialize(
 // Per-bucket states for availability_report ---------------------------------------------
 
 /// The states of one equipment's buckets `[from + k·width, from + (k+1)·width)`, built in
-/// one pass by the internal aggregate `sensor.availability_buckets`. Rows of a time-ordered
-/// scan hit the last bucket again, so the lookup is a comparison, not a search.
+/// one pass. Rows of a time-ordered scan hit the last bucket again, so the lookup is a
+/// comparison, not a search.
 struct BucketStates {
+    buckets: Vec<(i64, AvailabilityState)>,
+}
+
+/// The window, bucket width and settings of a report.
+struct BucketSpec {
     config: AvailabilityConfig,
     from: i64,
     to: i64,
     width: i64,
-    buckets: Vec<(i64, AvailabilityState)>,
+}
+
+impl BucketSpec {
+    fn n_buckets(&self) -> i64 {
+        (self.to - self.from + self.width - 1) / self.width
+    }
+
+    fn bucket(&self, k: i64) -> SensorResult<AvailabilityState> {
+        let start = self.from + k * self.width;
+        Ok(AvailabilityState::new(
+            self.config.clone(),
+            start,
+            (start + self.width).min(self.to),
+            None,
+        )?)
+    }
 }
 
 impl BucketStates {
-    fn push(&mut self, t: i64, state: &str) -> SensorResult<()> {
-        let k = (t - self.from).div_euclid(self.width);
+    fn push(&mut self, spec: &BucketSpec, t: i64, state: &str) -> SensorResult<()> {
+        let k = (t - spec.from).div_euclid(spec.width);
         let at = match self.buckets.last() {
             Some((last, _)) if *last == k => self.buckets.len() - 1,
             _ => match self.buckets.binary_search_by_key(&k, |(b, _)| *b) {
                 Ok(i) => i,
                 Err(i) => {
-                    let start = self.from + k * self.width;
-                    let st = AvailabilityState::new(
-                        self.config.clone(),
-                        start,
-                        (start + self.width).min(self.to),
-                        None,
-                    )?;
-                    self.buckets.insert(i, (k, st));
+                    self.buckets.insert(i, (k, spec.bucket(k)?));
                     i
                 }
             },
@@ -595,214 +609,191 @@ impl BucketStates {
         Ok(())
     }
 
-    fn merge(&mut self, other: &BucketStates) -> SensorResult<()> {
-        for (k, st) in &other.buckets {
-            match self.buckets.binary_search_by_key(k, |(b, _)| *b) {
-                Ok(i) => {
-                    if let Some((_, mine)) = self.buckets.get_mut(i) {
-                        mine.merge(st)?;
-                    }
-                }
-                Err(i) => self.buckets.insert(i, (*k, st.clone())),
+    /// Every bucket of the window in order, each seeded with the last event before it:
+    /// the carry-in for the first, then each bucket's own last event.
+    fn report(
+        self,
+        spec: &BucketSpec,
+        carry: Option<(i64, String)>,
+    ) -> SensorResult<Vec<ReportRow>> {
+        let mut states: HashMap<i64, AvailabilityState> = self.buckets.into_iter().collect();
+        let mut last_event = carry;
+        let mut rows = Vec::with_capacity(usize::try_from(spec.n_buckets()).unwrap_or(0));
+        for k in 0..spec.n_buckets() {
+            pgrx::check_for_interrupts!();
+            let start = spec.from + k * spec.width;
+            let mut st = match states.remove(&k) {
+                Some(st) => st,
+                None => spec.bucket(k)?,
+            };
+            if let Some((t, s)) = &last_event {
+                st.push(*t, s)?;
             }
+            let s = st.summary();
+            if let (Some(t), Some(state)) = (s.last_event_time, s.last_state.clone()) {
+                if t >= start {
+                    last_event = Some((t, state));
+                }
+            }
+            rows.push(ReportRow {
+                time: start,
+                availability: s.availability,
+                uptime: s.uptime_us,
+                downtime: s.downtime_us,
+                unknown: s.unknown_us,
+                outages: i64::try_from(s.outages).ok(),
+                last_state: s.last_state,
+                approximate: s.approximate,
+            });
         }
-        Ok(())
+        Ok(rows)
     }
+}
 
-    /// count, then per bucket: k, length, the state's bytes (little-endian u64s).
-    fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for v in [self.from, self.to, self.width, self.buckets.len() as i64] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        for (k, st) in &self.buckets {
-            let bytes = st.to_bytes();
-            out.extend_from_slice(&k.to_le_bytes());
-            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            out.extend_from_slice(&bytes);
-        }
-        out
+struct ReportRow {
+    time: i64,
+    availability: Option<f64>,
+    uptime: i64,
+    downtime: i64,
+    unknown: i64,
+    outages: Option<i64>,
+    last_state: Option<String>,
+    approximate: bool,
+}
+
+/// Receives the window's events from the executor: per equipment, the bucket states.
+/// Integer equipment columns are keyed by value (no text per row); rows of one equipment
+/// often follow each other, so the last group is checked before the map.
+struct ReportSink<'a> {
+    spec: &'a BucketSpec,
+    integer_key: bool,
+    groups: Vec<(Option<String>, BucketStates)>,
+    by_int: HashMap<i64, usize, BuildIntHasher>,
+    by_text: HashMap<Vec<u8>, usize>,
+    null_group: Option<usize>,
+    last: Option<(Option<i64>, usize)>,
+    /// The statuses seen so far (a handful), already checked as UTF-8.
+    statuses: Vec<(Vec<u8>, String)>,
+}
+
+/// A multiplicative hash for integer keys: SipHash's flooding resistance buys nothing for
+/// equipment ids of one query and costs more than the rest of the row's work.
+#[derive(Default, Clone, Copy)]
+struct BuildIntHasher;
+
+#[derive(Default)]
+struct IntHasher(u64);
+
+impl std::hash::BuildHasher for BuildIntHasher {
+    type Hasher = IntHasher;
+    fn build_hasher(&self) -> IntHasher {
+        IntHasher(0)
     }
+}
 
-    fn from_bytes(bytes: &[u8]) -> SensorResult<BucketStates> {
-        let truncated = || SensorError::invalid_input("truncated bucket states");
-        let word = |at: &mut usize| -> SensorResult<i64> {
-            let raw = bytes
-                .get(*at..at.saturating_add(8))
-                .and_then(|b| <[u8; 8]>::try_from(b).ok());
-            *at = at.saturating_add(8);
-            raw.map(i64::from_le_bytes).ok_or_else(truncated)
-        };
-        let mut at = 0usize;
-        let (from, to, width, count) = (
-            word(&mut at)?,
-            word(&mut at)?,
-            word(&mut at)?,
-            word(&mut at)?,
-        );
-        let mut buckets = Vec::new();
-        let mut config = None;
-        for _ in 0..count {
-            let (k, len) = (word(&mut at)?, word(&mut at)?);
-            let len = usize::try_from(len)
-                .map_err(|_| SensorError::invalid_input("bad bucket state length"))?;
-            let body = bytes
-                .get(at..at.saturating_add(len))
-                .ok_or_else(truncated)?;
-            at = at.saturating_add(len);
-            let st = AvailabilityState::from_bytes(body)?;
-            config.get_or_insert_with(|| st.config().clone());
-            buckets.push((k, st));
+impl std::hash::Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
-        let config = match config {
-            Some(c) => c,
-            None => AvailabilityConfig::new(Weights::new(), None, GapPolicy::Down)?,
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.0 = (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+impl ReportSink<'_> {
+    fn group(&mut self, key: Option<i64>, text: Option<&[u8]>) -> usize {
+        let new_group = |groups: &mut Vec<(Option<String>, BucketStates)>,
+                         label: Option<String>| {
+            groups.push((
+                label,
+                BucketStates {
+                    buckets: Vec::new(),
+                },
+            ));
+            groups.len() - 1
         };
-        Ok(BucketStates {
-            config,
-            from,
-            to,
-            width,
-            buckets,
+        match (key, text) {
+            (Some(k), _) => *self
+                .by_int
+                .entry(k)
+                .or_insert_with(|| new_group(&mut self.groups, Some(k.to_string()))),
+            (None, Some(t)) => match self.by_text.get(t) {
+                Some(&i) => i,
+                None => {
+                    let i = new_group(
+                        &mut self.groups,
+                        Some(String::from_utf8_lossy(t).into_owned()),
+                    );
+                    self.by_text.insert(t.to_vec(), i);
+                    i
+                }
+            },
+            (None, None) => match self.null_group {
+                Some(i) => i,
+                None => {
+                    let i = new_group(&mut self.groups, None);
+                    self.null_group = Some(i);
+                    i
+                }
+            },
+        }
+    }
+}
+
+impl RowSink for ReportSink<'_> {
+    fn row(&mut self, row: &Row) -> SensorResult<()> {
+        let Some(t) = row.i64(1) else { return Ok(()) };
+        let index = if self.integer_key {
+            let key = row.i64(0);
+            match self.last {
+                Some((Some(last), i)) if key == Some(last) => i,
+                _ => {
+                    let i = match key {
+                        Some(k) => self.group(Some(k), None),
+                        None => self.group(None, None),
+                    };
+                    self.last = key.map(|k| (Some(k), i));
+                    i
+                }
+            }
+        } else {
+            row.with_text(0, |text| self.group(None, text))
+        };
+        let spec = self.spec;
+        let (groups, statuses) = (&mut self.groups, &mut self.statuses);
+        let Some((_, group)) = groups.get_mut(index) else {
+            return Ok(());
+        };
+        row.with_text(2, |state| {
+            // A NULL status is a status nobody knows.
+            let state = match state {
+                None => ::availability::UNKNOWN,
+                Some(bytes) => match statuses.iter().position(|(b, _)| b.as_slice() == bytes) {
+                    Some(i) => statuses[i].1.as_str(),
+                    None => {
+                        let text = std::str::from_utf8(bytes).map_err(|_| {
+                            SensorError::invalid_input("a status is not valid UTF-8")
+                        })?;
+                        // Remember the first few; a column of free text is just checked per row.
+                        if statuses.len() >= 64 {
+                            return group.push(spec, t, text);
+                        }
+                        statuses.push((bytes.to_vec(), text.to_string()));
+                        statuses
+                            .last()
+                            .map(|(_, t)| t.as_str())
+                            .unwrap_or(::availability::UNKNOWN)
+                    }
+                },
+            };
+            group.push(spec, t, state)
         })
     }
-}
-
-/// What `sensor.availability_report` aggregates by: the window, the bucket width and the
-/// settings, encoded once so the per-row transition takes three arguments, not seven.
-struct BucketSpec {
-    width: i64,
-    window: AvailabilityState,
-}
-
-impl BucketSpec {
-    fn to_bytes(&self) -> Vec<u8> {
-        let mut out = self.width.to_le_bytes().to_vec();
-        out.extend_from_slice(&self.window.to_bytes());
-        out
-    }
-
-    fn from_bytes(bytes: &[u8]) -> SensorResult<BucketSpec> {
-        let width = bytes
-            .get(..8)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(i64::from_le_bytes)
-            .filter(|w| *w > 0)
-            .ok_or_else(|| SensorError::invalid_input("invalid bucket specification"))?;
-        let window = AvailabilityState::from_bytes(bytes.get(8..).unwrap_or_default())?;
-        Ok(BucketSpec { width, window })
-    }
-
-    fn empty_buckets(&self) -> BucketStates {
-        let (from, to) = self.window.window();
-        BucketStates {
-            config: self.window.config().clone(),
-            from,
-            to,
-            width: self.width,
-            buckets: Vec::new(),
-        }
-    }
-}
-
-/// Internal to `sensor.availability_report`: the window, bucket and settings as one value.
-#[pg_extern(immutable, parallel_safe)]
-fn availability_bucket_spec(
-    from: TimestampWithTimeZone,
-    to: TimestampWithTimeZone,
-    bucket: PgInterval,
-    weights: Option<JsonB>,
-    liveness: Option<PgInterval>,
-) -> SqlResult<Vec<u8>> {
-    let width = interval_micros(bucket, "bucket")?;
-    let (from, to) = (micros(from)?, micros(to)?);
-    if from >= to {
-        return Err(SensorError::invalid_parameter("\"to\" must be after \"from\"").into());
-    }
-    if (to - from) / width >= 10_000_000 {
-        return Err(SensorError::invalid_parameter(
-            "bucket is too small for the window (more than 10,000,000 buckets)",
-        )
-        .into());
-    }
-    let window = AvailabilityState::new(config(weights, liveness, None)?, from, to, None)
-        .map_err(SensorError::from)?;
-    Ok(BucketSpec { width, window }.to_bytes())
-}
-
-#[pg_extern(immutable, parallel_safe)]
-fn availability_buckets_trans(
-    mut internal: Internal,
-    time: Option<TimestampWithTimeZone>,
-    state: Option<&str>,
-    spec: Option<&[u8]>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    let Some(time) = time else {
-        return Ok(internal);
-    };
-    // SAFETY: this aggregate's internal state is only ever a BucketStates.
-    if unsafe { internal.get::<BucketStates>() }.is_none() {
-        let spec = spec.ok_or_else(|| {
-            SensorError::invalid_parameter("the bucket specification must not be NULL")
-        })?;
-        store(
-            &mut internal,
-            BucketSpec::from_bytes(spec)?.empty_buckets(),
-            fcinfo,
-        )?;
-    }
-    // SAFETY: as above.
-    if let Some(buckets) = unsafe { internal.get_mut::<BucketStates>() } {
-        buckets.push(i64::from(time), state.unwrap_or(::availability::UNKNOWN))?;
-    }
-    Ok(internal)
-}
-
-#[pg_extern(immutable, parallel_safe)]
-fn availability_buckets_final(internal: Internal) -> Option<Vec<u8>> {
-    // SAFETY: as above.
-    unsafe { internal.get::<BucketStates>() }.map(BucketStates::to_bytes)
-}
-
-#[pg_extern(immutable, parallel_safe)]
-fn availability_buckets_combine(
-    mut a: Internal,
-    b: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    // SAFETY: both are BucketStates (or empty).
-    let Some(right) = (unsafe { b.get::<BucketStates>() }) else {
-        return Ok(a);
-    };
-    match unsafe { a.get_mut::<BucketStates>() } {
-        Some(left) => left.merge(right)?,
-        None => {
-            let copy = BucketStates::from_bytes(&right.to_bytes())?;
-            store(&mut a, copy, fcinfo)?
-        }
-    }
-    Ok(a)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn availability_buckets_serialize(internal: Internal) -> Vec<u8> {
-    // SAFETY: as above.
-    unsafe { internal.get::<BucketStates>() }
-        .map(BucketStates::to_bytes)
-        .unwrap_or_default()
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn availability_buckets_deserialize(
-    bytes: &[u8],
-    _unused: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    let buckets = BucketStates::from_bytes(bytes)?;
-    let mut out = Internal::default();
-    store(&mut out, buckets, fcinfo)?;
-    Ok(out)
 }
 
 // Reports over a table ---------------------------------------------------------------
@@ -832,6 +823,14 @@ impl EventSource {
                 "\"to\" must be after \"from\"",
             ));
         }
+        // regclass output is already quoted and schema-qualified where needed.
+        let relation_name =
+            Spi::get_one_with_args::<String>("SELECT $1::regclass::text", &[relation.into()])
+                .ok()
+                .flatten()
+                .ok_or_else(|| {
+                    SensorError::new(ErrorKind::UndefinedObject, "relation does not exist")
+                })?;
         for column in [Some(time_column), Some(state_column), equipment_column]
             .into_iter()
             .flatten()
@@ -846,20 +845,13 @@ impl EventSource {
             if !exists {
                 return Err(SensorError::new(
                     ErrorKind::UndefinedColumn,
-                    format!("column \"{column}\" does not exist"),
+                    format!("column \"{column}\" of relation {relation_name} does not exist"),
                 ));
             }
         }
-        // regclass output is already quoted and schema-qualified where needed.
-        let relation =
-            Spi::get_one_with_args::<String>("SELECT $1::regclass::text", &[relation.into()])
-                .ok()
-                .flatten()
-                .ok_or_else(|| {
-                    SensorError::new(ErrorKind::UndefinedObject, "relation does not exist")
-                })?;
+
         Ok(EventSource {
-            relation,
+            relation: relation_name,
             time: quote_identifier(time_column),
             state: quote_identifier(state_column),
             equipment: equipment_column.map(quote_identifier),
@@ -932,26 +924,29 @@ impl EventSource {
     }
 }
 
-fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
-    SensorError::invalid_parameter(format!("could not read the events: {err}"))
-}
-
-/// The report rows of one equipment: every bucket of `[from, to)` in order, each seeded
-/// with the last event before it (the carry-in for the first, then each bucket's last
-/// event), from the per-bucket states of `sensor.availability_buckets`. Called by the
-/// SQL function `sensor.availability_report`, which runs the one aggregating scan.
-#[pg_extern(immutable, parallel_safe)]
+/// Per equipment, per bucket of `bucket` length from `from`: availability, uptime,
+/// downtime, unknown time, outages and the last state. One scan of the window streams its
+/// rows from the executor into per-bucket states (serially, in heap order, so they stay
+/// exact with small buffers); the state in force at `from` is each equipment's last
+/// earlier event, found by index probes, and carries from bucket to bucket.
+#[pg_extern(stable, parallel_restricted)]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn availability_bucket_rows(
-    buckets: Option<&[u8]>,
-    spec: &[u8],
-    carry_time: Option<TimestampWithTimeZone>,
-    carry_state: Option<&str>,
+fn availability_report(
+    relation: PgRelation,
+    time_column: &str,
+    state_column: &str,
+    equipment_column: Option<&str>,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    bucket: default!(PgInterval, "'1 hour'"),
+    weights: default!(Option<JsonB>, "NULL"),
+    liveness: default!(Option<PgInterval>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
         (
-            name!(bucket, Option<TimestampWithTimeZone>),
+            name!(equipment, Option<String>),
+            name!(time, Option<TimestampWithTimeZone>),
             name!(availability, Option<f64>),
             name!(uptime, Option<PgInterval>),
             name!(downtime, Option<PgInterval>),
@@ -963,55 +958,122 @@ fn availability_bucket_rows(
     >,
     ErrorReport,
 > {
-    let spec = BucketSpec::from_bytes(spec)?;
-    let (from, to) = spec.window.window();
-    let width = spec.width;
-    let cfg = spec.window.config().clone();
-    let n_buckets = (to - from + width - 1) / width;
-    let mut states: HashMap<i64, AvailabilityState> = match buckets {
-        Some(bytes) => BucketStates::from_bytes(bytes)?
-            .buckets
-            .into_iter()
-            .collect(),
-        None => HashMap::new(),
+    let source = EventSource::new(
+        relation.oid(),
+        time_column,
+        state_column,
+        equipment_column,
+        from,
+        to,
+    )?;
+    let width = interval_micros(bucket, "bucket")?;
+    if (source.to - source.from) / width >= 10_000_000 {
+        return Err(SensorError::invalid_parameter(
+            "bucket is too small for the window (more than 10,000,000 buckets)",
+        )
+        .into());
+    }
+    let spec = BucketSpec {
+        config: config(weights, liveness, None)?,
+        from: source.from,
+        to: source.to,
+        width,
     };
-    let mut last_event = match (carry_time, carry_state) {
-        (Some(t), s) => Some((
-            i64::from(t),
-            s.unwrap_or(::availability::UNKNOWN).to_string(),
-        )),
-        _ => None,
+    let integer_key = match equipment_column {
+        Some(column) => matches!(
+            Spi::get_one_with_args::<pg_sys::Oid>(
+                "SELECT atttypid FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2",
+                &[relation.oid().into(), column.into()],
+            )
+            .ok()
+            .flatten(),
+            Some(pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID)
+        ),
+        None => false,
     };
-    let mut rows = Vec::with_capacity(usize::try_from(n_buckets).unwrap_or(0));
-    for k in 0..n_buckets {
-        pgrx::check_for_interrupts!();
-        let start = from + k * width;
-        let mut st = match states.remove(&k) {
-            Some(st) => st,
-            None => AvailabilityState::new(cfg.clone(), start, (start + width).min(to), None)
-                .map_err(SensorError::from)?,
-        };
-        if let Some((t, s)) = &last_event {
-            st.push(*t, s).map_err(SensorError::from)?;
+    let equipment = match (&source.equipment, integer_key) {
+        (Some(e), true) => format!("{e}::int8"),
+        (Some(e), false) => format!("{e}::text"),
+        (None, _) => "NULL::text".to_string(),
+    };
+    let query = format!(
+        "SELECT {equipment}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= $1 AND {t} < $2",
+        t = source.time,
+        s = source.state,
+        rel = source.relation
+    );
+    let mut sink = ReportSink {
+        spec: &spec,
+        integer_key,
+        groups: Vec::new(),
+        by_int: HashMap::with_hasher(BuildIntHasher),
+        by_text: HashMap::new(),
+        null_group: None,
+        last: None,
+        statuses: Vec::new(),
+    };
+    // A serial scan delivers each equipment's rows in heap order; a Gather would
+    // interleave workers' rows and make the per-bucket states approximate.
+    let parallel = current_setting("max_parallel_workers_per_gather")?;
+    set_local("max_parallel_workers_per_gather", "0")?;
+    let streamed = stream_rows(
+        &query,
+        &[
+            Param::timestamptz(source.from),
+            Param::timestamptz(source.to),
+        ],
+        3,
+        &mut sink,
+    );
+    set_local("max_parallel_workers_per_gather", &parallel)?;
+    streamed?;
+
+    let carry = source.carry_ins()?;
+    let mut groups: HashMap<Option<String>, BucketStates> = sink.groups.into_iter().collect();
+    for e in carry.keys() {
+        groups.entry(e.clone()).or_insert(BucketStates {
+            buckets: Vec::new(),
+        });
+    }
+    let mut groups: Vec<(Option<String>, BucketStates)> = groups.into_iter().collect();
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut rows = Vec::new();
+    for (e, states) in groups {
+        for r in states.report(&spec, carry.get(&e).cloned())? {
+            rows.push((
+                e.clone(),
+                timestamptz(r.time),
+                r.availability,
+                interval(r.uptime),
+                interval(r.downtime),
+                interval(r.unknown),
+                r.outages,
+                r.last_state,
+                r.approximate,
+            ));
         }
-        let s = st.summary();
-        if let (Some(t), Some(state)) = (s.last_event_time, s.last_state.clone()) {
-            if t >= start {
-                last_event = Some((t, state));
-            }
-        }
-        rows.push((
-            timestamptz(start),
-            s.availability,
-            interval(s.uptime_us),
-            interval(s.downtime_us),
-            interval(s.unknown_us),
-            i64::try_from(s.outages).ok(),
-            s.last_state,
-            s.approximate,
-        ));
     }
     Ok(TableIterator::new(rows))
+}
+
+fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
+    SensorError::invalid_parameter(format!("could not read the events: {err}"))
+}
+
+fn current_setting(name: &str) -> SensorResult<String> {
+    Spi::get_one_with_args::<String>("SELECT pg_catalog.current_setting($1)", &[name.into()])
+        .ok()
+        .flatten()
+        .ok_or_else(|| SensorError::invalid_parameter(format!("unknown setting {name}")))
+}
+
+/// SET LOCAL: undone at the end of the transaction if the caller does not undo it first.
+fn set_local(name: &str, value: &str) -> SensorResult<()> {
+    Spi::run_with_args(
+        "SELECT pg_catalog.set_config($1, $2, true)",
+        &[name.into(), value.into()],
+    )
+    .map_err(|e| SensorError::invalid_parameter(format!("could not set {name}: {e}")))
 }
 
 /// The status history as intervals per equipment; with `points`, at most that many
@@ -1054,45 +1116,67 @@ fn state_timeline(
     )?;
     let cfg = config(weights, None, None)?;
     let carry = source.carry_ins()?;
-    let (lo, hi) = source.window_literals()?;
     let query = format!(
-        "SELECT {eq}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= {lo} AND {t} < {hi} ORDER BY 1, 2",
+        "SELECT {eq}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= $1 AND {t} < $2 ORDER BY 1, 2",
         eq = source.equipment_expr(),
         t = source.time,
         s = source.state,
         rel = source.relation
     );
-    let mut states: Vec<(Option<String>, AvailabilityState)> = Vec::new();
-    Spi::connect(|client| -> SensorResult<()> {
-        let mut cursor = client.open_cursor(&query, &[]);
-        loop {
-            pgrx::check_for_interrupts!();
-            let batch = cursor.fetch(10_000).map_err(spi_error)?;
-            if batch.is_empty() {
-                break;
+    // Rows arrive ordered by equipment: one state at a time grows (streamed from the
+    // executor, nothing materialized).
+    struct TimelineSink {
+        config: AvailabilityConfig,
+        window: (i64, i64),
+        states: Vec<(Option<String>, AvailabilityState)>,
+    }
+    impl RowSink for TimelineSink {
+        fn row(&mut self, row: &Row) -> SensorResult<()> {
+            let Some(t) = row.i64(1) else { return Ok(()) };
+            let same = row.with_text(0, |e| match (self.states.last(), e) {
+                (Some((Some(last), _)), Some(e)) => last.as_bytes() == e,
+                (Some((None, _)), None) => true,
+                _ => false,
+            });
+            if !same {
+                let equipment =
+                    row.with_text(0, |e| e.map(|e| String::from_utf8_lossy(e).into_owned()));
+                let state = AvailabilityState::new(
+                    self.config.clone(),
+                    self.window.0,
+                    self.window.1,
+                    None,
+                )?;
+                self.states.push((equipment, state));
             }
-            for row in batch {
-                let equipment = row.get::<String>(1).map_err(spi_error)?;
-                let Some(time) = row.get::<TimestampWithTimeZone>(2).map_err(spi_error)? else {
-                    continue;
+            let Some((_, st)) = self.states.last_mut() else {
+                return Ok(());
+            };
+            row.with_text(2, |s| {
+                let s = match s {
+                    Some(bytes) => std::str::from_utf8(bytes)
+                        .map_err(|_| SensorError::invalid_input("a status is not valid UTF-8"))?,
+                    None => ::availability::UNKNOWN,
                 };
-                let state = row
-                    .get::<&str>(3)
-                    .map_err(spi_error)?
-                    .unwrap_or(::availability::UNKNOWN);
-                if states.last().is_none_or(|(e, _)| *e != equipment) {
-                    states.push((
-                        equipment.clone(),
-                        AvailabilityState::new(cfg.clone(), source.from, source.to, None)?,
-                    ));
-                }
-                if let Some((_, st)) = states.last_mut() {
-                    st.push(i64::from(time), state)?;
-                }
-            }
+                Ok(st.push(t, s)?)
+            })
         }
-        Ok(())
-    })?;
+    }
+    let mut sink = TimelineSink {
+        config: cfg.clone(),
+        window: (source.from, source.to),
+        states: Vec::new(),
+    };
+    stream_rows(
+        &query,
+        &[
+            Param::timestamptz(source.from),
+            Param::timestamptz(source.to),
+        ],
+        3,
+        &mut sink,
+    )?;
+    let mut states = sink.states;
     // Equipment with history before the window but no event in it still has a timeline.
     for equipment in carry.keys() {
         if !states.iter().any(|(e, _)| e == equipment) {

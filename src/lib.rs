@@ -20,6 +20,7 @@ mod fusion;
 mod ingest;
 pub mod privileges;
 pub mod quoting;
+mod row_stream;
 pub mod timescaledb;
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
@@ -58,11 +59,6 @@ pgrx::extension_sql_file!(
         availability::availability_serialize,
         availability::availability_deserialize,
         availability::availability_mean_trans,
-        availability::availability_buckets_trans,
-        availability::availability_buckets_final,
-        availability::availability_buckets_combine,
-        availability::availability_buckets_serialize,
-        availability::availability_buckets_deserialize,
         availability::availability_mean_final,
         availability::availability_mean_combine,
         availability::availability_mean_serialize,
@@ -80,9 +76,8 @@ pgrx::extension_sql_file!(
         availability::is_approximate,
         availability::time_in,
         availability::availability_summary,
-        availability::availability_bucket_rows,
-        availability::availability_bucket_spec,
         availability::state_timeline,
+        availability::availability_report,
     ]
 );
 pgrx::extension_sql_file!(

@@ -9,10 +9,10 @@
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
-use super::row_stream::Param;
 use super::{
     downsample_window, interval_micros, kernel_time, timestamp_of, with_gaps, Axis, Request, Source,
 };
+use crate::row_stream::Param;
 use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{ErrorKind, SensorError, SensorResult};

@@ -57,6 +57,13 @@ impl Row {
         // SAFETY: a non-NULL text datum; pg_detoast_datum_packed returns it or a palloc'd
         // plain copy, which we free so long scans do not accumulate copies.
         unsafe {
+            // Inline values (the usual case) are read in place: only compressed or
+            // out-of-line ones need the (guarded, so not free) detoast call.
+            if !pgrx::varatt_is_4b_c(raw) && !pgrx::varatt_is_1b_e(raw) {
+                let len = pgrx::varsize_any_exhdr(raw);
+                let data = pgrx::vardata_any(raw) as *const u8;
+                return f(Some(std::slice::from_raw_parts(data, len)));
+            }
             let plain = pg_sys::pg_detoast_datum_packed(raw);
             let len = pgrx::varsize_any_exhdr(plain);
             let data = pgrx::vardata_any(plain) as *const u8;
