@@ -6,7 +6,7 @@
 //! aggregates (whose refresh sets `search_path = pg_catalog, pg_temp`).
 
 use pgrx::prelude::*;
-use pgrx::JsonB;
+use pgrx::{JsonB, PgMemoryContexts};
 use quality::{FusionSensorInput, Grade, SpectralInput, TofInput, TofParams, ZoneHistograms};
 
 use crate::composite::sensor_composite;
@@ -21,7 +21,32 @@ fn json<T: serde::Serialize>(value: &T) -> SensorResult<Option<pg_sys::Datum>> {
     let value = serde_json::to_value(value).map_err(|e| {
         SensorError::invalid_input(format!("could not render a report as JSON: {e}"))
     })?;
+    // Most frames have no defects: reuse one '[]' instead of printing and parsing it.
+    if value.as_array().is_some_and(Vec::is_empty) {
+        if let Some(datum) = empty_json_array() {
+            return Ok(Some(datum));
+        }
+    }
     Ok(JsonB(value).into_datum())
+}
+
+thread_local! {
+    static EMPTY_JSON_ARRAY: std::cell::Cell<Option<pg_sys::Datum>> = const { std::cell::Cell::new(None) };
+}
+
+/// A `'[]'::jsonb` datum that lives as long as the backend (forming a tuple copies it).
+fn empty_json_array() -> Option<pg_sys::Datum> {
+    EMPTY_JSON_ARRAY.with(|cell| {
+        if cell.get().is_none() {
+            // SAFETY: allocates in TopMemoryContext, which lives as long as the backend.
+            let datum = unsafe {
+                PgMemoryContexts::TopMemoryContext
+                    .switch_to(|_| JsonB(serde_json::Value::Array(Vec::new())).into_datum())
+            };
+            cell.set(datum);
+        }
+        cell.get()
+    })
 }
 
 /// An 8×8 matrix argument: 64 values, as `float8[8][8]` or a flat `float8[64]`.
