@@ -71,10 +71,12 @@ pub fn sensor_composite<const N: usize>(
     datums: [Option<pg_sys::Datum>; N],
 ) -> SensorResult<PgHeapTuple<'static, AllocatedByRust>> {
     let oid = sensor_type_oid(name)?;
-    // The type cache's own descriptor, reference-counted (released when dropped), not a
-    // copy: scoring functions build one of these per row.
-    // SAFETY: oid names an existing composite type (checked above).
-    let tupdesc = unsafe { PgTupleDesc::from_pg(pg_sys::lookup_rowtype_tupdesc(oid, -1)) };
+    let tupdesc = PgTupleDesc::for_composite_type_by_oid(oid).ok_or_else(|| {
+        SensorError::new(
+            ErrorKind::UndefinedObject,
+            format!("sensor.{} is not a composite type", name.to_string_lossy()),
+        )
+    })?;
     // SAFETY: callers pass datums of the attribute types in the order CREATE TYPE declares
     // them (sql/*.sql); a wrong count is caught here.
     unsafe { PgHeapTuple::from_datums(tupdesc, datums) }.map_err(|e| {
