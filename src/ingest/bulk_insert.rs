@@ -1,31 +1,50 @@
-//! Bulk insertion of sample rows `(channel_id, key, value)` into `sensor.samples`
-//! (key = `time`) or `sensor.indexed_samples` (key = `sample_index`).
+//! Bulk insertion the way `COPY … FROM` writes rows, for the loaders (`load_tdms`, `load_tsv`).
+//! A loader describes its table as a [`TargetTable`] (the columns a row fills, all of by-value types)
+//! and pushes rows of datums; what a row means stays with the loader.
 //!
-//! The direct path is the one `COPY … FROM` takes: batches of 1000 slots through
-//! `table_multi_insert` with a `BulkInsertState`, then index entries through the executor
-//! (`ExecInsertIndexTuples`), all in a per-batch memory context. It skips the executor's
-//! other duties, so it is used only when none apply: a plain table (relkind `r`) with no
-//! triggers (a TimescaleDB hypertable has one), no row-level security, no CHECK
-//! constraints or generated columns, no columns besides the three, no deferrable unique
-//! or exclusion indexes, and INSERT privilege for the current role. Otherwise rows go
-//! through batched SPI `INSERT … SELECT FROM ROWS FROM (unnest(…), …)`, which the executor handles in
-//! full (hypertable chunk routing, triggers, policies, permission errors).
+//! **Direct path** ([`BulkInsert`]). Batches of 1000 virtual slots go into the heap through
+//! `table_multi_insert` with a `BulkInsertState` (one WAL record per page instead of per row, a
+//! bulk-write buffer ring), then into every index through the executor's
+//! `ExecInsertIndexTuples`, so a unique index still rejects a duplicate (23505) as it does for
+//! COPY; all in a per-batch memory context. Values arrive as binary datums: nothing is parsed.
 //!
-//! Error paths do no cleanup here: an error aborts the (sub)transaction, which releases
-//! the buffer pins, relation references, locks and memory the direct path holds — as it
-//! does for COPY.
+//! It skips the executor's other duties, so it is taken only when none apply (`why_not_direct`):
+//! a plain table (relkind `r`) that is not a TimescaleDB hypertable, without triggers (foreign
+//! keys, deferrable constraints and older hypertables have some) or rules, INSERT privilege for
+//! the current role, no row-level security in the way (see [`RowSecurity`]), no CHECK
+//! constraints or generated columns, exactly the target's columns with their types and no type
+//! modifier (dropped columns stay NULL), and no deferrable unique or exclusion index. Otherwise
+//! rows go through batched `INSERT … SELECT FROM ROWS FROM (unnest($1), …)` ([`SqlBatch`]),
+//! which the executor handles in full (chunk routing, triggers, policies, permission errors).
+//!
+//! **Deferred indexes** ([`Indexes::RebuildIfEmpty`]). Into an empty table (no pages yet, as
+//! after TRUNCATE or CREATE) that this transaction can lock against other writers, index entries
+//! are not inserted row by row: the indexes are rebuilt once, sorted, when the load ends
+//! (`reindex_relation`, as pg_restore builds indexes after the data), and the rebuild checks
+//! uniqueness like any index build (23505). Readers are not blocked while rows go in; from the
+//! rebuild until the transaction ends the indexes are locked exclusively (as during REINDEX).
+//!
+//! **Upsert** ([`SqlBatch::upsert`]): `INSERT … ON CONFLICT (key) DO UPDATE`, for rows that
+//! replace existing ones.
+//!
+//! Error paths do no cleanup: an error aborts the (sub)transaction, which releases the buffer
+//! pins, relation references, locks and memory the direct path holds, as it does for COPY. An
+//! early return without an error releases them when the inserter is dropped.
 
-use std::ffi::CStr;
+use std::ffi::{c_char, CStr};
 
+use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
+use pgrx::spi::OwnedPreparedStatement;
 use pgrx::PgMemoryContexts;
 
 use crate::error::{ErrorKind, SensorError, SensorResult};
+use crate::quoting::quote_identifier;
 
 /// Rows per `table_multi_insert` call (COPY's MAX_BUFFERED_TUPLES).
 const DIRECT_BATCH: usize = 1000;
-/// Rows per SPI INSERT on the fallback path.
-const SPI_BATCH: usize = 10_000;
+/// Rows per statement on the SQL path.
+const SQL_BATCH: usize = 10_000;
 
 /// PostgreSQL's valid `timestamptz` range in microseconds since 2000-01-01:
 /// MIN_TIMESTAMP <= t < END_TIMESTAMP (utils/datetime.h), infinities excluded.
@@ -42,100 +61,132 @@ pub fn pg_timestamptz(unix_us: i64) -> Option<i64> {
         .then_some(pg)
 }
 
-/// Which sample table, and so what the middle column is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SampleTable {
-    /// `sensor.samples (channel_id, time, value)`: key is a `timestamptz` in PostgreSQL microseconds.
-    Timed,
-    /// `sensor.indexed_samples (channel_id, sample_index, value)`: key is the sample index.
-    Indexed,
+pub fn spi_error(err: &pgrx::spi::Error) -> SensorError {
+    SensorError::new(ErrorKind::Io, format!("internal query failed: {err}"))
 }
 
-impl SampleTable {
-    pub const fn qualified_name(self) -> &'static str {
-        match self {
-            SampleTable::Timed => "sensor.samples",
-            SampleTable::Indexed => "sensor.indexed_samples",
-        }
-    }
+/// A column a row fills: its name and its (by-value) type.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub type_oid: pg_sys::Oid,
+}
 
-    const fn key_column(self) -> &'static str {
-        match self {
-            SampleTable::Timed => "time",
-            SampleTable::Indexed => "sample_index",
-        }
+impl Column {
+    pub const fn new(name: &'static str, type_oid: pg_sys::Oid) -> Self {
+        Column { name, type_oid }
     }
+}
 
-    const fn key_type(self) -> pg_sys::Oid {
-        match self {
-            SampleTable::Timed => pg_sys::TIMESTAMPTZOID,
-            SampleTable::Indexed => pg_sys::INT8OID,
-        }
-    }
+/// What row-level security on the table means for the direct path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowSecurity {
+    /// Policies are no part of the table's design: once enabled, rows go through SQL.
+    Unexpected,
+    /// Policies are part of the design (tenant isolation): rows go through SQL when they apply
+    /// to the current role, not for superusers, BYPASSRLS roles or the owner (unless forced).
+    Expected,
+}
 
+/// A table a loader writes: its schema-qualified name and the columns of a row, in row order.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetTable<const N: usize> {
+    pub table: &'static str,
+    pub columns: [Column; N],
+    pub row_security: RowSecurity,
+}
+
+impl<const N: usize> TargetTable<N> {
     /// The table's OID (it must exist: it belongs to the extension).
-    pub fn relid(self) -> SensorResult<pg_sys::Oid> {
+    pub fn relid(&self) -> SensorResult<pg_sys::Oid> {
         let oid = Spi::get_one_with_args::<pg_sys::Oid>(
             "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
-            &[self.qualified_name().into()],
+            &[self.table.into()],
         )
         .map_err(|e| spi_error(&e))?;
         oid.filter(|o| *o != pg_sys::InvalidOid).ok_or_else(|| {
             SensorError::new(
                 ErrorKind::UndefinedObject,
-                format!("table {} does not exist", self.qualified_name()),
+                format!("table {} does not exist", self.table),
             )
             .with_hint("Is the sensor_analytics extension installed in this database?")
         })
     }
 }
 
-pub fn spi_error(err: &pgrx::spi::Error) -> SensorError {
-    SensorError::new(ErrorKind::Io, format!("internal query failed: {err}"))
+/// How the direct path maintains indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indexes {
+    /// Index entries go in batch by batch, as COPY's do.
+    RowByRow,
+    /// Into an empty table that can be locked against other writers, the indexes are rebuilt
+    /// once at the end instead (see the module docs); otherwise row by row.
+    RebuildIfEmpty,
 }
 
-/// Where rows go: the direct path or batched SPI INSERTs.
-pub struct SampleSink {
-    inner: Sink,
+/// Rows into a table: on the direct path when it is sound (see the module docs), else through
+/// batched `INSERT` statements.
+pub struct BulkInsert<const N: usize> {
+    path: Path<N>,
     rows: u64,
 }
 
-enum Sink {
-    Direct(DirectInsert),
-    Spi(SpiInsert),
+enum Path<const N: usize> {
+    Direct(DirectInsert<N>),
+    Sql(SqlBatch<N>),
 }
 
-impl SampleSink {
-    /// Opens the table for inserting, on the direct path when it is sound (see the module docs).
-    pub fn open(table: SampleTable) -> SensorResult<Self> {
-        let relid = table.relid()?;
-        // SAFETY: relid names an existing table; see DirectInsert::open.
-        let inner = match unsafe { DirectInsert::open(table, relid) } {
-            Ok(direct) => Sink::Direct(direct),
+impl<const N: usize> BulkInsert<N> {
+    pub fn open(target: &TargetTable<N>, indexes: Indexes) -> SensorResult<Self> {
+        let path = match Self::try_direct(target, indexes)? {
+            Ok(direct) => Path::Direct(direct),
             Err(reason) => {
                 pgrx::debug1!(
                     "rows go into {} through INSERT statements because {reason}",
-                    table.qualified_name()
+                    target.table
                 );
-                Sink::Spi(SpiInsert::new(table))
+                Path::Sql(SqlBatch::insert(target)?)
             }
         };
-        Ok(SampleSink { inner, rows: 0 })
+        Ok(BulkInsert { path, rows: 0 })
     }
 
-    /// Why the direct path cannot be used for `table`, or `None` if it can.
+    fn try_direct(
+        target: &TargetTable<N>,
+        indexes: Indexes,
+    ) -> SensorResult<Result<DirectInsert<N>, String>> {
+        let relid = target.relid()?;
+        if crate::timescaledb::is_hypertable(relid)? {
+            return Ok(Err("it is a TimescaleDB hypertable".into()));
+        }
+        Ok(DirectInsert::open(target, relid, indexes))
+    }
+
+    /// Why the direct path cannot be used for `target`, or `None` if it can.
     #[cfg(any(test, feature = "pg_test"))]
-    pub fn direct_path_blocker(table: SampleTable) -> SensorResult<Option<String>> {
-        let relid = table.relid()?;
-        // SAFETY: opens and closes the relation; nothing is inserted.
-        Ok(unsafe { DirectInsert::open(table, relid) }
-            .map(|d| unsafe { d.finish() })
+    pub fn direct_path_blocker(target: &TargetTable<N>) -> SensorResult<Option<String>> {
+        Ok(Self::try_direct(target, Indexes::RowByRow)?
+            .map(DirectInsert::finish)
             .err())
     }
 
-    #[cfg(any(test, feature = "pg_test"))]
+    /// Whether rows take the direct path.
     pub fn is_direct(&self) -> bool {
-        matches!(self.inner, Sink::Direct(_))
+        matches!(self.path, Path::Direct(_))
+    }
+
+    /// True while index entries wait for [`Self::build_deferred_indexes`]: the table was empty,
+    /// so the only rows in it are the ones this inserter wrote.
+    pub fn indexes_deferred(&self) -> bool {
+        matches!(&self.path, Path::Direct(d) if d.indexes_deferred)
+    }
+
+    /// Ends the deferred mode: writes the buffered rows, rebuilds every index of the table
+    /// (checking uniqueness), and inserts index entries batch by batch from then on.
+    pub fn build_deferred_indexes(&mut self) {
+        if let Path::Direct(d) = &mut self.path {
+            d.build_deferred_indexes();
+        }
     }
 
     /// Rows pushed so far.
@@ -143,55 +194,68 @@ impl SampleSink {
         self.rows
     }
 
-    /// Adds one row; `key` is a `timestamptz` (PostgreSQL microseconds) or a sample index.
+    /// Adds one row: `row[i]` is the value of `columns[i]` of the target.
     #[inline]
-    pub fn push(&mut self, channel_id: i64, key: i64, value: f64) -> SensorResult<()> {
+    pub fn push(&mut self, row: [pg_sys::Datum; N]) -> SensorResult<()> {
         self.rows += 1;
-        match &mut self.inner {
-            // SAFETY: the DirectInsert is open (it is consumed by finish).
-            Sink::Direct(d) => {
-                unsafe { d.push(channel_id, key, value) };
+        match &mut self.path {
+            Path::Direct(d) => {
+                d.push(row);
                 Ok(())
             }
-            Sink::Spi(s) => s.push(channel_id, key, value),
+            Path::Sql(s) => s.push(row),
         }
     }
 
-    /// Writes the last batch and releases the table. Returns the rows inserted.
+    /// Writes the buffered rows now (so that a query sees them).
+    pub fn flush(&mut self) -> SensorResult<()> {
+        match &mut self.path {
+            Path::Direct(d) => {
+                d.flush();
+                Ok(())
+            }
+            Path::Sql(s) => s.flush(),
+        }
+    }
+
+    /// Writes the last rows (and builds deferred indexes), releases the table. Returns the rows
+    /// pushed.
     pub fn finish(self) -> SensorResult<u64> {
-        match self.inner {
-            // SAFETY: last use of the open DirectInsert.
-            Sink::Direct(d) => unsafe { d.finish() },
-            Sink::Spi(mut s) => s.flush()?,
+        match self.path {
+            Path::Direct(d) => d.finish(),
+            Path::Sql(mut s) => s.flush()?,
         }
         Ok(self.rows)
     }
 }
 
-/// The COPY FROM path: see the module docs.
-struct DirectInsert {
+/// The COPY FROM path: see the module docs. Lives within the transaction that opened it.
+struct DirectInsert<const N: usize> {
+    relid: pg_sys::Oid,
     rel: pg_sys::Relation,
     estate: *mut pg_sys::EState,
     result_rel: *mut pg_sys::ResultRelInfo,
     bistate: pg_sys::BulkInsertState,
     slots: Vec<*mut pg_sys::TupleTableSlot>,
     used: usize,
-    cid: pg_sys::CommandId,
-    /// Attribute positions of channel_id, key and value.
-    attnums: [usize; 3],
+    /// Attribute positions of the target's columns.
+    attnums: [usize; N],
     natts: usize,
+    /// Rows go into the heap only; `build_deferred_indexes` indexes them all at once.
+    indexes_deferred: bool,
+    released: bool,
 }
 
-impl DirectInsert {
-    /// Opens `relid` for the direct path, or says why it cannot take it (the relation
-    /// is then closed again, keeping its lock).
-    ///
-    /// # Safety
-    /// `relid` must be an existing relation; must run inside a transaction.
-    unsafe fn open(table: SampleTable, relid: pg_sys::Oid) -> Result<Self, String> {
+impl<const N: usize> DirectInsert<N> {
+    /// Opens `relid` for the direct path, or says why it cannot take it (the relation is then
+    /// closed again, keeping its lock). Must run inside a transaction.
+    fn open(target: &TargetTable<N>, relid: pg_sys::Oid, indexes: Indexes) -> Result<Self, String> {
+        // SAFETY: relid is an existing relation (TargetTable::relid); the sequence is CopyFrom()'s
+        // (copyfrom.c) without its trigger, partition and FDW branches, which `why_not_direct`
+        // rules out. What is allocated lives in the executor state's memory context.
         unsafe {
             let rel = pg_sys::table_open(relid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
-            let attnums = match Self::plain_table_layout(table, rel) {
+            let attnums = match why_not_direct(target, rel) {
                 Ok(attnums) => attnums,
                 Err(reason) => {
                     pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
@@ -199,16 +263,18 @@ impl DirectInsert {
                 }
             };
             let natts = (*(*rel).rd_att).natts as usize;
+            let indexes_deferred =
+                indexes == Indexes::RebuildIfEmpty && can_defer_indexes(relid, rel);
             let estate = pg_sys::CreateExecutorState();
-            let cid = pg_sys::GetCurrentCommandId(true);
-            (*estate).es_output_cid = cid;
             let mut query_cx = PgMemoryContexts::For((*estate).es_query_cxt);
-            let (result_rel, slots) = query_cx.switch_to(|_| {
+            let (result_rel, slots, bistate) = query_cx.switch_to(|_| {
                 let result_rel = pg_sys::palloc0(std::mem::size_of::<pg_sys::ResultRelInfo>())
                     .cast::<pg_sys::ResultRelInfo>();
                 (*result_rel).type_ = pg_sys::NodeTag::T_ResultRelInfo;
                 pg_sys::InitResultRelInfo(result_rel, rel, 1, std::ptr::null_mut(), 0);
-                pg_sys::ExecOpenIndices(result_rel, false);
+                if !indexes_deferred {
+                    pg_sys::ExecOpenIndices(result_rel, false);
+                }
                 // Virtual slots (COPY uses the table's slot type): heap_multi_insert forms
                 // the heap tuple in the per-batch context, and the index entries read the
                 // values in place instead of deforming that tuple again.
@@ -220,116 +286,54 @@ impl DirectInsert {
                         )
                     })
                     .collect();
-                (result_rel, slots)
+                (result_rel, slots, pg_sys::GetBulkInsertState())
             });
-            let mut direct = DirectInsert {
+            Ok(DirectInsert {
+                relid,
                 rel,
                 estate,
                 result_rel,
-                bistate: std::ptr::null_mut(),
+                bistate,
                 slots,
                 used: 0,
-                cid,
                 attnums,
                 natts,
-            };
-            // Deferred uniqueness checks would need the after-trigger queue. (Such indexes
-            // come with a constraint trigger, refused above; this keeps the guarantee local.)
-            let n = usize::try_from((*result_rel).ri_NumIndices).unwrap_or(0);
-            for i in 0..n {
-                let index = *(*result_rel).ri_IndexRelationDescs.add(i);
-                if !index.is_null() && !(*(*index).rd_index).indimmediate {
-                    direct.release();
-                    return Err("it has a deferrable unique or exclusion index".into());
-                }
-            }
-            direct.bistate = pg_sys::GetBulkInsertState();
-            Ok(direct)
-        }
-    }
-
-    /// Attribute positions of the three columns, or why the table does not qualify.
-    unsafe fn plain_table_layout(
-        table: SampleTable,
-        rel: pg_sys::Relation,
-    ) -> Result<[usize; 3], String> {
-        unsafe {
-            let form = &*(*rel).rd_rel;
-            if form.relkind as u8 != pg_sys::RELKIND_RELATION {
-                return Err("it is not a plain table (e.g. partitioned or foreign)".into());
-            }
-            if !(*rel).trigdesc.is_null() {
-                return Err("it has triggers (a TimescaleDB hypertable has one)".into());
-            }
-            if form.relrowsecurity {
-                return Err("it has row-level security enabled".into());
-            }
-            let relid = form.oid;
-            if pg_sys::pg_class_aclcheck(relid, pg_sys::GetUserId(), pg_sys::ACL_INSERT as _)
-                != pg_sys::AclResult::ACLCHECK_OK
-            {
-                return Err("the current role has no INSERT privilege on it".into());
-            }
-            let desc = (*rel).rd_att;
-            let constr = (*desc).constr;
-            if !constr.is_null() && ((*constr).num_check > 0 || (*constr).has_generated_stored) {
-                return Err("it has CHECK constraints or generated columns".into());
-            }
-            let natts = (*desc).natts as usize;
-            let attrs = (*desc).attrs.as_slice(natts);
-            let wanted = [
-                ("channel_id", pg_sys::INT8OID),
-                (table.key_column(), table.key_type()),
-                ("value", pg_sys::FLOAT8OID),
-            ];
-            let mut attnums = [usize::MAX; 3];
-            for (i, att) in attrs.iter().enumerate() {
-                if att.attisdropped {
-                    continue;
-                }
-                let name = CStr::from_ptr(att.attname.data.as_ptr()).to_string_lossy();
-                match wanted.iter().position(|(n, _)| *n == name) {
-                    Some(k) if wanted[k].1 == att.atttypid => attnums[k] = i,
-                    Some(_) => return Err(format!("its column {name} has another type")),
-                    None => return Err(format!("it has another column ({name})")),
-                }
-            }
-            if attnums.contains(&usize::MAX) {
-                return Err("a column is missing".into());
-            }
-            Ok(attnums)
+                indexes_deferred,
+                released: false,
+            })
         }
     }
 
     #[inline]
-    unsafe fn push(&mut self, channel_id: i64, key: i64, value: f64) {
+    fn push(&mut self, row: [pg_sys::Datum; N]) {
+        // SAFETY: slots[used] is an empty (cleared after the last flush) virtual slot of this
+        // relation's descriptor, whose arrays hold natts entries; the datums are by-value.
         unsafe {
-            // Empty: cleared after the last flush.
             let slot = self.slots[self.used];
             let values = std::slice::from_raw_parts_mut((*slot).tts_values, self.natts);
             let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, self.natts);
             // Dropped columns stay NULL.
             nulls.fill(true);
-            let [c, k, v] = self.attnums;
-            values[c] = pg_sys::Datum::from(channel_id);
-            values[k] = pg_sys::Datum::from(key);
-            values[v] = pg_sys::Datum::from(value.to_bits());
-            nulls[c] = false;
-            nulls[k] = false;
-            nulls[v] = false;
-            pg_sys::ExecStoreVirtualTuple(slot);
-            self.used += 1;
-            if self.used == DIRECT_BATCH {
-                self.flush();
+            for (&att, datum) in self.attnums.iter().zip(row) {
+                values[att] = datum;
+                nulls[att] = false;
             }
+            pg_sys::ExecStoreVirtualTuple(slot);
+        }
+        self.used += 1;
+        if self.used == DIRECT_BATCH {
+            self.flush();
         }
     }
 
     /// The batch's heap tuples, then its index entries, as CopyMultiInsertBufferFlush does.
-    unsafe fn flush(&mut self) {
+    fn flush(&mut self) {
         if self.used == 0 {
             return;
         }
+        pgrx::check_for_interrupts!();
+        // SAFETY: the slots hold rows of this relation; heap_multi_insert sets their tts_tid,
+        // which the index entries point to.
         unsafe {
             let econtext = if (*self.estate).es_per_tuple_exprcontext.is_null() {
                 pg_sys::MakePerTupleExprContext(self.estate)
@@ -344,21 +348,24 @@ impl DirectInsert {
                     self.rel,
                     self.slots.as_mut_ptr(),
                     used as i32,
-                    self.cid,
+                    // Each time: the loaders run statements between batches.
+                    pg_sys::GetCurrentCommandId(true),
                     0,
                     self.bistate,
                 );
+                // No index is open while they are deferred.
                 if (*self.result_rel).ri_NumIndices > 0 {
+                    let (rri, estate) = (self.result_rel, self.estate);
+                    let (conflict, arbiters) = (std::ptr::null_mut(), std::ptr::null_mut());
                     for &slot in &self.slots[..used] {
                         // Deferrable indexes were refused at open, so nothing to recheck.
+                        #[cfg(feature = "pg15")]
                         pg_sys::ExecInsertIndexTuples(
-                            self.result_rel,
-                            slot,
-                            self.estate,
-                            false,
-                            false,
-                            std::ptr::null_mut(),
-                            std::ptr::null_mut(),
+                            rri, slot, estate, false, false, conflict, arbiters,
+                        );
+                        #[cfg(not(feature = "pg15"))]
+                        pg_sys::ExecInsertIndexTuples(
+                            rri, slot, estate, false, false, conflict, arbiters, false,
                         );
                     }
                 }
@@ -367,23 +374,46 @@ impl DirectInsert {
                 pg_sys::ExecClearTuple(slot);
             }
             pg_sys::MemoryContextReset(per_batch);
-            self.used = 0;
+        }
+        self.used = 0;
+    }
+
+    fn build_deferred_indexes(&mut self) {
+        if !self.indexes_deferred {
+            return;
+        }
+        self.flush();
+        self.indexes_deferred = false;
+        // SAFETY: none of the table's indexes is open in this backend (can_defer_indexes),
+        // which reindex_index requires; it runs index functions as the table owner.
+        unsafe {
+            let mut params = pg_sys::ReindexParams {
+                options: 0,
+                tablespaceOid: pg_sys::InvalidOid,
+            };
+            let flags = pg_sys::REINDEX_REL_CHECK_CONSTRAINTS as std::ffi::c_int;
+            #[cfg(not(feature = "pg17"))]
+            pg_sys::reindex_relation(self.relid, flags, &mut params);
+            #[cfg(feature = "pg17")]
+            pg_sys::reindex_relation(std::ptr::null(), self.relid, flags, &params);
+            PgMemoryContexts::For((*self.estate).es_query_cxt)
+                .switch_to(|_| pg_sys::ExecOpenIndices(self.result_rel, false));
         }
     }
 
-    unsafe fn finish(mut self) {
-        unsafe {
-            self.flush();
-            self.release();
-        }
+    fn finish(mut self) {
+        self.flush();
+        self.release();
     }
 
-    unsafe fn release(&mut self) {
+    fn release(&mut self) {
+        // Never leave rows that the indexes do not know about: even on an early return (whose
+        // rows the caller then rolls back) the indexes are rebuilt over what was written.
+        self.build_deferred_indexes();
+        self.released = true;
+        // SAFETY: releases what `open` acquired, in reverse order.
         unsafe {
-            if !self.bistate.is_null() {
-                pg_sys::FreeBulkInsertState(self.bistate);
-                self.bistate = std::ptr::null_mut();
-            }
+            pg_sys::FreeBulkInsertState(self.bistate);
             for slot in self.slots.drain(..) {
                 pg_sys::ExecDropSingleTupleTableSlot(slot);
             }
@@ -395,75 +425,569 @@ impl DirectInsert {
     }
 }
 
-/// The fallback: batched `INSERT … SELECT FROM ROWS FROM (unnest($1), unnest($2), unnest($3))` through SPI.
-struct SpiInsert {
-    table: SampleTable,
-    channel_ids: Vec<i64>,
-    keys: Vec<i64>,
-    values: Vec<f64>,
-}
-
-impl SpiInsert {
-    fn new(table: SampleTable) -> Self {
-        SpiInsert {
-            table,
-            channel_ids: Vec::with_capacity(SPI_BATCH),
-            keys: Vec::with_capacity(SPI_BATCH),
-            values: Vec::with_capacity(SPI_BATCH),
+impl<const N: usize> Drop for DirectInsert<N> {
+    fn drop(&mut self) {
+        // On an early return (a file error) the buffered rows are dropped, not written: the
+        // caller's (sub)transaction is about to be rolled back. While a PostgreSQL error
+        // unwinds, the abort releases everything; calling into PostgreSQL now would be wrong.
+        if !self.released && !std::thread::panicking() {
+            self.used = 0;
+            self.release();
         }
     }
+}
 
-    fn push(&mut self, channel_id: i64, key: i64, value: f64) -> SensorResult<()> {
-        self.channel_ids.push(channel_id);
-        self.keys.push(key);
-        self.values.push(value);
-        if self.values.len() >= SPI_BATCH {
+/// The attribute positions of the target's columns, or why `rel` cannot take the direct path
+/// (every check either loader ever needed; the hypertable check needs SPI and is done before).
+///
+/// # Safety
+/// `rel` must be an open relation.
+unsafe fn why_not_direct<const N: usize>(
+    target: &TargetTable<N>,
+    rel: pg_sys::Relation,
+) -> Result<[usize; N], String> {
+    unsafe {
+        let form = &*(*rel).rd_rel;
+        let relid = form.oid;
+        if form.relkind as u8 != pg_sys::RELKIND_RELATION {
+            return Err("it is not a plain table (e.g. partitioned or foreign)".into());
+        }
+        if !(*rel).trigdesc.is_null() {
+            return Err("it has triggers (a TimescaleDB hypertable has one)".into());
+        }
+        if form.relhasrules || !(*rel).rd_rules.is_null() {
+            return Err("it has rules".into());
+        }
+        if pg_sys::pg_class_aclcheck(relid, pg_sys::GetUserId(), pg_sys::ACL_INSERT as _)
+            != pg_sys::AclResult::ACLCHECK_OK
+        {
+            // SQL raises the usual "permission denied".
+            return Err("the current role has no INSERT privilege on it".into());
+        }
+        match target.row_security {
+            RowSecurity::Unexpected if form.relrowsecurity => {
+                return Err("it has row-level security enabled".into());
+            }
+            // noError: where row_security = off forbids the insert, SQL raises the error.
+            RowSecurity::Expected
+                if pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, true)
+                    == pg_sys::CheckEnableRlsResult::RLS_ENABLED as std::ffi::c_int =>
+            {
+                return Err("row-level security applies to the current role".into());
+            }
+            _ => {}
+        }
+        let desc = (*rel).rd_att;
+        let constr = (*desc).constr;
+        if !constr.is_null() && ((*constr).num_check > 0 || (*constr).has_generated_stored) {
+            return Err("it has CHECK constraints or generated columns".into());
+        }
+        let natts = (*desc).natts as usize;
+        let mut attnums = [usize::MAX; N];
+        for (i, att) in (*desc).attrs.as_slice(natts).iter().enumerate() {
+            if att.attisdropped {
+                continue;
+            }
+            let name = CStr::from_ptr(att.attname.data.as_ptr()).to_string_lossy();
+            let Some(k) = target.columns.iter().position(|c| c.name == name) else {
+                return Err(format!("it has another column ({name})"));
+            };
+            if att.atttypid != target.columns[k].type_oid {
+                return Err(format!("its column {name} has another type"));
+            }
+            // timestamptz(0) would round what we store as is.
+            if att.atttypmod != -1 {
+                return Err(format!("its column {name} has a type modifier"));
+            }
+            if att.attgenerated != 0 {
+                return Err(format!("its column {name} is generated"));
+            }
+            attnums[k] = i;
+        }
+        if attnums.contains(&usize::MAX) {
+            return Err("a column is missing".into());
+        }
+        // Deferred uniqueness checks would need the after-trigger queue. (Such indexes come
+        // with a constraint trigger, refused above; this keeps the guarantee local.)
+        if has_deferrable_index(rel) {
+            return Err("it has a deferrable unique or exclusion index".into());
+        }
+        Ok(attnums)
+    }
+}
+
+/// # Safety
+/// `rel` must be an open relation.
+unsafe fn has_deferrable_index(rel: pg_sys::Relation) -> bool {
+    unsafe {
+        let list = pg_sys::RelationGetIndexList(rel);
+        if list.is_null() {
+            return false;
+        }
+        let mut deferrable = false;
+        for i in 0..usize::try_from((*list).length).unwrap_or(0) {
+            let oid = (*(*list).elements.add(i)).oid_value;
+            // The lock ExecOpenIndices takes.
+            let index = pg_sys::index_open(oid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+            deferrable |= !(*(*index).rd_index).indimmediate;
+            pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+        }
+        pg_sys::list_free(list);
+        deferrable
+    }
+}
+
+/// Whether index maintenance can wait for one rebuild at the end: the table has no pages, no
+/// one else in this session has it open, and no other transaction can write to it until ours
+/// ends (a self-exclusive lock, taken without waiting so two loaders cannot deadlock).
+///
+/// # Safety
+/// `rel` must be the open relation `relid`.
+unsafe fn can_defer_indexes(relid: pg_sys::Oid, rel: pg_sys::Relation) -> bool {
+    unsafe {
+        let empty =
+            || pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM) == 0;
+        if (*rel).rd_refcnt != 1 || !empty() {
+            return false;
+        }
+        let lock = pg_sys::ShareRowExclusiveLock as pg_sys::LOCKMODE;
+        if !pg_sys::ConditionalLockRelationOid(relid, lock) {
+            return false;
+        }
+        // Another transaction may have written between the check and the lock.
+        if empty() {
+            return true;
+        }
+        pg_sys::UnlockRelationOid(relid, lock);
+        false
+    }
+}
+
+/// Rows through batched `INSERT … SELECT * FROM ROWS FROM (unnest($1), …)` statements (one
+/// array per column), prepared once: the fallback of the direct path, and the upsert.
+pub struct SqlBatch<const N: usize> {
+    table: &'static str,
+    statement: OwnedPreparedStatement,
+    elements: [Element; N],
+    columns: [Vec<pg_sys::Datum>; N],
+}
+
+/// What `construct_array` needs to know about a column's type.
+#[derive(Clone, Copy)]
+struct Element {
+    type_oid: pg_sys::Oid,
+    array_oid: pg_sys::Oid,
+    len: i16,
+    by_value: bool,
+    align: c_char,
+}
+
+impl<const N: usize> SqlBatch<N> {
+    /// Plain `INSERT`.
+    pub fn insert(target: &TargetTable<N>) -> SensorResult<Self> {
+        Self::prepare(target, String::new())
+    }
+
+    /// `INSERT … ON CONFLICT (key) DO UPDATE`: a row replaces the one with the same key (its
+    /// other columns take the new values). Rows of one batch must have distinct keys.
+    pub fn upsert(target: &TargetTable<N>, key: &[&str]) -> SensorResult<Self> {
+        let conflict = key
+            .iter()
+            .map(|k| quote_identifier(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let update = target
+            .columns
+            .iter()
+            .filter(|c| !key.contains(&c.name))
+            .map(|c| {
+                let q = quote_identifier(c.name);
+                format!("{q} = EXCLUDED.{q}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self::prepare(
+            target,
+            format!(" ON CONFLICT ({conflict}) DO UPDATE SET {update}"),
+        )
+    }
+
+    fn prepare(target: &TargetTable<N>, on_conflict: String) -> SensorResult<Self> {
+        let mut elements = [Element {
+            type_oid: pg_sys::InvalidOid,
+            array_oid: pg_sys::InvalidOid,
+            len: 0,
+            by_value: false,
+            align: 0,
+        }; N];
+        for (element, column) in elements.iter_mut().zip(&target.columns) {
+            element.type_oid = column.type_oid;
+            // SAFETY: catalog lookups of a built-in type.
+            unsafe {
+                element.array_oid = pg_sys::get_array_type(column.type_oid);
+                pg_sys::get_typlenbyvalalign(
+                    column.type_oid,
+                    &mut element.len,
+                    &mut element.by_value,
+                    &mut element.align,
+                );
+            }
+        }
+        let names = target
+            .columns
+            .iter()
+            .map(|c| quote_identifier(c.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let unnests = (1..=N)
+            .map(|i| format!("pg_catalog.unnest(${i})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO {} AS t ({names}) SELECT * FROM ROWS FROM ({unnests}){on_conflict}",
+            target.table
+        );
+        let args: Vec<_> = elements.iter().map(|e| e.array_oid.into()).collect();
+        let statement = Spi::connect(|client| client.prepare_mut(&sql, &args).map(|s| s.keep()))
+            .map_err(|e| {
+                SensorError::new(
+                    ErrorKind::Io,
+                    format!("could not prepare the INSERT into {}: {e}", target.table),
+                )
+            })?;
+        Ok(SqlBatch {
+            table: target.table,
+            statement,
+            elements,
+            columns: std::array::from_fn(|_| Vec::with_capacity(SQL_BATCH)),
+        })
+    }
+
+    /// Adds one row: `row[i]` is the value of `columns[i]` of the target.
+    pub fn push(&mut self, row: [pg_sys::Datum; N]) -> SensorResult<()> {
+        for (column, datum) in self.columns.iter_mut().zip(row) {
+            column.push(datum);
+        }
+        if self.columns.first().map_or(0, Vec::len) >= SQL_BATCH {
             self.flush()?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> SensorResult<()> {
-        if self.values.is_empty() {
+    /// Runs the statement over the buffered rows.
+    pub fn flush(&mut self) -> SensorResult<()> {
+        let rows = self.columns.first().map_or(0, Vec::len);
+        if rows == 0 {
             return Ok(());
         }
-        let (ids, keys, values) = (&self.channel_ids, &self.keys, &self.values);
+        let SqlBatch {
+            statement,
+            elements,
+            columns,
+            ..
+        } = self;
         // The arrays are built inside the SPI connection, in its memory, freed at its end.
-        let done = match self.table {
-            SampleTable::Timed => {
-                let times = keys
-                    .iter()
-                    .map(|&k| TimestampWithTimeZone::try_from(k))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|_| {
-                        SensorError::new(ErrorKind::DatetimeOutOfRange, "timestamp out of range")
-                    })?;
-                Spi::connect_mut(|client| {
-                    client
-                        .update(
-                            "INSERT INTO sensor.samples (channel_id, \"time\", value) SELECT * FROM ROWS FROM \
-                             (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.timestamptz[]), pg_catalog.unnest($3::pg_catalog.float8[]))",
-                            None,
-                            &[ids.clone().into(), times.into(), values.clone().into()],
-                        )
-                        .map(|_| ())
+        Spi::connect_mut(|client| {
+            let args: Vec<DatumWithOid> = columns
+                .iter_mut()
+                .zip(elements.iter())
+                .map(|(column, e)| {
+                    // SAFETY: `rows` datums of the element type (by value), described by the
+                    // catalog; the array is palloc'd in the SPI context and passed with its type.
+                    unsafe {
+                        let array = pg_sys::construct_array(
+                            column.as_mut_ptr(),
+                            rows as i32,
+                            e.type_oid,
+                            e.len.into(),
+                            e.by_value,
+                            e.align,
+                        );
+                        DatumWithOid::new(pg_sys::Datum::from(array), e.array_oid)
+                    }
                 })
-            }
-            SampleTable::Indexed => Spi::connect_mut(|client| {
-                client
-                    .update(
-                        "INSERT INTO sensor.indexed_samples (channel_id, sample_index, value) SELECT * FROM ROWS FROM \
-                         (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.int8[]), pg_catalog.unnest($3::pg_catalog.float8[]))",
-                        None,
-                        &[ids.clone().into(), keys.clone().into(), values.clone().into()],
-                    )
-                    .map(|_| ())
-            }),
-        };
-        done.map_err(|e| spi_error(&e))?;
-        self.channel_ids.clear();
-        self.keys.clear();
-        self.values.clear();
+                .collect();
+            client.update(&*statement, None, &args).map(|_| ())
+        })
+        .map_err(|e| {
+            SensorError::new(
+                ErrorKind::Io,
+                format!("could not write rows into {}: {e}", self.table),
+            )
+        })?;
+        for column in &mut self.columns {
+            column.clear();
+        }
         Ok(())
+    }
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    use super::*;
+
+    /// `tests.bulk_scratch`, which each test creates (in its own order of columns).
+    const SCRATCH: TargetTable<3> = TargetTable {
+        table: "tests.bulk_scratch",
+        columns: [
+            Column::new("key", pg_sys::INT8OID),
+            Column::new("time", pg_sys::TIMESTAMPTZOID),
+            Column::new("value", pg_sys::FLOAT8OID),
+        ],
+        row_security: RowSecurity::Unexpected,
+    };
+
+    /// Row `key`: time `key` seconds after 2000-01-01, value `key / 2`.
+    fn scratch_row(key: i64, value: f64) -> [pg_sys::Datum; 3] {
+        [key.into(), (key * 1_000_000).into(), value.to_bits().into()]
+    }
+
+    /// Creates the scratch table; the tests of this module take turns on it.
+    fn create_scratch(columns: &str) {
+        Spi::run("SELECT pg_advisory_xact_lock(hashtext('sensor_analytics bulk_insert tests'))")
+            .unwrap();
+        Spi::run(&format!("CREATE TABLE tests.bulk_scratch ({columns})")).unwrap();
+    }
+
+    fn blocker() -> Option<String> {
+        BulkInsert::direct_path_blocker(&SCRATCH).unwrap()
+    }
+
+    fn one<T: IntoDatum + FromDatum>(sql: &str) -> T {
+        Spi::get_one::<T>(sql).unwrap().unwrap()
+    }
+
+    /// Test-only: pushes rows `keys` (value = key / 2) into `tests.bulk_scratch`; returns
+    /// whether the indexes were deferred, and whether the direct path was taken.
+    #[pg_extern]
+    fn bulk_scratch_push(keys: Vec<i64>, rebuild_if_empty: bool) -> Vec<bool> {
+        let indexes = if rebuild_if_empty {
+            Indexes::RebuildIfEmpty
+        } else {
+            Indexes::RowByRow
+        };
+        let mut sink = BulkInsert::open(&SCRATCH, indexes).unwrap();
+        let modes = vec![sink.indexes_deferred(), sink.is_direct()];
+        for &key in &keys {
+            sink.push(scratch_row(key, key as f64 / 2.0)).unwrap();
+        }
+        assert_eq!(sink.finish().unwrap(), keys.len() as u64);
+        modes
+    }
+
+    /// Test-only: upserts rows `keys` with `value` into `tests.bulk_scratch`, key column `key`.
+    #[pg_extern]
+    fn bulk_scratch_upsert(keys: Vec<i64>, value: f64) {
+        let mut batch = SqlBatch::upsert(&SCRATCH, &["key"]).unwrap();
+        for key in keys {
+            batch.push(scratch_row(key, value)).unwrap();
+        }
+        batch.flush().unwrap();
+    }
+
+    fn push(keys: &str, rebuild_if_empty: bool) -> String {
+        one::<Vec<bool>>(&format!(
+            "SELECT tests.bulk_scratch_push(ARRAY(SELECT generate_series({keys}))::int8[], {rebuild_if_empty})"
+        ))
+        .iter()
+        .map(|b| if *b { "t" } else { "f" })
+        .collect()
+    }
+
+    /// Rows as the primary key index finds them, and their digest.
+    fn by_index() -> String {
+        Spi::run("SET LOCAL enable_seqscan = off").unwrap();
+        Spi::run("SET LOCAL enable_bitmapscan = off").unwrap();
+        let digest = one::<String>(
+            "SELECT concat_ws('|', count(*), sum(value), min(time) - '2000-01-01+00', max(time) - '2000-01-01+00') FROM tests.bulk_scratch WHERE key > 0",
+        );
+        Spi::run("RESET enable_seqscan").unwrap();
+        Spi::run("RESET enable_bitmapscan").unwrap();
+        digest
+    }
+
+    #[pg_test]
+    fn columns_are_placed_by_name_and_dropped_ones_stay_null() {
+        create_scratch("value float8, gone int, time timestamptz, key int8 PRIMARY KEY");
+        Spi::run("ALTER TABLE tests.bulk_scratch DROP COLUMN gone").unwrap();
+        assert_eq!(blocker(), None);
+        assert_eq!(push("1, 2500", false), "ft");
+        assert_eq!(by_index(), "2500|1563125|00:00:01|00:41:40");
+        // The SQL path (a trigger forces it) writes the same rows.
+        Spi::run("TRUNCATE tests.bulk_scratch").unwrap();
+        Spi::run("CREATE FUNCTION pg_temp.keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$").unwrap();
+        Spi::run("CREATE TRIGGER keep BEFORE INSERT ON tests.bulk_scratch FOR EACH ROW EXECUTE FUNCTION pg_temp.keep()").unwrap();
+        assert_eq!(push("1, 2500", false), "ff");
+        assert_eq!(by_index(), "2500|1563125|00:00:01|00:41:40");
+    }
+
+    #[pg_test]
+    fn indexes_are_rebuilt_once_into_an_empty_table_only() {
+        create_scratch("key int8 PRIMARY KEY, time timestamptz, value float8");
+        Spi::run("CREATE INDEX bulk_scratch_time ON tests.bulk_scratch (time)").unwrap();
+        assert_eq!(push("1, 2500", true), "tt");
+        assert_eq!(by_index(), "2500|1563125|00:00:01|00:41:40");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM pg_index WHERE indrelid = 'tests.bulk_scratch'::regclass AND indisvalid AND indisready"),
+            2
+        );
+        // Not empty any more: entries go in batch by batch, and the key is still unique.
+        assert_eq!(push("2501, 3000", true), "ft");
+        assert_eq!(by_index(), "3000|2250750|00:00:01|00:50:00");
+        assert_eq!(
+            crate::tests::sqlstate_of("SELECT tests.bulk_scratch_push(ARRAY[7]::int8[], true)")
+                .as_deref(),
+            Some("23505")
+        );
+        // A duplicate within a deferred load fails at the rebuild.
+        Spi::run("TRUNCATE tests.bulk_scratch").unwrap();
+        assert_eq!(
+            crate::tests::sqlstate_of(
+                "SELECT tests.bulk_scratch_push(ARRAY[5, 6, 5]::int8[], true)"
+            )
+            .as_deref(),
+            Some("23505")
+        );
+        // The failed load left pages (of dead rows) behind: not empty.
+        assert_eq!(push("1, 3", true), "ft");
+        // The option is only an option.
+        Spi::run("TRUNCATE tests.bulk_scratch").unwrap();
+        assert_eq!(push("1, 3", false), "ft");
+    }
+
+    #[pg_test]
+    fn upsert_replaces_the_other_columns() {
+        create_scratch("key int8 PRIMARY KEY, time timestamptz, value float8");
+        assert_eq!(push("1, 10", false), "ft");
+        Spi::run(
+            "SELECT tests.bulk_scratch_upsert(ARRAY(SELECT generate_series(8, 12000))::int8[], -1)",
+        )
+        .unwrap();
+        assert_eq!(
+            one::<String>("SELECT concat_ws('|', count(*), sum(value), count(*) FILTER (WHERE value = -1)) FROM tests.bulk_scratch"),
+            "12000|-11979|11993"
+        );
+    }
+
+    #[pg_test]
+    fn every_check_of_either_loader_blocks_the_direct_path() {
+        create_scratch("key int8, time timestamptz, value float8");
+        assert_eq!(blocker(), None);
+        let blocked_by = |change: &str, undo: &str| {
+            Spi::run(change).unwrap();
+            let reason = blocker();
+            Spi::run(undo).unwrap();
+            assert_eq!(blocker(), None, "{undo}");
+            reason.unwrap_or_default()
+        };
+        let table = "tests.bulk_scratch";
+        for (change, undo, reason) in [
+            (
+                format!("CREATE RULE bulk_rule AS ON INSERT TO {table} DO ALSO NOTIFY bulk_scratch"),
+                format!("DROP RULE bulk_rule ON {table}"),
+                "it has rules",
+            ),
+            (
+                format!("ALTER TABLE {table} ALTER COLUMN time TYPE timestamptz(0)"),
+                format!("ALTER TABLE {table} ALTER COLUMN time TYPE timestamptz"),
+                "its column time has a type modifier",
+            ),
+            (
+                format!("ALTER TABLE {table} ALTER COLUMN value TYPE float4"),
+                format!("ALTER TABLE {table} ALTER COLUMN value TYPE float8"),
+                "its column value has another type",
+            ),
+            (
+                format!("ALTER TABLE {table} ADD CONSTRAINT bulk_check CHECK (value > 0)"),
+                format!("ALTER TABLE {table} DROP CONSTRAINT bulk_check"),
+                "it has CHECK constraints or generated columns",
+            ),
+            (
+                format!("ALTER TABLE {table} ADD COLUMN twice int8 GENERATED ALWAYS AS (key * 2) STORED"),
+                format!("ALTER TABLE {table} DROP COLUMN twice"),
+                "it has CHECK constraints or generated columns",
+            ),
+            (
+                format!("ALTER TABLE {table} RENAME COLUMN value TO v"),
+                format!("ALTER TABLE {table} RENAME COLUMN v TO value"),
+                "it has another column (v)",
+            ),
+            (
+                format!("ALTER TABLE {table} ADD CONSTRAINT bulk_unique UNIQUE (key) DEFERRABLE"),
+                format!("ALTER TABLE {table} DROP CONSTRAINT bulk_unique"),
+                "it has triggers (a TimescaleDB hypertable has one)",
+            ),
+            (
+                format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"),
+                format!("ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"),
+                "it has row-level security enabled",
+            ),
+        ] {
+            assert_eq!(blocked_by(&change, &undo), reason, "{change}");
+        }
+        // Without a column: after the other checks.
+        Spi::run(&format!("ALTER TABLE {table} DROP COLUMN value")).unwrap();
+        assert_eq!(blocker().as_deref(), Some("a column is missing"));
+    }
+
+    #[pg_test]
+    fn row_security_blocks_where_it_applies_when_policies_are_expected() {
+        create_scratch("key int8, time timestamptz, value float8");
+        let tenant_table = TargetTable {
+            row_security: RowSecurity::Expected,
+            ..SCRATCH
+        };
+        Spi::run("ALTER TABLE tests.bulk_scratch ENABLE ROW LEVEL SECURITY").unwrap();
+        Spi::run("CREATE ROLE sensor_bulk_tenant NOLOGIN").unwrap();
+        Spi::run("GRANT USAGE ON SCHEMA tests TO sensor_bulk_tenant").unwrap();
+        Spi::run("GRANT SELECT ON tests.bulk_scratch TO sensor_bulk_tenant").unwrap();
+        let as_tenant = || {
+            Spi::run("SET ROLE sensor_bulk_tenant").unwrap();
+            let reasons = (
+                BulkInsert::direct_path_blocker(&SCRATCH).unwrap(),
+                BulkInsert::direct_path_blocker(&tenant_table).unwrap(),
+            );
+            Spi::run("RESET ROLE").unwrap();
+            reasons
+        };
+        // The superuser bypasses the policies.
+        assert_eq!(
+            BulkInsert::direct_path_blocker(&tenant_table).unwrap(),
+            None
+        );
+        let denied = Some("the current role has no INSERT privilege on it".to_string());
+        assert_eq!(as_tenant(), (denied.clone(), denied));
+        Spi::run("GRANT INSERT ON tests.bulk_scratch TO sensor_bulk_tenant").unwrap();
+        assert_eq!(
+            as_tenant(),
+            (
+                Some("it has row-level security enabled".into()),
+                Some("row-level security applies to the current role".into())
+            )
+        );
+    }
+
+    #[pg_test]
+    fn hypertables_take_the_sql_path() {
+        create_scratch("key int8, time timestamptz, value float8");
+        if crate::timescaledb::installed_version().unwrap().is_some() {
+            println!("SKIP: hypertables_take_the_sql_path simulates TimescaleDB's catalog, which is installed here");
+            return;
+        }
+        // TimescaleDB's catalog as it records a hypertable (no trigger since 2.23).
+        Spi::run("CREATE SCHEMA _timescaledb_catalog").unwrap();
+        Spi::run(
+            "CREATE TABLE _timescaledb_catalog.hypertable (schema_name name, table_name name)",
+        )
+        .unwrap();
+        assert_eq!(blocker(), None);
+        Spi::run("INSERT INTO _timescaledb_catalog.hypertable VALUES ('tests', 'bulk_scratch')")
+            .unwrap();
+        assert_eq!(blocker().as_deref(), Some("it is a TimescaleDB hypertable"));
+        assert_eq!(push("1, 10", false), "ff");
+        assert_eq!(one::<i64>("SELECT count(*) FROM tests.bulk_scratch"), 10);
     }
 }

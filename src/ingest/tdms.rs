@@ -26,11 +26,42 @@ use tdms::{
 use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{ErrorKind, RaiseError, SensorError, SensorResult};
-use crate::ingest::bulk_insert::{pg_timestamptz, spi_error, SampleSink, SampleTable};
+use crate::ingest::bulk_insert::{
+    pg_timestamptz, spi_error, BulkInsert, Column, Indexes, RowSecurity, TargetTable,
+};
 use crate::privileges::{require_server_file_access, ServerFileAccess};
 
 /// Values per block read from the file (the reader also caps a block at 8 MiB of data).
 const READ_BLOCK: usize = 65_536;
+
+/// Samples of channels with waveform time: `sensor.samples (channel_id, time, value)`.
+const TIMED_SAMPLES: TargetTable<3> =
+    sample_table("sensor.samples", "time", pg_sys::TIMESTAMPTZOID);
+/// Samples of channels without time: `sensor.indexed_samples (channel_id, sample_index, value)`.
+const INDEXED_SAMPLES: TargetTable<3> =
+    sample_table("sensor.indexed_samples", "sample_index", pg_sys::INT8OID);
+
+const fn sample_table(
+    table: &'static str,
+    key: &'static str,
+    key_type: pg_sys::Oid,
+) -> TargetTable<3> {
+    TargetTable {
+        table,
+        columns: [
+            Column::new("channel_id", pg_sys::INT8OID),
+            Column::new(key, key_type),
+            Column::new("value", pg_sys::FLOAT8OID),
+        ],
+        row_security: RowSecurity::Unexpected,
+    }
+}
+
+/// A sample row; `key` is a `timestamptz` (PostgreSQL microseconds) or a sample index.
+#[inline]
+fn sample_row(channel_id: i64, key: i64, value: f64) -> [pg_sys::Datum; 3] {
+    [channel_id.into(), key.into(), value.to_bits().into()]
+}
 
 /// Where TDMS bytes come from, for error messages.
 #[derive(Debug, Clone)]
@@ -866,17 +897,17 @@ fn load<R: Read + Seek>(
             .any(|(c, p)| *p == Some(timed) && c.n_values > 0)
     };
     let timed = if any(true) {
-        Some(SampleSink::open(SampleTable::Timed)?)
+        Some(BulkInsert::open(&TIMED_SAMPLES, Indexes::RowByRow)?)
     } else {
         None
     };
     let indexed = if any(false) {
-        Some(SampleSink::open(SampleTable::Indexed)?)
+        Some(BulkInsert::open(&INDEXED_SAMPLES, Indexes::RowByRow)?)
     } else {
         None
     };
     let progress = CopyProgress::start(
-        SampleTable::Timed.relid()?,
+        TIMED_SAMPLES.relid()?,
         bytes,
         total_values,
         matches!(origin, Origin::File(_)),
@@ -937,8 +968,8 @@ struct Target {
 /// Receives blocks from the reader and pushes rows into the sample tables.
 struct Loader<'a> {
     targets: Vec<Option<Target>>,
-    timed: Option<SampleSink>,
-    indexed: Option<SampleSink>,
+    timed: Option<BulkInsert<3>>,
+    indexed: Option<BulkInsert<3>>,
     next_index: Vec<u64>,
     values: Vec<f64>,
     done: u64,
@@ -989,17 +1020,14 @@ impl Loader<'_> {
                             ),
                         )
                     })?;
-                    sink.push(target.channel_id, t, v)?;
+                    sink.push(sample_row(target.channel_id, t, v))?;
                 }
             }
             None => {
                 let sink = self.indexed.as_mut().ok_or_else(missing_sink)?;
                 for (k, &v) in self.values.iter().enumerate() {
-                    sink.push(
-                        target.channel_id,
-                        to_i64(first + k as u64, "sample index")?,
-                        v,
-                    )?;
+                    let index = to_i64(first + k as u64, "sample index")?;
+                    sink.push(sample_row(target.channel_id, index, v))?;
                 }
             }
         }
@@ -1008,8 +1036,8 @@ impl Loader<'_> {
             *next += n;
         }
         self.done += n;
-        let rows = self.timed.as_ref().map_or(0, SampleSink::rows)
-            + self.indexed.as_ref().map_or(0, SampleSink::rows);
+        let rows = self.timed.as_ref().map_or(0, BulkInsert::rows)
+            + self.indexed.as_ref().map_or(0, BulkInsert::rows);
         self.progress.update(self.done, rows);
         Ok(())
     }
@@ -1085,7 +1113,8 @@ mod tests {
 
     use pgrx::prelude::*;
 
-    use crate::ingest::bulk_insert::{SampleSink, SampleTable};
+    use super::{sample_row, INDEXED_SAMPLES, TIMED_SAMPLES};
+    use crate::ingest::bulk_insert::{BulkInsert, Indexes};
 
     fn sqlstate_of(sql: &str) -> Option<String> {
         crate::tests::sqlstate_of(sql)
@@ -1457,10 +1486,10 @@ mod tests {
     /// Test-only: pushes the same sample twice through the direct path.
     #[pg_extern]
     fn push_samples_twice() -> bool {
-        let mut sink = SampleSink::open(SampleTable::Timed).unwrap();
+        let mut sink = BulkInsert::open(&TIMED_SAMPLES, Indexes::RowByRow).unwrap();
         let direct = sink.is_direct();
-        sink.push(1, 0, 1.0).unwrap();
-        sink.push(1, 0, 2.0).unwrap();
+        sink.push(sample_row(1, 0, 1.0)).unwrap();
+        sink.push(sample_row(1, 0, 2.0)).unwrap();
         sink.finish().unwrap();
         direct
     }
@@ -1469,14 +1498,14 @@ mod tests {
     fn direct_path_is_taken_for_plain_tables_only() {
         lock_shared_tables();
         assert_eq!(
-            SampleSink::direct_path_blocker(SampleTable::Timed).unwrap(),
+            BulkInsert::direct_path_blocker(&TIMED_SAMPLES).unwrap(),
             None
         );
         assert_eq!(
-            SampleSink::direct_path_blocker(SampleTable::Indexed).unwrap(),
+            BulkInsert::direct_path_blocker(&INDEXED_SAMPLES).unwrap(),
             None
         );
-        let sink = SampleSink::open(SampleTable::Timed).unwrap();
+        let sink = BulkInsert::open(&TIMED_SAMPLES, Indexes::RowByRow).unwrap();
         assert!(sink.is_direct());
         assert_eq!(sink.finish().unwrap(), 0);
         // A deferrable constraint comes with a constraint trigger (its recheck).
@@ -1485,7 +1514,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            SampleSink::direct_path_blocker(SampleTable::Timed)
+            BulkInsert::direct_path_blocker(&TIMED_SAMPLES)
                 .unwrap()
                 .as_deref(),
             Some("it has triggers (a TimescaleDB hypertable has one)")
@@ -1494,7 +1523,7 @@ mod tests {
         // An immediate unique index is checked by index insertion itself.
         Spi::run("ALTER TABLE sensor.samples ADD CONSTRAINT u UNIQUE (channel_id, time)").unwrap();
         assert_eq!(
-            SampleSink::direct_path_blocker(SampleTable::Timed).unwrap(),
+            BulkInsert::direct_path_blocker(&TIMED_SAMPLES).unwrap(),
             None
         );
         assert_eq!(
@@ -1504,7 +1533,7 @@ mod tests {
         Spi::run("ALTER TABLE sensor.samples DROP CONSTRAINT u").unwrap();
         Spi::run("ALTER TABLE sensor.samples ADD COLUMN note text DEFAULT 'x'").unwrap();
         assert_eq!(
-            SampleSink::direct_path_blocker(SampleTable::Timed)
+            BulkInsert::direct_path_blocker(&TIMED_SAMPLES)
                 .unwrap()
                 .as_deref(),
             Some("it has another column (note)")
@@ -1512,12 +1541,12 @@ mod tests {
         Spi::run("ALTER TABLE sensor.samples DROP COLUMN note").unwrap();
         // A dropped column is fine (it stays NULL).
         assert_eq!(
-            SampleSink::direct_path_blocker(SampleTable::Timed).unwrap(),
+            BulkInsert::direct_path_blocker(&TIMED_SAMPLES).unwrap(),
             None
         );
         Spi::run("ALTER TABLE sensor.indexed_samples ENABLE ROW LEVEL SECURITY").unwrap();
         assert_eq!(
-            SampleSink::direct_path_blocker(SampleTable::Indexed)
+            BulkInsert::direct_path_blocker(&INDEXED_SAMPLES)
                 .unwrap()
                 .as_deref(),
             Some("it has row-level security enabled")
@@ -1539,7 +1568,7 @@ mod tests {
             Spi::run(&format!("CREATE TRIGGER keep BEFORE INSERT ON sensor.{table} FOR EACH ROW EXECUTE FUNCTION pg_temp.keep()")).unwrap();
         }
         assert_eq!(
-            SampleSink::direct_path_blocker(SampleTable::Timed)
+            BulkInsert::direct_path_blocker(&TIMED_SAMPLES)
                 .unwrap()
                 .as_deref(),
             Some("it has triggers (a TimescaleDB hypertable has one)")

@@ -20,7 +20,6 @@
 //!   the file's subtransaction back, records it as `failed` with the message and SQLSTATE, and
 //!   goes on with the next file.
 
-mod bulk_insert;
 mod file_moves;
 mod sample_writer;
 mod subtransaction;

@@ -5,15 +5,15 @@
 //! time. Within a chunk, repeated timestamps of a channel keep the later row. Then one indexed
 //! probe per chunk asks which channels already have rows in the chunk's time range for them
 //! (earlier files, or earlier chunks of this file):
-//! * channels without such rows (the usual case: new data) are inserted: by [`BulkInserter`]
-//!   when the table qualifies, else by a plain `INSERT … SELECT unnest(…)`; both still enforce
+//! * channels without such rows (the usual case: new data) are inserted by [`BulkInsert`]: on
+//!   its direct path when the table qualifies, else by a plain `INSERT`; both still enforce
 //!   the primary key, so a row committed concurrently in between makes the load fail (23505)
 //!   rather than duplicate;
 //! * channels with such rows go through `INSERT … ON CONFLICT (channel, time) DO UPDATE`,
 //!   which overwrites the old values.
 //!
 //! Into an empty table the bulk inserter defers index maintenance to one rebuild at the end
-//! (see `bulk_insert`); then the table holds only this file's rows, so the probe is answered
+//! ([`Indexes::RebuildIfEmpty`]); then the table holds only this file's rows, so the probe is answered
 //! from memory: each channel's [first, last] time written so far. The first chunk that could
 //! overlap them ends the deferred mode (indexes are built) and takes the path above.
 //!
@@ -24,42 +24,55 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::OwnedPreparedStatement;
 
-use super::bulk_insert::{samples_relid, BulkInserter};
+use super::spi_error;
 use crate::error::{ErrorKind, SensorError, SensorResult};
+use crate::ingest::bulk_insert::{
+    pg_timestamptz, BulkInsert, Column, Indexes, RowSecurity, SqlBatch, TargetTable,
+};
 
 /// Points buffered before a chunk is written (16 bytes each: 1 MiB).
 pub const CHUNK_POINTS: usize = 1 << 16;
 
-/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
-const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
+/// `sensor.electrical_samples (time, channel, value)`, primary key `(channel, time)`, with the
+/// tenant policies of sql/tsv.sql.
+const ELECTRICAL_SAMPLES: TargetTable<3> = TargetTable {
+    table: "sensor.electrical_samples",
+    columns: [
+        Column::new("time", pg_sys::TIMESTAMPTZOID),
+        Column::new("channel", pg_sys::INT4OID),
+        Column::new("value", pg_sys::FLOAT8OID),
+    ],
+    row_security: RowSecurity::Expected,
+};
+const PRIMARY_KEY: [&str; 2] = ["channel", "time"];
 
 const PROBE_SQL: &str = "SELECT pg_catalog.array_agg(r.c) FROM ROWS FROM (pg_catalog.unnest($1::int4[]), pg_catalog.unnest($2::timestamptz[]), pg_catalog.unnest($3::timestamptz[])) AS r(c, lo, hi) \
      WHERE EXISTS (SELECT 1 FROM sensor.electrical_samples s WHERE s.channel = r.c AND s.time >= r.lo AND s.time <= r.hi)";
-const INSERT_SQL: &str = "INSERT INTO sensor.electrical_samples (time, channel, value) \
-     SELECT u.t, u.c, u.v FROM ROWS FROM (pg_catalog.unnest($1::timestamptz[]), pg_catalog.unnest($2::int4[]), pg_catalog.unnest($3::float8[])) AS u(t, c, v)";
-const UPSERT_SQL: &str = "INSERT INTO sensor.electrical_samples AS s (time, channel, value) \
-     SELECT u.t, u.c, u.v FROM ROWS FROM (pg_catalog.unnest($1::timestamptz[]), pg_catalog.unnest($2::int4[]), pg_catalog.unnest($3::float8[])) AS u(t, c, v) \
-     ON CONFLICT (channel, time) DO UPDATE SET value = EXCLUDED.value";
 
 /// A file time (µs since the Unix epoch, UTC) as a `timestamptz` value.
 pub fn timestamptz_of(unix_us: i64) -> SensorResult<TimestampWithTimeZone> {
-    unix_us
-        .checked_sub(PG_EPOCH_OFFSET_US)
-        .and_then(|pg| TimestampWithTimeZone::try_from(pg).ok())
-        .ok_or_else(|| {
-            SensorError::new(
-                ErrorKind::DatetimeOutOfRange,
-                format!("timestamp {unix_us} µs since 1970 is out of range for timestamptz"),
-            )
-        })
+    pg_micros(unix_us).and_then(timestamp_value)
 }
 
 fn pg_micros(unix_us: i64) -> SensorResult<i64> {
-    timestamptz_of(unix_us).map(pg_sys::TimestampTz::from)
+    pg_timestamptz(unix_us).ok_or_else(|| {
+        SensorError::new(
+            ErrorKind::DatetimeOutOfRange,
+            format!("timestamp {unix_us} µs since 1970 is out of range for timestamptz"),
+        )
+    })
 }
 
-fn spi_error(what: &str, err: pgrx::spi::SpiError) -> SensorError {
-    SensorError::new(ErrorKind::Io, format!("{what}: {err}"))
+/// Pushes one channel's points (time in PostgreSQL µs) as rows of `sensor.electrical_samples`.
+fn push_points(
+    mut push: impl FnMut([pg_sys::Datum; 3]) -> SensorResult<()>,
+    channel: i32,
+    points: &[(i64, f64)],
+) -> SensorResult<()> {
+    for &(time, value) in points {
+        push([time.into(), channel.into(), value.to_bits().into()])?;
+    }
+    Ok(())
 }
 
 /// One channel's buffered points: (time in PostgreSQL µs, value).
@@ -119,10 +132,11 @@ pub struct SampleWriter {
     channel_ids: Vec<i32>,
     buffers: Vec<ChannelBuffer>,
     buffered: usize,
-    bulk: Option<BulkInserter>,
+    /// Points of channels without rows in the chunk's range.
+    rows: BulkInsert<3>,
+    /// Points that overwrite.
+    upsert: SqlBatch<3>,
     probe: OwnedPreparedStatement,
-    insert: OwnedPreparedStatement,
-    upsert: OwnedPreparedStatement,
     /// While indexes are deferred: per column, the time range written so far.
     written: Vec<Option<(i64, i64)>>,
     stats: WriteStats,
@@ -131,33 +145,22 @@ pub struct SampleWriter {
 impl SampleWriter {
     /// A writer for a file whose column `i` is stored as channel `channel_ids[i]`.
     pub fn new(channel_ids: Vec<i32>) -> SensorResult<Self> {
-        let bulk = BulkInserter::open(samples_relid()?);
-        let arrays = [
-            pg_sys::TIMESTAMPTZARRAYOID,
-            pg_sys::INT4ARRAYOID,
-            pg_sys::FLOAT8ARRAYOID,
-        ];
+        let rows = BulkInsert::open(&ELECTRICAL_SAMPLES, Indexes::RebuildIfEmpty)?;
+        let upsert = SqlBatch::upsert(&ELECTRICAL_SAMPLES, &PRIMARY_KEY)?;
         let probe_args = [
             pg_sys::INT4ARRAYOID,
             pg_sys::TIMESTAMPTZARRAYOID,
             pg_sys::TIMESTAMPTZARRAYOID,
         ];
-        let (probe, insert, upsert) = Spi::connect(|client| {
-            let prepare = |sql: &str, args: &[pg_sys::Oid]| {
-                client
-                    .prepare_mut(sql, &args.iter().map(|&o| o.into()).collect::<Vec<_>>())
-                    .map(|s| s.keep())
-            };
-            Ok::<_, pgrx::spi::SpiError>((
-                prepare(PROBE_SQL, &probe_args)?,
-                prepare(INSERT_SQL, &arrays)?,
-                prepare(UPSERT_SQL, &arrays)?,
-            ))
+        let probe = Spi::connect(|client| {
+            client
+                .prepare_mut(PROBE_SQL, &probe_args.map(Into::into))
+                .map(|s| s.keep())
         })
         .map_err(|e| spi_error("could not prepare the sample statements", e))?;
         let stats = WriteStats {
-            bulk: bulk.is_some(),
-            indexes_deferred: bulk.as_ref().is_some_and(BulkInserter::indexes_deferred),
+            bulk: rows.is_direct(),
+            indexes_deferred: rows.indexes_deferred(),
             ..WriteStats::default()
         };
         Ok(SampleWriter {
@@ -168,10 +171,9 @@ impl SampleWriter {
             written: vec![None; channel_ids.len()],
             channel_ids,
             buffered: 0,
-            bulk,
-            probe,
-            insert,
+            rows,
             upsert,
+            probe,
             stats,
         })
     }
@@ -199,7 +201,7 @@ impl SampleWriter {
         for buffer in &mut self.buffers {
             buffer.sort_keep_last();
         }
-        if self.write_deferred() {
+        if self.write_deferred()? {
             self.buffered = 0;
             return Ok(());
         }
@@ -227,30 +229,23 @@ impl SampleWriter {
         .map_err(|e| spi_error("could not look for existing samples", e))?
         .unwrap_or_default();
 
-        let mut plain = SqlRows::default();
-        let mut upsert = SqlRows::default();
         for (buffer, &channel) in self.buffers.iter_mut().zip(&self.channel_ids) {
             if buffer.points.is_empty() {
                 continue;
             }
             let count = buffer.points.len() as u64;
             if overlapping.contains(&channel) {
-                upsert.extend(channel, &buffer.points)?;
+                push_points(|row| self.upsert.push(row), channel, &buffer.points)?;
                 self.stats.upserted += count;
             } else {
-                match self.bulk.as_mut() {
-                    Some(bulk) => bulk.insert(channel, &buffer.points),
-                    None => plain.extend(channel, &buffer.points)?,
-                }
+                push_points(|row| self.rows.push(row), channel, &buffer.points)?;
                 self.stats.inserted += count;
             }
             buffer.points.clear();
         }
-        if let Some(bulk) = self.bulk.as_mut() {
-            bulk.flush();
-        }
-        plain.execute(&self.insert)?;
-        upsert.execute(&self.upsert)?;
+        // The next chunk's probe must see this one.
+        self.rows.flush()?;
+        self.upsert.flush()?;
         self.buffered = 0;
         Ok(())
     }
@@ -258,10 +253,10 @@ impl SampleWriter {
     /// While the bulk inserter defers indexes: writes the chunk without a probe if no channel's
     /// points can overlap what this writer already wrote (true), else builds the indexes and
     /// returns false so that the chunk takes the probing path.
-    fn write_deferred(&mut self) -> bool {
-        let Some(bulk) = self.bulk.as_mut().filter(|b| b.indexes_deferred()) else {
-            return false;
-        };
+    fn write_deferred(&mut self) -> SensorResult<bool> {
+        if !self.rows.indexes_deferred() {
+            return Ok(false);
+        }
         let overlaps = self
             .buffers
             .iter()
@@ -273,8 +268,8 @@ impl SampleWriter {
                 }
             });
         if overlaps {
-            bulk.build_deferred_indexes();
-            return false;
+            self.rows.build_deferred_indexes();
+            return Ok(false);
         }
         for ((buffer, written), &channel) in self
             .buffers
@@ -287,20 +282,18 @@ impl SampleWriter {
             };
             let (lo, hi) = (first.0, last.0);
             *written = Some(written.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-            bulk.insert(channel, &buffer.points);
+            push_points(|row| self.rows.push(row), channel, &buffer.points)?;
             self.stats.inserted += buffer.points.len() as u64;
             buffer.points.clear();
         }
-        bulk.flush();
-        true
+        self.rows.flush()?;
+        Ok(true)
     }
 
     /// Writes what is left and releases the table.
     pub fn finish(mut self) -> SensorResult<WriteStats> {
         self.flush()?;
-        if let Some(bulk) = self.bulk.as_mut() {
-            bulk.close();
-        }
+        self.rows.finish()?;
         Ok(self.stats)
     }
 }
@@ -308,38 +301,4 @@ impl SampleWriter {
 fn timestamp_value(pg_us: i64) -> SensorResult<TimestampWithTimeZone> {
     TimestampWithTimeZone::try_from(pg_us)
         .map_err(|_| SensorError::new(ErrorKind::DatetimeOutOfRange, "timestamp out of range"))
-}
-
-/// Rows on their way to one SQL statement, as three parallel arrays.
-#[derive(Default)]
-struct SqlRows {
-    times: Vec<TimestampWithTimeZone>,
-    channels: Vec<i32>,
-    values: Vec<f64>,
-}
-
-impl SqlRows {
-    fn extend(&mut self, channel: i32, points: &[(i64, f64)]) -> SensorResult<()> {
-        for &(time, value) in points {
-            self.times.push(timestamp_value(time)?);
-            self.channels.push(channel);
-            self.values.push(value);
-        }
-        Ok(())
-    }
-
-    fn execute(self, statement: &OwnedPreparedStatement) -> SensorResult<()> {
-        if self.times.is_empty() {
-            return Ok(());
-        }
-        Spi::connect_mut(|client| {
-            let args = [
-                DatumWithOid::from(self.times),
-                DatumWithOid::from(self.channels),
-                DatumWithOid::from(self.values),
-            ];
-            client.update(statement, None, &args).map(|_| ())
-        })
-        .map_err(|e| spi_error("could not write samples", e))
-    }
 }
