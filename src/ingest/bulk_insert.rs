@@ -455,7 +455,8 @@ unsafe fn why_not_direct<const N: usize>(
         if !(*rel).trigdesc.is_null() {
             return Err("it has triggers (a TimescaleDB hypertable has one)".into());
         }
-        if form.relhasrules || !(*rel).rd_rules.is_null() {
+        // (Not relhasrules: it stays set once the last rule is dropped.)
+        if !(*rel).rd_rules.is_null() {
             return Err("it has rules".into());
         }
         if pg_sys::pg_class_aclcheck(relid, pg_sys::GetUserId(), pg_sys::ACL_INSERT as _)
