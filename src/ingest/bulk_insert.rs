@@ -1,6 +1,6 @@
-//! Bulk insertion the way `COPY … FROM` writes rows, for the loaders (`load_tdms`, `load_tsv`).
-//! A loader describes its table as a [`TargetTable`] (the columns a row fills, all of by-value types)
-//! and pushes rows of datums; what a row means stays with the loader.
+//! Bulk insertion the way `COPY … FROM` writes rows, for the loaders (`load_tdms`,
+//! `load_tsv`). A loader describes its table as a [`TargetTable`] (the columns a row fills, all
+//! of by-value types) and pushes rows of datums; what a row means stays with the loader.
 //!
 //! **Direct path** ([`BulkInsert`]). Batches of 1000 virtual slots go into the heap through
 //! `table_multi_insert` with a `BulkInsertState` (one WAL record per page instead of per row, a
@@ -81,7 +81,7 @@ impl Column {
 /// What row-level security on the table means for the direct path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowSecurity {
-    /// Policies are no part of the table's design: once enabled, rows go through SQL.
+    /// Policies are not part of the table's design: once enabled, rows go through SQL.
     Unexpected,
     /// Policies are part of the design (tenant isolation): rows go through SQL when they apply
     /// to the current role, not for superusers, BYPASSRLS roles or the owner (unless forced).

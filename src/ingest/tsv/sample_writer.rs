@@ -13,9 +13,9 @@
 //!   which overwrites the old values.
 //!
 //! Into an empty table the bulk inserter defers index maintenance to one rebuild at the end
-//! ([`Indexes::RebuildIfEmpty`]); then the table holds only this file's rows, so the probe is answered
-//! from memory: each channel's [first, last] time written so far. The first chunk that could
-//! overlap them ends the deferred mode (indexes are built) and takes the path above.
+//! ([`Indexes::RebuildIfEmpty`]); then the table holds only this file's rows, so the probe is
+//! answered from memory: each channel's [first, last] time written so far. The first chunk
+//! that could overlap them ends the deferred mode (indexes are built) and takes the path above.
 //!
 //! Sorting channel by channel also gives each channel's index entries in ascending order, which
 //! keeps B-tree insertion on a few hot pages.
