@@ -48,7 +48,7 @@ SELECT status, channels, points FROM sensor.load_tsv(:'tsv', company => 'demo', 
 \endif
 
 \echo '== Every function in schema sensor'
-SELECT p.proname AS function, left(split_part(d.description, '. ', 1), 110) AS what
+SELECT p.proname AS function, left(regexp_replace(d.description, '(?<!e\.g|i\.e)\.\s.*$', '', 's'), 110) AS what
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 LEFT JOIN pg_catalog.pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::regclass
