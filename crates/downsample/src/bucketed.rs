@@ -386,6 +386,23 @@ impl BucketedState {
             return Ok(pts);
         }
         let bins = self.bins;
+        if bins
+            == TimeBins::new(
+                self.from,
+                self.to,
+                bins_for(method, self.points, self.ratio)?,
+            )?
+        {
+            // Built for this method (`for_method`): the buckets are the method's bins, so
+            // they are emitted as they are instead of being copied and re-binned.
+            let mut groups: Vec<(u64, M4Summary)> = Vec::with_capacity(self.buckets.len() + 1);
+            groups.extend(self.buckets.iter().map(|(&j, &s)| (u64::from(j), s)));
+            if let Some(hot) = &self.hot {
+                let at = groups.partition_point(|(j, _)| *j < u64::from(hot.index));
+                groups.insert(at, (u64::from(hot.index), hot.summary));
+            }
+            return Ok(emit(method, self.points, &bins, &groups));
+        }
         merge_summaries(
             self.buckets()
                 .into_iter()

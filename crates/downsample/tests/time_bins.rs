@@ -147,6 +147,32 @@ proptest! {
     }
 
     #[test]
+    fn finish_equals_merging_its_buckets(pts in clean_samples(), n in 4usize..120, ratio in 2usize..9) {
+        // finish() of a state built for its method emits its buckets directly; batch goes
+        // the same way, so check it against re-binning the buckets with merge_summaries.
+        prop_assume!(pts.len() > n);
+        let (from, to) = (pts[0].t, pts[pts.len() - 1].t + 1);
+        for method in TIME_METHODS {
+            let mut s = TimeRangeDownsampler::new(from, to, n, method, &opts(ratio)).unwrap();
+            for p in &pts {
+                s.push(p.t, p.v);
+            }
+            let state = s.state();
+            let rebinned = merge_summaries(
+                state.buckets().into_iter().map(|(j, m)| (state.bucket_start(j), m)),
+                from,
+                to,
+                n,
+                method,
+                &opts(ratio),
+            )
+            .unwrap();
+            prop_assert!(!rebinned.is_empty());
+            prop_assert!(same_points(&s.finish().unwrap(), &rebinned), "{}", method);
+        }
+    }
+
+    #[test]
     fn streaming_skips_like_batch(samples in dirty_samples(), n in 4usize..60) {
         // Time-ordered input (duplicates adjacent): streaming skips NaN/inf and
         // repeated timestamps exactly like the batch cleaning does.
