@@ -134,25 +134,24 @@ fn channel_window(
             ))
             .into());
         }
-        let Some((first, last)) = tdms_extent_stored(channel_id)? else {
+        let Some((first, last)) = time_extent(
+            "SELECT min(time), max(time) FROM sensor.samples WHERE channel_id = $1",
+            &[channel_id.into()],
+        )?
+        else {
             return Ok(TableIterator::new(rows));
         };
         let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
         let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
-        let source = Source {
-            relation: "sensor.samples".into(),
-            x: "time".into(),
-            value: "value".into(),
-            series: None,
-            conditions: vec!["channel_id = $3".into()],
-            params: vec![Param::int8(channel_id)],
-            axis: Axis::Time,
-        };
-        for series in downsample_window(&source, &request)? {
-            for (t, v) in with_gaps(&series.points, request.gap)? {
-                let seconds = relative.then(|| (t - first) as f64 / 1e6);
-                rows.push((Some(timestamp_of(t)?), seconds, None, v));
-            }
+        let source = channel_source(
+            "sensor.samples",
+            "time",
+            "channel_id",
+            Param::int8(channel_id),
+            Axis::Time,
+        );
+        for (time, seconds, value) in timed_rows(&source, &request, first, relative)? {
+            rows.push((Some(time), seconds, None, value));
         }
     } else {
         if from.is_some() || to.is_some() || from_seconds.is_some() || to_seconds.is_some() {
@@ -177,15 +176,13 @@ fn channel_window(
         let lo = from_index.unwrap_or(first);
         let hi = to_index.unwrap_or(last.saturating_add(1));
         let request = Request::new(method, points, lo, hi, None)?;
-        let source = Source {
-            relation: "sensor.indexed_samples".into(),
-            x: "sample_index".into(),
-            value: "value".into(),
-            series: None,
-            conditions: vec!["channel_id = $3".into()],
-            params: vec![Param::int8(channel_id)],
-            axis: Axis::Index,
-        };
+        let source = channel_source(
+            "sensor.indexed_samples",
+            "sample_index",
+            "channel_id",
+            Param::int8(channel_id),
+            Axis::Index,
+        );
         for series in downsample_window(&source, &request)? {
             for p in &series.points {
                 rows.push((None, None, Some(p.t), Some(p.v)));
@@ -195,17 +192,56 @@ fn channel_window(
     Ok(TableIterator::new(rows))
 }
 
-/// First and last sample time of a timed TDMS channel, in kernel time.
-fn tdms_extent_stored(channel_id: i64) -> SensorResult<Option<(i64, i64)>> {
-    let (lo, hi) = Spi::get_two_with_args::<TimestampWithTimeZone, TimestampWithTimeZone>(
-        "SELECT min(time), max(time) FROM sensor.samples WHERE channel_id = $1",
-        &[channel_id.into()],
-    )
-    .map_err(spi_error)?;
+/// First and last sample time of a timed channel (`sql` selects min and max), in kernel
+/// time; `None` when the channel has no samples.
+fn time_extent(sql: &str, args: &[DatumWithOid]) -> SensorResult<Option<(i64, i64)>> {
+    let (lo, hi) =
+        Spi::get_two_with_args::<TimestampWithTimeZone, TimestampWithTimeZone>(sql, args)
+            .map_err(spi_error)?;
     match (lo, hi) {
         (Some(lo), Some(hi)) => Ok(Some((kernel_time(lo, "time")?, kernel_time(hi, "time")?))),
         _ => Ok(None),
     }
+}
+
+/// One channel's rows of a sample table (`channel_column = $3`), as a downsampling source.
+fn channel_source(
+    relation: &str,
+    x: &str,
+    channel_column: &str,
+    channel: Param,
+    axis: Axis,
+) -> Source {
+    Source {
+        relation: relation.into(),
+        x: x.into(),
+        value: "value".into(),
+        series: None,
+        conditions: vec![format!("{channel_column} = $3")],
+        params: vec![channel],
+        axis,
+    }
+}
+
+/// A row of a timed channel's window: time, seconds since the first sample (when
+/// `relative`), value (NULL on a gap row).
+type TimedRow = (TimestampWithTimeZone, Option<f64>, Option<f64>);
+
+/// A timed channel's downsampled window with its gap rows.
+fn timed_rows(
+    source: &Source,
+    request: &Request,
+    first: i64,
+    relative: bool,
+) -> SensorResult<Vec<TimedRow>> {
+    let mut rows = Vec::new();
+    for series in downsample_window(source, request)? {
+        for (t, v) in with_gaps(&series.points, request.gap)? {
+            let seconds = relative.then(|| (t - first) as f64 / 1e6);
+            rows.push((timestamp_of(t)?, seconds, v));
+        }
+    }
+    Ok(rows)
 }
 
 /// `sensor.tsv_channels.id` of a T302 channel by its text id (and company and campaign
@@ -273,35 +309,25 @@ fn channel_window_t302(
     };
     let relative = relative.unwrap_or(false);
     let id = t302_channel(channel_id, company, campaign)?;
-    let (lo, hi) = Spi::get_two_with_args::<TimestampWithTimeZone, TimestampWithTimeZone>(
+    let Some((first, last)) = time_extent(
         "SELECT min(time), max(time) FROM sensor.electrical_samples WHERE channel = $1",
         &[id.into()],
-    )
-    .map_err(spi_error)?;
-    let mut rows = Vec::new();
-    let (Some(lo), Some(hi)) = (lo, hi) else {
-        return Ok(TableIterator::new(rows));
+    )?
+    else {
+        return Ok(TableIterator::new(Vec::new()));
     };
-    let first = kernel_time(lo, "time")?;
-    let last = kernel_time(hi, "time")?;
     let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
     let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
-    let source = Source {
-        relation: "sensor.electrical_samples".into(),
-        x: "time".into(),
-        value: "value".into(),
-        series: None,
-        conditions: vec!["channel = $3".into()],
-        params: vec![Param::int4(id)],
-        axis: Axis::Time,
-    };
-    for series in downsample_window(&source, &request)? {
-        for (t, v) in with_gaps(&series.points, request.gap)? {
-            let seconds = relative.then(|| (t - first) as f64 / 1e6);
-            rows.push((timestamp_of(t)?, seconds, v));
-        }
-    }
-    Ok(TableIterator::new(rows))
+    let source = channel_source(
+        "sensor.electrical_samples",
+        "time",
+        "channel",
+        Param::int4(id),
+        Axis::Time,
+    );
+    Ok(TableIterator::new(timed_rows(
+        &source, &request, first, relative,
+    )?))
 }
 
 /// Raw rows of TDMS channel `channel_id` in `[from, to)` (NULL bounds: unbounded) after

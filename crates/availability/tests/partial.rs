@@ -8,63 +8,8 @@ use availability::{
 };
 use proptest::prelude::*;
 
-const STATES: [&str; 7] = [
-    "online",
-    "warning",
-    "offline",
-    "maintenance",
-    "calibrating",
-    "unknown",
-    "no_heartbeat",
-];
-const FROM: i64 = 0;
-const TO: i64 = 200;
-
-type Events = Vec<(i64, &'static str)>;
-
-fn events_strategy(max: usize) -> impl Strategy<Value = Events> {
-    prop::collection::vec((-30i64..230, 0usize..STATES.len()), 0..max)
-        .prop_map(|v| v.into_iter().map(|(t, s)| (t, STATES[s])).collect())
-}
-
-fn config_strategy() -> impl Strategy<Value = AvailabilityConfig> {
-    (
-        prop::option::of(1i64..40),
-        any::<bool>(),
-        prop::option::of(0u8..=4),
-    )
-        .prop_map(|(liveness, unknown_gaps, calib)| {
-            let mut w = Weights::default();
-            if let Some(c) = calib {
-                w.set("calibrating", Some(f64::from(c) / 4.0))
-                    .expect("weight");
-            }
-            let policy = if unknown_gaps {
-                GapPolicy::Unknown
-            } else {
-                GapPolicy::Down
-            };
-            AvailabilityConfig::new(w, liveness, policy).expect("config")
-        })
-}
-
-fn carry_in_strategy() -> impl Strategy<Value = Option<&'static str>> {
-    prop::option::of((0usize..STATES.len()).prop_map(|i| STATES[i]))
-}
-
-fn build(
-    cfg: &AvailabilityConfig,
-    carry_in: Option<&str>,
-    events: &[(i64, &'static str)],
-    capacity: usize,
-) -> AvailabilityState {
-    let mut s = AvailabilityState::new(cfg.clone(), FROM, TO, carry_in).expect("state");
-    s.set_buffer_capacity(capacity);
-    for &(t, st) in events {
-        s.push(t, st).expect("push");
-    }
-    s
-}
+mod common;
+use common::*;
 
 /// How a parallel scan hands rows to workers: consecutive blocks of the
 /// heap (sizes from `blocks`, cycled) go to the workers in turn, or to the
@@ -107,7 +52,7 @@ fn merge_partials(
     let mut pieces: Vec<AvailabilityState> = parts
         .iter()
         .map(|p| {
-            let s = build(cfg, carry_in, p, capacity(p.len()));
+            let s = build(cfg, FROM, TO, carry_in, p, capacity(p.len()));
             AvailabilityState::from_bytes(&s.to_partial_bytes()).expect("partial bytes")
         })
         .collect();
@@ -162,7 +107,7 @@ proptest! {
         if time_ordered_heap {
             heap.sort_by_key(|e| e.0);
         }
-        let direct = build(&cfg, carry, &heap, DEFAULT_BUFFER_CAPACITY);
+        let direct = build(&cfg, FROM, TO, carry, &heap, DEFAULT_BUFFER_CAPACITY);
         prop_assert!(!direct.is_approximate());
         let parts = split_by_blocks(&heap, workers, &blocks, &pick);
         prop_assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), heap.len());
@@ -183,7 +128,7 @@ proptest! {
         workers in 2usize..=4,
         order in prop::collection::vec(any::<prop::sample::Index>(), 1..8),
     ) {
-        let direct = build(&cfg, carry, &events, DEFAULT_BUFFER_CAPACITY);
+        let direct = build(&cfg, FROM, TO, carry, &events, DEFAULT_BUFFER_CAPACITY);
         let mut parts = vec![Vec::new(); workers];
         for (e, o) in events.iter().zip(owner.iter()) {
             parts[o.index(workers)].push(*e);
@@ -214,7 +159,7 @@ proptest! {
         if time_ordered_heap {
             heap.sort_by_key(|e| e.0);
         }
-        let direct = build(&cfg, carry, &heap, DEFAULT_BUFFER_CAPACITY);
+        let direct = build(&cfg, FROM, TO, carry, &heap, DEFAULT_BUFFER_CAPACITY);
         let parts = split_by_blocks(&heap, workers, &blocks, &pick);
         let merged = merge_partials(&cfg, carry, &parts, |_| capacity, &order);
         let sum = merged.summary();
@@ -245,7 +190,7 @@ proptest! {
     ) {
         let mut heap = events.clone();
         heap.sort_by_key(|e| e.0);
-        let direct = build(&cfg, carry, &heap, DEFAULT_BUFFER_CAPACITY);
+        let direct = build(&cfg, FROM, TO, carry, &heap, DEFAULT_BUFFER_CAPACITY);
         cuts.sort_unstable();
         let mut parts: Vec<Events> = vec![Vec::new(); cuts.len() + 1];
         for e in &heap {
@@ -254,7 +199,7 @@ proptest! {
         let mut pieces: Vec<AvailabilityState> = parts
             .iter()
             .map(|p| {
-                let s = build(&cfg, carry, p, capacity);
+                let s = build(&cfg, FROM, TO, carry, p, capacity);
                 AvailabilityState::from_bytes(&s.to_partial_bytes()).expect("partial bytes")
             })
             .collect();
@@ -284,8 +229,8 @@ proptest! {
         events in events_strategy(150),
         capacity in 1usize..16,
     ) {
-        let direct = build(&cfg, carry, &events, DEFAULT_BUFFER_CAPACITY);
-        let s = build(&cfg, carry, &events, capacity);
+        let direct = build(&cfg, FROM, TO, carry, &events, DEFAULT_BUFFER_CAPACITY);
+        let s = build(&cfg, FROM, TO, carry, &events, capacity);
         let sum = s.summary();
         check_invariants(&sum)?;
         if !sum.approximate {
@@ -303,8 +248,8 @@ proptest! {
         more in events_strategy(40),
         capacity in 1usize..64,
     ) {
-        let mut s = build(&cfg, carry, &events, capacity);
-        s.merge(&build(&cfg, None, &more, capacity)).expect("merge");
+        let mut s = build(&cfg, FROM, TO, carry, &events, capacity);
+        s.merge(&build(&cfg, FROM, TO, None, &more, capacity)).expect("merge");
         let bytes = s.to_partial_bytes();
         let back = AvailabilityState::from_bytes(&bytes).expect("partial round trip");
         prop_assert_eq!(back.to_partial_bytes(), bytes.clone());
@@ -328,7 +273,7 @@ proptest! {
         capacity in 1usize..40,
     ) {
         let cfg = AvailabilityConfig::new(Weights::default(), Some(7), GapPolicy::Down).expect("config");
-        let s = build(&cfg, Some("online"), &events, capacity);
+        let s = build(&cfg, FROM, TO, Some("online"), &events, capacity);
         let good = s.to_partial_bytes();
         // Every strict prefix is truncated.
         prop_assert!(AvailabilityState::from_bytes(&good[..cut.index(good.len())]).is_err());

@@ -6,69 +6,8 @@ use availability::{
 };
 use proptest::prelude::*;
 
-const STATES: [&str; 7] = [
-    "online",
-    "warning",
-    "offline",
-    "maintenance",
-    "calibrating",
-    "unknown",
-    "no_heartbeat",
-];
-const FROM: i64 = 0;
-const TO: i64 = 200;
-
-type Events = Vec<(i64, &'static str)>;
-
-fn events_strategy(max: usize) -> impl Strategy<Value = Events> {
-    prop::collection::vec((-30i64..230, 0usize..STATES.len()), 0..max)
-        .prop_map(|v| v.into_iter().map(|(t, s)| (t, STATES[s])).collect())
-}
-
-fn config_strategy() -> impl Strategy<Value = AvailabilityConfig> {
-    (
-        prop::option::of(1i64..40),
-        any::<bool>(),
-        prop::option::of(0u8..=4),
-        any::<bool>(),
-    )
-        .prop_map(|(liveness, unknown_gaps, calib, weigh_maintenance)| {
-            let mut w = Weights::default();
-            if let Some(c) = calib {
-                w.set("calibrating", Some(f64::from(c) / 4.0))
-                    .expect("weight");
-            }
-            if weigh_maintenance {
-                w.set("maintenance", Some(1.0)).expect("weight");
-            }
-            let policy = if unknown_gaps {
-                GapPolicy::Unknown
-            } else {
-                GapPolicy::Down
-            };
-            AvailabilityConfig::new(w, liveness, policy).expect("config")
-        })
-}
-
-fn carry_in_strategy() -> impl Strategy<Value = Option<&'static str>> {
-    prop::option::of((0usize..STATES.len()).prop_map(|i| STATES[i]))
-}
-
-fn build(
-    cfg: &AvailabilityConfig,
-    from: i64,
-    to: i64,
-    carry_in: Option<&str>,
-    events: &[(i64, &'static str)],
-    capacity: usize,
-) -> AvailabilityState {
-    let mut s = AvailabilityState::new(cfg.clone(), from, to, carry_in).expect("state");
-    s.set_buffer_capacity(capacity);
-    for &(t, st) in events {
-        s.push(t, st).expect("push");
-    }
-    s
-}
+mod common;
+use common::*;
 
 fn check_invariants(s: &Summary) -> Result<(), TestCaseError> {
     if let Some(a) = s.availability {
