@@ -19,7 +19,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{ErrorKind, SensorError, SensorResult, SqlResult};
 use crate::quoting::{quote_identifier, quote_literal};
-use crate::row_stream::{stream_rows, Param, Row, RowSink};
+use crate::row_stream::{stream_rows, stream_rows_serial, Param, Row, RowSink};
 
 const USECS_PER_DAY: i64 = 86_400_000_000;
 
@@ -1014,9 +1014,7 @@ fn availability_report(
     };
     // A serial scan delivers each equipment's rows in heap order; a Gather would
     // interleave workers' rows and make the per-bucket states approximate.
-    let parallel = current_setting("max_parallel_workers_per_gather")?;
-    set_local("max_parallel_workers_per_gather", "0")?;
-    let streamed = stream_rows(
+    stream_rows_serial(
         &query,
         &[
             Param::timestamptz(source.from),
@@ -1024,9 +1022,7 @@ fn availability_report(
         ],
         3,
         &mut sink,
-    );
-    set_local("max_parallel_workers_per_gather", &parallel)?;
-    streamed?;
+    )?;
 
     let carry = source.carry_ins()?;
     let mut groups: HashMap<Option<String>, BucketStates> = sink.groups.into_iter().collect();
@@ -1058,22 +1054,6 @@ fn availability_report(
 
 fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
     SensorError::invalid_parameter(format!("could not read the events: {err}"))
-}
-
-fn current_setting(name: &str) -> SensorResult<String> {
-    Spi::get_one_with_args::<String>("SELECT pg_catalog.current_setting($1)", &[name.into()])
-        .ok()
-        .flatten()
-        .ok_or_else(|| SensorError::invalid_parameter(format!("unknown setting {name}")))
-}
-
-/// SET LOCAL: undone at the end of the transaction if the caller does not undo it first.
-fn set_local(name: &str, value: &str) -> SensorResult<()> {
-    Spi::run_with_args(
-        "SELECT pg_catalog.set_config($1, $2, true)",
-        &[name.into(), value.into()],
-    )
-    .map_err(|e| SensorError::invalid_parameter(format!("could not set {name}: {e}")))
 }
 
 /// The status history as intervals per equipment; with `points`, at most that many

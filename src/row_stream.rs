@@ -177,11 +177,39 @@ unsafe extern "C-unwind" fn shutdown(_receiver: *mut pg_sys::DestReceiver) {}
 /// Runs `sql` (read-only, with `params` as $1, $2, …) and passes every row to `sink`.
 /// `columns` is how many leading result columns the sink reads. Returns the row count.
 /// Errors of the query itself (a missing column, a permission) are PostgreSQL's own.
+/// The planner may choose a parallel plan, so rows of an unordered query may arrive
+/// interleaved from several workers.
 pub fn stream_rows(
     sql: &str,
     params: &[Param],
     columns: usize,
     sink: &mut dyn RowSink,
+) -> SensorResult<u64> {
+    run(
+        sql,
+        params,
+        columns,
+        sink,
+        pg_sys::CURSOR_OPT_PARALLEL_OK as i32,
+    )
+}
+
+/// [`stream_rows`] with a serial plan: an unordered scan then delivers rows in heap order.
+pub fn stream_rows_serial(
+    sql: &str,
+    params: &[Param],
+    columns: usize,
+    sink: &mut dyn RowSink,
+) -> SensorResult<u64> {
+    run(sql, params, columns, sink, 0)
+}
+
+fn run(
+    sql: &str,
+    params: &[Param],
+    columns: usize,
+    sink: &mut dyn RowSink,
+    cursor_options: i32,
 ) -> SensorResult<u64> {
     let c_sql = CString::new(sql)
         .map_err(|_| SensorError::invalid_parameter("a query text must not contain NUL bytes"))?;
@@ -209,7 +237,7 @@ pub fn stream_rows(
                 c_sql.as_ptr(),
                 nargs,
                 argtypes.as_mut_ptr(),
-                pg_sys::CURSOR_OPT_PARALLEL_OK as i32,
+                cursor_options,
             );
             if plan.is_null() {
                 return Err(spi_failure("prepare", pg_sys::SPI_result));

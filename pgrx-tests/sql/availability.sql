@@ -102,6 +102,8 @@ FROM generate_series(1, 10) e, generate_series(1, 5000) i ORDER BY e, i;
 ANALYZE many_events;
 CREATE TEMP TABLE serial_result AS
 SELECT equipment, sensor.availability_agg(time, status, '2026-01-01', '2026-01-05') AS s FROM many_events GROUP BY equipment;
+CREATE TEMP TABLE serial_report AS
+SELECT * FROM sensor.availability_report('many_events', 'time', 'status', 'equipment', '2026-01-01', '2026-01-05', bucket => '6 hours');
 SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT equipment, sensor.availability_agg(time, status, '2026-01-01', '2026-01-05') FROM many_events GROUP BY equipment;
@@ -110,6 +112,12 @@ SELECT count(*) AS equipments,
        count(*) FILTER (WHERE sensor.is_approximate(p.s)) AS approximate
 FROM (SELECT equipment, sensor.availability_agg(time, status, '2026-01-01', '2026-01-05') AS s FROM many_events GROUP BY equipment) p
 JOIN serial_result r USING (equipment);
+-- availability_report plans its own scan serially whatever these settings say: the same rows.
+SELECT (SELECT count(*) FROM serial_report) AS report_rows,
+       (SELECT count(*) FROM serial_report WHERE approximate) AS approximate,
+       count(*) AS differing_rows
+FROM (SELECT * FROM sensor.availability_report('many_events', 'time', 'status', 'equipment', '2026-01-01', '2026-01-05', bucket => '6 hours')
+      EXCEPT SELECT * FROM serial_report) d;
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather;
 
 -- Errors.
