@@ -27,7 +27,9 @@ SELECT sensor.clickhouse_ddl(
 
 \echo '== Downsampling: a million-point noisy sine to 12 points for a Grafana panel'
 \set QUIET on
+SET client_min_messages = warning;
 DROP TABLE IF EXISTS demo_measurements;
+RESET client_min_messages;
 CREATE TABLE demo_measurements AS
 SELECT timestamptz '2026-01-01' + i * interval '1 second' AS time,
        sin(i / 5000.0) + (random() - 0.5) * 0.1 AS value
