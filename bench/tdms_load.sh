@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TDMS load benchmark, in one run (see bench/tdms_load_bench.py for the method):
 #   - load_tdms of the seed file (3 x N float32 at 10 kHz, bench/tdms_make_seed.py) into
-#     sensor.samples vs COPY FROM (FORMAT binary) of the same 3N rows into an identical
+#     sensor_data.samples vs COPY FROM (FORMAT binary) of the same 3N rows into an identical
 #     table (same columns, same index, same WAL settings): prints the ratio (target <= 1);
 #   - the backend's private memory (RssAnon) during loads of 1M and N samples per channel.
 # Installs the release build into the PostgreSQL of PG_CONFIG and uses a throwaway cluster

@@ -4,10 +4,10 @@
 Usage: tdms_load_bench.py SEED_FILE SMALL_SEED_FILE WORK_DIR [REPEATS]
 Connection from the PG* environment (superuser). Run by bench/tdms_load.sh.
 
-1. load_tdms(SEED_FILE) into sensor.samples (empty, with its index), timed.
-2. COPY (SELECT channel_id, time, value FROM sensor.samples) TO a binary file: the same rows.
+1. load_tdms(SEED_FILE) into sensor_data.samples (empty, with its index), timed.
+2. COPY (SELECT channel_id, time, value FROM sensor_data.samples) TO a binary file: the same rows.
 3. COPY bench_copy.samples FROM that file (FORMAT binary), timed; bench_copy.samples is
-   CREATE TABLE (LIKE sensor.samples INCLUDING ALL): same columns, same index, logged.
+   CREATE TABLE (LIKE sensor_data.samples INCLUDING ALL): same columns, same index, logged.
 Both targets are emptied by TRUNCATE in an earlier transaction (so neither gets the
 new-relfilenode shortcuts), with a CHECKPOINT and an OS sync before each timed step. Steps 1 and 3 are
 untimed once (WAL segments then exist for both), then timed REPEATS times each, in
@@ -59,7 +59,7 @@ class PeakRss:
 
 def empty_tables(conn, which=("load", "copy")):
     if "load" in which:
-        conn.execute("TRUNCATE sensor.datasets, sensor.channels, sensor.samples, sensor.indexed_samples")
+        conn.execute("TRUNCATE sensor_data.datasets, sensor_data.channels, sensor_data.samples, sensor_data.indexed_samples")
     if "copy" in which:
         conn.execute("TRUNCATE bench_copy.samples")
     conn.execute("CHECKPOINT")
@@ -95,28 +95,28 @@ def main():
         conn.execute("SET client_min_messages = warning")
         conn.execute("CREATE SCHEMA IF NOT EXISTS bench_copy")
         conn.execute("DROP TABLE IF EXISTS bench_copy.samples")
-        conn.execute("CREATE TABLE bench_copy.samples (LIKE sensor.samples INCLUDING ALL)")
+        conn.execute("CREATE TABLE bench_copy.samples (LIKE sensor_data.samples INCLUDING ALL)")
         shape = conn.execute(
             """SELECT (SELECT string_agg(format('%s %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
                        FROM pg_attribute WHERE attrelid = r::regclass AND attnum > 0 AND NOT attisdropped),
                       (SELECT string_agg(regexp_replace(pg_get_indexdef(indexrelid), 'INDEX \\S+ ON \\S+', 'INDEX ON _'), '; ')
                        FROM pg_index WHERE indrelid = r::regclass),
                       (SELECT relpersistence FROM pg_class WHERE oid = r::regclass)
-               FROM unnest(ARRAY['sensor.samples', 'bench_copy.samples']) AS r""").fetchall()
-        for (cols, idx, persistence), name in zip(shape, ["sensor.samples", "bench_copy.samples"]):
+               FROM unnest(ARRAY['sensor_data.samples', 'bench_copy.samples']) AS r""").fetchall()
+        for (cols, idx, persistence), name in zip(shape, ["sensor_data.samples", "bench_copy.samples"]):
             print("%-19s (%s) [%s] persistence=%s" % (name, cols, idx, persistence))
         if len(set(shape)) != 1:
             sys.exit("the two tables differ; the comparison would be unfair")
         ts_extension = conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").fetchone()[0]
         if ts_extension:
-            print("note: TimescaleDB is installed; sensor.samples may be a hypertable (not like for like)")
+            print("note: TimescaleDB is installed; sensor_data.samples may be a hypertable (not like for like)")
 
         # Untimed first load: makes the COPY file, and leaves recycled WAL segments so
         # that no timed step pays for creating them.
         empty_tables(conn)
         _, samples, _, _ = timed_load(seed)
-        conn.execute("COPY (SELECT channel_id, time, value FROM sensor.samples) TO '%s' (FORMAT binary)" % copy_file)
-        n = conn.execute("SELECT count(*) FROM sensor.samples").fetchone()[0]
+        conn.execute("COPY (SELECT channel_id, time, value FROM sensor_data.samples) TO '%s' (FORMAT binary)" % copy_file)
+        n = conn.execute("SELECT count(*) FROM sensor_data.samples").fetchone()[0]
         print("rows: %d loaded by load_tdms (report: %d); COPY file %.0f MB" % (n, samples, os.path.getsize(copy_file) / 1e6))
 
         loads, copies, mem_big = [], [], None
@@ -132,7 +132,7 @@ def main():
                     copies.append(timed_copy(conn, copy_file))
             print("run %d: load_tdms %.2f s, COPY FROM binary %.2f s" % (r + 1, loads[-1], copies[-1]))
         same = conn.execute(
-            "SELECT (SELECT count(*) FROM bench_copy.samples) = (SELECT count(*) FROM sensor.samples)").fetchone()[0]
+            "SELECT (SELECT count(*) FROM bench_copy.samples) = (SELECT count(*) FROM sensor_data.samples)").fetchone()[0]
         if not same:
             sys.exit("row counts differ between the two tables")
 

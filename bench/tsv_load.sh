@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # T302 load benchmark: sensor.load_tsv of a generated V002 file (TSV_BENCH_ROWS rows x 30
-# channels, default 1,000,000 = 30 million points) into an empty sensor.electrical_samples,
+# channels, default 1,000,000 = 30 million points) into an empty sensor_data.electrical_samples,
 # against COPY ... FROM of the same points as long-format CSV (time,channel,value) into an
 # identical empty table (same columns, same primary key), in one run on one cluster.
 # Prints both times and the ratio load_tsv / COPY (target: <= 1).
@@ -38,11 +38,11 @@ DB=("${PSQL[@]}" -d sensor_tsv_bench)
 "${DB[@]}" -c "SELECT status FROM sensor.load_tsv('$TSV', company => 'bench', campaign => 'bench')" >/dev/null
 INT_CSV="$WORK/bench_${ROWS}_channel_ids.csv"
 if [ ! -s "$INT_CSV" ] || [ "$INT_CSV" -ot "$CSV" ]; then
-  "${DB[@]}" -At -F, -c "SELECT channel_id, id FROM sensor.tsv_channels WHERE company = 'bench'" > "$WORK/channel_ids.csv"
+  "${DB[@]}" -At -F, -c "SELECT channel_id, id FROM sensor_data.tsv_channels WHERE company = 'bench'" > "$WORK/channel_ids.csv"
   awk -F, 'NR == FNR { id[$1] = $2; next } { print $1 "," id[$2] "," $3 }' "$WORK/channel_ids.csv" "$CSV" > "$INT_CSV"
   chmod a+r "$INT_CSV"
 fi
-"${DB[@]}" -c "CREATE TABLE public.copy_target (LIKE sensor.electrical_samples INCLUDING ALL)"
+"${DB[@]}" -c "CREATE TABLE public.copy_target (LIKE sensor_data.electrical_samples INCLUDING ALL)"
 
 now() { date +%s.%N; }
 best_copy="" best_load=""
@@ -53,15 +53,15 @@ for round in $(seq "$ROUNDS"); do
   t1=$(now)
   copy_s=$(echo "$t1 - $t0" | bc -l)
 
-  "${DB[@]}" -c "TRUNCATE sensor.electrical_samples" -c "DELETE FROM sensor.tsv_files" \
-    -c "INSERT INTO sensor.electrical_samples SELECT '1999-01-01', -1, 0 WHERE $NOT_EMPTY" -c "CHECKPOINT"
+  "${DB[@]}" -c "TRUNCATE sensor_data.electrical_samples" -c "DELETE FROM sensor_data.tsv_files" \
+    -c "INSERT INTO sensor_data.electrical_samples SELECT '1999-01-01', -1, 0 WHERE $NOT_EMPTY" -c "CHECKPOINT"
   t0=$(now)
   status=$("${DB[@]}" -At -c "SELECT status || ' ' || points FROM sensor.load_tsv('$TSV', company => 'bench', campaign => 'bench')")
   t1=$(now)
   load_s=$(echo "$t1 - $t0" | bc -l)
 
   copied=$("${DB[@]}" -At -c "SELECT count(*) FROM public.copy_target WHERE channel <> -1")
-  loaded=$("${DB[@]}" -At -c "SELECT count(*) FROM sensor.electrical_samples WHERE channel <> -1")
+  loaded=$("${DB[@]}" -At -c "SELECT count(*) FROM sensor_data.electrical_samples WHERE channel <> -1")
   if [ "$copied" != "$loaded" ] || [ "$status" != "loaded $loaded" ]; then
     echo "MISMATCH: COPY wrote $copied rows, load_tsv wrote $loaded ($status)" >&2
     exit 1
@@ -71,7 +71,7 @@ for round in $(seq "$ROUNDS"); do
   if [ -z "$best_load" ] || [ "$(echo "$load_s < $best_load" | bc -l)" = 1 ]; then best_load=$load_s; fi
 done
 # Same rows in both tables, value for value.
-diff=$("${DB[@]}" -At -c "SELECT count(*) FROM (SELECT * FROM public.copy_target EXCEPT SELECT * FROM sensor.electrical_samples) d")
+diff=$("${DB[@]}" -At -c "SELECT count(*) FROM (SELECT * FROM public.copy_target EXCEPT SELECT * FROM sensor_data.electrical_samples) d")
 [ "$diff" = 0 ] || { echo "MISMATCH: $diff rows differ between COPY and load_tsv" >&2; exit 1; }
 printf 'tsv_load: %d rows x 30 channels, %s; COPY FROM csv %.2f s, load_tsv %.2f s, ratio load_tsv/COPY = %.2f (target <= 1)\n' \
   "$ROWS" "$MODE" "$best_copy" "$best_load" "$(echo "$best_load / $best_copy" | bc -l)"

@@ -86,7 +86,7 @@ COMMENT ON AGGREGATE sensor.downsample_summaries(timestamptz, sensor.m4, timesta
 COMMENT ON FUNCTION sensor.channel_window(bigint, timestamptz, timestamptz, float8, float8, bigint, bigint, integer, text, boolean, interval) IS
     'A downsampled window of a loaded TDMS channel: by time ("from", "to"), by seconds from the channel''s first sample (from_seconds, to_seconds), or by sample index for channels without time (from_index, to_index); half-open, open ends meaning the first or last sample. relative => true fills seconds (offset from the first sample). Returns (time, seconds, sample_index, value); 42704 for an unknown channel.';
 COMMENT ON FUNCTION sensor.channel_window(text, text, text, timestamptz, timestamptz, float8, float8, integer, text, boolean, interval) IS
-    'A downsampled window of a T302 power-logger channel by its text id (sensor.tsv_channels.channel_id; add company and campaign when the id is in several campaigns), by time or by seconds from its first point. Returns (time, seconds, value).';
+    'A downsampled window of a T302 power-logger channel by its text id (sensor_data.tsv_channels.channel_id; add company and campaign when the id is in several campaigns), by time or by seconds from its first point. Returns (time, seconds, value).';
 COMMENT ON FUNCTION sensor.channel_page(bigint, timestamptz, timestamptz, timestamptz, integer) IS
     'Keyset paging through the raw rows of a TDMS channel in [from, to) (NULL: unbounded), after the exclusive cursor after: at most limit rows in time order, except that a page never splits the rows of one timestamp. Every row carries has_more and next_cursor; pass next_cursor as after until has_more is false.';
 

@@ -13,13 +13,15 @@ use ::availability::{
 };
 use pgrx::datum::{Internal, Interval as PgInterval, TimestampWithTimeZone, ToIsoString};
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgMemoryContexts, PgRelation};
+use pgrx::{JsonB, PgMemoryContexts};
 
 use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{ErrorKind, SensorError, SensorResult, SqlResult};
 use crate::quoting::{quote_identifier, quote_literal};
+use crate::downsample::relation_args::RegClass;
 use crate::row_stream::{stream_rows, stream_rows_serial, Param, Row, RowSink};
+use crate::search_path;
 
 const USECS_PER_DAY: i64 = 86_400_000_000;
 
@@ -823,14 +825,7 @@ impl EventSource {
                 "\"to\" must be after \"from\"",
             ));
         }
-        // regclass output is already quoted and schema-qualified where needed.
-        let relation_name =
-            Spi::get_one_with_args::<String>("SELECT $1::regclass::text", &[relation.into()])
-                .ok()
-                .flatten()
-                .ok_or_else(|| {
-                    SensorError::new(ErrorKind::UndefinedObject, "relation does not exist")
-                })?;
+        let relation_name = RegClass(relation).qualified_name()?;
         for column in [Some(time_column), Some(state_column), equipment_column]
             .into_iter()
             .flatten()
@@ -932,13 +927,13 @@ impl EventSource {
 #[pg_extern(stable, parallel_restricted)]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn availability_report(
-    relation: PgRelation,
-    time_column: &str,
-    state_column: &str,
+    relation: Option<RegClass>,
+    time_column: Option<&str>,
+    state_column: Option<&str>,
     equipment_column: Option<&str>,
-    from: TimestampWithTimeZone,
-    to: TimestampWithTimeZone,
-    bucket: default!(PgInterval, "'1 hour'"),
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    bucket: default!(Option<PgInterval>, "'1 hour'"),
     weights: default!(Option<JsonB>, "NULL"),
     liveness: default!(Option<PgInterval>, "NULL"),
 ) -> Result<
@@ -958,8 +953,54 @@ fn availability_report(
     >,
     ErrorReport,
 > {
+    // NULL for a required argument gives no rows, as a STRICT function would.
+    let (Some(relation), Some(time_column), Some(state_column), Some(from), Some(to), Some(bucket)) =
+        (relation, time_column, state_column, from, to, bucket)
+    else {
+        return Ok(TableIterator::new(Vec::new()));
+    };
+    let rows = search_path::pinned(|| {
+        report_rows(
+            relation.0,
+            time_column,
+            state_column,
+            equipment_column,
+            from,
+            to,
+            bucket,
+            weights,
+            liveness,
+        )
+    })?;
+    Ok(TableIterator::new(rows))
+}
+
+type ReportSqlRow = (
+    Option<String>,
+    Option<TimestampWithTimeZone>,
+    Option<f64>,
+    Option<PgInterval>,
+    Option<PgInterval>,
+    Option<PgInterval>,
+    Option<i64>,
+    Option<String>,
+    bool,
+);
+
+#[allow(clippy::too_many_arguments)]
+fn report_rows(
+    relation: pg_sys::Oid,
+    time_column: &str,
+    state_column: &str,
+    equipment_column: Option<&str>,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    bucket: PgInterval,
+    weights: Option<JsonB>,
+    liveness: Option<PgInterval>,
+) -> SensorResult<Vec<ReportSqlRow>> {
     let source = EventSource::new(
-        relation.oid(),
+        relation,
         time_column,
         state_column,
         equipment_column,
@@ -983,7 +1024,7 @@ fn availability_report(
         Some(column) => matches!(
             Spi::get_one_with_args::<pg_sys::Oid>(
                 "SELECT atttypid FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2",
-                &[relation.oid().into(), column.into()],
+                &[relation.into(), column.into()],
             )
             .ok()
             .flatten(),
@@ -1049,7 +1090,7 @@ fn availability_report(
             ));
         }
     }
-    Ok(TableIterator::new(rows))
+    Ok(rows)
 }
 
 fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
@@ -1062,9 +1103,9 @@ fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
 #[pg_extern(stable, parallel_restricted)]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn state_timeline(
-    relation: PgRelation,
-    time_column: &str,
-    state_column: &str,
+    relation: Option<RegClass>,
+    time_column: Option<&str>,
+    state_column: Option<&str>,
     equipment_column: default!(Option<&str>, "NULL"),
     from: default!(Option<TimestampWithTimeZone>, "NULL"),
     to: default!(Option<TimestampWithTimeZone>, "NULL"),
@@ -1083,11 +1124,41 @@ fn state_timeline(
     >,
     ErrorReport,
 > {
+    // NULL for a required argument gives no rows, as a STRICT function would.
+    let (Some(relation), Some(time_column), Some(state_column)) = (relation, time_column, state_column)
+    else {
+        return Ok(TableIterator::new(Vec::new()));
+    };
     let (Some(from), Some(to)) = (from, to) else {
         return Err(SensorError::invalid_parameter("\"from\" and \"to\" are required").into());
     };
+    let rows = search_path::pinned(|| {
+        timeline_rows(relation.0, time_column, state_column, equipment_column, from, to, points, weights)
+    })?;
+    Ok(TableIterator::new(rows))
+}
+
+type TimelineRow = (
+    Option<String>,
+    Option<String>,
+    Option<TimestampWithTimeZone>,
+    Option<TimestampWithTimeZone>,
+    Option<PgInterval>,
+);
+
+#[allow(clippy::too_many_arguments)]
+fn timeline_rows(
+    relation: pg_sys::Oid,
+    time_column: &str,
+    state_column: &str,
+    equipment_column: Option<&str>,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    points: Option<i32>,
+    weights: Option<JsonB>,
+) -> SensorResult<Vec<TimelineRow>> {
     let source = EventSource::new(
-        relation.oid(),
+        relation,
         time_column,
         state_column,
         equipment_column,
@@ -1196,7 +1267,7 @@ fn state_timeline(
             ));
         }
     }
-    Ok(TableIterator::new(rows))
+    Ok(rows)
 }
 
 #[cfg(any(test, feature = "pg_test"))]

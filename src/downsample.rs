@@ -20,7 +20,7 @@
 
 mod aggregates;
 mod channels;
-mod relation_args;
+pub(crate) mod relation_args;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
@@ -189,7 +189,11 @@ pub(crate) struct Source {
 
 impl Source {
     fn where_clause(&self) -> String {
-        let mut terms = vec![format!("{x} >= $1 AND {x} < $2", x = self.x)];
+        // Operators qualified: the query runs under the caller's search_path (for `filter`).
+        let mut terms = vec![format!(
+            "{x} OPERATOR(pg_catalog.>=) $1 AND {x} OPERATOR(pg_catalog.<) $2",
+            x = self.x
+        )];
         terms.extend(self.conditions.iter().cloned());
         terms.join(" AND ")
     }

@@ -40,11 +40,14 @@ pub enum ErrorKind {
     UndefinedObject,
     /// A column that the relation does not have (42703).
     UndefinedColumn,
+    /// A concurrent transaction did the same work first, invisibly to this one's snapshot
+    /// (40001): retrying the transaction is the answer.
+    SerializationFailure,
 }
 
 impl ErrorKind {
     /// Every kind, for tests that prove the mapping.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::InvalidInput,
         ErrorKind::InvalidParameter,
         ErrorKind::NumericOutOfRange,
@@ -58,6 +61,7 @@ impl ErrorKind {
         ErrorKind::FeatureNotSupported,
         ErrorKind::UndefinedObject,
         ErrorKind::UndefinedColumn,
+        ErrorKind::SerializationFailure,
     ];
 
     pub const fn sql_error_code(self) -> PgSqlErrorCode {
@@ -75,6 +79,7 @@ impl ErrorKind {
             ErrorKind::FeatureNotSupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             ErrorKind::UndefinedObject => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
             ErrorKind::UndefinedColumn => PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            ErrorKind::SerializationFailure => PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
         }
     }
 
@@ -94,6 +99,7 @@ impl ErrorKind {
             ErrorKind::FeatureNotSupported => "0A000",
             ErrorKind::UndefinedObject => "42704",
             ErrorKind::UndefinedColumn => "42703",
+            ErrorKind::SerializationFailure => "40001",
         }
     }
 
@@ -113,6 +119,7 @@ impl ErrorKind {
             ErrorKind::FeatureNotSupported => "feature_not_supported",
             ErrorKind::UndefinedObject => "undefined_object",
             ErrorKind::UndefinedColumn => "undefined_column",
+            ErrorKind::SerializationFailure => "serialization_failure",
         }
     }
 }

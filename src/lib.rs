@@ -21,7 +21,20 @@ mod ingest;
 pub mod privileges;
 pub mod quoting;
 mod row_stream;
+mod search_path;
 pub mod timescaledb;
+
+/// Runs once per backend, when the library is loaded.
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    // An ERROR that PostgreSQL raises inside one of our calls (23505, 40001, …) travels
+    // through Rust as a panic; pgrx appends a captured Rust backtrace to its DETAIL when
+    // RUST_BACKTRACE is set in the server's environment. Clients get PostgreSQL's message,
+    // detail and hint only: turn the capture off for this process (Rust reads
+    // RUST_LIB_BACKTRACE before RUST_BACKTRACE, once).
+    // SAFETY: the backend is single-threaded while it loads a library.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+}
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 pgrx::extension_sql_file!(

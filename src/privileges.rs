@@ -155,3 +155,40 @@ mod tests {
         assert_eq!(writer, (false, true));
     }
 }
+
+/// Runs `read` with the privileges of `relation`'s owner, as a SECURITY DEFINER function
+/// would: for the functions that serve a tenant a T302 channel after checking, through the
+/// tenant views, that the caller may see it (tenants have no privilege on the tables).
+/// `read` must only run the extension's own schema-qualified queries.
+pub fn as_owner_of<T>(relation: &str, read: impl FnOnce() -> SensorResult<T>) -> SensorResult<T> {
+    let owner = pgrx::Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)",
+        &[relation.into()],
+    )
+    .map_err(|e| SensorError::new(ErrorKind::Io, format!("could not look up {relation}: {e}")))?
+    .ok_or_else(|| {
+        SensorError::new(ErrorKind::UndefinedObject, format!("table {relation} does not exist"))
+            .with_hint("sensor.create_storage() creates schema sensor_data and its tables when it is missing.")
+    })?;
+    /// Puts the caller's identity back, also when `read` unwinds. (An ERROR that aborts the
+    /// (sub)transaction restores it too: PostgreSQL saves it at each start.)
+    struct Restore(pg_sys::Oid, i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: restores the values read below.
+            unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) };
+        }
+    }
+    let (mut user, mut context) = (pg_sys::InvalidOid, 0);
+    // SAFETY: reads the current user id and security context into locals.
+    unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
+    let _restore = Restore(user, context);
+    // SAFETY: what fmgr_security_definer does for a SECURITY DEFINER function.
+    unsafe {
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        )
+    };
+    read()
+}

@@ -8,7 +8,7 @@ use crate::error::{ErrorKind, SensorError, SensorResult};
 /// The version of the `timescaledb` extension installed in this database, if any.
 pub fn installed_version() -> SensorResult<Option<String>> {
     Spi::get_one::<String>(
-        "SELECT (SELECT extversion::text FROM pg_catalog.pg_extension WHERE extname = 'timescaledb')",
+        "SELECT (SELECT extversion::pg_catalog.text FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'timescaledb')",
     )
     .map_err(|e| SensorError::new(ErrorKind::Io, format!("could not read pg_extension: {e}")))
 }
@@ -16,7 +16,7 @@ pub fn installed_version() -> SensorResult<Option<String>> {
 /// Whether the server could load TimescaleDB (its control file is installed).
 pub fn available_version() -> SensorResult<Option<String>> {
     Spi::get_one::<String>(
-        "SELECT (SELECT default_version::text FROM pg_catalog.pg_available_extensions WHERE name = 'timescaledb')",
+        "SELECT (SELECT default_version::pg_catalog.text FROM pg_catalog.pg_available_extensions WHERE name OPERATOR(pg_catalog.=) 'timescaledb')",
     )
     .map_err(|e| SensorError::new(ErrorKind::Io, format!("could not read pg_available_extensions: {e}")))
 }
@@ -33,8 +33,8 @@ pub fn is_hypertable(relid: pg_sys::Oid) -> SensorResult<bool> {
     };
     // Looked up in pg_class: to_regclass would need USAGE on a schema that may not exist.
     let has_catalog = Spi::get_one::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = '_timescaledb_catalog' AND c.relname = 'hypertable')",
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE n.nspname OPERATOR(pg_catalog.=) '_timescaledb_catalog' AND c.relname OPERATOR(pg_catalog.=) 'hypertable')",
     )
     .map_err(catalog_error)?;
     if has_catalog != Some(true) {
@@ -42,8 +42,9 @@ pub fn is_hypertable(relid: pg_sys::Oid) -> SensorResult<bool> {
     }
     Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM _timescaledb_catalog.hypertable h, pg_catalog.pg_class c \
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.oid = $1 AND h.schema_name = n.nspname AND h.table_name = c.relname)",
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE c.oid OPERATOR(pg_catalog.=) $1 AND h.schema_name OPERATOR(pg_catalog.=) n.nspname \
+         AND h.table_name OPERATOR(pg_catalog.=) c.relname)",
         &[relid.into()],
     )
     .map(|found| found == Some(true))

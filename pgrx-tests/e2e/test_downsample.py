@@ -152,20 +152,20 @@ def test_parallel_plans_equal_the_serial_plan(db):
 
 def test_paging_returns_every_row_exactly_once(db):
     channel = db.execute(
-        """WITH d AS (INSERT INTO sensor.datasets (name, sha256, bytes) VALUES ('e2e paging', 'x', 0) RETURNING id)
-           INSERT INTO sensor.channels (dataset_id, group_name, name, data_type, has_time, n_samples)
+        """WITH d AS (INSERT INTO sensor_data.datasets (name, sha256, bytes) VALUES ('e2e paging', 'x', 0) RETURNING id)
+           INSERT INTO sensor_data.channels (dataset_id, group_name, name, data_type, has_time, n_samples)
            SELECT id, 'g', 'c', 'float64', true, 0 FROM d RETURNING id"""
     ).fetchone()[0]
     try:
         # 10,000 times, every 7th repeated 3 times: ties across page boundaries.
         db.execute(
-            """INSERT INTO sensor.samples
+            """INSERT INTO sensor_data.samples
                SELECT %s, '2024-01-01'::timestamptz + i * interval '1 ms', i * 10 + k
                FROM generate_series(0, 9999) i, generate_series(0, 2) k WHERE k = 0 OR i %% 7 = 0""",
             (channel,),
         )
         want = db.execute(
-            "SELECT time, value FROM sensor.samples WHERE channel_id = %s ORDER BY time, value", (channel,)
+            "SELECT time, value FROM sensor_data.samples WHERE channel_id = %s ORDER BY time, value", (channel,)
         ).fetchall()
         for limit in [1, 2, 999, 1000, 50000]:
             got, after, pages = [], None, 0
@@ -188,8 +188,8 @@ def test_paging_returns_every_row_exactly_once(db):
             assert got == want, limit
             assert pages <= len(want) // limit + 2
     finally:
-        db.execute("DELETE FROM sensor.samples WHERE channel_id = %s", (channel,))
-        db.execute("DELETE FROM sensor.datasets WHERE name = 'e2e paging'")
+        db.execute("DELETE FROM sensor_data.samples WHERE channel_id = %s", (channel,))
+        db.execute("DELETE FROM sensor_data.datasets WHERE name = 'e2e paging'")
 
 
 def test_downsample_summaries_from_a_continuous_aggregate(db):

@@ -234,8 +234,8 @@ def check_values(db, what, path, theirs, expect):
 
 
 def test_every_case_loads_like_it_reads(cases):
-    """load_tdms stores exactly tdms_read's float8 values: in sensor.samples (with time)
-    or sensor.indexed_samples, one channel row each; strings and complex are skipped."""
+    """load_tdms stores exactly tdms_read's float8 values: in sensor_data.samples (with time)
+    or sensor_data.indexed_samples, one channel row each; strings and complex are skipped."""
     loaded_cases = 0
     for case in cases:
         name, path = case["name"], case["file"]
@@ -258,9 +258,9 @@ def test_every_case_loads_like_it_reads(cases):
             assert samples == sum(c["n_values"] for c in want_loaded), "%s: samples" % name
             stored = conn.execute(
                 """SELECT c.group_name, c.name, c.n_samples,
-                          (SELECT count(*) FROM sensor.samples s WHERE s.channel_id = c.id)
-                        + (SELECT count(*) FROM sensor.indexed_samples s WHERE s.channel_id = c.id)
-                   FROM sensor.channels c WHERE c.dataset_id = %s ORDER BY c.id""", (dataset,)).fetchall()
+                          (SELECT count(*) FROM sensor_data.samples s WHERE s.channel_id = c.id)
+                        + (SELECT count(*) FROM sensor_data.indexed_samples s WHERE s.channel_id = c.id)
+                   FROM sensor_data.channels c WHERE c.dataset_id = %s ORDER BY c.id""", (dataset,)).fetchall()
             assert [(g, n) for g, n, _, _ in stored] == [(c["group"], c["name"]) for c in want_loaded], name
             for (g, n, n_samples, rows), c in zip(stored, want_loaded):
                 assert n_samples == rows == c["n_values"], "%s: %s/%s stored %d of %d" % (name, g, n, rows, c["n_values"])
@@ -268,14 +268,14 @@ def test_every_case_loads_like_it_reads(cases):
             diff = conn.execute(
                 """WITH stored AS (
                        SELECT c.group_name AS g, c.name AS n, s.time AS t, NULL::bigint AS i, s.value AS v
-                       FROM sensor.samples s JOIN sensor.channels c ON c.id = s.channel_id WHERE c.dataset_id = %(d)s
+                       FROM sensor_data.samples s JOIN sensor_data.channels c ON c.id = s.channel_id WHERE c.dataset_id = %(d)s
                        UNION ALL
                        SELECT c.group_name, c.name, NULL, s.sample_index, s.value
-                       FROM sensor.indexed_samples s JOIN sensor.channels c ON c.id = s.channel_id WHERE c.dataset_id = %(d)s),
+                       FROM sensor_data.indexed_samples s JOIN sensor_data.channels c ON c.id = s.channel_id WHERE c.dataset_id = %(d)s),
                    read AS (
                        SELECT r.group_name AS g, r.channel_name AS n, r.time AS t,
                               CASE WHEN r.time IS NULL THEN r.sample_index END AS i, r.value AS v
-                       FROM sensor.channels c, LATERAL sensor.tdms_read(%(p)s, c.group_name, c.name) r
+                       FROM sensor_data.channels c, LATERAL sensor.tdms_read(%(p)s, c.group_name, c.name) r
                        WHERE c.dataset_id = %(d)s)
                    SELECT (SELECT count(*) FROM (SELECT * FROM stored EXCEPT ALL SELECT * FROM read) a),
                           (SELECT count(*) FROM (SELECT * FROM read EXCEPT ALL SELECT * FROM stored) b)""",
@@ -313,14 +313,14 @@ def test_load_shows_progress_in_pg_stat_progress_copy(db, server_dir):
     while not done.is_set():
         seen += db.execute(
             "SELECT pid, relid::regclass::text, command, type, bytes_processed, bytes_total, tuples_processed "
-            "FROM pg_stat_progress_copy WHERE relid = 'sensor.samples'::regclass").fetchall()
+            "FROM pg_stat_progress_copy WHERE relid = 'sensor_data.samples'::regclass").fetchall()
         time.sleep(0.01)
     loader.join()
     assert "error" not in result, result.get("error")
     assert result["samples"] == 6_000_000
     ours = [r for r in seen if r[0] == result["pid"]]
     assert ours, "the load never showed in pg_stat_progress_copy"
-    assert {r[1:4] for r in ours} == {("sensor.samples", "COPY FROM", "FILE")}
+    assert {r[1:4] for r in ours} == {("sensor_data.samples", "COPY FROM", "FILE")}
     assert {r[5] for r in ours} == {size}
     assert all(0 <= r[4] <= size for r in ours)
     tuples = [r[6] for r in ours]
@@ -342,7 +342,7 @@ def test_load_into_hypertable_when_timescaledb_is_present(db, server_dir):
         assert samples == 150_000
         diff = conn.execute(
             """SELECT count(*) FROM (
-                   SELECT c.name, s.time, s.value FROM sensor.samples s JOIN sensor.channels c ON c.id = s.channel_id
+                   SELECT c.name, s.time, s.value FROM sensor_data.samples s JOIN sensor_data.channels c ON c.id = s.channel_id
                    EXCEPT ALL SELECT channel_name, time, value FROM sensor.tdms_read(%s)) d""", (str(path),)).fetchone()[0]
         assert diff == 0
         conn.rollback()

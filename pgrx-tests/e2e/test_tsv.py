@@ -92,7 +92,7 @@ def copy_tree(source: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
 
 @pytest.fixture
 def clean(db):
-    db.execute("TRUNCATE sensor.electrical_samples, sensor.tsv_channels, sensor.tsv_files, sensor.tsv_runs, sensor.company_access")
+    db.execute("TRUNCATE sensor_data.electrical_samples, sensor_data.tsv_channels, sensor_data.tsv_files, sensor_data.tsv_runs, sensor_data.company_access")
     yield db
 
 
@@ -102,14 +102,14 @@ def test_every_fixture_matches_an_independent_reading(clean, shared_fixtures, se
     assert run == (4, 2, 1, 0)
     for name in FIXTURES:
         company, campaign = name.split("/")[:2]
-        status = clean.execute("SELECT status FROM sensor.tsv_files WHERE path = %s", [str(base / name)]).fetchone()[0]
+        status = clean.execute("SELECT status FROM sensor_data.tsv_files WHERE path = %s", [str(base / name)]).fetchone()[0]
         expected = expected_points(base / name)
         if expected is None or not expected:
             assert status in ("unsupported", "no_data"), name
             continue
         assert status == "loaded", name
         rows = clean.execute(
-            "SELECT channel_id, time, value FROM sensor.electrical WHERE company = %s AND campaign = %s",
+            "SELECT channel_id, time, value FROM sensor_data.electrical WHERE company = %s AND campaign = %s",
             [company, campaign],
         ).fetchall()
         got = {(c, t): v for c, t, v in rows}
@@ -128,7 +128,7 @@ def test_move_files_happens_at_commit_only(db, shared_fixtures, server_dir):
         'START_HEADER\n{"DataTimeSettings":"UTC"}\nEND_HEADER\nSTART_DATA\n'
         "02001084\t02001084\nMV_T302_V003\tPh 1 V\n01/02/26 00:00:00\t230.0\n"
     )
-    db.execute("TRUNCATE sensor.electrical_samples, sensor.tsv_channels, sensor.tsv_files, sensor.tsv_runs")
+    db.execute("TRUNCATE sensor_data.electrical_samples, sensor_data.tsv_channels, sensor_data.tsv_files, sensor_data.tsv_runs")
 
     # Rolled back: nothing moves.
     with db.transaction(force_rollback=True):
@@ -147,7 +147,7 @@ def test_move_files_happens_at_commit_only(db, shared_fixtures, server_dir):
         assert (source.parent / folder / source.name).exists(), name
     assert (device / "error" / "T302_zz_bad.tsv").exists()
     assert (device / "T302_zz_uploading.tsv").exists()
-    moved = db.execute("SELECT count(*) FROM sensor.tsv_files WHERE moved_to IS NOT NULL").fetchone()[0]
+    moved = db.execute("SELECT count(*) FROM sensor_data.tsv_files WHERE moved_to IS NOT NULL").fetchone()[0]
     assert moved == 8
 
     # Once complete, the deferred upload loads and moves on the next run.
@@ -161,14 +161,14 @@ def test_move_files_happens_at_commit_only(db, shared_fixtures, server_dir):
 def test_upload_hook_one_liner(db, shared_fixtures, server_dir):
     base = copy_tree(shared_fixtures / "powerview", server_dir / "powerview")
     path = base / FIXTURES[0]
-    db.execute("TRUNCATE sensor.electrical_samples, sensor.tsv_channels, sensor.tsv_files, sensor.tsv_runs")
+    db.execute("TRUNCATE sensor_data.electrical_samples, sensor_data.tsv_channels, sensor_data.tsv_files, sensor_data.tsv_runs")
     out = subprocess.run(
         ["psql", "-X", "-At", "-c",
          f"SELECT status, points FROM sensor.load_tsv('{path}', base_dir => '{base}')"],
         check=True, capture_output=True, text=True,
     ).stdout.strip()
     assert out == "loaded|4290"
-    count = db.execute("SELECT count(*) FROM sensor.electrical WHERE device_master_sn = '02001084'").fetchone()[0]
+    count = db.execute("SELECT count(*) FROM sensor_data.electrical WHERE device_master_sn = '02001084'").fetchone()[0]
     assert count == 4290
 
 
@@ -179,21 +179,21 @@ def test_grafana_role_sees_only_its_company(clean, shared_fixtures, server_dir):
     clean.execute("CREATE ROLE e2e_grafana_c3 LOGIN")
     try:
         clean.execute("SELECT sensor.grant_company_access('e2e_grafana_c3', 'company3')")
-        total = clean.execute("SELECT count(*) FROM sensor.electrical WHERE company = 'company3'").fetchone()[0]
+        total = clean.execute("SELECT count(*) FROM sensor_data.electrical WHERE company = 'company3'").fetchone()[0]
         with psycopg.connect(user="e2e_grafana_c3", autocommit=True) as grafana:
             seen = grafana.execute(
-                "SELECT company, count(*) FROM sensor.electrical GROUP BY company"
+                "SELECT company, count(*) FROM sensor_data.electrical GROUP BY company"
             ).fetchall()
             assert seen == [("company3", total)]
             # A Grafana time-series query: one channel, one time window.
             rows = grafana.execute(
-                "SELECT time, value FROM sensor.electrical WHERE channel_id = 'M02001283_U1' "
+                "SELECT time, value FROM sensor_data.electrical WHERE channel_id = 'M02001283_U1' "
                 "AND time BETWEEN '2025-12-05 03:20:00+00' AND '2025-12-05 04:00:00+00' ORDER BY time"
             ).fetchall()
             assert [v for _, v in rows] == [253.81, 253.88, 254.06, 253.82, 253.63]
-            assert grafana.execute("SELECT count(*) FROM sensor.tsv_channels WHERE company <> 'company3'").fetchone()[0] == 0
+            assert grafana.execute("SELECT count(*) FROM sensor_data.tsv_channels WHERE company <> 'company3'").fetchone()[0] == 0
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                grafana.execute("SELECT count(*) FROM sensor.tsv_runs")
+                grafana.execute("SELECT count(*) FROM sensor_data.tsv_runs")
     finally:
         clean.execute("DROP OWNED BY e2e_grafana_c3")
         clean.execute("DROP ROLE e2e_grafana_c3")
@@ -216,4 +216,4 @@ def test_two_sessions_loading_the_same_file(clean, shared_fixtures, server_dir):
     for t in threads:
         t.join()
     assert sorted(results) == ["duplicate", "loaded"]
-    assert clean.execute("SELECT count(*) FROM sensor.electrical_samples").fetchone()[0] == 14778
+    assert clean.execute("SELECT count(*) FROM sensor_data.electrical_samples").fetchone()[0] == 14778

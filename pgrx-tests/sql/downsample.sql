@@ -74,21 +74,21 @@ FROM ds_hourly WHERE sensor = 's0';
 
 -- Loaded channels: a TDMS channel with time (with two equal rows at one timestamp), one without,
 -- and a T302 channel.
-INSERT INTO sensor.datasets (name, sha256, bytes) VALUES ('regress', 'none', 0);
-INSERT INTO sensor.channels (dataset_id, group_name, name, data_type, has_time, start_time, increment_s, n_samples)
-SELECT id, 'g', 'timed', 'float64', true, '2024-03-01'::timestamptz, 0.5, 20 FROM sensor.datasets WHERE name = 'regress'
+INSERT INTO sensor_data.datasets (name, sha256, bytes) VALUES ('regress', 'none', 0);
+INSERT INTO sensor_data.channels (dataset_id, group_name, name, data_type, has_time, start_time, increment_s, n_samples)
+SELECT id, 'g', 'timed', 'float64', true, '2024-03-01'::timestamptz, 0.5, 20 FROM sensor_data.datasets WHERE name = 'regress'
 UNION ALL
-SELECT id, 'g', 'untimed', 'float64', false, NULL, NULL, 10 FROM sensor.datasets WHERE name = 'regress';
-SELECT id AS timed FROM sensor.channels WHERE name = 'timed' \gset
-SELECT id AS untimed FROM sensor.channels WHERE name = 'untimed' \gset
-INSERT INTO sensor.samples
+SELECT id, 'g', 'untimed', 'float64', false, NULL, NULL, 10 FROM sensor_data.datasets WHERE name = 'regress';
+SELECT id AS timed FROM sensor_data.channels WHERE name = 'timed' \gset
+SELECT id AS untimed FROM sensor_data.channels WHERE name = 'untimed' \gset
+INSERT INTO sensor_data.samples
 SELECT :timed, '2024-03-01'::timestamptz + i * interval '500 ms', i % 7 FROM generate_series(0, 19) i
 UNION ALL SELECT :timed, '2024-03-01 00:00:02', 4;
-INSERT INTO sensor.indexed_samples SELECT :untimed, i, i * i FROM generate_series(0, 9) i;
-INSERT INTO sensor.tsv_channels (company, campaign, device_master_sn, channel_id, device_sn, device_type, label, name, unit, source_format)
+INSERT INTO sensor_data.indexed_samples SELECT :untimed, i, i * i FROM generate_series(0, 9) i;
+INSERT INTO sensor_data.tsv_channels (company, campaign, device_master_sn, channel_id, device_sn, device_type, label, name, unit, source_format)
 VALUES ('acme', 'c1', '02001084', 'M02001084_U1', '02001084', 'master', 'U1', 'Voltage L1', 'V', 'MV_T302_V002');
-INSERT INTO sensor.electrical_samples
-SELECT '2024-03-01'::timestamptz + i * interval '1 minute', (SELECT id FROM sensor.tsv_channels WHERE channel_id = 'M02001084_U1'), 230 + i % 3
+INSERT INTO sensor_data.electrical_samples
+SELECT '2024-03-01'::timestamptz + i * interval '1 minute', (SELECT id FROM sensor_data.tsv_channels WHERE channel_id = 'M02001084_U1'), 230 + i % 3
 FROM generate_series(0, 59) i;
 
 SELECT * FROM sensor.channel_window(:timed, points => 4, method => 'minmax');

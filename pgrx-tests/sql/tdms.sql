@@ -1,6 +1,6 @@
 -- TDMS ingestion: tdms_channels, tdms_properties, tdms_read, load_tdms, load_tdms_bytes,
 -- delete_dataset, and their error messages. Fixtures: pgrx-tests/data/tdms (hand-made,
--- see make_fixtures.py). sensor.samples is a hypertable when TimescaleDB is installed:
+-- see make_fixtures.py). sensor_data.samples is a hypertable when TimescaleDB is installed:
 -- the output is the same either way.
 \set d '/tmp/sensor_regress_fixtures/tdms/'
 \set VERBOSITY default
@@ -31,12 +31,12 @@ SELECT dataset_id > 0 AS has_id, channels_loaded, channels_skipped, samples, byt
        duration_ms >= 0 AS timed, already_loaded
 FROM sensor.load_tdms(:'d' || 'small.tdms');
 SELECT name, source_file, length(sha256) AS sha256_length, bytes, properties, group_properties, warnings
-FROM sensor.datasets;
+FROM sensor_data.datasets;
 SELECT group_name, name, unit, data_type, has_time, start_time, increment_s, n_samples
-FROM sensor.channels ORDER BY id;
-SELECT c.name, s.time, s.value FROM sensor.samples s JOIN sensor.channels c ON c.id = s.channel_id
+FROM sensor_data.channels ORDER BY id;
+SELECT c.name, s.time, s.value FROM sensor_data.samples s JOIN sensor_data.channels c ON c.id = s.channel_id
 ORDER BY c.id, s.time;
-SELECT c.name, s.sample_index, s.value FROM sensor.indexed_samples s JOIN sensor.channels c ON c.id = s.channel_id
+SELECT c.name, s.sample_index, s.value FROM sensor_data.indexed_samples s JOIN sensor_data.channels c ON c.id = s.channel_id
 ORDER BY c.id, s.sample_index;
 -- The same content again, from a client upload: not loaded twice.
 SELECT channels_loaded, samples, already_loaded
@@ -44,13 +44,13 @@ FROM sensor.load_tdms_bytes(pg_read_binary_file(:'d' || 'small.tdms'), 'again');
 -- replace => true deletes the old dataset first.
 SELECT channels_loaded, samples, already_loaded
 FROM sensor.load_tdms_bytes(pg_read_binary_file(:'d' || 'small.tdms'), 'again', replace => true);
-SELECT name, source_file FROM sensor.datasets;
+SELECT name, source_file FROM sensor_data.datasets;
 -- Warnings are kept with the dataset.
 SELECT samples FROM sensor.load_tdms(:'d' || 'truncated.tdms', name => 'crashed rig');
-SELECT name, warnings FROM sensor.datasets WHERE name = 'crashed rig';
-SELECT sensor.delete_dataset(id) AS samples_deleted FROM sensor.datasets ORDER BY id;
-SELECT (SELECT count(*) FROM sensor.datasets) AS datasets, (SELECT count(*) FROM sensor.channels) AS channels,
-       (SELECT count(*) FROM sensor.samples) AS samples, (SELECT count(*) FROM sensor.indexed_samples) AS indexed_samples;
+SELECT name, warnings FROM sensor_data.datasets WHERE name = 'crashed rig';
+SELECT sensor.delete_dataset(id) AS samples_deleted FROM sensor_data.datasets ORDER BY id;
+SELECT (SELECT count(*) FROM sensor_data.datasets) AS datasets, (SELECT count(*) FROM sensor_data.channels) AS channels,
+       (SELECT count(*) FROM sensor_data.samples) AS samples, (SELECT count(*) FROM sensor_data.indexed_samples) AS indexed_samples;
 
 -- Errors ----------------------------------------------------------------------------
 SELECT * FROM sensor.tdms_channels(:'d' || 'random.tdms');
@@ -88,13 +88,13 @@ SELECT * FROM sensor.tdms_read(:'d' || 'small.tdms', "offset" => -1);
 SELECT sensor.delete_dataset(123456);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- Failed loads leave nothing behind.
-SELECT (SELECT count(*) FROM sensor.datasets) AS datasets, (SELECT count(*) FROM sensor.channels) AS channels,
-       (SELECT count(*) FROM sensor.samples) AS samples, (SELECT count(*) FROM sensor.indexed_samples) AS indexed_samples;
+SELECT (SELECT count(*) FROM sensor_data.datasets) AS datasets, (SELECT count(*) FROM sensor_data.channels) AS channels,
+       (SELECT count(*) FROM sensor_data.samples) AS samples, (SELECT count(*) FROM sensor_data.indexed_samples) AS indexed_samples;
 
 -- Privileges: server files need pg_read_server_files; uploads need only table privileges.
 CREATE ROLE sensor_tdms_analyst;
 GRANT USAGE ON SCHEMA sensor TO sensor_tdms_analyst;
-GRANT SELECT, INSERT ON sensor.datasets, sensor.channels, sensor.samples, sensor.indexed_samples TO sensor_tdms_analyst;
+GRANT SELECT, INSERT ON sensor_data.datasets, sensor_data.channels, sensor_data.samples, sensor_data.indexed_samples TO sensor_tdms_analyst;
 CREATE TABLE tdms_upload AS SELECT pg_read_binary_file(:'d' || 'interleaved.tdms') AS content;
 GRANT SELECT ON tdms_upload TO sensor_tdms_analyst;
 SET ROLE sensor_tdms_analyst;
@@ -106,8 +106,8 @@ SELECT * FROM sensor.load_tdms(:'d' || 'small.tdms');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT channels_loaded, samples, already_loaded FROM sensor.load_tdms_bytes((SELECT content FROM tdms_upload), 'uploaded');
 RESET ROLE;
-SELECT name, source_file, bytes FROM sensor.datasets;
-SELECT sensor.delete_dataset(id) FROM sensor.datasets;
+SELECT name, source_file, bytes FROM sensor_data.datasets;
+SELECT sensor.delete_dataset(id) FROM sensor_data.datasets;
 DROP TABLE tdms_upload;
 DROP OWNED BY sensor_tdms_analyst;
 DROP ROLE sensor_tdms_analyst;

@@ -24,16 +24,16 @@ CROSS JOIN LATERAL sensor.load_tsv(:'pv' || '/' || f.name, base_dir => :'pv') AS
 
 -- Channels: ids from the file's master (02001171), device_master_sn from the upload folder.
 SELECT channel_id, device_master_sn, device_sn, device_type, label, name, unit, source_format
-FROM sensor.tsv_channels WHERE company = 'company1' ORDER BY id LIMIT 8;
+FROM sensor_data.tsv_channels WHERE company = 'company1' ORDER BY id LIMIT 8;
 SELECT company, campaign, device_master_sn, count(*) AS channels
-FROM sensor.tsv_channels GROUP BY 1, 2, 3 ORDER BY 1;
+FROM sensor_data.tsv_channels GROUP BY 1, 2, 3 ORDER BY 1;
 
 -- Points per company through the Grafana view (repeated times keep the later row).
 SELECT company, count(*) AS points, count(DISTINCT channel_id) AS channels, min(time), max(time)
-FROM sensor.electrical GROUP BY company ORDER BY company;
-SELECT time, channel_id, name, unit, value FROM sensor.electrical
+FROM sensor_data.electrical GROUP BY company ORDER BY company;
+SELECT time, channel_id, name, unit, value FROM sensor_data.electrical
 WHERE channel_id IN ('M02001171_U1', 'M02001171_S04001344_Ch5') AND time = '2025-08-03 03:20:00+00' ORDER BY channel_id;
-SELECT time, channel_id, value FROM sensor.electrical
+SELECT time, channel_id, value FROM sensor_data.electrical
 WHERE company = 'company3' AND channel_id = 'M02001283_U1' AND time IN ('2025-10-24 20:37:39+00', '2025-07-29 11:13:46+00') ORDER BY time;
 
 -- Loading again: the same sha256 in the same company and campaign is a duplicate.
@@ -41,7 +41,7 @@ SELECT status, points FROM sensor.load_tsv(:'pv' || '/company1/campaign1/0200108
 -- Explicit tags instead of base_dir: another campaign, loaded again (nothing duplicated inside it).
 SELECT status, company, campaign, device_master_sn, points
 FROM sensor.load_tsv(:'pv' || '/company1/campaign1/02001084/T302_251012_031720.tsv', company => 'company1', campaign => 'copy');
-SELECT count(*) FROM sensor.electrical WHERE campaign = 'copy';
+SELECT count(*) FROM sensor_data.electrical WHERE campaign = 'copy';
 
 -- tsv_read streams without loading; skip_zero_rows => false keeps the power-cut rows.
 SELECT * FROM sensor.tsv_read(:'pv' || '/company2/format_v003/02001311/T302_260122_162658_UTC.tsv') LIMIT 7;
@@ -54,9 +54,9 @@ SELECT files_total, succeeded, loaded, no_data, unsupported, duplicate, deferred
 FROM sensor.load_tsv_dir(:'dir');
 SELECT replace(path, :'dir', '<dir>') AS path, status, rows, points, invalid_timestamps, invalid_values,
        error_sqlstate, replace(error_message, :'dir', '<dir>') AS error_message
-FROM sensor.tsv_files WHERE run_id IS NOT NULL ORDER BY path;
+FROM sensor_data.tsv_files WHERE run_id IS NOT NULL ORDER BY path;
 -- T302_c.tsv (CRLF) re-sends 00:10 and 00:20: its values win.
-SELECT time, channel_id, value FROM sensor.electrical WHERE company = 'acme' ORDER BY channel_id, time;
+SELECT time, channel_id, value FROM sensor_data.electrical WHERE company = 'acme' ORDER BY channel_id, time;
 -- A second run skips what is recorded and retries the rest.
 SELECT files_total, failed, deferred, skipped FROM sensor.load_tsv_dir(:'dir');
 
@@ -66,19 +66,19 @@ CREATE ROLE tsv_grafana_c3 NOLOGIN;
 SELECT sensor.grant_company_access('tsv_grafana_acme', 'acme');
 SELECT sensor.grant_company_access('tsv_grafana_c3', 'company3');
 SET ROLE tsv_grafana_acme;
-SELECT (SELECT count(*) FROM sensor.tsv_channels) AS channels, (SELECT count(*) FROM sensor.electrical_samples) AS samples,
-       (SELECT count(*) FROM sensor.electrical) AS view_rows, (SELECT string_agg(DISTINCT company, ',') FROM sensor.tsv_files) AS files_of,
-       (SELECT count(*) FROM sensor.electrical WHERE company <> 'acme') AS other_companies;
+SELECT (SELECT count(*) FROM sensor_data.tsv_channels) AS channels, (SELECT count(*) FROM sensor_data.electrical_samples) AS samples,
+       (SELECT count(*) FROM sensor_data.electrical) AS view_rows, (SELECT string_agg(DISTINCT company, ',') FROM sensor_data.tsv_files) AS files_of,
+       (SELECT count(*) FROM sensor_data.electrical WHERE company <> 'acme') AS other_companies;
 SET ROLE tsv_grafana_c3;
-SELECT (SELECT count(*) FROM sensor.tsv_channels) AS channels, (SELECT count(*) FROM sensor.electrical_samples) AS samples,
-       (SELECT count(*) FROM sensor.electrical) AS view_rows, (SELECT string_agg(DISTINCT company, ',') FROM sensor.tsv_files) AS files_of,
-       (SELECT count(*) FROM sensor.electrical WHERE company <> 'company3') AS other_companies;
+SELECT (SELECT count(*) FROM sensor_data.tsv_channels) AS channels, (SELECT count(*) FROM sensor_data.electrical_samples) AS samples,
+       (SELECT count(*) FROM sensor_data.electrical) AS view_rows, (SELECT string_agg(DISTINCT company, ',') FROM sensor_data.tsv_files) AS files_of,
+       (SELECT count(*) FROM sensor_data.electrical WHERE company <> 'company3') AS other_companies;
 SELECT sensor.grant_company_access('tsv_grafana_c3', 'company1');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SELECT sensor.revoke_company_access('tsv_grafana_c3');
 SET ROLE tsv_grafana_c3;
-SELECT count(*) FROM sensor.electrical;
+SELECT count(*) FROM sensor_data.electrical;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 

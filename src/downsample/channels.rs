@@ -2,8 +2,8 @@
 //! channel, or of a T302 channel by its text id) and `sensor.channel_page` (keyset paging
 //! through a TDMS channel's raw rows).
 //!
-//! Both only read the extension's own tables (sensor.channels, sensor.samples,
-//! sensor.indexed_samples, sensor.tsv_channels, sensor.electrical_samples), so they are
+//! Both only read the extension's own tables (sensor_data.channels, sensor_data.samples,
+//! sensor_data.indexed_samples, sensor_data.tsv_channels, sensor_data.electrical_samples), so they are
 //! PARALLEL SAFE, and they name them schema-qualified.
 
 use pgrx::datum::DatumWithOid;
@@ -16,6 +16,7 @@ use crate::row_stream::Param;
 use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{ErrorKind, SensorError, SensorResult};
+use crate::privileges::as_owner_of;
 
 fn spi_error(e: pgrx::spi::Error) -> SensorError {
     SensorError::new(
@@ -34,7 +35,7 @@ fn no_channel(channel: impl std::fmt::Display) -> SensorError {
 /// Whether TDMS channel `id` has waveform time; 42704 when there is no such channel.
 fn tdms_channel_has_time(id: i64) -> SensorResult<bool> {
     Spi::get_one_with_args::<bool>(
-        "SELECT has_time FROM sensor.channels WHERE id = $1",
+        "SELECT has_time FROM sensor_data.channels WHERE id = $1",
         &[id.into()],
     )
     .map_err(|e| match e {
@@ -135,7 +136,7 @@ fn channel_window(
             .into());
         }
         let Some((first, last)) = time_extent(
-            "SELECT min(time), max(time) FROM sensor.samples WHERE channel_id = $1",
+            "SELECT min(time), max(time) FROM sensor_data.samples WHERE channel_id = $1",
             &[channel_id.into()],
         )?
         else {
@@ -144,7 +145,7 @@ fn channel_window(
         let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
         let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
         let source = channel_source(
-            "sensor.samples",
+            "sensor_data.samples",
             "time",
             "channel_id",
             Param::int8(channel_id),
@@ -167,7 +168,7 @@ fn channel_window(
             .into());
         }
         let Some((first, last)) = x_extent(
-            "SELECT min(sample_index), max(sample_index) FROM sensor.indexed_samples WHERE channel_id = $1",
+            "SELECT min(sample_index), max(sample_index) FROM sensor_data.indexed_samples WHERE channel_id = $1",
             &[channel_id.into()],
         )?
         else {
@@ -177,7 +178,7 @@ fn channel_window(
         let hi = to_index.unwrap_or(last.saturating_add(1));
         let request = Request::new(method, points, lo, hi, None)?;
         let source = channel_source(
-            "sensor.indexed_samples",
+            "sensor_data.indexed_samples",
             "sample_index",
             "channel_id",
             Param::int8(channel_id),
@@ -217,7 +218,7 @@ fn channel_source(
         x: x.into(),
         value: "value".into(),
         series: None,
-        conditions: vec![format!("{channel_column} = $3")],
+        conditions: vec![format!("{channel_column} OPERATOR(pg_catalog.=) $3")],
         params: vec![channel],
         axis,
     }
@@ -244,8 +245,9 @@ fn timed_rows(
     Ok(rows)
 }
 
-/// `sensor.tsv_channels.id` of a T302 channel by its text id (and company and campaign
-/// when the id alone is ambiguous).
+/// `sensor_data.tsv_channels.id` of a T302 channel by its text id (and company and campaign
+/// when the id alone is ambiguous), among the channels the caller may see: the tenant view
+/// shows a tenant its companies only, so another company's channel "does not exist".
 fn t302_channel(
     channel_id: &str,
     company: Option<&str>,
@@ -253,7 +255,7 @@ fn t302_channel(
 ) -> SensorResult<i32> {
     let ids: Vec<i32> = Spi::connect(|client| {
         let table = client.select(
-            "SELECT id FROM sensor.tsv_channels WHERE channel_id = $1 AND ($2::text IS NULL OR company = $2) AND ($3::text IS NULL OR campaign = $3) ORDER BY id LIMIT 2",
+            "SELECT id FROM sensor_data.electrical_channels WHERE channel_id = $1 AND ($2::text IS NULL OR company = $2) AND ($3::text IS NULL OR campaign = $3) ORDER BY id LIMIT 2",
             None,
             &[channel_id.into(), company.into(), campaign.into()],
         )?;
@@ -266,7 +268,7 @@ fn t302_channel(
     match ids.as_slice() {
         [id] => Ok(*id),
         [] => Err(no_channel(format!("\"{channel_id}\""))
-            .with_hint("T302 channels are listed in sensor.tsv_channels.")),
+            .with_hint("The T302 channels you may read are listed in sensor_data.electrical_channels.")),
         _ => Err(SensorError::invalid_parameter(format!(
             "channel \"{channel_id}\" exists in several campaigns"
         ))
@@ -274,8 +276,8 @@ fn t302_channel(
     }
 }
 
-/// A downsampled window of a T302 power-logger channel (sensor.tsv_channels and
-/// sensor.electrical_samples), by its text id (`M{master}_{label}`, …), with `company`
+/// A downsampled window of a T302 power-logger channel (sensor_data.tsv_channels and
+/// sensor_data.electrical_samples), by its text id (`M{master}_{label}`, …), with `company`
 /// and `campaign` when the id is not unique; windows as for TDMS channels with time.
 #[pg_extern(stable, parallel_safe, name = "channel_window")]
 #[allow(clippy::too_many_arguments)]
@@ -309,30 +311,33 @@ fn channel_window_t302(
     };
     let relative = relative.unwrap_or(false);
     let id = t302_channel(channel_id, company, campaign)?;
-    let Some((first, last)) = time_extent(
-        "SELECT min(time), max(time) FROM sensor.electrical_samples WHERE channel = $1",
-        &[id.into()],
-    )?
-    else {
-        return Ok(TableIterator::new(Vec::new()));
-    };
-    let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
-    let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
-    let source = channel_source(
-        "sensor.electrical_samples",
-        "time",
-        "channel",
-        Param::int4(id),
-        Axis::Time,
-    );
-    Ok(TableIterator::new(timed_rows(
-        &source, &request, first, relative,
-    )?))
+    // The channel is visible to the caller; its samples are read with the table owner's
+    // privileges (tenants have none on the table).
+    let rows = as_owner_of("sensor_data.electrical_samples", || {
+        let Some((first, last)) = time_extent(
+            "SELECT pg_catalog.min(time), pg_catalog.max(time) FROM sensor_data.electrical_samples WHERE channel OPERATOR(pg_catalog.=) $1",
+            &[id.into()],
+        )?
+        else {
+            return Ok(Vec::new());
+        };
+        let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
+        let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
+        let source = channel_source(
+            "sensor_data.electrical_samples",
+            "time",
+            "channel",
+            Param::int4(id),
+            Axis::Time,
+        );
+        timed_rows(&source, &request, first, relative)
+    })?;
+    Ok(TableIterator::new(rows))
 }
 
 /// Raw rows of TDMS channel `channel_id` in `[from, to)` (NULL bounds: unbounded) after
 /// the exclusive cursor `after`, in time order, at most `limit` of them — except that a
-/// page never splits the rows of one timestamp (sensor.samples may hold several), so a
+/// page never splits the rows of one timestamp (sensor_data.samples may hold several), so a
 /// page can exceed `limit` by the rows sharing its last timestamp. Each row carries
 /// `has_more` and `next_cursor` (the page's last time): pass it as `after` to get the
 /// next page, until `has_more` is false or a page is empty.
@@ -365,7 +370,7 @@ fn channel_page(
         .ok_or_else(|| SensorError::invalid_parameter("limit must be at least 1"))?;
     if !tdms_channel_has_time(channel_id)? {
         return Err(SensorError::invalid_parameter(format!(
-            "channel {channel_id} has no time: page through sensor.indexed_samples by sample_index"
+            "channel {channel_id} has no time: page through sensor_data.indexed_samples by sample_index"
         ))
         .into());
     }
@@ -379,7 +384,7 @@ fn channel_page(
     }
     let fetch = i64::from(limit) + 1;
     let page_sql = format!(
-        "SELECT time, value FROM sensor.samples WHERE channel_id = $1{bounds} ORDER BY time, value LIMIT {fetch}"
+        "SELECT time, value FROM sensor_data.samples WHERE channel_id = $1{bounds} ORDER BY time, value LIMIT {fetch}"
     );
     let mut rows = read_rows(&page_sql, &args)?;
     let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -394,7 +399,7 @@ fn channel_page(
             let last_time = rows[page_len - 1].0;
             rows.retain(|(t, _)| i64::from(*t) != last);
             rows.extend(read_rows(
-                "SELECT time, value FROM sensor.samples WHERE channel_id = $1 AND time = $2 ORDER BY value",
+                "SELECT time, value FROM sensor_data.samples WHERE channel_id = $1 AND time = $2 ORDER BY value",
                 &[channel_id.into(), last_time.into()],
             )?);
             let mut more_args: Vec<DatumWithOid> = vec![channel_id.into(), last_time.into()];
@@ -404,7 +409,7 @@ fn channel_page(
                 upper = " AND time < $3".into();
             }
             Spi::get_one_with_args::<bool>(
-                &format!("SELECT EXISTS (SELECT FROM sensor.samples WHERE channel_id = $1 AND time > $2{upper})"),
+                &format!("SELECT EXISTS (SELECT FROM sensor_data.samples WHERE channel_id = $1 AND time > $2{upper})"),
                 &more_args,
             )
             .map_err(spi_error)?

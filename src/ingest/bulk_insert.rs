@@ -97,7 +97,7 @@ pub struct TargetTable<const N: usize> {
 }
 
 impl<const N: usize> TargetTable<N> {
-    /// The table's OID (it must exist: it belongs to the extension).
+    /// The table's OID (sensor.create_storage() makes the tables of schema sensor_data).
     pub fn relid(&self) -> SensorResult<pg_sys::Oid> {
         let oid = Spi::get_one_with_args::<pg_sys::Oid>(
             "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
@@ -109,7 +109,7 @@ impl<const N: usize> TargetTable<N> {
                 ErrorKind::UndefinedObject,
                 format!("table {} does not exist", self.table),
             )
-            .with_hint("Is the sensor_analytics extension installed in this database?")
+            .with_hint("sensor.create_storage() creates schema sensor_data and its tables when it is missing.")
         })
     }
 }

@@ -30,16 +30,17 @@ use crate::ingest::bulk_insert::{
     pg_timestamptz, spi_error, BulkInsert, Column, Indexes, RowSecurity, TargetTable,
 };
 use crate::privileges::{require_server_file_access, ServerFileAccess};
+use crate::search_path;
 
 /// Values per block read from the file (the reader also caps a block at 8 MiB of data).
 const READ_BLOCK: usize = 65_536;
 
-/// Samples of channels with waveform time: `sensor.samples (channel_id, time, value)`.
+/// Samples of channels with waveform time: `sensor_data.samples (channel_id, time, value)`.
 const TIMED_SAMPLES: TargetTable<3> =
-    sample_table("sensor.samples", "time", pg_sys::TIMESTAMPTZOID);
-/// Samples of channels without time: `sensor.indexed_samples (channel_id, sample_index, value)`.
+    sample_table("sensor_data.samples", "time", pg_sys::TIMESTAMPTZOID);
+/// Samples of channels without time: `sensor_data.indexed_samples (channel_id, sample_index, value)`.
 const INDEXED_SAMPLES: TargetTable<3> =
-    sample_table("sensor.indexed_samples", "sample_index", pg_sys::INT8OID);
+    sample_table("sensor_data.indexed_samples", "sample_index", pg_sys::INT8OID);
 
 const fn sample_table(
     table: &'static str,
@@ -640,8 +641,8 @@ impl LoadReport {
     }
 }
 
-/// Loads a TDMS file on the server into sensor.datasets, sensor.channels, sensor.samples
-/// (channels with waveform time) and sensor.indexed_samples (the others). An identical
+/// Loads a TDMS file on the server into sensor_data.datasets, sensor_data.channels, sensor_data.samples
+/// (channels with waveform time) and sensor_data.indexed_samples (the others). An identical
 /// file (same sha256) already loaded is not loaded again unless `replace`, which deletes
 /// the old dataset first.
 #[pg_extern(volatile, parallel_unsafe)]
@@ -685,7 +686,7 @@ fn load_tdms(
         sha256,
         bytes: len,
     };
-    let report = load(file, source, replace.unwrap_or(false), started)?;
+    let report = search_path::pinned(|| load(file, source, replace.unwrap_or(false), started))?;
     Ok(TableIterator::once(report.row()))
 }
 
@@ -723,12 +724,14 @@ fn load_tdms_bytes(
         sha256: hex(&hasher.finalize()),
         bytes: content.len() as u64,
     };
-    let report = load(
-        Cursor::new(content),
-        source,
-        replace.unwrap_or(false),
-        started,
-    )?;
+    let report = search_path::pinned(|| {
+        load(
+            Cursor::new(content),
+            source,
+            replace.unwrap_or(false),
+            started,
+        )
+    })?;
     Ok(TableIterator::once(report.row()))
 }
 
@@ -788,7 +791,7 @@ fn load<R: Read + Seek>(
     )
     .map_err(|e| spi_error(&e))?;
     let existing = Spi::get_one_with_args::<i64>(
-        "SELECT pg_catalog.min(d.id) FROM sensor.datasets d WHERE d.sha256 = $1",
+        "SELECT pg_catalog.min(d.id) FROM sensor_data.datasets d WHERE d.sha256 = $1",
         &[source.sha256.as_str().into()],
     )
     .map_err(|e| spi_error(&e))?;
@@ -809,7 +812,7 @@ fn load<R: Read + Seek>(
             });
         }
         Spi::run_with_args(
-            "SELECT sensor.delete_dataset(d.id) FROM sensor.datasets d WHERE d.sha256 = $1",
+            "SELECT sensor.delete_dataset(d.id) FROM sensor_data.datasets d WHERE d.sha256 = $1",
             &[source.sha256.as_str().into()],
         )
         .map_err(|e| spi_error(&e))?;
@@ -835,9 +838,12 @@ fn load<R: Read + Seek>(
     for g in file.groups() {
         group_properties.insert(g.name.clone(), tdms::properties_to_json(&g.properties));
     }
+    // The unique index on sha256 makes a concurrent load of the same content wait here and
+    // then find it: under READ COMMITTED the check above already saw it; under REPEATABLE
+    // READ or SERIALIZABLE, whose snapshot cannot see it, ON CONFLICT raises 40001.
     let dataset_id = Spi::get_one_with_args::<i64>(
-        "INSERT INTO sensor.datasets (name, source_file, sha256, bytes, properties, group_properties, warnings) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO sensor_data.datasets (name, source_file, sha256, bytes, properties, group_properties, warnings) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id",
         &[
             source.name.as_str().into(),
             source.source_file.as_deref().into(),
@@ -849,7 +855,16 @@ fn load<R: Read + Seek>(
         ],
     )
     .map_err(|e| spi_error(&e))?
-    .ok_or_else(|| SensorError::new(ErrorKind::Io, "INSERT INTO sensor.datasets returned no id"))?;
+    .ok_or_else(|| {
+        SensorError::new(
+            ErrorKind::SerializationFailure,
+            format!(
+                "{} was loaded by a concurrent transaction (same sha256)",
+                origin.describe()
+            ),
+        )
+        .with_hint("Retry the transaction.")
+    })?;
 
     // Channel rows; targets[i] is where channel i's samples go.
     let mut targets: Vec<Option<Target>> = Vec::with_capacity(plans.len());
@@ -864,7 +879,7 @@ fn load<R: Read + Seek>(
             None => None,
         };
         let id = Spi::get_one_with_args::<i64>(
-            "INSERT INTO sensor.channels (dataset_id, group_name, name, unit, data_type, has_time, start_time, increment_s, n_samples, properties) \
+            "INSERT INTO sensor_data.channels (dataset_id, group_name, name, unit, data_type, has_time, start_time, increment_s, n_samples, properties) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             &[
                 dataset_id.into(),
@@ -880,7 +895,7 @@ fn load<R: Read + Seek>(
             ],
         )
         .map_err(|e| spi_error(&e))?
-        .ok_or_else(|| SensorError::new(ErrorKind::Io, "INSERT INTO sensor.channels returned no id"))?;
+        .ok_or_else(|| SensorError::new(ErrorKind::Io, "INSERT INTO sensor_data.channels returned no id"))?;
         total_values = total_values.saturating_add(c.n_values);
         targets.push(Some(Target {
             channel_id: id,
@@ -1131,7 +1146,7 @@ mod tests {
     fn lock_shared_tables() {
         // The module's own lock first, as fixture() takes it, then the tables.
         Spi::run("SELECT pg_advisory_xact_lock(hashtext('sensor_analytics tdms tests'))").unwrap();
-        Spi::run("LOCK TABLE sensor.datasets, sensor.channels, sensor.samples, sensor.indexed_samples IN ACCESS EXCLUSIVE MODE").unwrap();
+        Spi::run("LOCK TABLE sensor_data.datasets, sensor_data.channels, sensor_data.samples, sensor_data.indexed_samples IN ACCESS EXCLUSIVE MODE").unwrap();
     }
 
     /// The golden-test fixtures, written where this backend (the postgres OS user) reads them.
@@ -1366,26 +1381,26 @@ mod tests {
             serde_json::json!([{"group": "rig", "channel": "label", "reason": "string values: read them as text with sensor.tdms_read (value_text)"}])
         );
         assert_eq!(
-            text("SELECT concat_ws('|', name, bytes, properties->>'title', group_properties->'rig'->>'location', cardinality(warnings)) FROM sensor.datasets").as_deref(),
+            text("SELECT concat_ws('|', name, bytes, properties->>'title', group_properties->'rig'->>'location', cardinality(warnings)) FROM sensor_data.datasets").as_deref(),
             Some("rig run|970|rig test|bench 3|0")
         );
         assert_eq!(
-            text("SELECT string_agg(concat_ws('|', group_name, name, unit, data_type, has_time, start_time, increment_s, n_samples), ';' ORDER BY id) FROM sensor.channels").as_deref(),
+            text("SELECT string_agg(concat_ws('|', group_name, name, unit, data_type, has_time, start_time, increment_s, n_samples), ';' ORDER BY id) FROM sensor_data.channels").as_deref(),
             Some("rig|temp|°C|tdsTypeDoubleFloat|t|2024-01-01 00:00:00+00|0.5|6;rig|count|1|tdsTypeI32|f|4;rig|ok|tdsTypeBoolean|f|4;aux|it's|tdsTypeI16|t|2024-01-01 01:00:10+00|0.001|4")
         );
         // The stored samples are exactly what tdms_read gives.
         let diff = count(&format!(
             "SELECT count(*) FROM (
-               (SELECT c.group_name, c.name, s.time, NULL::bigint AS i, s.value FROM sensor.samples s JOIN sensor.channels c ON c.id = s.channel_id
+               (SELECT c.group_name, c.name, s.time, NULL::bigint AS i, s.value FROM sensor_data.samples s JOIN sensor_data.channels c ON c.id = s.channel_id
                 UNION ALL
-                SELECT c.group_name, c.name, NULL, s.sample_index, s.value FROM sensor.indexed_samples s JOIN sensor.channels c ON c.id = s.channel_id)
+                SELECT c.group_name, c.name, NULL, s.sample_index, s.value FROM sensor_data.indexed_samples s JOIN sensor_data.channels c ON c.id = s.channel_id)
                EXCEPT ALL
                SELECT group_name, channel_name, time, CASE WHEN time IS NULL THEN sample_index END, value FROM sensor.tdms_read('{small}') WHERE value IS NOT NULL
              ) d"
         ));
         assert_eq!(diff, 0);
-        assert_eq!(count("SELECT count(*) FROM sensor.samples"), 10);
-        assert_eq!(count("SELECT count(*) FROM sensor.indexed_samples"), 8);
+        assert_eq!(count("SELECT count(*) FROM sensor_data.samples"), 10);
+        assert_eq!(count("SELECT count(*) FROM sensor_data.indexed_samples"), 8);
     }
 
     #[pg_test]
@@ -1399,22 +1414,22 @@ mod tests {
         ))
         .unwrap();
         assert_eq!((id, already, samples), (Some(first), Some(true), Some(0)));
-        assert_eq!(count("SELECT count(*) FROM sensor.datasets"), 1);
+        assert_eq!(count("SELECT count(*) FROM sensor_data.datasets"), 1);
         let (id, already) = Spi::get_two::<i64, bool>(&format!(
             "SELECT dataset_id, already_loaded FROM sensor.load_tdms('{small}', replace => true)"
         ))
         .unwrap();
         assert_ne!(id, Some(first));
         assert_eq!(already, Some(false));
-        assert_eq!(count("SELECT count(*) FROM sensor.datasets"), 1);
+        assert_eq!(count("SELECT count(*) FROM sensor_data.datasets"), 1);
         assert_eq!(
-            count("SELECT count(*) FROM sensor.samples")
-                + count("SELECT count(*) FROM sensor.indexed_samples"),
+            count("SELECT count(*) FROM sensor_data.samples")
+                + count("SELECT count(*) FROM sensor_data.indexed_samples"),
             18
         );
         assert_eq!(
             count(&format!(
-                "SELECT count(*) FROM sensor.channels WHERE dataset_id = {first}"
+                "SELECT count(*) FROM sensor_data.channels WHERE dataset_id = {first}"
             )),
             0
         );
@@ -1428,16 +1443,16 @@ mod tests {
         ));
         assert_eq!(count(&format!("SELECT sensor.delete_dataset({id})")), 18);
         assert_eq!(
-            count("SELECT count(*) FROM sensor.samples")
-                + count("SELECT count(*) FROM sensor.indexed_samples")
-                + count("SELECT count(*) FROM sensor.channels")
-                + count("SELECT count(*) FROM sensor.datasets"),
+            count("SELECT count(*) FROM sensor_data.samples")
+                + count("SELECT count(*) FROM sensor_data.indexed_samples")
+                + count("SELECT count(*) FROM sensor_data.channels")
+                + count("SELECT count(*) FROM sensor_data.datasets"),
             0
         );
         assert_eq!(
             error_fields_of(&format!("SELECT sensor.delete_dataset({id})")),
             format!(
-                "42704|dataset {id} does not exist||sensor.datasets lists the loaded datasets."
+                "42704|dataset {id} does not exist||sensor_data.datasets lists the loaded datasets."
             )
         );
     }
@@ -1454,7 +1469,7 @@ mod tests {
         );
         // And one that fails on the SPI path (a trigger forces it).
         Spi::run("CREATE FUNCTION pg_temp.keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$").unwrap();
-        Spi::run("CREATE TRIGGER keep BEFORE INSERT ON sensor.indexed_samples FOR EACH ROW EXECUTE FUNCTION pg_temp.keep()").unwrap();
+        Spi::run("CREATE TRIGGER keep BEFORE INSERT ON sensor_data.indexed_samples FOR EACH ROW EXECUTE FUNCTION pg_temp.keep()").unwrap();
         assert_eq!(
             sqlstate_of(&format!("SELECT * FROM sensor.load_tdms('{overflow}')")).as_deref(),
             Some("22008")
@@ -1478,7 +1493,7 @@ mod tests {
             5
         );
         assert_eq!(
-            text("SELECT array_to_string(warnings, ' / ') FROM sensor.datasets").as_deref(),
+            text("SELECT array_to_string(warnings, ' / ') FROM sensor_data.datasets").as_deref(),
             Some("segment at byte 76: last segment was not closed (next segment offset unknown); reading its data to the end of the file / segment at byte 76: data size 12 is not a multiple of the chunk size 8; reading the last partial chunk")
         );
     }
@@ -1510,7 +1525,7 @@ mod tests {
         assert_eq!(sink.finish().unwrap(), 0);
         // A deferrable constraint comes with a constraint trigger (its recheck).
         Spi::run(
-            "ALTER TABLE sensor.samples ADD CONSTRAINT u UNIQUE (channel_id, time) DEFERRABLE",
+            "ALTER TABLE sensor_data.samples ADD CONSTRAINT u UNIQUE (channel_id, time) DEFERRABLE",
         )
         .unwrap();
         assert_eq!(
@@ -1519,9 +1534,9 @@ mod tests {
                 .as_deref(),
             Some("it has triggers (a TimescaleDB hypertable has one)")
         );
-        Spi::run("ALTER TABLE sensor.samples DROP CONSTRAINT u").unwrap();
+        Spi::run("ALTER TABLE sensor_data.samples DROP CONSTRAINT u").unwrap();
         // An immediate unique index is checked by index insertion itself.
-        Spi::run("ALTER TABLE sensor.samples ADD CONSTRAINT u UNIQUE (channel_id, time)").unwrap();
+        Spi::run("ALTER TABLE sensor_data.samples ADD CONSTRAINT u UNIQUE (channel_id, time)").unwrap();
         assert_eq!(
             BulkInsert::direct_path_blocker(&TIMED_SAMPLES).unwrap(),
             None
@@ -1530,21 +1545,21 @@ mod tests {
             sqlstate_of("SELECT tests.push_samples_twice()").as_deref(),
             Some("23505")
         );
-        Spi::run("ALTER TABLE sensor.samples DROP CONSTRAINT u").unwrap();
-        Spi::run("ALTER TABLE sensor.samples ADD COLUMN note text DEFAULT 'x'").unwrap();
+        Spi::run("ALTER TABLE sensor_data.samples DROP CONSTRAINT u").unwrap();
+        Spi::run("ALTER TABLE sensor_data.samples ADD COLUMN note text DEFAULT 'x'").unwrap();
         assert_eq!(
             BulkInsert::direct_path_blocker(&TIMED_SAMPLES)
                 .unwrap()
                 .as_deref(),
             Some("it has another column (note)")
         );
-        Spi::run("ALTER TABLE sensor.samples DROP COLUMN note").unwrap();
+        Spi::run("ALTER TABLE sensor_data.samples DROP COLUMN note").unwrap();
         // A dropped column is fine (it stays NULL).
         assert_eq!(
             BulkInsert::direct_path_blocker(&TIMED_SAMPLES).unwrap(),
             None
         );
-        Spi::run("ALTER TABLE sensor.indexed_samples ENABLE ROW LEVEL SECURITY").unwrap();
+        Spi::run("ALTER TABLE sensor_data.indexed_samples ENABLE ROW LEVEL SECURITY").unwrap();
         assert_eq!(
             BulkInsert::direct_path_blocker(&INDEXED_SAMPLES)
                 .unwrap()
@@ -1558,9 +1573,9 @@ mod tests {
         lock_shared_tables();
         let small = fixture("small");
         let snapshot = "SELECT string_agg(concat_ws('|', c.group_name, c.name, s.k, s.value), ';' ORDER BY c.group_name, c.name, s.k)
-             FROM (SELECT channel_id, time::text AS k, value FROM sensor.samples
-                   UNION ALL SELECT channel_id, sample_index::text, value FROM sensor.indexed_samples) s
-             JOIN sensor.channels c ON c.id = s.channel_id";
+             FROM (SELECT channel_id, time::text AS k, value FROM sensor_data.samples
+                   UNION ALL SELECT channel_id, sample_index::text, value FROM sensor_data.indexed_samples) s
+             JOIN sensor_data.channels c ON c.id = s.channel_id";
         Spi::run(&format!("SELECT * FROM sensor.load_tdms('{small}')")).unwrap();
         let direct = text(snapshot);
         Spi::run("CREATE FUNCTION pg_temp.keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$").unwrap();
@@ -1594,12 +1609,12 @@ mod tests {
         Spi::run("CREATE TEMP TABLE seen AS SELECT * FROM pg_stat_progress_copy WHERE false")
             .unwrap();
         Spi::run("CREATE FUNCTION pg_temp.look() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_stat_clear_snapshot(); INSERT INTO seen SELECT * FROM pg_stat_progress_copy WHERE pid = pg_backend_pid(); RETURN NEW; END$$").unwrap();
-        Spi::run("CREATE TRIGGER look BEFORE INSERT ON sensor.samples FOR EACH ROW EXECUTE FUNCTION pg_temp.look()").unwrap();
+        Spi::run("CREATE TRIGGER look BEFORE INSERT ON sensor_data.samples FOR EACH ROW EXECUTE FUNCTION pg_temp.look()").unwrap();
         Spi::run(&format!("SELECT * FROM sensor.load_tdms('{small}')")).unwrap();
         assert!(count("SELECT count(*) FROM seen") > 0);
         assert_eq!(
             text("SELECT DISTINCT concat_ws('|', relid::regclass, command, type, bytes_total) FROM seen").as_deref(),
-            Some("sensor.samples|COPY FROM|FILE|970")
+            Some("sensor_data.samples|COPY FROM|FILE|970")
         );
         // Ended with the load.
         Spi::run("SELECT pg_stat_clear_snapshot()").unwrap();
@@ -1614,7 +1629,7 @@ mod tests {
         let small = fixture("small");
         Spi::run("CREATE ROLE sensor_tdms_user NOLOGIN").unwrap();
         Spi::run("GRANT USAGE ON SCHEMA tests, sensor TO sensor_tdms_user").unwrap();
-        Spi::run("GRANT SELECT, INSERT ON sensor.datasets, sensor.channels, sensor.samples, sensor.indexed_samples TO sensor_tdms_user").unwrap();
+        Spi::run("GRANT SELECT, INSERT ON sensor_data.datasets, sensor_data.channels, sensor_data.samples, sensor_data.indexed_samples TO sensor_tdms_user").unwrap();
         let content = std::fs::read(&small).unwrap();
         Spi::run("SET ROLE sensor_tdms_user").unwrap();
         let channels = error_fields_of(&format!("SELECT * FROM sensor.tdms_channels('{small}')"));
@@ -1635,7 +1650,7 @@ mod tests {
         assert_eq!(props.as_deref(), Some("42501"));
         assert_eq!(load.as_deref(), Some("42501"));
         assert_eq!(uploaded.unwrap(), Some(18));
-        assert_eq!(count("SELECT count(*) FROM sensor.datasets WHERE source_file IS NULL AND name = 'upload'"), 1);
+        assert_eq!(count("SELECT count(*) FROM sensor_data.datasets WHERE source_file IS NULL AND name = 'upload'"), 1);
     }
 
     #[pg_test]

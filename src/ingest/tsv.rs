@@ -3,8 +3,8 @@
 //!
 //! Decisions (the crate reports the facts; these are the loader's rules):
 //! * **Which serial number goes where.** Channel ids use the master serial number written in the
-//!   file (`M{master}_…`), and `sensor.tsv_files.master_sn` records it. The `device_master_sn`
-//!   tag (in `sensor.tsv_channels` and `sensor.tsv_files`) is the upload folder
+//!   file (`M{master}_…`), and `sensor_data.tsv_files.master_sn` records it. The `device_master_sn`
+//!   tag (in `sensor_data.tsv_channels` and `sensor_data.tsv_files`) is the upload folder
 //!   `<base>/<company>/<campaign>/<device_master_sn>/`, the name the upload account used; without
 //!   `base_dir` it is the file's master. They differ in real data (the company1 sample sits in
 //!   folder 02001084 but was written by master 02001171).
@@ -43,6 +43,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ErrorKind, RaiseError, SensorError, SensorResult};
 use crate::privileges::{require_server_file_access, ServerFileAccess};
+use crate::search_path;
 use sample_writer::{timestamptz_of, SampleWriter};
 use subtransaction::{Failure, Finish};
 
@@ -85,7 +86,7 @@ impl Status {
     }
 }
 
-/// One row of `sensor.tsv_files`, as `load_tsv` returns it.
+/// One row of `sensor_data.tsv_files`, as `load_tsv` returns it.
 #[derive(Debug, Clone)]
 struct FileReport {
     id: i64,
@@ -181,7 +182,7 @@ impl FileReport {
         Ok(())
     }
 
-    /// Inserts the report into `sensor.tsv_files`, filling in `id` and `loaded_at`.
+    /// Inserts the report into `sensor_data.tsv_files`, filling in `id` and `loaded_at`.
     fn record(&mut self) -> SensorResult<()> {
         let args: [DatumWithOid; 27] = [
             self.run_id.into(),
@@ -213,15 +214,25 @@ impl FileReport {
             self.moved_to.clone().into(),
         ];
         let (id, loaded_at) = Spi::get_two_with_args::<i64, TimestampWithTimeZone>(
-            "INSERT INTO sensor.tsv_files (run_id, path, company, campaign, device_master_sn, master_sn, format, structure, status, \
+            "INSERT INTO sensor_data.tsv_files (run_id, path, company, campaign, device_master_sn, master_sn, format, structure, status, \
              rows, channels, points, invalid_timestamps, invalid_values, empty_values, missing_values, extra_values, truncated_rows, zero_rows, \
              first_time, last_time, duration_ms, error_message, error_sqlstate, sha256, bytes, moved_to) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27) \
-             RETURNING id, loaded_at",
+             ON CONFLICT DO NOTHING RETURNING id, loaded_at",
             &args,
         )
-        .map_err(|e| spi_error("could not record the file in sensor.tsv_files", e))?;
-        self.id = id.unwrap_or_default();
+        .map_err(|e| spi_error("could not record the file in sensor_data.tsv_files", e))?;
+        // Only a second 'loaded' row for one content, company and campaign conflicts: a
+        // concurrent load of the same file got there first (under REPEATABLE READ or
+        // SERIALIZABLE the conflict itself raises 40001).
+        let Some(id) = id else {
+            return Err(SensorError::new(
+                ErrorKind::SerializationFailure,
+                format!("\"{}\" was loaded by a concurrent transaction (same sha256)", self.path),
+            )
+            .with_hint("Retry the transaction."));
+        };
+        self.id = id;
         self.loaded_at = loaded_at;
         Ok(())
     }
@@ -352,14 +363,14 @@ fn already_loaded(sha256: &str, tags: &Tags) -> SensorResult<bool> {
     )
     .map_err(|e| spi_error("could not lock the file's sha256", e))?;
     Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM sensor.tsv_files WHERE sha256 = $1 AND company = $2 AND campaign = $3 AND status = 'loaded')",
+        "SELECT EXISTS (SELECT 1 FROM sensor_data.tsv_files WHERE sha256 = $1 AND company = $2 AND campaign = $3 AND status = 'loaded')",
         &[sha256.into(), tags.company.as_str().into(), tags.campaign.as_str().into()],
     )
     .map(|found| found.unwrap_or(false))
     .map_err(|e| spi_error("could not look for an identical file", e))
 }
 
-const UPSERT_CHANNELS_SQL: &str = "INSERT INTO sensor.tsv_channels AS c \
+const UPSERT_CHANNELS_SQL: &str = "INSERT INTO sensor_data.tsv_channels AS c \
      (company, campaign, device_master_sn, channel_id, device_sn, device_type, label, name, unit, source_format) \
      SELECT $1, $2, $3, u.channel_id, u.device_sn, u.device_type, u.label, u.name, u.unit, u.source_format \
      FROM ROWS FROM (pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), \
@@ -373,7 +384,7 @@ const UPSERT_CHANNELS_SQL: &str = "INSERT INTO sensor.tsv_channels AS c \
 
 const CHANNEL_IDS_SQL: &str = "SELECT pg_catalog.array_agg(c.id ORDER BY u.ord) \
      FROM pg_catalog.unnest($3::text[]) WITH ORDINALITY AS u(channel_id, ord) \
-     JOIN sensor.tsv_channels c ON c.company = $1 AND c.campaign = $2 AND c.channel_id = u.channel_id";
+     JOIN sensor_data.tsv_channels c ON c.company = $1 AND c.campaign = $2 AND c.channel_id = u.channel_id";
 
 /// Creates or updates the file's channels; returns their ids in column order.
 fn upsert_channels(
@@ -425,7 +436,7 @@ fn upsert_channels(
         return Err(SensorError::new(
             ErrorKind::UndefinedObject,
             format!(
-                "{} of the file's {} channels are not visible in sensor.tsv_channels after recording them",
+                "{} of the file's {} channels are not visible in sensor_data.tsv_channels after recording them",
                 channels.len().saturating_sub(found.len()),
                 channels.len()
             ),
@@ -716,8 +727,8 @@ impl<R: BufRead> Iterator for PointStream<R> {
     }
 }
 
-/// Loads one T302 TSV file on the database server into `sensor.electrical_samples`, records it
-/// in `sensor.tsv_files` and returns that row.
+/// Loads one T302 TSV file on the database server into `sensor_data.electrical_samples`, records it
+/// in `sensor_data.tsv_files` and returns that row.
 #[pg_extern(volatile, parallel_unsafe)]
 #[allow(clippy::type_complexity)]
 fn load_tsv(
@@ -767,15 +778,60 @@ fn load_tsv(
     let path = Path::new(required(path, "path")?);
     require_server_file_access(ServerFileAccess::Read, path)?;
     let options = parse_options(timezone, skip_zero_rows)?;
-    let base_dir = base_dir.map(Path::new);
-    let mut report = match subtransaction::run(|| {
-        load_file(path, base_dir, company, campaign, &options, None)
-    }) {
-        Ok(report) => report,
-        Err(failure) => failure.raise(),
+    // Tags come from the file's real place below base_dir: a symbolic link cannot lend a
+    // file to another company, nor reach outside base_dir.
+    let (path, base_dir) = match base_dir {
+        Some(base) => {
+            let base = real_directory(Path::new(base))?;
+            match real_path_below(path, &base)? {
+                Ok(real) => (real, Some(base)),
+                Err(refusal) => return Err(refusal.into()),
+            }
+        }
+        None => (path.to_path_buf(), None),
     };
-    report.record()?;
+    let report = search_path::pinned(|| {
+        let mut report = match subtransaction::run(|| {
+            load_file(&path, base_dir.as_deref(), company, campaign, &options, None)
+        }) {
+            Ok(report) => report,
+            Err(failure) => failure.raise(),
+        };
+        report.record()?;
+        Ok::<_, SensorError>(report)
+    })?;
     Ok(TableIterator::once(report.into_row()))
+}
+
+/// `dir` with every symbolic link resolved; it must be a directory.
+fn real_directory(dir: &Path) -> SensorResult<PathBuf> {
+    let real = std::fs::canonicalize(dir).map_err(|e| directory_error(&e, dir))?;
+    if !real.is_dir() {
+        return Err(SensorError::new(
+            ErrorKind::WrongObjectType,
+            format!("\"{}\" is not a directory", dir.display()),
+        ));
+    }
+    Ok(real)
+}
+
+/// The real path of `path` (symbolic links resolved), if it lies below `real_base`;
+/// otherwise the refusal (42501) to report for it.
+fn real_path_below(path: &Path, real_base: &Path) -> SensorResult<Result<PathBuf, SensorError>> {
+    let real = std::fs::canonicalize(path).map_err(|e| SensorError::file_access(&e, "open", path))?;
+    if real.starts_with(real_base) {
+        return Ok(Ok(real));
+    }
+    Ok(Err(SensorError::new(
+        ErrorKind::InsufficientPrivilege,
+        format!(
+            "\"{}\" leads to \"{}\", outside base_dir \"{}\": not read",
+            path.display(),
+            real.display(),
+            real_base.display()
+        ),
+    )
+    .with_hint("A symbolic link below base_dir may only lead to a file below base_dir.")))
 }
 
 /// Counters of one `load_tsv_dir` run.
@@ -832,7 +888,8 @@ fn is_tsv_name(name: &str) -> bool {
 }
 
 /// Every `.tsv` file below `base` (hidden files and the `parsed/` and `error/` folders left
-/// out), sorted. Directory symlinks are not followed (no loops).
+/// out), sorted, as found (the caller resolves symbolic links to files). Directory symlinks
+/// are not followed (no loops, nothing outside `base`).
 fn tsv_files_below(base: &Path) -> SensorResult<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut pending = vec![base.to_path_buf()];
@@ -863,11 +920,20 @@ fn tsv_files_below(base: &Path) -> SensorResult<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// Takes the transaction-level advisory lock of one file path.
+fn lock_file_path(path: &Path) -> SensorResult<()> {
+    Spi::run_with_args(
+        "SELECT pg_catalog.pg_advisory_xact_lock(1414747954, pg_catalog.hashtext($1))",
+        &[path.display().to_string().into()],
+    )
+    .map_err(|e| spi_error("could not lock the file's path", e))
+}
+
 /// The last recorded status of `path`, if it is final and the file still has the recorded size.
 fn final_status_of(path: &Path, bytes: Option<u64>) -> SensorResult<Option<String>> {
     let last = Spi::connect(|client| {
         let table = client.select(
-            "SELECT status, bytes FROM sensor.tsv_files WHERE path = $1 ORDER BY id DESC LIMIT 1",
+            "SELECT status, bytes FROM sensor_data.tsv_files WHERE path = $1 ORDER BY id DESC LIMIT 1",
             None,
             &[path.display().to_string().into()],
         )?;
@@ -876,7 +942,7 @@ fn final_status_of(path: &Path, bytes: Option<u64>) -> SensorResult<Option<Strin
         }
         table.first().get_two::<String, i64>().map(Some)
     })
-    .map_err(|e| spi_error("could not read sensor.tsv_files", e))?;
+    .map_err(|e| spi_error("could not read sensor_data.tsv_files", e))?;
     Ok(match last {
         Some((Some(status), Some(recorded)))
             if Status::is_final(&status) && u64::try_from(recorded).ok() == bytes =>
@@ -948,24 +1014,50 @@ fn load_dir(base_dir: &str, move_files: bool, options: &ParseOptions) -> SensorR
     if move_files {
         require_server_file_access(ServerFileAccess::Write, base)?;
     }
-    let meta = std::fs::metadata(base).map_err(|e| directory_error(&e, base))?;
-    if !meta.is_dir() {
-        return Err(SensorError::new(
-            ErrorKind::WrongObjectType,
-            format!("\"{}\" is not a directory", base.display()),
-        ));
-    }
+    let real_base = real_directory(base)?;
     let files = tsv_files_below(base)?;
     let (run_id, started_at) = Spi::get_two_with_args::<i64, TimestampWithTimeZone>(
-        "INSERT INTO sensor.tsv_runs (base_dir, move_files) VALUES ($1, $2) RETURNING id, started_at",
+        "INSERT INTO sensor_data.tsv_runs (base_dir, move_files) VALUES ($1, $2) RETURNING id, started_at",
         &[base_dir.into(), move_files.into()],
     )
-    .map_err(|e| spi_error("could not record the run in sensor.tsv_runs", e))?;
+    .map_err(|e| spi_error("could not record the run in sensor_data.tsv_runs", e))?;
     let run_id = run_id.unwrap_or_default();
     let mut counts = RunCounts::default();
-    for path in files {
+    let mut seen = std::collections::HashSet::new();
+    for found in files {
         pgrx::check_for_interrupts!();
         let file_started = Instant::now();
+        let path = match real_path_below(&found, &real_base) {
+            Ok(Ok(real)) => real,
+            // Gone since the listing: moved or deleted by a concurrent run.
+            Err(e) if e.kind == ErrorKind::FileNotFound => {
+                counts.skipped += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+            Ok(Err(refusal)) => {
+                let failure = Failure::from_error(&refusal);
+                let mut report = failed_report(&found, base, run_id, &failure, file_started);
+                if move_files {
+                    report.moved_to = queue_move(&found, "error");
+                }
+                report.record()?;
+                counts.add(&report);
+                continue;
+            }
+        };
+        // A file reached twice (through a link and by its own name) is loaded once.
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        // Runs over the same files take turns file by file (no deadlock: each takes its
+        // locks in path order, and holds them until it ends); one that waited finds the
+        // file moved away, or recorded, by the other.
+        lock_file_path(&path)?;
+        if std::fs::symlink_metadata(&path).is_err() {
+            counts.skipped += 1;
+            continue;
+        }
         let bytes = std::fs::metadata(&path).ok().map(|m| m.len());
         if let Some(status) = final_status_of(&path, bytes)? {
             counts.skipped += 1;
@@ -979,12 +1071,13 @@ fn load_dir(base_dir: &str, move_files: bool, options: &ParseOptions) -> SensorR
             }
             continue;
         }
-        let outcome =
-            subtransaction::run(|| load_file(&path, Some(base), None, None, options, Some(run_id)));
+        let outcome = subtransaction::run(|| {
+            load_file(&path, Some(&real_base), None, None, options, Some(run_id))
+        });
         let mut report = match outcome {
             Ok(report) => report,
             Err(failure) if failure.must_propagate() => failure.raise(),
-            Err(failure) => failed_report(&path, base, run_id, &failure, file_started),
+            Err(failure) => failed_report(&path, &real_base, run_id, &failure, file_started),
         };
         if move_files {
             if let Some(folder) = report.status.destination_folder() {
@@ -996,7 +1089,7 @@ fn load_dir(base_dir: &str, move_files: bool, options: &ParseOptions) -> SensorR
     }
     let duration_ms = started.elapsed().as_secs_f64() * 1e3;
     let finished_at = Spi::get_one_with_args::<TimestampWithTimeZone>(
-        "UPDATE sensor.tsv_runs SET finished_at = pg_catalog.clock_timestamp(), duration_ms = $2, files_total = $3, succeeded = $4, \
+        "UPDATE sensor_data.tsv_runs SET finished_at = pg_catalog.clock_timestamp(), duration_ms = $2, files_total = $3, succeeded = $4, \
          loaded = $5, no_data = $6, unsupported = $7, duplicate = $8, deferred = $9, failed = $10, skipped = $11, points = $12 \
          WHERE id = $1 RETURNING finished_at",
         &[
@@ -1014,7 +1107,7 @@ fn load_dir(base_dir: &str, move_files: bool, options: &ParseOptions) -> SensorR
             counts.points.into(),
         ],
     )
-    .map_err(|e| spi_error("could not record the run in sensor.tsv_runs", e))?;
+    .map_err(|e| spi_error("could not record the run in sensor_data.tsv_runs", e))?;
     Ok((
         run_id,
         base_dir.to_owned(),
@@ -1036,7 +1129,7 @@ fn load_dir(base_dir: &str, move_files: bool, options: &ParseOptions) -> SensorR
 }
 
 /// Loads every `.tsv` file below `base_dir` not yet recorded, each in its own subtransaction,
-/// records the run in `sensor.tsv_runs` and returns that row.
+/// records the run in `sensor_data.tsv_runs` and returns that row.
 #[pg_extern(volatile, parallel_unsafe)]
 #[allow(clippy::type_complexity)]
 fn load_tsv_dir(
@@ -1070,6 +1163,6 @@ fn load_tsv_dir(
 > {
     let base_dir = required(base_dir, "base_dir")?;
     let options = parse_options(timezone, skip_zero_rows)?;
-    let row = load_dir(base_dir, move_files.unwrap_or(false), &options)?;
+    let row = search_path::pinned(|| load_dir(base_dir, move_files.unwrap_or(false), &options))?;
     Ok(TableIterator::once(row))
 }

@@ -413,7 +413,7 @@ impl Buffers {
             for w in self.offsets.windows(2).take(take) {
                 let len = (w[1] - w[0]) as usize;
                 let s = bytes.get(at..at + len).unwrap_or(&[]);
-                self.strings.push(String::from_utf8_lossy(s).into_owned());
+                self.strings.push(crate::types::decode_text(s));
                 at += len;
             }
         }

@@ -55,6 +55,8 @@
 //! - Object paths that npTDMS half-parses (e.g. an unterminated quote) are
 //!   errors. A channel listed twice with data in one segment is an error.
 //! - `.tdms_index` files are not used; the data file alone is read.
+//! - Strings (object names, properties, string values) are text: a NUL byte reads as
+//!   U+2400 ([`NUL_REPLACEMENT`]) and invalid UTF-8 as U+FFFD; npTDMS keeps NUL.
 
 mod decode;
 mod error;
@@ -74,7 +76,7 @@ pub use file::{
 pub use path::{format_path, parse_path, ObjectPath};
 pub use scaling::{Scale, ScaleChain, ScaleInput, Scaling};
 pub use types::{
-    properties_to_json, Complex, DataType, ElemType, PropertyValue, Timestamp,
-    TDMS_EPOCH_TO_UNIX_SECONDS,
+    decode_text, properties_to_json, Complex, DataType, ElemType, PropertyValue, Timestamp,
+    NUL_REPLACEMENT, TDMS_EPOCH_TO_UNIX_SECONDS,
 };
 pub use values::ValuesBlock;

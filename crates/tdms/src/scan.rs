@@ -188,10 +188,7 @@ impl<R: Read> Meta<'_, R> {
     fn string(&mut self) -> Result<String, TdmsError> {
         let len = u64::from(self.u32()?);
         let b = self.bytes(len)?;
-        Ok(match String::from_utf8(b) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        })
+        Ok(crate::types::decode_text(&b))
     }
 
     fn timestamp(&mut self) -> Result<Timestamp, TdmsError> {

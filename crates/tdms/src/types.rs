@@ -2,6 +2,23 @@
 
 use std::fmt;
 
+/// What a NUL byte in a TDMS string (an object name, a property, a string value) becomes:
+/// U+2400 SYMBOL FOR NULL. Text consumers such as PostgreSQL cannot hold NUL (they would cut
+/// the string there, or reject it), so it stays visible instead, and names that differ after
+/// a NUL stay different.
+pub const NUL_REPLACEMENT: char = '\u{2400}';
+
+/// A TDMS string's bytes as text: UTF-8, with invalid sequences as U+FFFD and NUL as
+/// [`NUL_REPLACEMENT`].
+pub fn decode_text(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if text.contains('\0') {
+        text.replace('\0', "\u{2400}")
+    } else {
+        text.into_owned()
+    }
+}
+
 /// Seconds between the TDMS epoch (1904-01-01 UTC) and the Unix epoch (1970-01-01 UTC).
 pub const TDMS_EPOCH_TO_UNIX_SECONDS: i64 = 2_082_844_800;
 

@@ -35,6 +35,10 @@ pub fn destination(file: &Path, folder: &str) -> SensorResult<PathBuf> {
         )));
     };
     let target_dir = dir.join(folder);
+    // Made now, so that a move that cannot happen (e.g. `parsed` is a file) is known before
+    // the report records where the file went. An empty folder left by a rollback is harmless.
+    std::fs::create_dir_all(&target_dir)
+        .map_err(|e| SensorError::file_access(&e, "create", &target_dir))?;
     let first = target_dir.join(name);
     if !first.exists() && !is_queued(&first) {
         return Ok(first);

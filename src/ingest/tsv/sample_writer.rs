@@ -1,4 +1,4 @@
-//! Writes a file's points into `sensor.electrical_samples` with "the later row wins" semantics,
+//! Writes a file's points into `sensor_data.electrical_samples` with "the later row wins" semantics,
 //! in bounded memory, as fast as the table allows.
 //!
 //! Points are buffered per channel (at most [`CHUNK_POINTS`] in all) and written a chunk at a
@@ -33,10 +33,10 @@ use crate::ingest::bulk_insert::{
 /// Points buffered before a chunk is written (16 bytes each: 1 MiB).
 pub const CHUNK_POINTS: usize = 1 << 16;
 
-/// `sensor.electrical_samples (time, channel, value)`, primary key `(channel, time)`, with the
+/// `sensor_data.electrical_samples (time, channel, value)`, primary key `(channel, time)`, with the
 /// tenant policies of sql/tsv.sql.
 const ELECTRICAL_SAMPLES: TargetTable<3> = TargetTable {
-    table: "sensor.electrical_samples",
+    table: "sensor_data.electrical_samples",
     columns: [
         Column::new("time", pg_sys::TIMESTAMPTZOID),
         Column::new("channel", pg_sys::INT4OID),
@@ -47,7 +47,7 @@ const ELECTRICAL_SAMPLES: TargetTable<3> = TargetTable {
 const PRIMARY_KEY: [&str; 2] = ["channel", "time"];
 
 const PROBE_SQL: &str = "SELECT pg_catalog.array_agg(r.c) FROM ROWS FROM (pg_catalog.unnest($1::int4[]), pg_catalog.unnest($2::timestamptz[]), pg_catalog.unnest($3::timestamptz[])) AS r(c, lo, hi) \
-     WHERE EXISTS (SELECT 1 FROM sensor.electrical_samples s WHERE s.channel = r.c AND s.time >= r.lo AND s.time <= r.hi)";
+     WHERE EXISTS (SELECT 1 FROM sensor_data.electrical_samples s WHERE s.channel = r.c AND s.time >= r.lo AND s.time <= r.hi)";
 
 /// A file time (µs since the Unix epoch, UTC) as a `timestamptz` value.
 pub fn timestamptz_of(unix_us: i64) -> SensorResult<TimestampWithTimeZone> {
@@ -63,7 +63,7 @@ fn pg_micros(unix_us: i64) -> SensorResult<i64> {
     })
 }
 
-/// Pushes one channel's points (time in PostgreSQL µs) as rows of `sensor.electrical_samples`.
+/// Pushes one channel's points (time in PostgreSQL µs) as rows of `sensor_data.electrical_samples`.
 fn push_points(
     mut push: impl FnMut([pg_sys::Datum; 3]) -> SensorResult<()>,
     channel: i32,

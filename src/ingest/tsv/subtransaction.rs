@@ -28,6 +28,11 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A failure that happened outside any subtransaction (e.g. a file refused before reading).
+    pub fn from_error(err: &SensorError) -> Self {
+        Self::from_sensor(err.clone())
+    }
+
     fn from_sensor(err: SensorError) -> Self {
         Failure {
             code: err.kind.sql_error_code(),
@@ -54,9 +59,16 @@ impl Failure {
     }
 
     /// Errors that must end the whole statement instead of being recorded: a cancel or
-    /// statement timeout (PL/pgSQL's `WHEN OTHERS` does not catch those either).
+    /// statement timeout (PL/pgSQL's `WHEN OTHERS` does not catch those either), and
+    /// serialization failures and deadlocks, which say that the whole transaction must be
+    /// retried (a concurrent run loaded the same file), not that the file is bad.
     pub fn must_propagate(&self) -> bool {
-        self.code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED
+        matches!(
+            self.code,
+            PgSqlErrorCode::ERRCODE_QUERY_CANCELED
+                | PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE
+                | PgSqlErrorCode::ERRCODE_T_R_DEADLOCK_DETECTED
+        )
     }
 
     /// Raises the error again with its SQLSTATE, message, detail and hint.

@@ -127,14 +127,14 @@ fn load_with(path: &Path, arguments: &str) -> String {
 /// The stored value of a channel at a UTC time.
 fn value_at(channel_id: &str, utc: &str) -> Option<f64> {
     Spi::get_one::<f64>(&format!(
-        "SELECT (SELECT s.value FROM sensor.electrical_samples s JOIN sensor.tsv_channels c ON c.id = s.channel \
+        "SELECT (SELECT s.value FROM sensor_data.electrical_samples s JOIN sensor_data.tsv_channels c ON c.id = s.channel \
          WHERE c.channel_id = '{channel_id}' AND s.time = '{utc}+00')"
     ))
     .unwrap()
 }
 
 fn samples() -> i64 {
-    one("SELECT count(*) FROM sensor.electrical_samples")
+    one("SELECT count(*) FROM sensor_data.electrical_samples")
 }
 
 #[pg_test]
@@ -158,7 +158,7 @@ fn company1_v002_three_phase_master_and_slaves() {
     }
     let channels = text(
         "SELECT string_agg(concat_ws(',', channel_id, device_sn, device_type, label, name, unit), ';' ORDER BY id) \
-         FROM sensor.tsv_channels WHERE company = 'company1' AND campaign = 'campaign1' \
+         FROM sensor_data.tsv_channels WHERE company = 'company1' AND campaign = 'campaign1' \
            AND device_master_sn = '02001084' AND source_format = 'MV_T302_V002'",
     );
     assert_eq!(channels, expected.join(";"));
@@ -167,7 +167,7 @@ fn company1_v002_three_phase_master_and_slaves() {
     assert_eq!(value_at("M02001171_S04000477_Ch5", "2025-08-03 03:20:00"), Some(-2.3));
     // -0.0 stays a negative zero.
     let negative_zero = text(
-        "SELECT s.value::text FROM sensor.electrical_samples s JOIN sensor.tsv_channels c ON c.id = s.channel \
+        "SELECT s.value::text FROM sensor_data.electrical_samples s JOIN sensor_data.tsv_channels c ON c.id = s.channel \
          WHERE c.channel_id = 'M02001171_S04001344_Ch5' AND s.time = '2025-08-03 03:20:00+00'",
     );
     assert_eq!(negative_zero, "-0");
@@ -176,7 +176,7 @@ fn company1_v002_three_phase_master_and_slaves() {
     assert_eq!(value_at("M02001171_S04000466_Ch2", "2025-08-04 03:00:00"), Some(1754.2));
     // Rows are 10 minutes apart: 143 distinct times per channel.
     assert_eq!(
-        one::<i64>("SELECT count(DISTINCT time) FROM sensor.electrical_samples"),
+        one::<i64>("SELECT count(DISTINCT time) FROM sensor_data.electrical_samples"),
         143
     );
 }
@@ -189,7 +189,7 @@ fn company2_v003_single_phase_utc_skips_zero_rows() {
         "loaded|company2|format_v003|02001311|02001311|MV_T302_V003|V003|117|6|702|0|0|0|0|0|0|17|2026-01-21 08:15:24|2026-01-22 15:10:00"
     );
     assert_eq!(
-        text("SELECT string_agg(concat_ws(',', channel_id, label, name, unit), ';' ORDER BY id) FROM sensor.tsv_channels"),
+        text("SELECT string_agg(concat_ws(',', channel_id, label, name, unit), ';' ORDER BY id) FROM sensor_data.tsv_channels"),
         "M02001311_U1,U1,Ph 1,V;M02001311_Ch1,Ch1,Voie1,W;M02001311_Ch2,Ch2,Voie2,W;M02001311_Ch3,Ch3,Voie3,W;M02001311_Ch4,Ch4,Voie4,W;M02001311_Ch5,Ch5,Voie5,W"
     );
     // 702 values, of which two rows repeat an earlier time: 690 distinct points.
@@ -212,7 +212,7 @@ fn company2_v003_single_phase_utc_skips_zero_rows() {
     assert_eq!(report, "loaded|134|804|17");
     assert_eq!(
         one::<f64>(
-            "SELECT s.value FROM sensor.electrical_samples s JOIN sensor.tsv_channels c ON c.id = s.channel \
+            "SELECT s.value FROM sensor_data.electrical_samples s JOIN sensor_data.tsv_channels c ON c.id = s.channel \
              WHERE c.campaign = 'zeros' AND c.channel_id = 'M02001311_U1' AND s.time = '2026-01-21 12:01:15+00'"
         ),
         0.0
@@ -243,7 +243,7 @@ fn company3_clock_reset_repeated_times_and_truncated_file() {
     assert_eq!(value_at("M02001283_Ch1", "2025-12-22 05:40:00"), Some(4.5));
     assert_eq!(value_at("M02001283_U3", "2025-12-22 05:40:00"), Some(247.24));
     // Both files share the company's six channels.
-    assert_eq!(one::<i64>("SELECT count(*) FROM sensor.tsv_channels"), 6);
+    assert_eq!(one::<i64>("SELECT count(*) FROM sensor_data.tsv_channels"), 6);
 }
 
 #[pg_test]
@@ -262,14 +262,14 @@ fn company3_unsupported_and_empty_files_load_nothing() {
         "no_data|company3|base|02001283|02001283|MV_T302_V002|V002|0|6|0|0|0|0|0|0|0|0"
     );
     assert_eq!(samples(), 0);
-    assert_eq!(one::<i64>("SELECT count(*) FROM sensor.tsv_channels"), 0);
+    assert_eq!(one::<i64>("SELECT count(*) FROM sensor_data.tsv_channels"), 0);
     assert_eq!(
-        text("SELECT string_agg(status, ',' ORDER BY id) FROM sensor.tsv_files"),
+        text("SELECT string_agg(status, ',' ORDER BY id) FROM sensor_data.tsv_files"),
         "unsupported,no_data,no_data"
     );
     // The empty file's sha256 is that of zero bytes.
     assert_eq!(
-        text("SELECT sha256 FROM sensor.tsv_files WHERE bytes = 0"),
+        text("SELECT sha256 FROM sensor_data.tsv_files WHERE bytes = 0"),
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     );
 }
@@ -295,7 +295,7 @@ fn identical_file_is_a_duplicate_and_reloading_never_duplicates() {
     let report = load_with(&path, &format!("base_dir => {}", quoted(&base.0)));
     assert!(report.starts_with("loaded|"), "{report}");
     assert_eq!(samples(), 4290);
-    assert_eq!(one::<i64>("SELECT count(*) FROM sensor.tsv_channels"), 30);
+    assert_eq!(one::<i64>("SELECT count(*) FROM sensor_data.tsv_channels"), 30);
 }
 
 const HEADER: &str = "02001999\t02001999\t02001999\nMV_T302_V002\tPh 1 V\tVoie1 W\n";
@@ -334,7 +334,7 @@ fn later_rows_and_later_files_overwrite() {
     assert_eq!(value_at("M02001999_U1", "2025-02-01 00:10:00"), Some(240.0));
     assert_eq!(value_at("M02001999_Ch1", "2025-02-01 00:20:00"), Some(6.0));
     // Loading a again puts its values back (a is not a duplicate of a changed load).
-    run("DELETE FROM sensor.tsv_files");
+    run("DELETE FROM sensor_data.tsv_files");
     load_with(&a, args);
     assert_eq!(samples(), 6);
     assert_eq!(value_at("M02001999_U1", "2025-02-01 00:10:00"), Some(231.0));
@@ -387,11 +387,11 @@ fn crlf_and_bom_load_like_plain_files() {
         );
     }
     assert_eq!(
-        text("SELECT string_agg(DISTINCT name || '/' || unit, ',') FROM sensor.tsv_channels"),
+        text("SELECT string_agg(DISTINCT name || '/' || unit, ',') FROM sensor_data.tsv_channels"),
         "Ph 1/V,Voie1/W"
     );
     assert_eq!(
-        one::<f64>("SELECT sum(value) FROM sensor.electrical_samples"),
+        one::<f64>("SELECT sum(value) FROM sensor_data.electrical_samples"),
         2.0 * (230.5 + 1.5 + 231.5 + 2.5)
     );
 }
@@ -437,7 +437,7 @@ fn local_time_v003_across_both_dst_changes() {
             client
                 .select(
                     &format!(
-                        "SELECT extract(epoch FROM s.time)::int8 FROM sensor.electrical_samples s JOIN sensor.tsv_channels c ON c.id = s.channel \
+                        "SELECT extract(epoch FROM s.time)::int8 FROM sensor_data.electrical_samples s JOIN sensor_data.tsv_channels c ON c.id = s.channel \
                          WHERE c.campaign = '{name}' AND c.channel_id = 'M02007777_U1' ORDER BY 1"
                     ),
                     None,
@@ -452,7 +452,7 @@ fn local_time_v003_across_both_dst_changes() {
         assert_eq!(times, expected, "{name}");
         for (row, column, channel) in [(0, 0, "M02007777_U1"), (13, 2, "M02007777_Ch2"), (23, 3, "M02007777_S04005555_Ch1")] {
             let got = one::<f64>(&format!(
-                "SELECT s.value FROM sensor.electrical_samples s JOIN sensor.tsv_channels c ON c.id = s.channel \
+                "SELECT s.value FROM sensor_data.electrical_samples s JOIN sensor_data.tsv_channels c ON c.id = s.channel \
                  WHERE c.campaign = '{name}' AND c.channel_id = '{channel}' AND s.time = to_timestamp({})",
                 spec.row_time_utc(row)
             ));
@@ -487,14 +487,14 @@ fn missing_end_data_is_deferred_then_loads_once_complete() {
     // Deferred as soon as the missing END_DATA is seen: header lines not read (no marker).
     assert_eq!(load_with(&path, &args), "deferred|c|k|02007777|V003|0|0|0|0|0|0|0|0|0|0");
     assert_eq!(samples(), 0);
-    assert_eq!(one::<i64>("SELECT count(*) FROM sensor.tsv_channels"), 0);
+    assert_eq!(one::<i64>("SELECT count(*) FROM sensor_data.tsv_channels"), 0);
     let complete = v003_spec(6, 1_761_436_800, "UTC", true);
     dir.synthetic("c/k/02007777/upload.tsv", &complete);
     let report = load_with(&path, &args);
     assert!(report.starts_with("loaded|c|k|02007777|02007777|MV_T302_V003|V003|6|4|24|"), "{report}");
     assert_eq!(samples(), 24);
     assert_eq!(
-        text("SELECT string_agg(status, ',' ORDER BY id) FROM sensor.tsv_files"),
+        text("SELECT string_agg(status, ',' ORDER BY id) FROM sensor_data.tsv_files"),
         "deferred,loaded"
     );
 }
@@ -517,8 +517,8 @@ fn malformed_file_raises_22p02_and_leaves_nothing() {
             path.display()
         )
     );
-    assert_eq!(one::<i64>("SELECT count(*) FROM sensor.tsv_files"), 0);
-    assert_eq!(one::<i64>("SELECT count(*) FROM sensor.tsv_channels"), 0);
+    assert_eq!(one::<i64>("SELECT count(*) FROM sensor_data.tsv_files"), 0);
+    assert_eq!(one::<i64>("SELECT count(*) FROM sensor_data.tsv_channels"), 0);
 }
 
 #[pg_test]
@@ -562,7 +562,7 @@ fn tsv_read_streams_points_without_loading() {
         804
     );
     assert_eq!(samples(), 0);
-    assert_eq!(one::<i64>("SELECT count(*) FROM sensor.tsv_files"), 0);
+    assert_eq!(one::<i64>("SELECT count(*) FROM sensor_data.tsv_files"), 0);
     assert_eq!(
         one::<i64>(&format!("SELECT count(*) FROM sensor.tsv_read({})", quoted(&base.0.join(COMPANY3_EMPTY)))),
         0
@@ -589,7 +589,7 @@ fn load_tsv_dir_goes_on_after_a_bad_file_and_skips_what_is_recorded() {
     assert_eq!(run_row(&sql), "8|7|4|2|1|0|0|1|0|21822");
     assert_eq!(samples(), 4290 + 690 + 2040 + 14778);
     let failed = text(
-        "SELECT concat_ws('|', company, campaign, device_master_sn, error_sqlstate, error_message) FROM sensor.tsv_files WHERE status = 'failed'",
+        "SELECT concat_ws('|', company, campaign, device_master_sn, error_sqlstate, error_message) FROM sensor_data.tsv_files WHERE status = 'failed'",
     );
     assert_eq!(
         failed,
@@ -599,12 +599,12 @@ fn load_tsv_dir_goes_on_after_a_bad_file_and_skips_what_is_recorded() {
         )
     );
     assert_eq!(
-        one::<i64>("SELECT count(*) FROM sensor.tsv_files f JOIN sensor.tsv_runs r ON r.id = f.run_id"),
+        one::<i64>("SELECT count(*) FROM sensor_data.tsv_files f JOIN sensor_data.tsv_runs r ON r.id = f.run_id"),
         8
     );
     // A second run skips the files recorded with a final status and retries the failed one.
     assert_eq!(run_row(&sql), "1|0|0|0|0|0|0|1|7|0");
-    assert_eq!(one::<i64>("SELECT count(*) FROM sensor.tsv_runs"), 2);
+    assert_eq!(one::<i64>("SELECT count(*) FROM sensor_data.tsv_runs"), 2);
 }
 
 #[pg_test]
@@ -616,7 +616,7 @@ fn load_tsv_dir_with_move_files_queues_moves_until_commit() {
     );
     run(&format!("SELECT * FROM sensor.load_tsv_dir({}, move_files => true)", quoted(&base.0)));
     let moved = text(
-        "SELECT string_agg(status || '>' || coalesce(moved_to, '-'), ',' ORDER BY path) FROM sensor.tsv_files",
+        "SELECT string_agg(status || '>' || coalesce(moved_to, '-'), ',' ORDER BY path) FROM sensor_data.tsv_files",
     );
     let d = base.0.display();
     assert_eq!(
@@ -680,9 +680,9 @@ fn row_level_security_shows_a_role_only_its_companies() {
     run("SELECT sensor.grant_company_access('grafana_c13', 'company3')");
     // Granting twice is harmless.
     run("SELECT sensor.grant_company_access('grafana_c1', 'company1')");
-    let counts = "SELECT concat_ws('|', (SELECT count(*) FROM sensor.tsv_channels), (SELECT count(*) FROM sensor.electrical_samples), \
-                  (SELECT count(*) FROM sensor.electrical), (SELECT count(*) FROM sensor.tsv_files), \
-                  (SELECT string_agg(DISTINCT company, ',') FROM sensor.electrical), (SELECT count(*) FROM sensor.company_access))";
+    let counts = "SELECT concat_ws('|', (SELECT count(*) FROM sensor_data.tsv_channels), (SELECT count(*) FROM sensor_data.electrical_samples), \
+                  (SELECT count(*) FROM sensor_data.electrical), (SELECT count(*) FROM sensor_data.tsv_files), \
+                  (SELECT string_agg(DISTINCT company, ',') FROM sensor_data.electrical), (SELECT count(*) FROM sensor_data.company_access))";
     let as_role = |role: &str| {
         run(&format!("SET ROLE {role}"));
         let seen = text(counts);
@@ -696,7 +696,7 @@ fn row_level_security_shows_a_role_only_its_companies() {
     assert_eq!(as_role("grafana_c13"), "36|21108|21108|6|company1,company3|2");
     // Without a grant: no privilege at all.
     run("SET ROLE grafana_none");
-    let denied = sqlstate_of("SELECT count(*) FROM sensor.electrical");
+    let denied = sqlstate_of("SELECT count(*) FROM sensor_data.electrical");
     run("RESET ROLE");
     assert_eq!(denied.as_deref(), Some("42501"));
     // A member of a granted role sees what it sees.
@@ -707,7 +707,7 @@ fn row_level_security_shows_a_role_only_its_companies() {
     assert_eq!(as_role("grafana_c13"), "6|16818|16818|5|company3|1");
     assert_eq!(one::<i32>("SELECT sensor.revoke_company_access('grafana_c13')"), 1);
     run("SET ROLE grafana_c13");
-    let revoked = sqlstate_of("SELECT count(*) FROM sensor.electrical_samples");
+    let revoked = sqlstate_of("SELECT count(*) FROM sensor_data.electrical_samples");
     run("RESET ROLE");
     assert_eq!(revoked.as_deref(), Some("42501"));
     // Only administrators hand out companies.
@@ -730,7 +730,7 @@ fn sample_policy_is_a_hashed_subplan() {
     run("CREATE ROLE grafana_plan NOLOGIN");
     run("SELECT sensor.grant_company_access('grafana_plan', 'company1')");
     run("SET ROLE grafana_plan");
-    let plan = Spi::explain("SELECT sum(value) FROM sensor.electrical_samples").unwrap();
+    let plan = Spi::explain("SELECT sum(value) FROM sensor_data.electrical_samples").unwrap();
     run("RESET ROLE");
     let plan = format!("{:?}", plan.0);
     assert!(plan.contains("hashed SubPlan"), "{plan}");
@@ -742,32 +742,32 @@ fn sample_policy_is_a_hashed_subplan() {
 fn write_paths_agree() {
     let base = fixtures();
     // numeric sums: exact whatever the physical order of the rows.
-    let digest = "SELECT concat_ws('|', count(*), sum(value::numeric), sum(extract(epoch FROM time)), count(DISTINCT channel)) FROM sensor.electrical_samples";
+    let digest = "SELECT concat_ws('|', count(*), sum(value::numeric), sum(extract(epoch FROM time)), count(DISTINCT channel)) FROM sensor_data.electrical_samples";
     let mut results = Vec::new();
     for setup in [
-        "TRUNCATE sensor.electrical_samples",
-        "TRUNCATE sensor.electrical_samples; INSERT INTO sensor.electrical_samples VALUES ('1999-01-01', -1, 0)",
-        "TRUNCATE sensor.electrical_samples; ALTER TABLE sensor.electrical_samples ADD CONSTRAINT sensor_test_check CHECK (value > -1e9)",
+        "TRUNCATE sensor_data.electrical_samples",
+        "TRUNCATE sensor_data.electrical_samples; INSERT INTO sensor_data.electrical_samples VALUES ('1999-01-01', -1, 0)",
+        "TRUNCATE sensor_data.electrical_samples; ALTER TABLE sensor_data.electrical_samples ADD CONSTRAINT sensor_test_check CHECK (value > -1e9)",
     ] {
         run(setup);
-        run("DELETE FROM sensor.tsv_files");
+        run("DELETE FROM sensor_data.tsv_files");
         for file in [COMPANY1, COMPANY2, COMPANY3_RESET, COMPANY3_LARGE] {
             load(&base, file);
         }
-        run("DELETE FROM sensor.electrical_samples WHERE channel = -1");
+        run("DELETE FROM sensor_data.electrical_samples WHERE channel = -1");
         results.push(text(digest));
         // Index and heap agree.
         run("SET LOCAL enable_seqscan = off");
-        let by_index: i64 = one("SELECT count(*) FROM sensor.electrical_samples WHERE channel > 0");
+        let by_index: i64 = one("SELECT count(*) FROM sensor_data.electrical_samples WHERE channel > 0");
         run("RESET enable_seqscan");
         assert_eq!(by_index, 21798, "{setup}");
         // The primary key still rejects a duplicate, whichever path built the entries.
         assert_eq!(
-            sqlstate_of("INSERT INTO sensor.electrical_samples SELECT time, channel, 1 FROM sensor.electrical_samples LIMIT 1").as_deref(),
+            sqlstate_of("INSERT INTO sensor_data.electrical_samples SELECT time, channel, 1 FROM sensor_data.electrical_samples LIMIT 1").as_deref(),
             Some("23505"),
             "{setup}"
         );
-        run("ALTER TABLE sensor.electrical_samples DROP CONSTRAINT IF EXISTS sensor_test_check");
+        run("ALTER TABLE sensor_data.electrical_samples DROP CONSTRAINT IF EXISTS sensor_test_check");
     }
     assert_eq!(results.len(), 3);
     assert_eq!(results[0], results[1]);
@@ -797,14 +797,14 @@ fn repeated_times_across_chunks_overwrite() {
         out.push('\n');
     }
     let path = dir.file("twice.tsv", out.as_bytes());
-    run("TRUNCATE sensor.electrical_samples");
+    run("TRUNCATE sensor_data.electrical_samples");
     let report = load_with(&path, "company => 'c', campaign => 'k'");
     assert!(report.starts_with("loaded|c|k|02008888|02008888|MV_T302_V002|V002|6000|30|180000|"), "{report}");
     assert_eq!(samples(), 90_000);
     for (row, column, channel) in [(0, 0, "M02008888_U1"), (1500, 7, "M02008888_S04000466_Ch2"), (2999, 29, "M02008888_S04001344_Ch6")] {
         let time = spec.row_time_utc(row);
         let got = one::<f64>(&format!(
-            "SELECT s.value FROM sensor.electrical_samples s JOIN sensor.tsv_channels c ON c.id = s.channel \
+            "SELECT s.value FROM sensor_data.electrical_samples s JOIN sensor_data.tsv_channels c ON c.id = s.channel \
              WHERE c.channel_id = '{channel}' AND s.time = to_timestamp({time})"
         ));
         let want: f64 = format!("{:.2}", spec.value(row, column) + 1000.0).parse().unwrap();
@@ -817,20 +817,20 @@ fn repeated_times_across_chunks_overwrite() {
 #[pg_test]
 fn postgres_errors_inside_a_file_are_recorded_and_the_run_goes_on() {
     let base = fixtures();
-    run("ALTER TABLE sensor.electrical_samples ADD CONSTRAINT sensor_test_before_september CHECK (time < '2025-09-01')");
+    run("ALTER TABLE sensor_data.electrical_samples ADD CONSTRAINT sensor_test_before_september CHECK (time < '2025-09-01')");
     let row = text(&format!(
         "SELECT concat_ws('|', files_total, loaded, failed, points) FROM sensor.load_tsv_dir({})",
         quoted(&base.0)
     ));
     assert_eq!(row, "7|1|3|4290");
     assert_eq!(
-        text("SELECT string_agg(DISTINCT error_sqlstate, ',') FROM sensor.tsv_files WHERE status = 'failed'"),
+        text("SELECT string_agg(DISTINCT error_sqlstate, ',') FROM sensor_data.tsv_files WHERE status = 'failed'"),
         "23514"
     );
     assert_eq!(samples(), 4290);
     // The failed files left no channels either.
     assert_eq!(
-        text("SELECT string_agg(DISTINCT company, ',') FROM sensor.tsv_channels"),
+        text("SELECT string_agg(DISTINCT company, ',') FROM sensor_data.tsv_channels"),
         "company1"
     );
 }
