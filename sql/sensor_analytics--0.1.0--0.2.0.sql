@@ -182,27 +182,26 @@ BEGIN
     -- Which role may read which company's T302 data. Tenants (Grafana data sources) get no
     -- privilege on any table here, so neither chunks nor other paths reach the rows: they read
     -- the security-barrier views below, owned by the extension's owner, which show a caller
-    -- the companies mapped to roles whose privileges it has (or everything, to a role that
-    -- may read the table itself).
+    -- the companies mapped to roles whose privileges it has, or everything to a role that
+    -- may read the table without row-level security (superusers, the owner, BYPASSRLS).
     CREATE TABLE sensor_data.company_access (
         role    regrole NOT NULL,
         company text NOT NULL,
         PRIMARY KEY (role, company)
     );
 
-    -- Row-level security restricts loading roles (INSERT on the tables, without BYPASSRLS):
-    -- they write only the companies mapped to them. Owners and superusers are not restricted.
+    -- Row-level security keeps a loading role (INSERT on the tables, without BYPASSRLS) to
+    -- the companies mapped to it: it creates and sees only their channels and reports. It is
+    -- a guard against loading into the wrong company, not a wall: loading needs
+    -- pg_read_server_files, which reads any file the server can. The samples table has no
+    -- policy (TimescaleDB refuses continuous aggregates on a hypertable with row security);
+    -- a loader writes samples only for the channels it sees.
     ALTER TABLE sensor_data.company_access ENABLE ROW LEVEL SECURITY;
     CREATE POLICY own_companies ON sensor_data.company_access FOR SELECT
         USING (pg_catalog.pg_has_role(role::oid, 'USAGE'));
     ALTER TABLE sensor_data.tsv_channels ENABLE ROW LEVEL SECURITY;
     CREATE POLICY company_access ON sensor_data.tsv_channels
         USING (company IN (SELECT a.company FROM sensor_data.company_access a));
-    -- The channel subquery is itself filtered by the policy above, and is evaluated once
-    -- per query (a hashed subplan), not once per sample.
-    ALTER TABLE sensor_data.electrical_samples ENABLE ROW LEVEL SECURITY;
-    CREATE POLICY company_access ON sensor_data.electrical_samples
-        USING (channel IN (SELECT c.id FROM sensor_data.tsv_channels c));
     ALTER TABLE sensor_data.tsv_files ENABLE ROW LEVEL SECURITY;
     CREATE POLICY company_access ON sensor_data.tsv_files
         USING (company IN (SELECT a.company FROM sensor_data.company_access a));
@@ -213,7 +212,8 @@ BEGIN
     SELECT c.id, c.company, c.campaign, c.device_master_sn, c.channel_id, c.device_sn,
            c.device_type, c.label, c.name, c.unit, c.source_format
     FROM sensor_data.tsv_channels c
-    WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.tsv_channels'::pg_catalog.regclass, 'SELECT'))
+    WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.tsv_channels'::pg_catalog.regclass, 'SELECT')
+                  AND NOT pg_catalog.row_security_active('sensor_data.tsv_channels'::pg_catalog.regclass))
        OR c.company IN (SELECT a.company FROM sensor_data.company_access a
                         WHERE pg_catalog.pg_has_role(a.role::oid, 'USAGE'));
 
@@ -222,7 +222,9 @@ BEGIN
            c.channel_id, c.label, c.name, c.unit, c.source_format, s.value, s.channel
     FROM sensor_data.electrical_samples s
     JOIN sensor_data.tsv_channels c ON c.id = s.channel
-    WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.electrical_samples'::pg_catalog.regclass, 'SELECT'))
+    WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.electrical_samples'::pg_catalog.regclass, 'SELECT')
+                  AND pg_catalog.has_table_privilege('sensor_data.tsv_channels'::pg_catalog.regclass, 'SELECT')
+                  AND NOT pg_catalog.row_security_active('sensor_data.tsv_channels'::pg_catalog.regclass))
        OR c.company IN (SELECT a.company FROM sensor_data.company_access a
                         WHERE pg_catalog.pg_has_role(a.role::oid, 'USAGE'));
 
@@ -233,7 +235,8 @@ BEGIN
            f.zero_rows, f.first_time, f.last_time, f.error_message, f.error_sqlstate, f.sha256,
            f.bytes, f.loaded_at
     FROM sensor_data.tsv_files f
-    WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.tsv_files'::pg_catalog.regclass, 'SELECT'))
+    WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.tsv_files'::pg_catalog.regclass, 'SELECT')
+                  AND NOT pg_catalog.row_security_active('sensor_data.tsv_files'::pg_catalog.regclass))
        OR f.company IN (SELECT a.company FROM sensor_data.company_access a
                         WHERE pg_catalog.pg_has_role(a.role::oid, 'USAGE'));
 
@@ -267,11 +270,11 @@ BEGIN
     COMMENT ON TABLE sensor_data.company_access IS
         'Which role may read which company''s T302 data, through the views electrical, electrical_channels and electrical_files (and the functions that read T302 channels). Managed by sensor.grant_company_access / revoke_company_access.';
     COMMENT ON VIEW sensor_data.electrical IS
-        'T302 points with their channel tags (company, campaign, device_master_sn, device_sn, device_type, channel_id, label, name, unit), for Grafana. A security barrier: a tenant role sees the companies granted to it; a role that may read sensor_data.electrical_samples sees everything.';
+        'T302 points with their channel tags (company, campaign, device_master_sn, device_sn, device_type, channel_id, label, name, unit), for Grafana. A security barrier: a role sees the companies granted to it (sensor.grant_company_access); a role that may read sensor_data.electrical_samples and reads sensor_data.tsv_channels without row-level security (superuser, owner, BYPASSRLS) sees everything.';
     COMMENT ON VIEW sensor_data.electrical_channels IS
-        'T302 channels of the companies the caller may see (all of them for a role that may read sensor_data.tsv_channels). A security barrier, for tenants.';
+        'T302 channels of the companies the caller may see (all of them for a role that reads sensor_data.tsv_channels without row-level security). A security barrier, for tenants.';
     COMMENT ON VIEW sensor_data.electrical_files IS
-        'Load reports of T302 files of the companies the caller may see (all of them for a role that may read sensor_data.tsv_files). A security barrier, for tenants.';
+        'Load reports of T302 files of the companies the caller may see (all of them for a role that reads sensor_data.tsv_files without row-level security). A security barrier, for tenants.';
 
     PERFORM sensor.enable_hypertables();
 
@@ -315,6 +318,10 @@ ALTER TABLE sensor.company_access SET SCHEMA sensor_data;
 -- security barrier that filters by itself (below).
 ALTER VIEW sensor.electrical SET SCHEMA sensor_data;
 ALTER VIEW sensor_data.electrical RESET (security_invoker);
+-- Tenants no longer read the samples table, and TimescaleDB refuses continuous aggregates
+-- on a hypertable with row security: the samples table loses its policy.
+DROP POLICY company_access ON sensor_data.electrical_samples;
+ALTER TABLE sensor_data.electrical_samples DISABLE ROW LEVEL SECURITY;
 
 -- One dataset per content, and one loaded record per content, company and campaign (exactly
 -- once under any isolation level). Data loaded twice by 0.1.0 under REPEATABLE READ keeps
@@ -345,7 +352,8 @@ CREATE VIEW sensor_data.electrical_channels WITH (security_barrier = true) AS
 SELECT c.id, c.company, c.campaign, c.device_master_sn, c.channel_id, c.device_sn,
        c.device_type, c.label, c.name, c.unit, c.source_format
 FROM sensor_data.tsv_channels c
-WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.tsv_channels'::pg_catalog.regclass, 'SELECT'))
+WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.tsv_channels'::pg_catalog.regclass, 'SELECT')
+              AND NOT pg_catalog.row_security_active('sensor_data.tsv_channels'::pg_catalog.regclass))
    OR c.company IN (SELECT a.company FROM sensor_data.company_access a
                     WHERE pg_catalog.pg_has_role(a.role::oid, 'USAGE'));
 
@@ -354,7 +362,9 @@ SELECT s.time, c.company, c.campaign, c.device_master_sn, c.device_sn, c.device_
        c.channel_id, c.label, c.name, c.unit, c.source_format, s.value, s.channel
 FROM sensor_data.electrical_samples s
 JOIN sensor_data.tsv_channels c ON c.id = s.channel
-WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.electrical_samples'::pg_catalog.regclass, 'SELECT'))
+WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.electrical_samples'::pg_catalog.regclass, 'SELECT')
+              AND pg_catalog.has_table_privilege('sensor_data.tsv_channels'::pg_catalog.regclass, 'SELECT')
+              AND NOT pg_catalog.row_security_active('sensor_data.tsv_channels'::pg_catalog.regclass))
    OR c.company IN (SELECT a.company FROM sensor_data.company_access a
                     WHERE pg_catalog.pg_has_role(a.role::oid, 'USAGE'));
 
@@ -365,7 +375,8 @@ SELECT f.id, f.path, f.company, f.campaign, f.device_master_sn, f.master_sn, f.f
        f.zero_rows, f.first_time, f.last_time, f.error_message, f.error_sqlstate, f.sha256,
        f.bytes, f.loaded_at
 FROM sensor_data.tsv_files f
-WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.tsv_files'::pg_catalog.regclass, 'SELECT'))
+WHERE (SELECT pg_catalog.has_table_privilege('sensor_data.tsv_files'::pg_catalog.regclass, 'SELECT')
+              AND NOT pg_catalog.row_security_active('sensor_data.tsv_files'::pg_catalog.regclass))
    OR f.company IN (SELECT a.company FROM sensor_data.company_access a
                     WHERE pg_catalog.pg_has_role(a.role::oid, 'USAGE'));
 
@@ -400,11 +411,11 @@ COMMENT ON COLUMN sensor_data.tsv_files.moved_to IS
 COMMENT ON TABLE sensor_data.company_access IS
     'Which role may read which company''s T302 data, through the views electrical, electrical_channels and electrical_files (and the functions that read T302 channels). Managed by sensor.grant_company_access / revoke_company_access.';
 COMMENT ON VIEW sensor_data.electrical IS
-    'T302 points with their channel tags (company, campaign, device_master_sn, device_sn, device_type, channel_id, label, name, unit), for Grafana. A security barrier: a tenant role sees the companies granted to it; a role that may read sensor_data.electrical_samples sees everything.';
+    'T302 points with their channel tags (company, campaign, device_master_sn, device_sn, device_type, channel_id, label, name, unit), for Grafana. A security barrier: a role sees the companies granted to it (sensor.grant_company_access); a role that may read sensor_data.electrical_samples and reads sensor_data.tsv_channels without row-level security (superuser, owner, BYPASSRLS) sees everything.';
 COMMENT ON VIEW sensor_data.electrical_channels IS
-    'T302 channels of the companies the caller may see (all of them for a role that may read sensor_data.tsv_channels). A security barrier, for tenants.';
+    'T302 channels of the companies the caller may see (all of them for a role that reads sensor_data.tsv_channels without row-level security). A security barrier, for tenants.';
 COMMENT ON VIEW sensor_data.electrical_files IS
-    'Load reports of T302 files of the companies the caller may see (all of them for a role that may read sensor_data.tsv_files). A security barrier, for tenants.';
+    'Load reports of T302 files of the companies the caller may see (all of them for a role that reads sensor_data.tsv_files without row-level security). A security barrier, for tenants.';
 
 
 -- Tenants: from table privileges (with row-level security, which does not reach

@@ -17,9 +17,9 @@ use pgrx::{JsonB, PgMemoryContexts};
 
 use pgrx::pg_sys::panic::ErrorReport;
 
+use crate::downsample::relation_args::RegClass;
 use crate::error::{ErrorKind, SensorError, SensorResult, SqlResult};
 use crate::quoting::{quote_identifier, quote_literal};
-use crate::downsample::relation_args::RegClass;
 use crate::row_stream::{stream_rows, stream_rows_serial, Param, Row, RowSink};
 use crate::search_path;
 
@@ -1011,8 +1011,7 @@ fn report_rows(
     if (source.to - source.from) / width >= 10_000_000 {
         return Err(SensorError::invalid_parameter(
             "bucket is too small for the window (more than 10,000,000 buckets)",
-        )
-        .into());
+        ));
     }
     let spec = BucketSpec {
         config: config(weights, liveness, None)?,
@@ -1125,7 +1124,8 @@ fn state_timeline(
     ErrorReport,
 > {
     // NULL for a required argument gives no rows, as a STRICT function would.
-    let (Some(relation), Some(time_column), Some(state_column)) = (relation, time_column, state_column)
+    let (Some(relation), Some(time_column), Some(state_column)) =
+        (relation, time_column, state_column)
     else {
         return Ok(TableIterator::new(Vec::new()));
     };
@@ -1133,7 +1133,16 @@ fn state_timeline(
         return Err(SensorError::invalid_parameter("\"from\" and \"to\" are required").into());
     };
     let rows = search_path::pinned(|| {
-        timeline_rows(relation.0, time_column, state_column, equipment_column, from, to, points, weights)
+        timeline_rows(
+            relation.0,
+            time_column,
+            state_column,
+            equipment_column,
+            from,
+            to,
+            points,
+            weights,
+        )
     })?;
     Ok(TableIterator::new(rows))
 }

@@ -185,10 +185,7 @@ pub fn as_owner_of<T>(relation: &str, read: impl FnOnce() -> SensorResult<T>) ->
     let _restore = Restore(user, context);
     // SAFETY: what fmgr_security_definer does for a SECURITY DEFINER function.
     unsafe {
-        pg_sys::SetUserIdAndSecContext(
-            owner,
-            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
-        )
+        pg_sys::SetUserIdAndSecContext(owner, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32)
     };
     read()
 }

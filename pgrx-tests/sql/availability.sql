@@ -141,3 +141,13 @@ SELECT * FROM sensor.state_timeline('status_events', 'time', 'status', 'equipmen
 SELECT * FROM sensor.state_timeline('status_events', 'time', 'nope', 'equipment', '2026-01-01', '2026-01-02');
 \echo :LAST_ERROR_SQLSTATE
 DROP TABLE status_events, many_events CASCADE;
+
+-- States written by earlier versions (frozen bytes, crates/availability/tests/frozen/v1)
+-- still read through the accessors.
+\getenv srcdir SENSOR_SOURCE_DIR
+\set frozen_basic `cat :srcdir/crates/availability/tests/frozen/v1/online_offline.hex`
+\set frozen_heartbeat `cat :srcdir/crates/availability/tests/frozen/v1/heartbeats_weights_unknown_gaps.hex`
+SELECT name, round(sensor.availability(s)::numeric, 6) AS availability, sensor.uptime(s), sensor.downtime(s),
+       sensor.unknown_time(s), sensor.outages(s), sensor.last_state(s)
+FROM (VALUES ('online_offline', decode(:'frozen_basic', 'hex')::sensor.availability_state),
+             ('heartbeats_weights_unknown_gaps', decode(:'frozen_heartbeat', 'hex')::sensor.availability_state)) v(name, s);

@@ -1,5 +1,6 @@
--- The public SQL surface: every object in schema sensor, with volatility, parallel
--- safety and whether it is documented. A change here is a change to the public API.
+-- The public SQL surface: every object in schemas sensor and sensor_data (the storage the
+-- extension creates), with volatility, parallel safety and whether it is documented. A
+-- change here is a change to the public API.
 -- One line per object, so that a diff shows exactly what changed.
 \pset format unaligned
 SELECT p.oid::regprocedure AS function,
@@ -18,8 +19,8 @@ SELECT c.oid::regclass AS relation,
        c.relrowsecurity AS row_security,
        obj_description(c.oid, 'pg_class') IS NOT NULL AS documented
 FROM pg_class c
-WHERE c.relnamespace = 'sensor'::regnamespace AND c.relkind NOT IN ('i', 'S', 'c')
-ORDER BY c.relname;
+WHERE c.relnamespace IN ('sensor'::regnamespace, 'sensor_data'::regnamespace) AND c.relkind NOT IN ('i', 'S', 'c')
+ORDER BY c.relnamespace::regnamespace::text, c.relname;
 
 SELECT t.oid::regtype AS type,
        CASE t.typtype WHEN 'c' THEN 'composite' WHEN 'b' THEN 'base' WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' ELSE t.typtype::text END AS kind,
@@ -35,7 +36,7 @@ ORDER BY t.typname;
 SELECT (SELECT count(*) FROM pg_proc p
         WHERE p.pronamespace = 'sensor'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL) AS undocumented_functions,
        (SELECT count(*) FROM pg_class c
-        WHERE c.relnamespace = 'sensor'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
+        WHERE c.relnamespace IN ('sensor'::regnamespace, 'sensor_data'::regnamespace) AND c.relkind IN ('r', 'v', 'm', 'p')
           AND obj_description(c.oid, 'pg_class') IS NULL) AS undocumented_relations,
        (SELECT count(*) FROM pg_type t
         WHERE t.typnamespace = 'sensor'::regnamespace AND t.typtype IN ('c', 'b', 'e', 'd') AND t.typelem = 0

@@ -93,7 +93,7 @@ SELECT (SELECT count(*) FROM sensor_data.datasets) AS datasets, (SELECT count(*)
 
 -- Privileges: server files need pg_read_server_files; uploads need only table privileges.
 CREATE ROLE sensor_tdms_analyst;
-GRANT USAGE ON SCHEMA sensor TO sensor_tdms_analyst;
+GRANT USAGE ON SCHEMA sensor, sensor_data TO sensor_tdms_analyst;
 GRANT SELECT, INSERT ON sensor_data.datasets, sensor_data.channels, sensor_data.samples, sensor_data.indexed_samples TO sensor_tdms_analyst;
 CREATE TABLE tdms_upload AS SELECT pg_read_binary_file(:'d' || 'interleaved.tdms') AS content;
 GRANT SELECT ON tdms_upload TO sensor_tdms_analyst;

@@ -60,18 +60,22 @@ SELECT time, channel_id, value FROM sensor_data.electrical WHERE company = 'acme
 -- A second run skips what is recorded and retries the rest.
 SELECT files_total, failed, deferred, skipped FROM sensor.load_tsv_dir(:'dir');
 
--- Row-level security: each role sees its companies only, through every object.
+-- Tenants: each role reads its companies only, through the views; no table is readable.
 CREATE ROLE tsv_grafana_acme NOLOGIN;
 CREATE ROLE tsv_grafana_c3 NOLOGIN;
 SELECT sensor.grant_company_access('tsv_grafana_acme', 'acme');
 SELECT sensor.grant_company_access('tsv_grafana_c3', 'company3');
 SET ROLE tsv_grafana_acme;
-SELECT (SELECT count(*) FROM sensor_data.tsv_channels) AS channels, (SELECT count(*) FROM sensor_data.electrical_samples) AS samples,
-       (SELECT count(*) FROM sensor_data.electrical) AS view_rows, (SELECT string_agg(DISTINCT company, ',') FROM sensor_data.tsv_files) AS files_of,
+SELECT (SELECT count(*) FROM sensor_data.electrical_channels) AS channels, (SELECT count(*) FROM sensor_data.electrical) AS points,
+       (SELECT string_agg(DISTINCT company, ',') FROM sensor_data.electrical_files) AS files_of,
        (SELECT count(*) FROM sensor_data.electrical WHERE company <> 'acme') AS other_companies;
+SELECT count(*) FROM sensor_data.electrical_samples;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM sensor_data.tsv_channels;
+\echo :LAST_ERROR_SQLSTATE
 SET ROLE tsv_grafana_c3;
-SELECT (SELECT count(*) FROM sensor_data.tsv_channels) AS channels, (SELECT count(*) FROM sensor_data.electrical_samples) AS samples,
-       (SELECT count(*) FROM sensor_data.electrical) AS view_rows, (SELECT string_agg(DISTINCT company, ',') FROM sensor_data.tsv_files) AS files_of,
+SELECT (SELECT count(*) FROM sensor_data.electrical_channels) AS channels, (SELECT count(*) FROM sensor_data.electrical) AS points,
+       (SELECT string_agg(DISTINCT company, ',') FROM sensor_data.electrical_files) AS files_of,
        (SELECT count(*) FROM sensor_data.electrical WHERE company <> 'company3') AS other_companies;
 SELECT sensor.grant_company_access('tsv_grafana_c3', 'company1');
 \echo :LAST_ERROR_SQLSTATE

@@ -17,6 +17,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{ErrorKind, SensorError, SensorResult};
 use crate::privileges::as_owner_of;
+use crate::search_path;
 
 fn spi_error(e: pgrx::spi::Error) -> SensorError {
     SensorError::new(
@@ -126,72 +127,81 @@ fn channel_window(
     let (Some(channel_id), Some(points), Some(method)) = (channel_id, points, method) else {
         return Ok(TableIterator::new(Vec::new()));
     };
-    let relative = relative.unwrap_or(false);
-    let mut rows = Vec::new();
-    if tdms_channel_has_time(channel_id)? {
-        if from_index.is_some() || to_index.is_some() {
-            return Err(SensorError::invalid_parameter(format!(
-                "channel {channel_id} has waveform time: select its window by \"from\"/\"to\" or from_seconds/to_seconds, not by sample index"
-            ))
-            .into());
-        }
-        let Some((first, last)) = time_extent(
-            "SELECT min(time), max(time) FROM sensor_data.samples WHERE channel_id = $1",
-            &[channel_id.into()],
-        )?
-        else {
-            return Ok(TableIterator::new(rows));
-        };
-        let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
-        let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
-        let source = channel_source(
-            "sensor_data.samples",
-            "time",
-            "channel_id",
-            Param::int8(channel_id),
-            Axis::Time,
-        );
-        for (time, seconds, value) in timed_rows(&source, &request, first, relative)? {
-            rows.push((Some(time), seconds, None, value));
-        }
-    } else {
-        if from.is_some() || to.is_some() || from_seconds.is_some() || to_seconds.is_some() {
-            return Err(SensorError::invalid_parameter(format!(
-                "channel {channel_id} has no time: select its window by from_index/to_index"
-            ))
-            .into());
-        }
-        if gap.is_some() {
-            return Err(SensorError::invalid_parameter(format!(
-                "channel {channel_id} has no time, so gap (an interval) does not apply"
-            ))
-            .into());
-        }
-        let Some((first, last)) = x_extent(
-            "SELECT min(sample_index), max(sample_index) FROM sensor_data.indexed_samples WHERE channel_id = $1",
-            &[channel_id.into()],
-        )?
-        else {
-            return Ok(TableIterator::new(rows));
-        };
-        let lo = from_index.unwrap_or(first);
-        let hi = to_index.unwrap_or(last.saturating_add(1));
-        let request = Request::new(method, points, lo, hi, None)?;
-        let source = channel_source(
-            "sensor_data.indexed_samples",
-            "sample_index",
-            "channel_id",
-            Param::int8(channel_id),
-            Axis::Index,
-        );
-        for series in downsample_window(&source, &request)? {
-            for p in &series.points {
-                rows.push((None, None, Some(p.t), Some(p.v)));
+    // Internal queries only: the caller's search_path cannot redirect them.
+    let rows = search_path::pinned(|| -> SensorResult<Vec<TdmsWindowRow>> {
+        let relative = relative.unwrap_or(false);
+        let mut rows = Vec::new();
+        if tdms_channel_has_time(channel_id)? {
+            if from_index.is_some() || to_index.is_some() {
+                return Err(SensorError::invalid_parameter(format!(
+                    "channel {channel_id} has waveform time: select its window by \"from\"/\"to\" or from_seconds/to_seconds, not by sample index"
+                )));
+            }
+            let Some((first, last)) = time_extent(
+                "SELECT min(time), max(time) FROM sensor_data.samples WHERE channel_id = $1",
+                &[channel_id.into()],
+            )?
+            else {
+                return Ok(rows);
+            };
+            let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
+            let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
+            let source = channel_source(
+                "sensor_data.samples",
+                "time",
+                "channel_id",
+                Param::int8(channel_id),
+                Axis::Time,
+            );
+            for (time, seconds, value) in timed_rows(&source, &request, first, relative)? {
+                rows.push((Some(time), seconds, None, value));
+            }
+        } else {
+            if from.is_some() || to.is_some() || from_seconds.is_some() || to_seconds.is_some() {
+                return Err(SensorError::invalid_parameter(format!(
+                    "channel {channel_id} has no time: select its window by from_index/to_index"
+                )));
+            }
+            if gap.is_some() {
+                return Err(SensorError::invalid_parameter(format!(
+                    "channel {channel_id} has no time, so gap (an interval) does not apply"
+                )));
+            }
+            let Some((first, last)) = x_extent(
+                "SELECT min(sample_index), max(sample_index) FROM sensor_data.indexed_samples WHERE channel_id = $1",
+                &[channel_id.into()],
+            )?
+            else {
+                return Ok(rows);
+            };
+            let lo = from_index.unwrap_or(first);
+            let hi = to_index.unwrap_or(last.saturating_add(1));
+            let request = Request::new(method, points, lo, hi, None)?;
+            let source = channel_source(
+                "sensor_data.indexed_samples",
+                "sample_index",
+                "channel_id",
+                Param::int8(channel_id),
+                Axis::Index,
+            );
+            for series in downsample_window(&source, &request)? {
+                for p in &series.points {
+                    rows.push((None, None, Some(p.t), Some(p.v)));
+                }
             }
         }
-    }
+        Ok(rows)
+    })?;
     Ok(TableIterator::new(rows))
 }
+
+/// A row of a TDMS channel's window: time, seconds, sample index, value.
+type TdmsWindowRow = (
+    Option<TimestampWithTimeZone>,
+    Option<f64>,
+    Option<i64>,
+    Option<f64>,
+);
 
 /// First and last sample time of a timed channel (`sql` selects min and max), in kernel
 /// time; `None` when the channel has no samples.
@@ -267,8 +277,9 @@ fn t302_channel(
     .map_err(spi_error)?;
     match ids.as_slice() {
         [id] => Ok(*id),
-        [] => Err(no_channel(format!("\"{channel_id}\""))
-            .with_hint("The T302 channels you may read are listed in sensor_data.electrical_channels.")),
+        [] => Err(no_channel(format!("\"{channel_id}\"")).with_hint(
+            "The T302 channels you may read are listed in sensor_data.electrical_channels.",
+        )),
         _ => Err(SensorError::invalid_parameter(format!(
             "channel \"{channel_id}\" exists in several campaigns"
         ))
@@ -310,27 +321,30 @@ fn channel_window_t302(
         return Ok(TableIterator::new(Vec::new()));
     };
     let relative = relative.unwrap_or(false);
-    let id = t302_channel(channel_id, company, campaign)?;
-    // The channel is visible to the caller; its samples are read with the table owner's
-    // privileges (tenants have none on the table).
-    let rows = as_owner_of("sensor_data.electrical_samples", || {
-        let Some((first, last)) = time_extent(
-            "SELECT pg_catalog.min(time), pg_catalog.max(time) FROM sensor_data.electrical_samples WHERE channel OPERATOR(pg_catalog.=) $1",
-            &[id.into()],
-        )?
-        else {
-            return Ok(Vec::new());
-        };
-        let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
-        let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
-        let source = channel_source(
-            "sensor_data.electrical_samples",
-            "time",
-            "channel",
-            Param::int4(id),
-            Axis::Time,
-        );
-        timed_rows(&source, &request, first, relative)
+    // Internal queries only: the caller's search_path cannot redirect them.
+    let rows = search_path::pinned(|| {
+        let id = t302_channel(channel_id, company, campaign)?;
+        // The channel is visible to the caller; its samples are read with the table
+        // owner's privileges (tenants have none on the table).
+        as_owner_of("sensor_data.electrical_samples", || {
+            let Some((first, last)) = time_extent(
+                "SELECT min(time), max(time) FROM sensor_data.electrical_samples WHERE channel = $1",
+                &[id.into()],
+            )?
+            else {
+                return Ok(Vec::new());
+            };
+            let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
+            let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
+            let source = channel_source(
+                "sensor_data.electrical_samples",
+                "time",
+                "channel",
+                Param::int4(id),
+                Axis::Time,
+            );
+            timed_rows(&source, &request, first, relative)
+        })
     })?;
     Ok(TableIterator::new(rows))
 }
@@ -365,59 +379,62 @@ fn channel_page(
     let Some(channel_id) = channel_id else {
         return Ok(TableIterator::new(Vec::new()));
     };
-    let limit = limit
-        .filter(|&l| l >= 1)
-        .ok_or_else(|| SensorError::invalid_parameter("limit must be at least 1"))?;
-    if !tdms_channel_has_time(channel_id)? {
-        return Err(SensorError::invalid_parameter(format!(
-            "channel {channel_id} has no time: page through sensor_data.indexed_samples by sample_index"
-        ))
-        .into());
-    }
-    let mut bounds = String::new();
-    let mut args: Vec<DatumWithOid> = vec![channel_id.into()];
-    for (value, op) in [(from, ">="), (to, "<"), (after, ">")] {
-        if let Some(value) = value {
-            args.push(value.into());
-            bounds.push_str(&format!(" AND time {op} ${}", args.len()));
+    // Internal queries only: the caller's search_path cannot redirect them.
+    let (rows, has_more) = search_path::pinned(|| -> SensorResult<_> {
+        let limit = limit
+            .filter(|&l| l >= 1)
+            .ok_or_else(|| SensorError::invalid_parameter("limit must be at least 1"))?;
+        if !tdms_channel_has_time(channel_id)? {
+            return Err(SensorError::invalid_parameter(format!(
+                "channel {channel_id} has no time: page through sensor_data.indexed_samples by sample_index"
+            )));
         }
-    }
-    let fetch = i64::from(limit) + 1;
-    let page_sql = format!(
-        "SELECT time, value FROM sensor_data.samples WHERE channel_id = $1{bounds} ORDER BY time, value LIMIT {fetch}"
-    );
-    let mut rows = read_rows(&page_sql, &args)?;
-    let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
-    let has_more = if rows.len() > page_len {
-        let last = i64::from(rows[page_len - 1].0);
-        let next = i64::from(rows[page_len].0);
-        rows.truncate(page_len);
-        if next > last {
-            true
-        } else {
-            // The boundary timestamp continues past the limit: the page takes all its rows.
-            let last_time = rows[page_len - 1].0;
-            rows.retain(|(t, _)| i64::from(*t) != last);
-            rows.extend(read_rows(
-                "SELECT time, value FROM sensor_data.samples WHERE channel_id = $1 AND time = $2 ORDER BY value",
-                &[channel_id.into(), last_time.into()],
-            )?);
-            let mut more_args: Vec<DatumWithOid> = vec![channel_id.into(), last_time.into()];
-            let mut upper = String::new();
-            if let Some(to) = to {
-                more_args.push(to.into());
-                upper = " AND time < $3".into();
+        let mut bounds = String::new();
+        let mut args: Vec<DatumWithOid> = vec![channel_id.into()];
+        for (value, op) in [(from, ">="), (to, "<"), (after, ">")] {
+            if let Some(value) = value {
+                args.push(value.into());
+                bounds.push_str(&format!(" AND time {op} ${}", args.len()));
             }
-            Spi::get_one_with_args::<bool>(
-                &format!("SELECT EXISTS (SELECT FROM sensor_data.samples WHERE channel_id = $1 AND time > $2{upper})"),
-                &more_args,
-            )
-            .map_err(spi_error)?
-            .unwrap_or(false)
         }
-    } else {
-        false
-    };
+        let fetch = i64::from(limit) + 1;
+        let page_sql = format!(
+            "SELECT time, value FROM sensor_data.samples WHERE channel_id = $1{bounds} ORDER BY time, value LIMIT {fetch}"
+        );
+        let mut rows = read_rows(&page_sql, &args)?;
+        let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
+        let has_more = if rows.len() > page_len {
+            let last = i64::from(rows[page_len - 1].0);
+            let next = i64::from(rows[page_len].0);
+            rows.truncate(page_len);
+            if next > last {
+                true
+            } else {
+                // The boundary timestamp continues past the limit: the page takes all its rows.
+                let last_time = rows[page_len - 1].0;
+                rows.retain(|(t, _)| i64::from(*t) != last);
+                rows.extend(read_rows(
+                    "SELECT time, value FROM sensor_data.samples WHERE channel_id = $1 AND time = $2 ORDER BY value",
+                    &[channel_id.into(), last_time.into()],
+                )?);
+                let mut more_args: Vec<DatumWithOid> = vec![channel_id.into(), last_time.into()];
+                let mut upper = String::new();
+                if let Some(to) = to {
+                    more_args.push(to.into());
+                    upper = " AND time < $3".into();
+                }
+                Spi::get_one_with_args::<bool>(
+                    &format!("SELECT EXISTS (SELECT FROM sensor_data.samples WHERE channel_id = $1 AND time > $2{upper})"),
+                    &more_args,
+                )
+                .map_err(spi_error)?
+                .unwrap_or(false)
+            }
+        } else {
+            false
+        };
+        Ok((rows, has_more))
+    })?;
     let next_cursor = rows.last().map(|(t, _)| *t);
     Ok(TableIterator::new(
         rows.into_iter()

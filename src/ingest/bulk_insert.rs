@@ -11,7 +11,7 @@
 //! It skips the executor's other duties, so it is taken only when none apply (`why_not_direct`):
 //! a plain table (relkind `r`) that is not a TimescaleDB hypertable, without triggers (foreign
 //! keys, deferrable constraints and older hypertables have some) or rules, INSERT privilege for
-//! the current role, no row-level security in the way (see [`RowSecurity`]), no CHECK
+//! the current role, no row-level security, no CHECK
 //! constraints or generated columns, exactly the target's columns with their types and no type
 //! modifier (dropped columns stay NULL), and no deferrable unique or exclusion index. Otherwise
 //! rows go through batched `INSERT … SELECT FROM ROWS FROM (unnest($1), …)` ([`SqlBatch`]),
@@ -78,22 +78,11 @@ impl Column {
     }
 }
 
-/// What row-level security on the table means for the direct path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowSecurity {
-    /// Policies are not part of the table's design: once enabled, rows go through SQL.
-    Unexpected,
-    /// Policies are part of the design (tenant isolation): rows go through SQL when they apply
-    /// to the current role, not for superusers, BYPASSRLS roles or the owner (unless forced).
-    Expected,
-}
-
 /// A table a loader writes: its schema-qualified name and the columns of a row, in row order.
 #[derive(Debug, Clone, Copy)]
 pub struct TargetTable<const N: usize> {
     pub table: &'static str,
     pub columns: [Column; N],
-    pub row_security: RowSecurity,
 }
 
 impl<const N: usize> TargetTable<N> {
@@ -465,18 +454,8 @@ unsafe fn why_not_direct<const N: usize>(
             // SQL raises the usual "permission denied".
             return Err("the current role has no INSERT privilege on it".into());
         }
-        match target.row_security {
-            RowSecurity::Unexpected if form.relrowsecurity => {
-                return Err("it has row-level security enabled".into());
-            }
-            // noError: where row_security = off forbids the insert, SQL raises the error.
-            RowSecurity::Expected
-                if pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, true)
-                    == pg_sys::CheckEnableRlsResult::RLS_ENABLED as std::ffi::c_int =>
-            {
-                return Err("row-level security applies to the current role".into());
-            }
-            _ => {}
+        if form.relrowsecurity {
+            return Err("it has row-level security enabled".into());
         }
         let desc = (*rel).rd_att;
         let constr = (*desc).constr;
@@ -738,7 +717,6 @@ mod tests {
             Column::new("time", pg_sys::TIMESTAMPTZOID),
             Column::new("value", pg_sys::FLOAT8OID),
         ],
-        row_security: RowSecurity::Unexpected,
     };
 
     /// Row `key`: time `key` seconds after 2000-01-01, value `key / 2`.
@@ -932,43 +910,6 @@ mod tests {
         // Without a column: after the other checks.
         Spi::run(&format!("ALTER TABLE {table} DROP COLUMN value")).unwrap();
         assert_eq!(blocker().as_deref(), Some("a column is missing"));
-    }
-
-    #[pg_test]
-    fn row_security_blocks_where_it_applies_when_policies_are_expected() {
-        create_scratch("key int8, time timestamptz, value float8");
-        let tenant_table = TargetTable {
-            row_security: RowSecurity::Expected,
-            ..SCRATCH
-        };
-        Spi::run("ALTER TABLE tests.bulk_scratch ENABLE ROW LEVEL SECURITY").unwrap();
-        Spi::run("CREATE ROLE sensor_bulk_tenant NOLOGIN").unwrap();
-        Spi::run("GRANT USAGE ON SCHEMA tests TO sensor_bulk_tenant").unwrap();
-        Spi::run("GRANT SELECT ON tests.bulk_scratch TO sensor_bulk_tenant").unwrap();
-        let as_tenant = || {
-            Spi::run("SET ROLE sensor_bulk_tenant").unwrap();
-            let reasons = (
-                BulkInsert::direct_path_blocker(&SCRATCH).unwrap(),
-                BulkInsert::direct_path_blocker(&tenant_table).unwrap(),
-            );
-            Spi::run("RESET ROLE").unwrap();
-            reasons
-        };
-        // The superuser bypasses the policies.
-        assert_eq!(
-            BulkInsert::direct_path_blocker(&tenant_table).unwrap(),
-            None
-        );
-        let denied = Some("the current role has no INSERT privilege on it".to_string());
-        assert_eq!(as_tenant(), (denied.clone(), denied));
-        Spi::run("GRANT INSERT ON tests.bulk_scratch TO sensor_bulk_tenant").unwrap();
-        assert_eq!(
-            as_tenant(),
-            (
-                Some("it has row-level security enabled".into()),
-                Some("row-level security applies to the current role".into())
-            )
-        );
     }
 
     #[pg_test]

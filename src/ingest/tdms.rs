@@ -27,7 +27,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{ErrorKind, RaiseError, SensorError, SensorResult};
 use crate::ingest::bulk_insert::{
-    pg_timestamptz, spi_error, BulkInsert, Column, Indexes, RowSecurity, TargetTable,
+    pg_timestamptz, spi_error, BulkInsert, Column, Indexes, TargetTable,
 };
 use crate::privileges::{require_server_file_access, ServerFileAccess};
 use crate::search_path;
@@ -39,8 +39,11 @@ const READ_BLOCK: usize = 65_536;
 const TIMED_SAMPLES: TargetTable<3> =
     sample_table("sensor_data.samples", "time", pg_sys::TIMESTAMPTZOID);
 /// Samples of channels without time: `sensor_data.indexed_samples (channel_id, sample_index, value)`.
-const INDEXED_SAMPLES: TargetTable<3> =
-    sample_table("sensor_data.indexed_samples", "sample_index", pg_sys::INT8OID);
+const INDEXED_SAMPLES: TargetTable<3> = sample_table(
+    "sensor_data.indexed_samples",
+    "sample_index",
+    pg_sys::INT8OID,
+);
 
 const fn sample_table(
     table: &'static str,
@@ -54,7 +57,6 @@ const fn sample_table(
             Column::new(key, key_type),
             Column::new("value", pg_sys::FLOAT8OID),
         ],
-        row_security: RowSecurity::Unexpected,
     }
 }
 
@@ -1476,7 +1478,7 @@ mod tests {
         );
         for table in ["datasets", "channels", "samples", "indexed_samples"] {
             assert_eq!(
-                count(&format!("SELECT count(*) FROM sensor.{table}")),
+                count(&format!("SELECT count(*) FROM sensor_data.{table}")),
                 0,
                 "{table}"
             );
@@ -1536,7 +1538,8 @@ mod tests {
         );
         Spi::run("ALTER TABLE sensor_data.samples DROP CONSTRAINT u").unwrap();
         // An immediate unique index is checked by index insertion itself.
-        Spi::run("ALTER TABLE sensor_data.samples ADD CONSTRAINT u UNIQUE (channel_id, time)").unwrap();
+        Spi::run("ALTER TABLE sensor_data.samples ADD CONSTRAINT u UNIQUE (channel_id, time)")
+            .unwrap();
         assert_eq!(
             BulkInsert::direct_path_blocker(&TIMED_SAMPLES).unwrap(),
             None
@@ -1580,7 +1583,7 @@ mod tests {
         let direct = text(snapshot);
         Spi::run("CREATE FUNCTION pg_temp.keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$").unwrap();
         for table in ["samples", "indexed_samples"] {
-            Spi::run(&format!("CREATE TRIGGER keep BEFORE INSERT ON sensor.{table} FOR EACH ROW EXECUTE FUNCTION pg_temp.keep()")).unwrap();
+            Spi::run(&format!("CREATE TRIGGER keep BEFORE INSERT ON sensor_data.{table} FOR EACH ROW EXECUTE FUNCTION pg_temp.keep()")).unwrap();
         }
         assert_eq!(
             BulkInsert::direct_path_blocker(&TIMED_SAMPLES)
@@ -1628,7 +1631,7 @@ mod tests {
     fn server_files_need_the_read_privilege_but_uploads_do_not() {
         let small = fixture("small");
         Spi::run("CREATE ROLE sensor_tdms_user NOLOGIN").unwrap();
-        Spi::run("GRANT USAGE ON SCHEMA tests, sensor TO sensor_tdms_user").unwrap();
+        Spi::run("GRANT USAGE ON SCHEMA tests, sensor, sensor_data TO sensor_tdms_user").unwrap();
         Spi::run("GRANT SELECT, INSERT ON sensor_data.datasets, sensor_data.channels, sensor_data.samples, sensor_data.indexed_samples TO sensor_tdms_user").unwrap();
         let content = std::fs::read(&small).unwrap();
         Spi::run("SET ROLE sensor_tdms_user").unwrap();

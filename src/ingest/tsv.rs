@@ -228,7 +228,10 @@ impl FileReport {
         let Some(id) = id else {
             return Err(SensorError::new(
                 ErrorKind::SerializationFailure,
-                format!("\"{}\" was loaded by a concurrent transaction (same sha256)", self.path),
+                format!(
+                    "\"{}\" was loaded by a concurrent transaction (same sha256)",
+                    self.path
+                ),
             )
             .with_hint("Retry the transaction."));
         };
@@ -782,6 +785,8 @@ fn load_tsv(
     // file to another company, nor reach outside base_dir.
     let (path, base_dir) = match base_dir {
         Some(base) => {
+            // A path that is not below base_dir as written is an argument error (22023).
+            powerview::parse_path_tags(path, Path::new(base)).map_err(SensorError::from)?;
             let base = real_directory(Path::new(base))?;
             match real_path_below(path, &base)? {
                 Ok(real) => (real, Some(base)),
@@ -792,7 +797,14 @@ fn load_tsv(
     };
     let report = search_path::pinned(|| {
         let mut report = match subtransaction::run(|| {
-            load_file(&path, base_dir.as_deref(), company, campaign, &options, None)
+            load_file(
+                &path,
+                base_dir.as_deref(),
+                company,
+                campaign,
+                &options,
+                None,
+            )
         }) {
             Ok(report) => report,
             Err(failure) => failure.raise(),
@@ -818,7 +830,8 @@ fn real_directory(dir: &Path) -> SensorResult<PathBuf> {
 /// The real path of `path` (symbolic links resolved), if it lies below `real_base`;
 /// otherwise the refusal (42501) to report for it.
 fn real_path_below(path: &Path, real_base: &Path) -> SensorResult<Result<PathBuf, SensorError>> {
-    let real = std::fs::canonicalize(path).map_err(|e| SensorError::file_access(&e, "open", path))?;
+    let real =
+        std::fs::canonicalize(path).map_err(|e| SensorError::file_access(&e, "open", path))?;
     if real.starts_with(real_base) {
         return Ok(Ok(real));
     }
@@ -831,7 +844,9 @@ fn real_path_below(path: &Path, real_base: &Path) -> SensorResult<Result<PathBuf
             real_base.display()
         ),
     )
-    .with_hint("A symbolic link below base_dir may only lead to a file below base_dir.")))
+    .with_hint(
+        "A symbolic link below base_dir may only lead to a file below base_dir.",
+    )))
 }
 
 /// Counters of one `load_tsv_dir` run.

@@ -9,7 +9,11 @@ use common::writer::{segment, Meta, META, NEW_OBJ_LIST, RAW};
 use tdms::{decode_text, PropertyValue, TdmsFile, ValuesBlock, NUL_REPLACEMENT};
 
 fn string_property(s: &str) -> Vec<u8> {
-    [(s.len() as u32).to_le_bytes().to_vec(), s.as_bytes().to_vec()].concat()
+    [
+        (s.len() as u32).to_le_bytes().to_vec(),
+        s.as_bytes().to_vec(),
+    ]
+    .concat()
 }
 
 /// Two I32 channels whose names differ only after a NUL, a property with NULs, and a

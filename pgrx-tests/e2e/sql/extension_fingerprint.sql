@@ -1,6 +1,7 @@
 -- Everything the extension defines, and the storage it creates, one line per fact: two
 -- databases with equal fingerprints have the same functions, types, tables, views,
--- policies, comments, grants and extension membership. Used to prove that
+-- policies, comments, privileges (a default ACL and its explicit form read the same) and
+-- extension membership. Used to prove that
 -- ALTER EXTENSION ... UPDATE gives what CREATE EXTENSION gives.
 WITH ext AS (SELECT oid FROM pg_extension WHERE extname = 'sensor_analytics'),
 members AS (
@@ -15,7 +16,7 @@ functions AS (
                                  a.agginitval, a.aggkind)
                 FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
            ELSE pg_get_functiondef(p.oid) END
-           || ' acl=' || coalesce(p.proacl::text, '-')
+           || ' acl=' || coalesce(p.proacl, acldefault('f', p.proowner))::text
            || ' comment=' || coalesce(obj_description(p.oid, 'pg_proc'), '-') AS fact
     FROM pg_proc p WHERE p.pronamespace IN ('sensor'::regnamespace, 'sensor_data'::regnamespace)
 ),
@@ -31,7 +32,7 @@ types AS (
 relations AS (
     SELECT 'relation ' || c.oid::regclass || ' ' || c.relkind::text || ' rls=' || c.relrowsecurity ||
            ' options=' || coalesce(c.reloptions::text, '-') ||
-           ' acl=' || coalesce(c.relacl::text, '-') ||
+           ' acl=' || coalesce(c.relacl, acldefault('r', c.relowner))::text ||
            ' comment=' || coalesce(obj_description(c.oid, 'pg_class'), '-') ||
            CASE WHEN c.relkind = 'v' THEN ' view=' || pg_get_viewdef(c.oid) ELSE '' END AS fact
     FROM pg_class c WHERE c.relnamespace IN ('sensor'::regnamespace, 'sensor_data'::regnamespace)
@@ -59,7 +60,7 @@ policies AS (
     FROM pg_policies WHERE schemaname = 'sensor_data'
 ),
 schemas AS (
-    SELECT 'schema ' || nspname || ' acl=' || coalesce(nspacl::text, '-') ||
+    SELECT 'schema ' || nspname || ' acl=' || coalesce(nspacl, acldefault('n', nspowner))::text ||
            ' comment=' || coalesce(obj_description(oid, 'pg_namespace'), '-') AS fact
     FROM pg_namespace WHERE nspname IN ('sensor', 'sensor_data')
 )

@@ -27,14 +27,14 @@ use pgrx::spi::OwnedPreparedStatement;
 use super::spi_error;
 use crate::error::{ErrorKind, SensorError, SensorResult};
 use crate::ingest::bulk_insert::{
-    pg_timestamptz, BulkInsert, Column, Indexes, RowSecurity, SqlBatch, TargetTable,
+    pg_timestamptz, BulkInsert, Column, Indexes, SqlBatch, TargetTable,
 };
 
 /// Points buffered before a chunk is written (16 bytes each: 1 MiB).
 pub const CHUNK_POINTS: usize = 1 << 16;
 
-/// `sensor_data.electrical_samples (time, channel, value)`, primary key `(channel, time)`, with the
-/// tenant policies of sql/tsv.sql.
+/// `sensor_data.electrical_samples (time, channel, value)`, primary key `(channel, time)`; no
+/// row-level security by design (sql/storage.sql).
 const ELECTRICAL_SAMPLES: TargetTable<3> = TargetTable {
     table: "sensor_data.electrical_samples",
     columns: [
@@ -42,7 +42,6 @@ const ELECTRICAL_SAMPLES: TargetTable<3> = TargetTable {
         Column::new("channel", pg_sys::INT4OID),
         Column::new("value", pg_sys::FLOAT8OID),
     ],
-    row_security: RowSecurity::Expected,
 };
 const PRIMARY_KEY: [&str; 2] = ["channel", "time"];
 
