@@ -225,6 +225,41 @@ def test_two_loads_of_one_file_load_it_once_at_every_isolation_level(isolation, 
         f"SELECT count(*) FROM sensor.tdms_channels('{path}') WHERE data_type <> 'tdsTypeString'")
 
 
+@pytest.mark.parametrize("isolation", ["READ COMMITTED", "REPEATABLE READ"])
+def test_two_loads_of_one_t302_file_record_it_once(isolation, make_database, server_dir, shared_fixtures):
+    db = make_database("tsv_once", timescaledb=False)
+    base = server_dir / "pv"
+    shutil.copytree(shared_fixtures / "powerview", base)
+    path = base / "company1/campaign1/02001084/T302_251012_031720.tsv"
+    call = f"SELECT status FROM sensor.load_tsv('{path}', base_dir => '{base}')"
+    with db.connect() as a, db.connect() as b:
+        a.execute(f"BEGIN ISOLATION LEVEL {isolation}")
+        b.execute(f"BEGIN ISOLATION LEVEL {isolation}")
+        a.execute("SELECT count(*) FROM sensor_data.tsv_files").fetchone()
+        b.execute("SELECT count(*) FROM sensor_data.tsv_files").fetchone()
+        assert a.execute(call).fetchone() == ("loaded",)
+        result = {}
+
+        def second():
+            try:
+                result["row"] = b.execute(call).fetchone()
+                b.execute("COMMIT")
+            except psycopg.Error as e:
+                result["sqlstate"] = e.sqlstate
+                b.execute("ROLLBACK")
+
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(0.5)
+        a.execute("COMMIT")
+        t.join(30)
+    if isolation == "READ COMMITTED":
+        assert result.get("row") == ("duplicate",)
+    else:
+        assert result.get("sqlstate") == "40001", result
+    assert db.one("SELECT count(*) FROM sensor_data.tsv_files WHERE status = 'loaded'") == 1
+
+
 def upload_tree(server_dir, shared_fixtures):
     base = server_dir / "uploads"
     shutil.copytree(shared_fixtures / "powerview", base)

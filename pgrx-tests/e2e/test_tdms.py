@@ -332,7 +332,7 @@ def test_load_into_hypertable_when_timescaledb_is_present(db, server_dir):
     if not db.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").fetchone()[0]:
         pytest.skip("SKIP: TimescaleDB not installed: load_tdms into a hypertable not tested")
     assert db.execute(
-        "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_schema = 'sensor' AND hypertable_name = 'samples'"
+        "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_schema = 'sensor_data' AND hypertable_name = 'samples'"
     ).fetchone()[0] == 1
     path = server_dir / "hyper.tdms"
     tdms_make_seed.write_seed(str(path), 50_000)
