@@ -189,23 +189,19 @@ def small_tdms(server_dir):
     return path
 
 
-@pytest.mark.parametrize("isolation", ["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"])
-def test_two_loads_of_one_file_load_it_once_at_every_isolation_level(isolation, make_database, server_dir):
-    db = make_database("once", timescaledb=False)
-    path = small_tdms(server_dir)
+def race(db, isolation, call):
+    """Two sessions whose snapshots both predate either load run `call`: the first commits
+    while the second waits for it. Returns the first's row and the second's row or SQLSTATE."""
     with db.connect() as a, db.connect() as b:
-        a.execute(f"BEGIN ISOLATION LEVEL {isolation}")
-        b.execute(f"BEGIN ISOLATION LEVEL {isolation}")
-        # Both snapshots exist before either load.
-        a.execute("SELECT count(*) FROM sensor_data.datasets").fetchone()
-        b.execute("SELECT count(*) FROM sensor_data.datasets").fetchone()
-        first = a.execute(f"SELECT dataset_id, already_loaded FROM sensor.load_tdms('{path}')").fetchone()
-        assert first[1] is False
+        for conn in (a, b):
+            conn.execute(f"BEGIN ISOLATION LEVEL {isolation}")
+            conn.execute("SELECT 1 FROM pg_class LIMIT 1").fetchone()
+        first = a.execute(call).fetchone()
         result = {}
 
         def second():
             try:
-                result["row"] = b.execute(f"SELECT dataset_id, already_loaded FROM sensor.load_tdms('{path}')").fetchone()
+                result["row"] = b.execute(call).fetchone()
                 b.execute("COMMIT")
             except psycopg.Error as e:
                 result["sqlstate"] = e.sqlstate
@@ -216,6 +212,15 @@ def test_two_loads_of_one_file_load_it_once_at_every_isolation_level(isolation, 
         time.sleep(0.5)  # b waits for a's lock
         a.execute("COMMIT")
         t.join(30)
+    return first, result
+
+
+@pytest.mark.parametrize("isolation", ["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"])
+def test_two_loads_of_one_file_load_it_once_at_every_isolation_level(isolation, make_database, server_dir):
+    db = make_database("once", timescaledb=False)
+    path = small_tdms(server_dir)
+    first, result = race(db, isolation, f"SELECT dataset_id, already_loaded FROM sensor.load_tdms('{path}')")
+    assert first[1] is False
     if isolation == "READ COMMITTED":
         assert result.get("row") == (first[0], True)
     else:
@@ -231,28 +236,8 @@ def test_two_loads_of_one_t302_file_record_it_once(isolation, make_database, ser
     base = server_dir / "pv"
     shutil.copytree(shared_fixtures / "powerview", base)
     path = base / "company1/campaign1/02001084/T302_251012_031720.tsv"
-    call = f"SELECT status FROM sensor.load_tsv('{path}', base_dir => '{base}')"
-    with db.connect() as a, db.connect() as b:
-        a.execute(f"BEGIN ISOLATION LEVEL {isolation}")
-        b.execute(f"BEGIN ISOLATION LEVEL {isolation}")
-        a.execute("SELECT count(*) FROM sensor_data.tsv_files").fetchone()
-        b.execute("SELECT count(*) FROM sensor_data.tsv_files").fetchone()
-        assert a.execute(call).fetchone() == ("loaded",)
-        result = {}
-
-        def second():
-            try:
-                result["row"] = b.execute(call).fetchone()
-                b.execute("COMMIT")
-            except psycopg.Error as e:
-                result["sqlstate"] = e.sqlstate
-                b.execute("ROLLBACK")
-
-        t = threading.Thread(target=second)
-        t.start()
-        time.sleep(0.5)
-        a.execute("COMMIT")
-        t.join(30)
+    first, result = race(db, isolation, f"SELECT status FROM sensor.load_tsv('{path}', base_dir => '{base}')")
+    assert first == ("loaded",)
     if isolation == "READ COMMITTED":
         assert result.get("row") == ("duplicate",)
     else:
