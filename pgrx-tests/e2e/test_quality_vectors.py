@@ -1,4 +1,4 @@
-"""Every reference vector of ../shared/fixtures/sqal, through the SQL functions.
+"""Every reference vector of fixtures/sqal, through the SQL functions.
 
 Numbers must match to |a-b| <= 1e-9*max(1,|b|). The fusion cases assert our two
 corrected grading rules where the reference's bugs show (see crates/quality docs):

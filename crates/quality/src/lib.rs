@@ -1,7 +1,7 @@
 //! Foie gras quality scoring kernels: VL53L8CH time-of-flight analysis,
 //! AS7341 spectral analysis and their fusion, reproducing the SQAL reference
 //! (`jacquesj1/projet_sqal`) as specified in
-//! `shared/fixtures/sqal/SPEC.md`, with two grading bugs fixed.
+//! `fixtures/sqal/SPEC.md`, with two grading bugs fixed.
 //!
 //! * [`tof_analysis`]: 8×8 distance / reflectance / amplitude matrices
 //!   (row-major, 64 values each) and optional 8×8×n histograms →

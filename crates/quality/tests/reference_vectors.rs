@@ -1,5 +1,5 @@
 //! Every case of the shared SQAL reference vectors
-//! (`shared/fixtures/sqal/{tof,spectral,fusion}_cases.json`) through the
+//! (`fixtures/sqal/{tof,spectral,fusion}_cases.json`) through the
 //! crate. Numbers must agree within `1e-9·max(1, |expected|)`; strings, enums,
 //! booleans and list lengths exactly. The only deliberate differences are the
 //! two BUGFIXES of the crate docs, asserted case by case below.
@@ -25,7 +25,7 @@ const NOT_REPRODUCED: &[&str] = &[
 fn fixtures_dir() -> PathBuf {
     match std::env::var_os("SQAL_FIXTURES") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/sqal"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sqal"),
     }
 }
 

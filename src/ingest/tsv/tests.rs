@@ -79,9 +79,9 @@ impl Drop for TempDir {
     }
 }
 
-/// A copy of the shared PowerView fixtures (`<checkout>/../shared/fixtures/powerview`).
+/// A copy of the PowerView fixtures (`fixtures/powerview` in the repository).
 fn fixtures() -> TempDir {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/powerview");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/powerview");
     assert!(source.is_dir(), "missing fixtures at {}", source.display());
     let dir = TempDir::new();
     let mut pending = vec![source.clone()];

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use powerview::{ParseOptions, ParseStats, TsvFile, TsvHeader};
 
-/// Folder of the real PowerView sample files (`../shared/fixtures/powerview` next to the checkout).
+/// Folder of the real PowerView sample files (`fixtures/powerview` in the repository).
 pub fn fixtures_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/powerview");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/powerview");
     assert!(
         dir.is_dir(),
-        "fixture folder {} is missing (expected shared/ next to the checkout)",
+        "fixture folder {} is missing",
         dir.display()
     );
     dir
