@@ -9,11 +9,7 @@ use powerview::{ParseOptions, ParseStats, TsvFile, TsvHeader};
 /// Folder of the real PowerView sample files (`fixtures/powerview` in the repository).
 pub fn fixtures_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/powerview");
-    assert!(
-        dir.is_dir(),
-        "fixture folder {} is missing",
-        dir.display()
-    );
+    assert!(dir.is_dir(), "fixture folder {} is missing", dir.display());
     dir
 }
 
