@@ -17,11 +17,11 @@ use pgrx::{JsonB, PgMemoryContexts};
 
 use pgrx::pg_sys::panic::ErrorReport;
 
-use crate::downsample::relation_args::RegClass;
 use crate::error::{ErrorKind, SensorError, SensorResult, SqlResult};
-use crate::quoting::{quote_identifier, quote_literal};
-use crate::row_stream::{stream_rows, stream_rows_serial, Param, Row, RowSink};
-use crate::search_path;
+use crate::pg::args::RegClass;
+use crate::pg::quoting::{quote_identifier, quote_literal};
+use crate::pg::row_stream::{stream_rows, stream_rows_serial, Param, Row, RowSink};
+use crate::pg::search_path;
 
 const USECS_PER_DAY: i64 = 86_400_000_000;
 

@@ -6,7 +6,7 @@ use pgrx::JsonB;
 use serde_json::json;
 
 use crate::error::SqlResult;
-use crate::timescaledb;
+use crate::pg::timescaledb;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const GIT_COMMIT: &str = env!("SENSOR_GIT_COMMIT");

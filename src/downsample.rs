@@ -4,7 +4,7 @@
 //! of [`channels`].
 //!
 //! `sensor.downsample` builds one query over the caller's relation and streams its rows
-//! into per-series kernels ([`crate::row_stream`]): no row is materialized, so memory is
+//! into per-series kernels ([`crate::pg::row_stream`]): no row is materialized, so memory is
 //! O(points × ratio) per series whatever the window holds. The equal-time-bin methods
 //! (`minmax_lttb`, `m4`, `minmax`, `uniform`, `avg`) do not depend on row order, so
 //! without a series column the query has no ORDER BY and the planner picks the cheapest
@@ -20,7 +20,6 @@
 
 mod aggregates;
 mod channels;
-pub(crate) mod relation_args;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
@@ -36,8 +35,8 @@ use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{SensorError, SensorResult};
 
-use crate::row_stream::{stream_rows, Param, Row, RowSink};
-use relation_args::{RegClass, SqlName};
+use crate::pg::args::{RegClass, SqlName};
+use crate::pg::row_stream::{stream_rows, Param, Row, RowSink};
 
 /// Microseconds from 1970-01-01 (the kernels' epoch) to 2000-01-01 (PostgreSQL's).
 const UNIX_TO_PG_US: i64 = 946_684_800_000_000;

@@ -10,7 +10,7 @@
 //! bounded by one batch (plus the dictionaries of LowCardinality columns).
 
 mod columns;
-mod cursor;
+mod query;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, ErrorKind as IoErrorKind};
@@ -26,11 +26,10 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use self::columns::{ResultColumn, SourceType};
-use self::cursor::{
-    batch_failure, column_list, BatchSink, Cursor, PreparedQuery, SpiConnection, TimeWindow,
-};
 use crate::error::{ErrorKind, RaiseError, SensorError, SensorResult, SqlResult};
-use crate::privileges::{require_server_file_access, ServerFileAccess};
+use crate::pg::cursor::{Cursor, SpiConnection};
+use crate::pg::privileges::{require_server_file_access, ServerFileAccess};
+use query::{batch_failure, column_list, BatchSink, PreparedQuery, TimeWindow};
 
 /// Rows per batch unless told otherwise.
 const DEFAULT_BATCH_ROWS: i32 = 65_536;
@@ -149,7 +148,7 @@ fn export_columns(
         if !sources[i].is_text_like() {
             return Err(SensorError::invalid_parameter(format!(
                 "low_cardinality applies to text and enum columns; \"{name}\" is {}",
-                cursor::type_name(columns[i].type_oid)
+                crate::pg::cursor::type_name(columns[i].type_oid)
             )));
         }
     }
@@ -158,7 +157,7 @@ fn export_columns(
         if !sources[i].is_timestamp() {
             return Err(SensorError::invalid_parameter(format!(
                 "datetime_columns applies to timestamp and timestamptz columns; \"{name}\" is {}",
-                cursor::type_name(columns[i].type_oid)
+                crate::pg::cursor::type_name(columns[i].type_oid)
             )));
         }
     }
@@ -292,7 +291,8 @@ impl ExportRun {
     /// Fetches the next batch into the builders; returns the rows fetched.
     fn fetch(&mut self) -> SensorResult<u64> {
         pgrx::check_for_interrupts!();
-        self.cursor.fetch(&mut self.sink, self.batch_rows)
+        let columns = self.specs.len();
+        self.cursor.fetch(&mut *self.sink, columns, self.batch_rows)
     }
 
     fn write<W: std::io::Write>(&mut self, writer: &mut ArrowIpcWriter<W>) -> SensorResult<()> {

@@ -9,9 +9,9 @@ use pgrx::prelude::*;
 use pgrx::{JsonB, PgMemoryContexts};
 use quality::{FusionSensorInput, Grade, SpectralInput, TofInput, TofParams, ZoneHistograms};
 
-use crate::composite::sensor_composite;
 use crate::error::{RaiseError, SensorError, SensorResult};
-use crate::float8_array::Float8Array;
+use crate::pg::composite::sensor_composite;
+use crate::pg::float8_array::Float8Array;
 
 fn d<T: IntoDatum>(value: T) -> Option<pg_sys::Datum> {
     value.into_datum()

@@ -11,18 +11,12 @@ pgrx::pg_module_magic!();
 
 mod availability;
 mod build_info;
-mod composite;
 mod downsample;
 pub mod error;
 mod export;
-mod float8_array;
 mod fusion;
 mod ingest;
-pub mod privileges;
-pub mod quoting;
-mod row_stream;
-mod search_path;
-pub mod timescaledb;
+pub mod pg;
 
 /// Runs once per backend, when the library is loaded.
 #[pgrx::pg_guard]

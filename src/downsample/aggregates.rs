@@ -25,8 +25,8 @@ use pgrx::prelude::*;
 use pgrx::{AllocatedByRust, Internal, PgMemoryContexts};
 
 use super::{kernel_time, parse_method, points_arg, row_time, timestamp_of};
-use crate::composite::sensor_composite;
 use crate::error::{RaiseError, SensorError, SensorResult, SqlResult};
+use crate::pg::composite::sensor_composite;
 
 type Composite = PgHeapTuple<'static, AllocatedByRust>;
 

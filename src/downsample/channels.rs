@@ -12,12 +12,12 @@ use pgrx::prelude::*;
 use super::{
     downsample_window, interval_micros, kernel_time, timestamp_of, with_gaps, Axis, Request, Source,
 };
-use crate::row_stream::Param;
+use crate::pg::row_stream::Param;
 use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{ErrorKind, SensorError, SensorResult};
-use crate::privileges::as_owner_of;
-use crate::search_path;
+use crate::pg::privileges::as_owner_of;
+use crate::pg::search_path;
 
 fn spi_error(e: pgrx::spi::Error) -> SensorError {
     SensorError::new(

@@ -26,11 +26,10 @@ use tdms::{
 use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{ErrorKind, RaiseError, SensorError, SensorResult};
-use crate::ingest::bulk_insert::{
-    pg_timestamptz, spi_error, BulkInsert, Column, Indexes, TargetTable,
-};
-use crate::privileges::{require_server_file_access, ServerFileAccess};
-use crate::search_path;
+use crate::pg::bulk_insert::{spi_error, BulkInsert, Column, Indexes, TargetTable};
+use crate::pg::privileges::{require_server_file_access, ServerFileAccess};
+use crate::pg::search_path;
+use crate::pg::time::{self, timestamptz};
 
 /// Values per block read from the file (the reader also caps a block at 8 MiB of data).
 const READ_BLOCK: usize = 65_536;
@@ -153,24 +152,18 @@ fn to_i64(n: u64, what: &str) -> SensorResult<i64> {
 
 /// The time of sample `i` of a waveform channel as a `timestamptz`.
 fn sample_time(waveform: &Waveform, i: u64, channel: &ChannelInfo) -> SensorResult<i64> {
-    waveform.time_us(i).and_then(pg_timestamptz).ok_or_else(|| {
-        SensorError::new(
-            ErrorKind::DatetimeOutOfRange,
-            format!(
-                "time of sample {i} of channel {} is out of range for timestamptz",
-                channel.path
-            ),
-        )
-    })
-}
-
-fn timestamptz(pg_us: i64) -> SensorResult<TimestampWithTimeZone> {
-    TimestampWithTimeZone::try_from(pg_us).map_err(|_| {
-        SensorError::new(
-            ErrorKind::DatetimeOutOfRange,
-            "timestamp out of range for timestamptz",
-        )
-    })
+    waveform
+        .time_us(i)
+        .and_then(time::pg_from_unix)
+        .ok_or_else(|| {
+            SensorError::new(
+                ErrorKind::DatetimeOutOfRange,
+                format!(
+                    "time of sample {i} of channel {} is out of range for timestamptz",
+                    channel.path
+                ),
+            )
+        })
 }
 
 /// What `tdms_read` gives for a channel's values.
@@ -495,7 +488,7 @@ impl SampleStream {
                     let time = match &cur.waveform {
                         Some(w) => {
                             let info = self.file.channels().get(cur.channel);
-                            let t = w.time_us(index).and_then(pg_timestamptz).ok_or_else(|| {
+                            let t = w.time_us(index).and_then(time::pg_from_unix).ok_or_else(|| {
                                 SensorError::new(
                                     ErrorKind::DatetimeOutOfRange,
                                     format!(
@@ -1028,7 +1021,7 @@ impl Loader<'_> {
                 let sink = self.timed.as_mut().ok_or_else(missing_sink)?;
                 for (k, &v) in self.values.iter().enumerate() {
                     let i = first + k as u64;
-                    let t = w.time_us(i).and_then(pg_timestamptz).ok_or_else(|| {
+                    let t = w.time_us(i).and_then(time::pg_from_unix).ok_or_else(|| {
                         SensorError::new(
                             ErrorKind::DatetimeOutOfRange,
                             format!(
@@ -1131,7 +1124,7 @@ mod tests {
     use pgrx::prelude::*;
 
     use super::{sample_row, INDEXED_SAMPLES, TIMED_SAMPLES};
-    use crate::ingest::bulk_insert::{BulkInsert, Indexes};
+    use crate::pg::bulk_insert::{BulkInsert, Indexes};
 
     fn sqlstate_of(sql: &str) -> Option<String> {
         crate::tests::sqlstate_of(sql)

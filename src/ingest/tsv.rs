@@ -42,9 +42,10 @@ use powerview::{ChannelInfo, Outcome, ParseOptions, PowerviewError, TsvFile, Tsv
 use sha2::{Digest, Sha256};
 
 use crate::error::{ErrorKind, RaiseError, SensorError, SensorResult};
-use crate::privileges::{require_server_file_access, ServerFileAccess};
-use crate::search_path;
-use sample_writer::{timestamptz_of, SampleWriter};
+use crate::pg::privileges::{require_server_file_access, ServerFileAccess};
+use crate::pg::search_path;
+use crate::pg::time::timestamptz_from_unix;
+use sample_writer::SampleWriter;
 use subtransaction::{Failure, Finish};
 
 /// How a file ended up.
@@ -177,8 +178,8 @@ impl FileReport {
         self.extra_values = n(s.extra_values);
         self.truncated_rows = n(s.truncated_rows);
         self.zero_rows = n(s.zero_rows);
-        self.first_time = s.min_time_us.map(timestamptz_of).transpose()?;
-        self.last_time = s.max_time_us.map(timestamptz_of).transpose()?;
+        self.first_time = s.min_time_us.map(timestamptz_from_unix).transpose()?;
+        self.last_time = s.max_time_us.map(timestamptz_from_unix).transpose()?;
         Ok(())
     }
 
@@ -724,7 +725,7 @@ impl<R: BufRead> Iterator for PointStream<R> {
                 .map_err(|e| file_error(e, &self.path))
                 .or_raise()?;
             self.values.copy_from_slice(row.values);
-            self.time = Some(timestamptz_of(row.time_us).or_raise());
+            self.time = Some(timestamptz_from_unix(row.time_us).or_raise());
             self.next_column = 0;
         }
     }

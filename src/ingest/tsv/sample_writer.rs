@@ -26,9 +26,8 @@ use pgrx::spi::OwnedPreparedStatement;
 
 use super::spi_error;
 use crate::error::{ErrorKind, SensorError, SensorResult};
-use crate::ingest::bulk_insert::{
-    pg_timestamptz, BulkInsert, Column, Indexes, SqlBatch, TargetTable,
-};
+use crate::pg::bulk_insert::{BulkInsert, Column, Indexes, SqlBatch, TargetTable};
+use crate::pg::time;
 
 /// Points buffered before a chunk is written (16 bytes each: 1 MiB).
 pub const CHUNK_POINTS: usize = 1 << 16;
@@ -48,13 +47,10 @@ const PRIMARY_KEY: [&str; 2] = ["channel", "time"];
 const PROBE_SQL: &str = "SELECT pg_catalog.array_agg(r.c) FROM ROWS FROM (pg_catalog.unnest($1::int4[]), pg_catalog.unnest($2::timestamptz[]), pg_catalog.unnest($3::timestamptz[])) AS r(c, lo, hi) \
      WHERE EXISTS (SELECT 1 FROM sensor_data.electrical_samples s WHERE s.channel = r.c AND s.time >= r.lo AND s.time <= r.hi)";
 
-/// A file time (µs since the Unix epoch, UTC) as a `timestamptz` value.
-pub fn timestamptz_of(unix_us: i64) -> SensorResult<TimestampWithTimeZone> {
-    pg_micros(unix_us).and_then(timestamp_value)
-}
-
+/// A file time (µs since the Unix epoch, UTC) in PostgreSQL microseconds; 22008 outside
+/// the `timestamptz` range.
 fn pg_micros(unix_us: i64) -> SensorResult<i64> {
-    pg_timestamptz(unix_us).ok_or_else(|| {
+    time::pg_from_unix(unix_us).ok_or_else(|| {
         SensorError::new(
             ErrorKind::DatetimeOutOfRange,
             format!("timestamp {unix_us} µs since 1970 is out of range for timestamptz"),
@@ -210,8 +206,8 @@ impl SampleWriter {
         for (buffer, &channel) in self.buffers.iter_mut().zip(&self.channel_ids) {
             if let (Some(first), Some(last)) = (buffer.points.first(), buffer.points.last()) {
                 probe_channels.push(channel);
-                probe_lo.push(timestamp_value(first.0)?);
-                probe_hi.push(timestamp_value(last.0)?);
+                probe_lo.push(time::timestamptz(first.0)?);
+                probe_hi.push(time::timestamptz(last.0)?);
             }
         }
         let overlapping: Vec<i32> = Spi::connect_mut(|client| {
@@ -295,9 +291,4 @@ impl SampleWriter {
         self.rows.finish()?;
         Ok(self.stats)
     }
-}
-
-fn timestamp_value(pg_us: i64) -> SensorResult<TimestampWithTimeZone> {
-    TimestampWithTimeZone::try_from(pg_us)
-        .map_err(|_| SensorError::new(ErrorKind::DatetimeOutOfRange, "timestamp out of range"))
 }

@@ -35,7 +35,7 @@ fn run(sql: &str) {
 }
 
 fn quoted(path: &Path) -> String {
-    crate::quoting::quote_literal(&path.display().to_string())
+    crate::pg::quoting::quote_literal(&path.display().to_string())
 }
 
 /// A fresh directory the backend owns, removed when the test ends.

@@ -14,7 +14,7 @@ use pgrx::pgrx_sql_entity_graph::metadata::{
 use pgrx::FromDatum;
 
 use crate::error::{ErrorKind, SensorError, SensorResult};
-use crate::quoting::quote_identifier;
+use crate::pg::quoting::quote_identifier;
 
 /// A `regclass` argument: a relation's OID.
 #[derive(Debug, Clone, Copy)]

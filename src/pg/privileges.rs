@@ -8,7 +8,7 @@ use std::path::Path;
 use pgrx::pg_sys;
 
 use crate::error::{ErrorKind, SensorError, SensorResult};
-use crate::quoting::quote_identifier;
+use crate::pg::quoting::quote_identifier;
 
 /// Which way a function uses a server file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

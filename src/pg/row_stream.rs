@@ -20,6 +20,11 @@ pub struct Row {
 }
 
 impl Row {
+    /// The executor's slot, for sinks that read every column at once.
+    pub fn slot(&self) -> *mut pg_sys::TupleTableSlot {
+        self.slot
+    }
+
     /// The datum of column `index` (0-based), `None` for NULL.
     #[inline]
     fn datum(&self, index: usize) -> Option<pg_sys::Datum> {
@@ -121,9 +126,11 @@ impl Param {
     }
 }
 
-/// Our `DestReceiver`: PostgreSQL sees the first field; the rest is ours.
+/// The one `DestReceiver` of the extension: rows go to a [`RowSink`] while the executor
+/// produces them, for a plan run to completion ([`stream_rows`]) and for a cursor's
+/// fetches ([`super::cursor::Cursor::fetch`]). PostgreSQL sees the first field.
 #[repr(C)]
-struct Receiver<'a> {
+pub struct SinkReceiver<'a> {
     base: pg_sys::DestReceiver,
     columns: usize,
     sink: &'a mut dyn RowSink,
@@ -131,13 +138,45 @@ struct Receiver<'a> {
     rows: u64,
 }
 
+impl<'a> SinkReceiver<'a> {
+    /// A receiver that passes rows to `sink`, which reads their first `columns` columns.
+    pub fn new(columns: usize, sink: &'a mut dyn RowSink) -> Self {
+        SinkReceiver {
+            base: pg_sys::DestReceiver {
+                receiveSlot: Some(receive_slot),
+                rStartup: Some(startup),
+                rShutdown: Some(shutdown),
+                rDestroy: Some(shutdown),
+                mydest: pg_sys::CommandDest::DestNone,
+            },
+            columns,
+            sink,
+            error: None,
+            rows: 0,
+        }
+    }
+
+    /// The pointer the executor takes; valid while `self` is.
+    pub fn dest(&mut self) -> *mut pg_sys::DestReceiver {
+        std::ptr::addr_of_mut!(self.base)
+    }
+
+    /// The rows received, or the error that stopped the executor.
+    pub fn finish(mut self) -> SensorResult<u64> {
+        match self.error.take() {
+            Some(err) => Err(err),
+            None => Ok(self.rows),
+        }
+    }
+}
+
 #[pg_guard]
 unsafe extern "C-unwind" fn receive_slot(
     slot: *mut pg_sys::TupleTableSlot,
     receiver: *mut pg_sys::DestReceiver,
 ) -> bool {
-    // SAFETY: `receiver` is the `base` field of a live `Receiver` (see stream_rows).
-    let this = unsafe { &mut *receiver.cast::<Receiver>() };
+    // SAFETY: `receiver` is the `base` field of a live `SinkReceiver` (see `dest`).
+    let this = unsafe { &mut *receiver.cast::<SinkReceiver>() };
     if this.error.is_some() {
         return false; // startup found too few columns to read
     }
@@ -161,7 +200,7 @@ unsafe extern "C-unwind" fn startup(
     typeinfo: pg_sys::TupleDesc,
 ) {
     // SAFETY: as in receive_slot; typeinfo is the plan's result descriptor.
-    let this = unsafe { &mut *receiver.cast::<Receiver>() };
+    let this = unsafe { &mut *receiver.cast::<SinkReceiver>() };
     let natts = unsafe { (*typeinfo).natts };
     if usize::try_from(natts).unwrap_or(0) < this.columns {
         this.error = Some(SensorError::new(
@@ -216,19 +255,7 @@ fn run(
     let nargs = i32::try_from(params.len())
         .map_err(|_| SensorError::invalid_parameter("too many query parameters"))?;
     let mut argtypes: Vec<pg_sys::Oid> = params.iter().map(|p| p.type_oid).collect();
-    let mut receiver = Receiver {
-        base: pg_sys::DestReceiver {
-            receiveSlot: Some(receive_slot),
-            rStartup: Some(startup),
-            rShutdown: Some(shutdown),
-            rDestroy: Some(shutdown),
-            mydest: pg_sys::CommandDest::DestNone,
-        },
-        columns,
-        sink,
-        error: None,
-        rows: 0,
-    };
+    let mut receiver = SinkReceiver::new(columns, sink);
     Spi::connect(|_client| {
         // SAFETY: inside an SPI connection; the plan, parameter list and receiver outlive
         // the execution, which runs to completion (tcount 0) before they are dropped.
@@ -258,7 +285,7 @@ fn run(
                 allow_nonatomic: false,
                 must_return_tuples: false,
                 tcount: 0,
-                dest: std::ptr::addr_of_mut!(receiver.base),
+                dest: receiver.dest(),
                 owner: std::ptr::null_mut(),
             };
             let rc = pg_sys::SPI_execute_plan_extended(plan, &options);
@@ -269,10 +296,7 @@ fn run(
             Ok(())
         }
     })?;
-    match receiver.error.take() {
-        Some(err) => Err(err),
-        None => Ok(receiver.rows),
-    }
+    receiver.finish()
 }
 
 fn spi_failure(action: &str, code: i32) -> SensorError {

@@ -39,27 +39,12 @@ use pgrx::spi::OwnedPreparedStatement;
 use pgrx::PgMemoryContexts;
 
 use crate::error::{ErrorKind, SensorError, SensorResult};
-use crate::quoting::quote_identifier;
+use crate::pg::quoting::quote_identifier;
 
 /// Rows per `table_multi_insert` call (COPY's MAX_BUFFERED_TUPLES).
 const DIRECT_BATCH: usize = 1000;
 /// Rows per statement on the SQL path.
 const SQL_BATCH: usize = 10_000;
-
-/// PostgreSQL's valid `timestamptz` range in microseconds since 2000-01-01:
-/// MIN_TIMESTAMP <= t < END_TIMESTAMP (utils/datetime.h), infinities excluded.
-const MIN_TIMESTAMP_US: i64 = -211_813_488_000_000_000;
-const END_TIMESTAMP_US: i64 = 9_223_371_331_200_000_000;
-/// Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01 UTC).
-const UNIX_TO_PG_EPOCH_US: i64 = 946_684_800_000_000;
-
-/// A Unix-epoch microsecond time as a PostgreSQL `timestamptz` value, if representable.
-pub fn pg_timestamptz(unix_us: i64) -> Option<i64> {
-    let pg = unix_us.checked_sub(UNIX_TO_PG_EPOCH_US)?;
-    (MIN_TIMESTAMP_US..END_TIMESTAMP_US)
-        .contains(&pg)
-        .then_some(pg)
-}
 
 pub fn spi_error(err: &pgrx::spi::Error) -> SensorError {
     SensorError::new(ErrorKind::Io, format!("internal query failed: {err}"))
@@ -145,7 +130,7 @@ impl<const N: usize> BulkInsert<N> {
         indexes: Indexes,
     ) -> SensorResult<Result<DirectInsert<N>, String>> {
         let relid = target.relid()?;
-        if crate::timescaledb::is_hypertable(relid)? {
+        if crate::pg::timescaledb::is_hypertable(relid)? {
             return Ok(Err("it is a TimescaleDB hypertable".into()));
         }
         Ok(DirectInsert::open(target, relid, indexes))
@@ -915,7 +900,10 @@ mod tests {
     #[pg_test]
     fn hypertables_take_the_sql_path() {
         create_scratch("key int8, time timestamptz, value float8");
-        if crate::timescaledb::installed_version().unwrap().is_some() {
+        if crate::pg::timescaledb::installed_version()
+            .unwrap()
+            .is_some()
+        {
             println!("SKIP: hypertables_take_the_sql_path simulates TimescaleDB's catalog, which is installed here");
             return;
         }

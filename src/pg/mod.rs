@@ -1,0 +1,21 @@
+//! The PostgreSQL layer: what the SQL features stand on, none of it a feature itself.
+//!
+//! Features (`availability`, `downsample`, `export`, `fusion`, `ingest`) convert SQL
+//! arguments, call a pure crate and return rows; the machinery they share lives here: how a
+//! query's rows reach Rust ([`row_stream`]), how rows reach a table at COPY speed
+//! ([`bulk_insert`]), aggregate states ([`aggregate`]), time values ([`time`]), argument
+//! types ([`args`], [`float8_array`]), composite results ([`composite`]), privileges and
+//! the search_path of internal queries, identifier quoting and TimescaleDB detection.
+
+pub mod aggregate;
+pub mod args;
+pub mod bulk_insert;
+pub mod composite;
+pub mod cursor;
+pub mod float8_array;
+pub mod privileges;
+pub mod quoting;
+pub mod row_stream;
+pub mod search_path;
+pub mod time;
+pub mod timescaledb;
