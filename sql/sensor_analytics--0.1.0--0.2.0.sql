@@ -549,3 +549,25 @@ COMMENT ON FUNCTION sensor.revoke_company_access(regrole, text) IS
     'Removes a role''s access to one company (all companies when company is NULL); when no company is left, revokes the SELECT privileges on the views that grant_company_access gave. Returns the number of mappings removed.';
 COMMENT ON FUNCTION sensor.channel_window(text, text, text, timestamptz, timestamptz, float8, float8, integer, text, boolean, interval) IS
     'A downsampled window of a T302 power-logger channel by its text id (sensor_data.tsv_channels.channel_id; add company and campaign when the id is in several campaigns), by time or by seconds from its first point. Returns (time, seconds, value).';
+
+-- Every support function of an aggregate says which aggregates it serves (pg_aggregate
+-- knows), so that nothing in schema sensor ships undocumented.
+DO $comment$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT s.fn::pg_catalog.regprocedure AS fn,
+               pg_catalog.string_agg(DISTINCT 'sensor.' || p.proname, ', ') AS aggregates
+        FROM pg_catalog.pg_aggregate a
+        CROSS JOIN LATERAL (VALUES (a.aggtransfn), (a.aggfinalfn), (a.aggcombinefn),
+                                   (a.aggserialfn), (a.aggdeserialfn)) s(fn)
+        JOIN pg_catalog.pg_proc p ON p.oid = a.aggfnoid
+        WHERE p.pronamespace = 'sensor'::pg_catalog.regnamespace AND s.fn <> 0
+        GROUP BY s.fn
+    LOOP
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s IS %L', r.fn,
+                                  'Support function of the aggregate ' || r.aggregates || '.');
+    END LOOP;
+END
+$comment$;

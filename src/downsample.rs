@@ -37,9 +37,7 @@ use crate::error::{SensorError, SensorResult};
 
 use crate::pg::args::{RegClass, SqlName};
 use crate::pg::row_stream::{stream_rows, Param, Row, RowSink};
-
-/// Microseconds from 1970-01-01 (the kernels' epoch) to 2000-01-01 (PostgreSQL's).
-const UNIX_TO_PG_US: i64 = 946_684_800_000_000;
+use crate::pg::time;
 
 /// What a window's x axis holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,14 +51,14 @@ pub(crate) enum Axis {
 impl Axis {
     fn to_kernel(self, stored: i64) -> i64 {
         match self {
-            Axis::Time => stored.saturating_add(UNIX_TO_PG_US),
+            Axis::Time => stored.saturating_add(time::UNIX_TO_PG_US),
             Axis::Index => stored,
         }
     }
 
     fn to_stored(self, x: i64) -> i64 {
         match self {
-            Axis::Time => x.saturating_sub(UNIX_TO_PG_US),
+            Axis::Time => x.saturating_sub(time::UNIX_TO_PG_US),
             Axis::Index => x,
         }
     }
@@ -78,42 +76,6 @@ impl Axis {
             Axis::Index => Param::int8(stored),
         }
     }
-}
-
-/// A finite `timestamptz` as kernel time.
-pub(crate) fn kernel_time(ts: TimestampWithTimeZone, argument: &str) -> SensorResult<i64> {
-    let stored: i64 = ts.into();
-    if stored == i64::MIN || stored == i64::MAX {
-        return Err(SensorError::invalid_parameter(format!(
-            "\"{argument}\" must be a finite timestamp"
-        )));
-    }
-    Ok(Axis::Time.to_kernel(stored))
-}
-
-/// Kernel time of a row's timestamp; `None` for ±infinity, which no window holds.
-pub(crate) fn row_time(ts: TimestampWithTimeZone) -> Option<i64> {
-    let stored: i64 = ts.into();
-    (stored != i64::MIN && stored != i64::MAX).then(|| Axis::Time.to_kernel(stored))
-}
-
-/// Kernel time back to `timestamptz`.
-pub(crate) fn timestamp_of(x: i64) -> SensorResult<TimestampWithTimeZone> {
-    TimestampWithTimeZone::try_from(Axis::Time.to_stored(x)).map_err(|_| {
-        SensorError::new(
-            crate::error::ErrorKind::DatetimeOutOfRange,
-            "timestamp out of range",
-        )
-    })
-}
-
-/// An interval as microseconds, months counted as 30 days (as `EXTRACT(epoch …)` does).
-pub(crate) fn interval_micros(interval: Interval) -> i64 {
-    let raw: pg_sys::Interval = interval.into_inner();
-    let micros = i128::from(raw.month) * 30 * 86_400_000_000
-        + i128::from(raw.day) * 86_400_000_000
-        + i128::from(raw.time);
-    i64::try_from(micros).unwrap_or(if micros < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// A validated downsampling request: method, point count, window `[from, to)` and gap,
@@ -141,11 +103,6 @@ impl Request {
             return Err(SensorError::invalid_parameter(
                 "the window is empty: \"from\" must be before \"to\"",
             ));
-        }
-        if let Some(gap) = gap {
-            if gap <= 0 {
-                return Err(SensorError::invalid_parameter("gap must be positive"));
-            }
         }
         Ok(Request {
             method,
@@ -665,9 +622,9 @@ fn downsample(
     let request = Request::new(
         method,
         points,
-        kernel_time(from, "from")?,
-        kernel_time(to, "to")?,
-        gap.map(interval_micros),
+        time::unix_micros(from, "from")?,
+        time::unix_micros(to, "to")?,
+        gap.map(|g| time::length_micros(g, "gap")).transpose()?,
     )?;
     let mut conditions = Vec::new();
     if let Some(filter) = filter {
@@ -693,7 +650,7 @@ fn downsample(
             (None, None) => Some(value_column.0.clone()),
         };
         for (t, v) in with_gaps(&series.points, request.gap)? {
-            rows.push((label.clone(), timestamp_of(t)?, v));
+            rows.push((label.clone(), time::timestamptz_from_unix(t)?, v));
         }
     }
     Ok(TableIterator::new(rows))
@@ -730,7 +687,7 @@ fn downsample_arrays(
     for (t, v) in time.iter().zip(value.iter()) {
         // NULL elements are skipped, like NULL rows.
         if let (Some(t), Some(v)) = (t, v) {
-            ts.push(kernel_time(t, "time")?);
+            ts.push(time::unix_micros(t, "time")?);
             vs.push(v);
         }
     }
@@ -738,10 +695,21 @@ fn downsample_arrays(
         .map_err(SensorError::from)?;
     let rows = out
         .into_iter()
-        .map(|p| Ok((timestamp_of(p.t)?, p.v)))
+        .map(|p| Ok((time::timestamptz_from_unix(p.t)?, p.v)))
         .collect::<SensorResult<Vec<_>>>()?;
     Ok(TableIterator::new(rows))
 }
+
+pgrx::extension_sql!(
+    r#"
+COMMENT ON FUNCTION sensor.downsample(regclass, name, name, timestamptz, timestamptz, integer, text, name, text, interval) IS
+    'Downsamples [from, to) of a table to about points points per series (methods minmax_lttb (default), lttb (exact, equal-count buckets), m4, minmax, uniform, avg), streaming the rows: memory O(points) per series. Returns (series, time, value); series is the series_column value as text, or the value column name. filter is an SQL boolean expression added to the WHERE clause; the function is SECURITY INVOKER, so the query and the filter run with the caller''s privileges. gap inserts a NULL-value row between output neighbours farther apart than gap, so Grafana breaks the line. PARALLEL RESTRICTED: the relation may be a temporary table, which parallel workers cannot read; its own query may use a parallel plan.';
+COMMENT ON FUNCTION sensor.downsample_arrays(timestamptz[], float8[], integer, text) IS
+    'The batch kernel on arrays of times and values: lttb is identical to the lttb crate (equal-count buckets); other methods use equal-time bins over the points'' span. NULL elements, NaN and infinite values are skipped.';
+"#,
+    name = "downsample_comments",
+    requires = [downsample, downsample_arrays]
+);
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]

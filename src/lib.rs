@@ -47,47 +47,6 @@ pgrx::extension_sql_file!(
     ]
 );
 pgrx::extension_sql_file!(
-    "../sql/availability.sql",
-    name = "availability",
-    requires = [
-        availability::availability_trans4,
-        availability::availability_trans5,
-        availability::availability_trans6,
-        availability::availability_trans7,
-        availability::availability_trans8,
-        availability::availability_rollup_trans,
-        availability::availability_rollup_window_trans,
-        availability::availability_rollup_window_final,
-        availability::availability_rollup_window_combine,
-        availability::availability_rollup_window_serialize,
-        availability::availability_rollup_window_deserialize,
-        availability::availability_final,
-        availability::availability_combine,
-        availability::availability_serialize,
-        availability::availability_deserialize,
-        availability::availability_mean_trans,
-        availability::availability_mean_final,
-        availability::availability_mean_combine,
-        availability::availability_mean_serialize,
-        availability::availability_mean_deserialize,
-        availability::availability,
-        availability::uptime,
-        availability::downtime,
-        availability::unknown_time,
-        availability::outages,
-        availability::longest_outage,
-        availability::mtbf,
-        availability::mttr,
-        availability::first_state,
-        availability::last_state,
-        availability::is_approximate,
-        availability::time_in,
-        availability::availability_summary,
-        availability::state_timeline,
-        availability::availability_report,
-    ]
-);
-pgrx::extension_sql_file!(
     "../sql/export.sql",
     name = "export",
     requires = [
@@ -116,34 +75,6 @@ pgrx::extension_sql_file!(
         ingest::tsv::tsv_read,
         ingest::tsv::load_tsv,
         ingest::tsv::load_tsv_dir
-    ]
-);
-pgrx::extension_sql_file!(
-    "../sql/downsample.sql",
-    name = "downsample",
-    requires = [
-        downsample::downsample,
-        downsample::downsample_arrays,
-        downsample::aggregates::downsample_agg_transition,
-        downsample::aggregates::downsample_agg_transition_method,
-        downsample::aggregates::downsample_agg_final,
-        downsample::aggregates::downsample_agg_combine,
-        downsample::aggregates::downsample_agg_serialize,
-        downsample::aggregates::downsample_agg_deserialize,
-        downsample::aggregates::m4_summary_transition,
-        downsample::aggregates::m4_summary_final,
-        downsample::aggregates::m4_summary_combine,
-        downsample::aggregates::m4_summary_serialize,
-        downsample::aggregates::m4_summary_deserialize,
-        downsample::aggregates::downsample_summaries_transition,
-        downsample::aggregates::downsample_summaries_transition_method,
-        downsample::aggregates::downsample_summaries_final,
-        downsample::aggregates::downsample_summaries_combine,
-        downsample::aggregates::downsample_summaries_serialize,
-        downsample::aggregates::downsample_summaries_deserialize,
-        downsample::channels::channel_window,
-        downsample::channels::channel_window_t302,
-        downsample::channels::channel_page
     ]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);

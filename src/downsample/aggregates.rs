@@ -1,54 +1,32 @@
-//! The downsampling aggregates, all combinable and PARALLEL SAFE (their support
-//! functions are declared here; the `CREATE AGGREGATE`s are in sql/downsample.sql):
+//! The downsampling aggregates, all combinable and PARALLEL SAFE, with their support
+//! functions and `CREATE AGGREGATE`s:
 //!
 //! - `sensor.downsample_agg(time, value, from, to, points[, method])` → `sensor.timevector`:
-//!   equal-time buckets fixed by `from`, `to` and `points` (the crate's `BucketedState`),
+//!   equal-time buckets fixed by `from`, `to` and `points` (the crate's [`MethodBuckets`]),
 //!   so each partial state is small and merges; works per group with `GROUP BY series`.
 //! - `sensor.m4_summary(time, value)` → `sensor.m4`: first, min, max and last (each with
 //!   its time), count and sum of a bucket, to store in a materialized view or a
 //!   continuous aggregate.
 //! - `sensor.downsample_summaries(bucket, summary, from, to, points[, method])` →
-//!   `sensor.timevector`: merges stored `sensor.m4` summaries into `points` points.
+//!   `sensor.timevector`: merges stored `sensor.m4` summaries into `points` points
+//!   (the crate's [`SummaryBins`]).
 //!
-//! States are Rust values owned by the aggregate's memory context (dropped when it is
-//! reset) and serialize to versioned bytes for parallel workers and partial aggregation.
+//! Aggregates cannot have DEFAULT arguments nor be called with named arguments, so the
+//! range aggregates come in two arities: without method (minmax_lttb) and with it.
 
-use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 
-use ::downsample::{
-    bins_for, merge_summaries, BucketedState, DownsampleOptions, M4Summary, Method, Point,
-    DEFAULT_RATIO,
-};
+use ::downsample::{M4Summary, Method, MethodBuckets, Point, SummaryBins};
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
-use pgrx::{AllocatedByRust, Internal, PgMemoryContexts};
+use pgrx::{AllocatedByRust, Internal};
 
-use super::{kernel_time, parse_method, points_arg, row_time, timestamp_of};
+use super::{parse_method, points_arg};
 use crate::error::{RaiseError, SensorError, SensorResult, SqlResult};
 use crate::pg::composite::sensor_composite;
+use crate::pg::{aggregate, time};
 
 type Composite = PgHeapTuple<'static, AllocatedByRust>;
-
-/// Moves `value` into the calling aggregate's memory context, as its new state.
-fn new_state<T>(fcinfo: pg_sys::FunctionCallInfo, value: T) -> SensorResult<Internal> {
-    let mut context: pg_sys::MemoryContext = std::ptr::null_mut();
-    // SAFETY: fcinfo is this call's; AggCheckCallContext only reads it.
-    let in_aggregate = unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } != 0;
-    if !in_aggregate || context.is_null() {
-        return Err(SensorError::not_supported(
-            "this is an aggregate support function; call the aggregate instead",
-        ));
-    }
-    let ptr = PgMemoryContexts::For(context).leak_and_drop_on_delete(value);
-    Ok(Internal::from(Some(pg_sys::Datum::from(ptr))))
-}
-
-/// A state made by a deserialize function: owned by the current (per-call) context; the
-/// combine function copies what it keeps into the aggregate context.
-fn transient_state<T>(value: T) -> Internal {
-    Internal::new(value)
-}
 
 fn mismatch(what: &str) -> SensorError {
     SensorError::invalid_parameter(format!("{what} must be the same for every row of a group"))
@@ -58,97 +36,83 @@ fn mismatch(what: &str) -> SensorError {
 fn timevector(points: &[Point]) -> SensorResult<Composite> {
     let times = points
         .iter()
-        .map(|p| timestamp_of(p.t))
+        .map(|p| time::timestamptz_from_unix(p.t))
         .collect::<SensorResult<Vec<_>>>()?;
     let values: Vec<f64> = points.iter().map(|p| p.v).collect();
     sensor_composite(c"timevector", [times.into_datum(), values.into_datum()])
 }
 
-fn method_index(method: Method) -> u8 {
-    Method::ALL
-        .iter()
-        .position(|&m| m == method)
-        .and_then(|i| u8::try_from(i).ok())
-        .unwrap_or(0)
+/// A range aggregate's state and the method text of its previous row, so that each row
+/// costs a comparison, not a parse.
+#[derive(Clone)]
+struct WithMethodText<S> {
+    state: S,
+    method_text: String,
 }
 
-fn method_at(index: u8) -> SensorResult<Method> {
-    Method::ALL
-        .get(usize::from(index))
-        .copied()
-        .ok_or_else(|| bad_state("unknown method"))
+impl<S> WithMethodText<S> {
+    fn same_method(&mut self, current: &str, method: Method) -> SensorResult<()> {
+        if self.method_text != current {
+            if parse_method(current)? != method {
+                return Err(mismatch("method"));
+            }
+            self.method_text = current.to_string();
+        }
+        Ok(())
+    }
 }
 
-fn bad_state(what: &str) -> SensorError {
-    SensorError::invalid_input(format!("malformed aggregate state: {what}"))
-}
-
-/// Per-row parameters of the range aggregates, checked once per group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct RangeArgs {
+/// The window, point count and method of a range aggregate's row, checked against the
+/// group's state (or used to make it).
+struct RangeRow<'a> {
     from: i64,
     to: i64,
-    points: usize,
-    method: Method,
+    points: i32,
+    method: &'a str,
 }
 
-/// The method text of the previous row, so that each row costs a comparison, not a parse.
-fn same_method(previous: &mut String, current: &str, method: Method) -> SensorResult<()> {
-    if previous.as_str() != current {
-        if parse_method(current)? != method {
-            return Err(mismatch("method"));
-        }
-        *previous = current.to_string();
+impl<'a> RangeRow<'a> {
+    fn of(
+        from: Option<TimestampWithTimeZone>,
+        to: Option<TimestampWithTimeZone>,
+        points: Option<i32>,
+        method: &'a str,
+    ) -> SensorResult<Option<Self>> {
+        let (Some(from), Some(to), Some(points)) = (from, to, points) else {
+            return Ok(None);
+        };
+        Ok(Some(RangeRow {
+            from: time::unix_micros(from, "from")?,
+            to: time::unix_micros(to, "to")?,
+            points,
+            method,
+        }))
     }
-    Ok(())
+
+    fn check(&self, from: i64, to: i64, points: usize) -> SensorResult<()> {
+        if from != self.from || to != self.to {
+            return Err(mismatch("\"from\" and \"to\""));
+        }
+        if i64::try_from(points).ok() != Some(i64::from(self.points)) {
+            return Err(mismatch("points"));
+        }
+        Ok(())
+    }
+
+    fn parsed(&self) -> SensorResult<(Method, usize)> {
+        let method = parse_method(self.method)?;
+        Ok((method, points_arg(self.points, method)?))
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 // downsample_agg
 
-/// State of `downsample_agg`: the crate's mergeable bucket state and its method.
-#[derive(Clone)]
-struct DownsampleAggState {
-    method: Method,
-    method_text: String,
-    buckets: BucketedState,
-}
-
-/// Serialization format version of [`DownsampleAggState`] (then the crate's own bytes).
-const DOWNSAMPLE_AGG_STATE_VERSION: u8 = 1;
-
-impl DownsampleAggState {
-    fn to_bytes(&self) -> Vec<u8> {
-        let mut out = vec![DOWNSAMPLE_AGG_STATE_VERSION, method_index(self.method)];
-        out.extend_from_slice(&self.buckets.to_bytes());
-        out
-    }
-
-    fn from_bytes(bytes: &[u8]) -> SensorResult<Self> {
-        let [version, method, rest @ ..] = bytes else {
-            return Err(bad_state("truncated"));
-        };
-        if *version != DOWNSAMPLE_AGG_STATE_VERSION {
-            return Err(bad_state(&format!("unsupported version {version}")));
-        }
-        let method = method_at(*method)?;
-        let buckets = BucketedState::from_bytes(rest)?;
-        // The layout must be the one the method would have made.
-        if bins_for(method, buckets.points(), buckets.ratio()).ok() != Some(buckets.bucket_count())
-        {
-            return Err(bad_state("bucket layout does not match the method"));
-        }
-        Ok(DownsampleAggState {
-            method,
-            method_text: method.name().to_string(),
-            buckets,
-        })
-    }
-}
+type DownsampleAggState = WithMethodText<MethodBuckets>;
 
 #[allow(clippy::too_many_arguments)]
 fn downsample_agg_step(
-    mut state: Internal,
+    mut internal: Internal,
     time: Option<TimestampWithTimeZone>,
     value: Option<f64>,
     from: Option<TimestampWithTimeZone>,
@@ -157,45 +121,26 @@ fn downsample_agg_step(
     method: &str,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SensorResult<Internal> {
-    let (Some(time), Some(value), Some(from), Some(to), Some(points)) =
-        (time.and_then(row_time), value, from, to, points)
-    else {
-        return Ok(state);
+    let (Some(t), Some(value), Some(row)) = (
+        time.and_then(time::row_unix_micros),
+        value,
+        RangeRow::of(from, to, points, method)?,
+    ) else {
+        return Ok(internal);
     };
-    let (from, to) = (kernel_time(from, "from")?, kernel_time(to, "to")?);
-    // SAFETY: this function's state is always a DownsampleAggState.
-    match unsafe { state.get_mut::<DownsampleAggState>() } {
-        Some(s) => {
-            if s.buckets.from() != from || s.buckets.to() != to {
-                return Err(mismatch("\"from\" and \"to\""));
-            }
-            if i64::try_from(s.buckets.points()).ok() != Some(i64::from(points)) {
-                return Err(mismatch("points"));
-            }
-            same_method(&mut s.method_text, method, s.method)?;
-            s.buckets.push(time, value);
-            Ok(state)
-        }
-        None => {
-            let method_parsed = parse_method(method)?;
-            let n = points_arg(points, method_parsed)?;
-            if from >= to {
-                return Err(SensorError::invalid_parameter(
-                    "the window is empty: \"from\" must be before \"to\"",
-                ));
-            }
-            let mut buckets = BucketedState::for_method(from, to, n, method_parsed, DEFAULT_RATIO)?;
-            buckets.push(time, value);
-            new_state(
-                fcinfo,
-                DownsampleAggState {
-                    method: method_parsed,
-                    method_text: method.to_string(),
-                    buckets,
-                },
-            )
-        }
-    }
+    let s = aggregate::get_or_put(&mut internal, fcinfo, || {
+        let (method, n) = row.parsed()?;
+        Ok(DownsampleAggState {
+            state: MethodBuckets::new(row.from, row.to, n, method)?,
+            method_text: row.method.to_string(),
+        })
+    })?;
+    let b = &s.state.buckets;
+    row.check(b.from(), b.to(), b.points())?;
+    let method = s.state.method;
+    s.same_method(row.method, method)?;
+    s.state.buckets.push(t, value);
+    Ok(internal)
 }
 
 /// Transition function of `sensor.downsample_agg` (6 arguments).
@@ -230,15 +175,9 @@ fn downsample_agg_transition(
     points: Option<i32>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
+    let method = Method::MinMaxLttb.name();
     Ok(downsample_agg_step(
-        state,
-        time,
-        value,
-        from,
-        to,
-        points,
-        Method::MinMaxLttb.name(),
-        fcinfo,
+        state, time, value, from, to, points, method, fcinfo,
     )?)
 }
 
@@ -246,10 +185,10 @@ fn downsample_agg_transition(
 fn downsample_agg_final(
     state: Internal,
 ) -> Option<pgrx::composite_type!('static, "sensor.timevector")> {
-    // SAFETY: this aggregate's state is always a DownsampleAggState.
-    let s = unsafe { state.get::<DownsampleAggState>() }?;
-    s.buckets
-        .finish(s.method)
+    let s = aggregate::get::<DownsampleAggState>(&state).or_raise()?;
+    s.state
+        .buckets
+        .finish(s.state.method)
         .map_err(SensorError::from)
         .and_then(|points| timevector(&points))
         .map(Some)
@@ -258,36 +197,35 @@ fn downsample_agg_final(
 
 #[pg_extern(immutable, parallel_safe)]
 fn downsample_agg_combine(
-    mut a: Internal,
+    a: Internal,
     b: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    // SAFETY: both are DownsampleAggStates.
-    let other = unsafe { b.get::<DownsampleAggState>() };
-    match (unsafe { a.get_mut::<DownsampleAggState>() }, other) {
-        (_, None) => Ok(a),
-        (None, Some(other)) => Ok(new_state(fcinfo, other.clone())?),
-        (Some(s), Some(other)) => {
-            if s.method != other.method {
-                return Err(mismatch("method").into());
-            }
-            s.buckets
-                .merge(&other.buckets)
-                .map_err(|_| mismatch("\"from\", \"to\" and points"))?;
-            Ok(a)
-        }
-    }
+    Ok(aggregate::combine(
+        a,
+        b,
+        fcinfo,
+        |s: &mut DownsampleAggState, other| {
+            s.state
+                .merge(&other.state)
+                .map_err(|_| mismatch("method, \"from\", \"to\" and points"))
+        },
+    )?)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
-fn downsample_agg_serialize(state: Internal) -> Option<Vec<u8>> {
-    // SAFETY: a DownsampleAggState.
-    unsafe { state.get::<DownsampleAggState>() }.map(DownsampleAggState::to_bytes)
+fn downsample_agg_serialize(state: Internal) -> SqlResult<Option<Vec<u8>>> {
+    Ok(aggregate::get::<DownsampleAggState>(&state)?.map(|s| s.state.to_bytes()))
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn downsample_agg_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Internal> {
-    Ok(transient_state(DownsampleAggState::from_bytes(bytes)?))
+    let state = MethodBuckets::from_bytes(bytes).map_err(SensorError::from)?;
+    let method_text = state.method.name().to_string();
+    Ok(aggregate::transient(DownsampleAggState {
+        state,
+        method_text,
+    }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -295,8 +233,12 @@ fn downsample_agg_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Inter
 
 /// A `sensor.m4` value: first, min, max, last (time and value each), count, sum.
 fn m4_composite(s: &M4Summary) -> SensorResult<Composite> {
-    let point =
-        |p: &Point| -> SensorResult<_> { Ok((timestamp_of(p.t)?.into_datum(), p.v.into_datum())) };
+    let point = |p: &Point| -> SensorResult<_> {
+        Ok((
+            time::timestamptz_from_unix(p.t)?.into_datum(),
+            p.v.into_datum(),
+        ))
+    };
     let (ft, fv) = point(&s.first)?;
     let (nt, nv) = point(&s.min)?;
     let (xt, xv) = point(&s.max)?;
@@ -327,7 +269,7 @@ fn m4_of(summary: &PgHeapTuple<'_, AllocatedByRust>) -> SensorResult<M4Summary> 
             .get_by_index::<TimestampWithTimeZone>(at(i))
             .map_err(|e| SensorError::invalid_input(format!("bad sensor.m4 summary: {e}")))?
             .ok_or_else(bad)?;
-        kernel_time(t, "sensor.m4 time")
+        time::unix_micros(t, "sensor.m4 time")
     };
     let value = |i: usize| -> SensorResult<f64> {
         summary
@@ -364,221 +306,64 @@ fn m4_summary_transition(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
     // NULL, NaN and infinite values and infinite times are skipped.
-    let (Some(t), Some(value)) = (time.and_then(row_time), value) else {
+    let (Some(t), Some(value)) = (time.and_then(time::row_unix_micros), value) else {
         return Ok(state);
     };
-    // SAFETY: this aggregate's state is always an M4Summary.
-    match unsafe { state.get_mut::<M4Summary>() } {
+    match aggregate::get_mut::<M4Summary>(&mut state)? {
         Some(s) => {
             s.push(t, value);
-            Ok(state)
         }
-        None => match M4Summary::new(t, value) {
-            Some(s) => Ok(new_state(fcinfo, s)?),
-            None => Ok(state),
-        },
+        None => {
+            if let Some(s) = M4Summary::new(t, value) {
+                aggregate::put(&mut state, fcinfo, s)?;
+            }
+        }
     }
+    Ok(state)
 }
 
 #[pg_extern(immutable, parallel_safe)]
 fn m4_summary_final(state: Internal) -> Option<pgrx::composite_type!('static, "sensor.m4")> {
-    // SAFETY: an M4Summary.
-    let s = unsafe { state.get::<M4Summary>() }?;
+    let s = aggregate::get::<M4Summary>(&state).or_raise()?;
     m4_composite(s).map(Some).or_raise()
 }
 
 #[pg_extern(immutable, parallel_safe)]
 fn m4_summary_combine(
-    mut a: Internal,
+    a: Internal,
     b: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    // SAFETY: both are M4Summaries.
-    let other = unsafe { b.get::<M4Summary>() }.copied();
-    match (unsafe { a.get_mut::<M4Summary>() }, other) {
-        (_, None) => Ok(a),
-        (None, Some(other)) => Ok(new_state(fcinfo, other)?),
-        (Some(s), Some(other)) => {
-            s.merge(&other);
-            Ok(a)
-        }
-    }
+    Ok(aggregate::combine(
+        a,
+        b,
+        fcinfo,
+        |s: &mut M4Summary, other| {
+            s.merge(other);
+            Ok(())
+        },
+    )?)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
-fn m4_summary_serialize(state: Internal) -> Option<Vec<u8>> {
-    // SAFETY: an M4Summary.
-    unsafe { state.get::<M4Summary>() }.map(M4Summary::to_bytes)
+fn m4_summary_serialize(state: Internal) -> SqlResult<Option<Vec<u8>>> {
+    Ok(aggregate::get::<M4Summary>(&state)?.map(M4Summary::to_bytes))
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn m4_summary_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Internal> {
-    Ok(transient_state(
-        M4Summary::from_bytes(bytes).map_err(SensorError::from)?,
-    ))
+    let summary = M4Summary::from_bytes(bytes).map_err(SensorError::from)?;
+    Ok(aggregate::transient(summary))
 }
 
 // ---------------------------------------------------------------------------------------
 // downsample_summaries
 
-/// Stored summaries merged per output bin (so memory is bounded by the bins, not by the
-/// number of summaries), each with the first bucket start seen in that bin.
-#[derive(Debug, Clone)]
-pub(crate) struct SummaryBins {
-    args: RangeArgs,
-    method_text: String,
-    count: u64,
-    bins: BTreeMap<u64, (i64, M4Summary)>,
-}
-
-/// Serialization format version of [`SummaryBins`].
-const SUMMARY_BINS_VERSION: u8 = 1;
-
-impl SummaryBins {
-    pub(crate) fn new(from: i64, to: i64, points: usize, method: Method) -> SensorResult<Self> {
-        if from >= to {
-            return Err(SensorError::invalid_parameter(
-                "the window is empty: \"from\" must be before \"to\"",
-            ));
-        }
-        Ok(SummaryBins {
-            args: RangeArgs {
-                from,
-                to,
-                points,
-                method,
-            },
-            method_text: method.name().to_string(),
-            count: bins_for(method, points, DEFAULT_RATIO)?,
-            bins: BTreeMap::new(),
-        })
-    }
-
-    /// The crate's equal-time bin of `t` over `[from, to)` (the same exact arithmetic as
-    /// `merge_summaries`, so a bin's summaries stay together there).
-    fn bin_of(&self, t: i64) -> Option<u64> {
-        let d = i128::from(t) - i128::from(self.args.from);
-        let width = i128::from(self.args.to) - i128::from(self.args.from);
-        if d < 0 || d >= width {
-            return None;
-        }
-        u64::try_from(d * i128::from(self.count) / width).ok()
-    }
-
-    /// Adds the summary of the bucket starting at `start` (ignored outside the window).
-    pub(crate) fn push(&mut self, start: i64, summary: &M4Summary) {
-        if let Some(j) = self.bin_of(start) {
-            self.bins
-                .entry(j)
-                .and_modify(|(s, m)| {
-                    *s = (*s).min(start);
-                    m.merge(summary);
-                })
-                .or_insert((start, *summary));
-        }
-    }
-
-    fn merge(&mut self, other: &SummaryBins) -> SensorResult<()> {
-        if self.args != other.args {
-            return Err(mismatch("\"from\", \"to\", points and method"));
-        }
-        for (&j, &(start, summary)) in &other.bins {
-            self.bins
-                .entry(j)
-                .and_modify(|(s, m)| {
-                    *s = (*s).min(start);
-                    m.merge(&summary);
-                })
-                .or_insert((start, summary));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn finish(&self) -> SensorResult<Vec<Point>> {
-        Ok(merge_summaries(
-            self.bins.values().copied(),
-            self.args.from,
-            self.args.to,
-            self.args.points,
-            self.args.method,
-            &DownsampleOptions::default(),
-        )?)
-    }
-
-    /// ```text
-    /// u8 version = 1, u8 method (index in Method::ALL), i64 from, i64 to, u32 points,
-    /// u32 bins, then per bin: u64 index, i64 first bucket start, u16 length, M4Summary bytes
-    /// ```
-    fn to_bytes(&self) -> Vec<u8> {
-        let mut out = vec![SUMMARY_BINS_VERSION, method_index(self.args.method)];
-        out.extend_from_slice(&self.args.from.to_le_bytes());
-        out.extend_from_slice(&self.args.to.to_le_bytes());
-        out.extend_from_slice(
-            &u32::try_from(self.args.points)
-                .unwrap_or(u32::MAX)
-                .to_le_bytes(),
-        );
-        out.extend_from_slice(
-            &u32::try_from(self.bins.len())
-                .unwrap_or(u32::MAX)
-                .to_le_bytes(),
-        );
-        for (&j, (start, summary)) in &self.bins {
-            let bytes = summary.to_bytes();
-            out.extend_from_slice(&j.to_le_bytes());
-            out.extend_from_slice(&start.to_le_bytes());
-            out.extend_from_slice(&u16::try_from(bytes.len()).unwrap_or(u16::MAX).to_le_bytes());
-            out.extend_from_slice(&bytes);
-        }
-        out
-    }
-
-    fn from_bytes(bytes: &[u8]) -> SensorResult<Self> {
-        let mut rest = bytes;
-        let mut take = |n: usize| -> SensorResult<&[u8]> {
-            if rest.len() < n {
-                return Err(bad_state("truncated"));
-            }
-            let (head, tail) = rest.split_at(n);
-            rest = tail;
-            Ok(head)
-        };
-        fn array<const N: usize>(b: &[u8]) -> [u8; N] {
-            let mut out = [0u8; N];
-            out.copy_from_slice(&b[..N]);
-            out
-        }
-        let version = take(1)?[0];
-        if version != SUMMARY_BINS_VERSION {
-            return Err(bad_state(&format!("unsupported version {version}")));
-        }
-        let method = method_at(take(1)?[0])?;
-        let from = i64::from_le_bytes(array(take(8)?));
-        let to = i64::from_le_bytes(array(take(8)?));
-        let points = u32::from_le_bytes(array(take(4)?)) as usize;
-        let n = u32::from_le_bytes(array(take(4)?));
-        let mut state =
-            SummaryBins::new(from, to, points, method).map_err(|e| bad_state(&e.message))?;
-        for _ in 0..n {
-            let j = u64::from_le_bytes(array(take(8)?));
-            let start = i64::from_le_bytes(array(take(8)?));
-            let len = u16::from_le_bytes(array(take(2)?));
-            let summary = M4Summary::from_bytes(take(usize::from(len))?)?;
-            if state.bin_of(start) != Some(j) {
-                return Err(bad_state("bucket start outside its bin"));
-            }
-            state.bins.insert(j, (start, summary));
-        }
-        if !rest.is_empty() {
-            return Err(bad_state("trailing bytes"));
-        }
-        Ok(state)
-    }
-}
+type SummariesState = WithMethodText<SummaryBins>;
 
 #[allow(clippy::too_many_arguments)]
 fn downsample_summaries_step(
-    mut state: Internal,
+    mut internal: Internal,
     bucket: Option<TimestampWithTimeZone>,
     summary: Option<PgHeapTuple<'_, AllocatedByRust>>,
     from: Option<TimestampWithTimeZone>,
@@ -587,36 +372,25 @@ fn downsample_summaries_step(
     method: &str,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SensorResult<Internal> {
-    let (Some(bucket), Some(summary), Some(from), Some(to), Some(points)) =
-        (bucket, summary, from, to, points)
+    let (Some(bucket), Some(summary), Some(row)) =
+        (bucket, summary, RangeRow::of(from, to, points, method)?)
     else {
-        return Ok(state);
+        return Ok(internal);
     };
-    let (from, to) = (kernel_time(from, "from")?, kernel_time(to, "to")?);
-    let start = kernel_time(bucket, "bucket")?;
+    let start = time::unix_micros(bucket, "bucket")?;
     let summary = m4_of(&summary)?;
-    // SAFETY: this aggregate's state is always a SummaryBins.
-    match unsafe { state.get_mut::<SummaryBins>() } {
-        Some(s) => {
-            if s.args.from != from || s.args.to != to {
-                return Err(mismatch("\"from\" and \"to\""));
-            }
-            if i64::try_from(s.args.points).ok() != Some(i64::from(points)) {
-                return Err(mismatch("points"));
-            }
-            let m = s.args.method;
-            same_method(&mut s.method_text, method, m)?;
-            s.push(start, &summary);
-            Ok(state)
-        }
-        None => {
-            let m = parse_method(method)?;
-            let mut s = SummaryBins::new(from, to, points_arg(points, m)?, m)?;
-            s.method_text = method.to_string();
-            s.push(start, &summary);
-            new_state(fcinfo, s)
-        }
-    }
+    let s = aggregate::get_or_put(&mut internal, fcinfo, || {
+        let (method, n) = row.parsed()?;
+        Ok(SummariesState {
+            state: SummaryBins::new(row.from, row.to, n, method)?,
+            method_text: row.method.to_string(),
+        })
+    })?;
+    row.check(s.state.from(), s.state.to(), s.state.points())?;
+    let method = s.state.method();
+    s.same_method(row.method, method)?;
+    s.state.push(start, &summary);
+    Ok(internal)
 }
 
 /// Transition function of `sensor.downsample_summaries` (6 arguments).
@@ -651,15 +425,9 @@ fn downsample_summaries_transition(
     points: Option<i32>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
+    let method = Method::MinMaxLttb.name();
     Ok(downsample_summaries_step(
-        state,
-        bucket,
-        summary,
-        from,
-        to,
-        points,
-        Method::MinMaxLttb.name(),
-        fcinfo,
+        state, bucket, summary, from, to, points, method, fcinfo,
     )?)
 }
 
@@ -667,9 +435,10 @@ fn downsample_summaries_transition(
 fn downsample_summaries_final(
     state: Internal,
 ) -> Option<pgrx::composite_type!('static, "sensor.timevector")> {
-    // SAFETY: a SummaryBins.
-    let s = unsafe { state.get::<SummaryBins>() }?;
-    s.finish()
+    let s = aggregate::get::<SummariesState>(&state).or_raise()?;
+    s.state
+        .finish()
+        .map_err(SensorError::from)
         .and_then(|points| timevector(&points))
         .map(Some)
         .or_raise()
@@ -677,29 +446,102 @@ fn downsample_summaries_final(
 
 #[pg_extern(immutable, parallel_safe)]
 fn downsample_summaries_combine(
-    mut a: Internal,
+    a: Internal,
     b: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    // SAFETY: both are SummaryBins.
-    let other = unsafe { b.get::<SummaryBins>() };
-    match (unsafe { a.get_mut::<SummaryBins>() }, other) {
-        (_, None) => Ok(a),
-        (None, Some(other)) => Ok(new_state(fcinfo, other.clone())?),
-        (Some(s), Some(other)) => {
-            s.merge(other)?;
-            Ok(a)
-        }
-    }
+    Ok(aggregate::combine(
+        a,
+        b,
+        fcinfo,
+        |s: &mut SummariesState, other| Ok(s.state.merge(&other.state)?),
+    )?)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
-fn downsample_summaries_serialize(state: Internal) -> Option<Vec<u8>> {
-    // SAFETY: a SummaryBins.
-    unsafe { state.get::<SummaryBins>() }.map(SummaryBins::to_bytes)
+fn downsample_summaries_serialize(state: Internal) -> SqlResult<Option<Vec<u8>>> {
+    Ok(aggregate::get::<SummariesState>(&state)?.map(|s| s.state.to_bytes()))
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn downsample_summaries_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Internal> {
-    Ok(transient_state(SummaryBins::from_bytes(bytes)?))
+    let state = SummaryBins::from_bytes(bytes).map_err(SensorError::from)?;
+    let method_text = state.method().name().to_string();
+    Ok(aggregate::transient(SummariesState { state, method_text }))
 }
+
+pgrx::extension_sql!(
+    r#"
+CREATE AGGREGATE sensor.downsample_agg("time" timestamptz, value float8, "from" timestamptz, "to" timestamptz, points integer, method text) (
+    SFUNC = sensor.downsample_agg_transition, STYPE = internal,
+    FINALFUNC = sensor.downsample_agg_final, COMBINEFUNC = sensor.downsample_agg_combine,
+    SERIALFUNC = sensor.downsample_agg_serialize,
+    DESERIALFUNC = sensor.downsample_agg_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE sensor.downsample_agg("time" timestamptz, value float8, "from" timestamptz, "to" timestamptz, points integer) (
+    SFUNC = sensor.downsample_agg_transition, STYPE = internal,
+    FINALFUNC = sensor.downsample_agg_final, COMBINEFUNC = sensor.downsample_agg_combine,
+    SERIALFUNC = sensor.downsample_agg_serialize,
+    DESERIALFUNC = sensor.downsample_agg_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE sensor.m4_summary("time" timestamptz, value float8) (
+    SFUNC = sensor.m4_summary_transition, STYPE = internal,
+    FINALFUNC = sensor.m4_summary_final, COMBINEFUNC = sensor.m4_summary_combine,
+    SERIALFUNC = sensor.m4_summary_serialize,
+    DESERIALFUNC = sensor.m4_summary_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE sensor.downsample_summaries(bucket timestamptz, summary sensor.m4, "from" timestamptz, "to" timestamptz, points integer, method text) (
+    SFUNC = sensor.downsample_summaries_transition, STYPE = internal,
+    FINALFUNC = sensor.downsample_summaries_final,
+    COMBINEFUNC = sensor.downsample_summaries_combine,
+    SERIALFUNC = sensor.downsample_summaries_serialize,
+    DESERIALFUNC = sensor.downsample_summaries_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE sensor.downsample_summaries(bucket timestamptz, summary sensor.m4, "from" timestamptz, "to" timestamptz, points integer) (
+    SFUNC = sensor.downsample_summaries_transition, STYPE = internal,
+    FINALFUNC = sensor.downsample_summaries_final,
+    COMBINEFUNC = sensor.downsample_summaries_combine,
+    SERIALFUNC = sensor.downsample_summaries_serialize,
+    DESERIALFUNC = sensor.downsample_summaries_deserialize, PARALLEL = SAFE);
+
+-- Not STRICT and a single SELECT, so the planner inlines it into the calling query.
+-- Schema-qualified: it may run inside a continuous-aggregate refresh.
+CREATE FUNCTION sensor.points(vector sensor.timevector)
+RETURNS TABLE("time" timestamptz, value float8)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$ SELECT * FROM ROWS FROM (pg_catalog.unnest((vector)."time"), pg_catalog.unnest((vector).value)) $fn$;
+
+COMMENT ON TYPE sensor.timevector IS
+    'Downsampled points of one series: time timestamptz[] and value float8[], time-ordered. Result of sensor.downsample_agg and sensor.downsample_summaries; sensor.points(v) turns it into rows.';
+COMMENT ON TYPE sensor.m4 IS
+    'Per-bucket summary made by sensor.m4_summary: first, min, max and last point (each time and value), count and sum of the finite values. Store it in a materialized view or continuous aggregate; sensor.downsample_summaries zooms out of it.';
+COMMENT ON FUNCTION sensor.points(sensor.timevector) IS
+    'The points of a sensor.timevector as (time, value) rows, e.g. SELECT series, p.* FROM (SELECT series, sensor.downsample_agg(...) AS d FROM t GROUP BY series) s, sensor.points(s.d) p.';
+COMMENT ON AGGREGATE sensor.downsample_agg(timestamptz, float8, timestamptz, timestamptz, integer, text) IS
+    'Downsamples the rows of a group to about points points of [from, to) with method (minmax_lttb, m4, minmax, uniform, avg; lttb here is LTTB over per-bucket M4 candidates). Equal-time buckets fixed by from, to and points keep the state small and mergeable: combinable, parallel safe. Returns a sensor.timevector; sensor.points() turns it into rows.';
+COMMENT ON AGGREGATE sensor.downsample_agg(timestamptz, float8, timestamptz, timestamptz, integer) IS
+    'sensor.downsample_agg with method minmax_lttb.';
+COMMENT ON AGGREGATE sensor.m4_summary(timestamptz, float8) IS
+    'First, min, max and last point (with their times), count and sum of the rows of a group, as a sensor.m4. Combinable and parallel safe; store it per time bucket (e.g. 1 minute) in a materialized view or continuous aggregate and zoom out with sensor.downsample_summaries.';
+COMMENT ON AGGREGATE sensor.downsample_summaries(timestamptz, sensor.m4, timestamptz, timestamptz, integer, text) IS
+    'Merges stored sensor.m4 summaries (bucket start, summary) into about points points of [from, to) with method (minmax_lttb, m4, minmax, uniform, avg, lttb), so a long range never touches raw rows. Combinable and parallel safe. Returns a sensor.timevector.';
+COMMENT ON AGGREGATE sensor.downsample_summaries(timestamptz, sensor.m4, timestamptz, timestamptz, integer) IS
+    'sensor.downsample_summaries with method minmax_lttb.';
+"#,
+    name = "downsample_aggregates",
+    requires = [
+        downsample_agg_transition,
+        downsample_agg_transition_method,
+        downsample_agg_final,
+        downsample_agg_combine,
+        downsample_agg_serialize,
+        downsample_agg_deserialize,
+        m4_summary_transition,
+        m4_summary_final,
+        m4_summary_combine,
+        m4_summary_serialize,
+        m4_summary_deserialize,
+        downsample_summaries_transition,
+        downsample_summaries_transition_method,
+        downsample_summaries_final,
+        downsample_summaries_combine,
+        downsample_summaries_serialize,
+        downsample_summaries_deserialize,
+    ]
+);

@@ -9,15 +9,13 @@
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
-use super::{
-    downsample_window, interval_micros, kernel_time, timestamp_of, with_gaps, Axis, Request, Source,
-};
+use super::{downsample_window, with_gaps, Axis, Request, Source};
 use crate::pg::row_stream::Param;
 use pgrx::pg_sys::panic::ErrorReport;
 
 use crate::error::{ErrorKind, SensorError, SensorResult};
 use crate::pg::privileges::as_owner_of;
-use crate::pg::search_path;
+use crate::pg::{search_path, time};
 
 fn spi_error(e: pgrx::spi::Error) -> SensorError {
     SensorError::new(
@@ -79,12 +77,12 @@ fn time_window(
         ));
     }
     let lo = match (from, from_seconds) {
-        (Some(t), _) => kernel_time(t, "from")?,
+        (Some(t), _) => time::unix_micros(t, "from")?,
         (None, Some(s)) => first.saturating_add(seconds_to_micros(s, "from_seconds")?),
         (None, None) => first,
     };
     let hi = match (to, to_seconds) {
-        (Some(t), _) => kernel_time(t, "to")?,
+        (Some(t), _) => time::unix_micros(t, "to")?,
         (None, Some(s)) => first.saturating_add(seconds_to_micros(s, "to_seconds")?),
         (None, None) => last.saturating_add(1),
     };
@@ -145,7 +143,13 @@ fn channel_window(
                 return Ok(rows);
             };
             let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
-            let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
+            let request = Request::new(
+                method,
+                points,
+                lo,
+                hi,
+                gap.map(|g| time::length_micros(g, "gap")).transpose()?,
+            )?;
             let source = channel_source(
                 "sensor_data.samples",
                 "time",
@@ -210,7 +214,10 @@ fn time_extent(sql: &str, args: &[DatumWithOid]) -> SensorResult<Option<(i64, i6
         Spi::get_two_with_args::<TimestampWithTimeZone, TimestampWithTimeZone>(sql, args)
             .map_err(spi_error)?;
     match (lo, hi) {
-        (Some(lo), Some(hi)) => Ok(Some((kernel_time(lo, "time")?, kernel_time(hi, "time")?))),
+        (Some(lo), Some(hi)) => Ok(Some((
+            time::unix_micros(lo, "time")?,
+            time::unix_micros(hi, "time")?,
+        ))),
         _ => Ok(None),
     }
 }
@@ -249,7 +256,7 @@ fn timed_rows(
     for series in downsample_window(source, request)? {
         for (t, v) in with_gaps(&series.points, request.gap)? {
             let seconds = relative.then(|| (t - first) as f64 / 1e6);
-            rows.push((timestamp_of(t)?, seconds, v));
+            rows.push((time::timestamptz_from_unix(t)?, seconds, v));
         }
     }
     Ok(rows)
@@ -335,7 +342,13 @@ fn channel_window_t302(
                 return Ok(Vec::new());
             };
             let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
-            let request = Request::new(method, points, lo, hi, gap.map(interval_micros))?;
+            let request = Request::new(
+                method,
+                points,
+                lo,
+                hi,
+                gap.map(|g| time::length_micros(g, "gap")).transpose()?,
+            )?;
             let source = channel_source(
                 "sensor_data.electrical_samples",
                 "time",
@@ -458,3 +471,16 @@ fn read_rows(
     })
     .map_err(spi_error)
 }
+
+pgrx::extension_sql!(
+    r#"
+COMMENT ON FUNCTION sensor.channel_window(bigint, timestamptz, timestamptz, float8, float8, bigint, bigint, integer, text, boolean, interval) IS
+    'A downsampled window of a loaded TDMS channel: by time ("from", "to"), by seconds from the channel''s first sample (from_seconds, to_seconds), or by sample index for channels without time (from_index, to_index); half-open, open ends meaning the first or last sample. relative => true fills seconds (offset from the first sample). Returns (time, seconds, sample_index, value); 42704 for an unknown channel.';
+COMMENT ON FUNCTION sensor.channel_window(text, text, text, timestamptz, timestamptz, float8, float8, integer, text, boolean, interval) IS
+    'A downsampled window of a T302 power-logger channel by its text id (sensor_data.tsv_channels.channel_id; add company and campaign when the id is in several campaigns), by time or by seconds from its first point. Returns (time, seconds, value).';
+COMMENT ON FUNCTION sensor.channel_page(bigint, timestamptz, timestamptz, timestamptz, integer) IS
+    'Keyset paging through the raw rows of a TDMS channel in [from, to) (NULL: unbounded), after the exclusive cursor after: at most limit rows in time order, except that a page never splits the rows of one timestamp. Every row carries has_more and next_cursor; pass next_cursor as after until has_more is false.';
+"#,
+    name = "channel_comments",
+    requires = [channel_window, channel_window_t302, channel_page]
+);

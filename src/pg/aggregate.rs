@@ -1,1 +1,131 @@
+//! Aggregate states: Rust values behind `internal`, owned by a memory context that drops
+//! them when it is reset.
+//!
+//! Every state is stored with its type's tag, so reading it back is safe: a support
+//! function handed another aggregate's state (a wrong `CREATE AGGREGATE`, a hand-made call)
+//! gets an error, never a wrong cast. One rule for where states live:
+//! - transition and combine functions keep their state in the aggregate's memory context
+//!   ([`put`]);
+//! - deserialize functions return a state in the current (per-call) context
+//!   ([`transient`]), as PostgreSQL calls them in a short-lived one; the combine function
+//!   copies what it keeps ([`combine`]).
 
+use std::any::TypeId;
+
+use pgrx::{pg_sys, Internal, PgMemoryContexts};
+
+use crate::error::{SensorError, SensorResult};
+
+/// What `internal` points to: the type's tag first (same offset for every `T`).
+#[repr(C)]
+struct Tagged<T> {
+    tag: TypeId,
+    value: T,
+}
+
+fn foreign_state() -> SensorError {
+    SensorError::invalid_parameter("this aggregate state belongs to another aggregate")
+}
+
+/// The aggregate's memory context; 0A000 when called outside an aggregate.
+pub fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> SensorResult<pg_sys::MemoryContext> {
+    let mut context: pg_sys::MemoryContext = std::ptr::null_mut();
+    // SAFETY: fcinfo is the current call's; AggCheckCallContext only reads it.
+    let in_aggregate = unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } != 0;
+    if !in_aggregate || context.is_null() {
+        return Err(SensorError::not_supported(
+            "this is an aggregate support function; call the aggregate instead",
+        ));
+    }
+    Ok(context)
+}
+
+fn check_tag<T: 'static>(tag: &TypeId) -> SensorResult<()> {
+    if *tag == TypeId::of::<T>() {
+        Ok(())
+    } else {
+        Err(foreign_state())
+    }
+}
+
+/// The state, if the aggregate has one yet.
+pub fn get<T: 'static>(internal: &Internal) -> SensorResult<Option<&T>> {
+    // SAFETY: every non-NULL `internal` of this extension's aggregates was made by `put` or
+    // `transient`, so it points to a Tagged<_>, which starts with a TypeId (repr(C)).
+    let Some(tag) = (unsafe { internal.get::<TypeId>() }) else {
+        return Ok(None);
+    };
+    check_tag::<T>(tag)?;
+    // SAFETY: the tag matched: it is a live Tagged<T>, owned by a memory context that
+    // outlives this call.
+    Ok(Some(unsafe {
+        &(*std::ptr::from_ref(tag).cast::<Tagged<T>>()).value
+    }))
+}
+
+/// The state, mutably, if the aggregate has one yet.
+pub fn get_mut<T: 'static>(internal: &mut Internal) -> SensorResult<Option<&mut T>> {
+    // SAFETY: as in `get`.
+    let Some(tag) = (unsafe { internal.get_mut::<TypeId>() }) else {
+        return Ok(None);
+    };
+    check_tag::<T>(tag)?;
+    // SAFETY: as in `get`; the state is only reached through this `internal`.
+    Ok(Some(unsafe {
+        &mut (*std::ptr::from_mut(tag).cast::<Tagged<T>>()).value
+    }))
+}
+
+fn tagged_in<T: 'static>(mut context: PgMemoryContexts, value: T) -> Internal {
+    let ptr = context.leak_and_drop_on_delete(Tagged {
+        tag: TypeId::of::<T>(),
+        value,
+    });
+    Internal::from(Some(pg_sys::Datum::from(ptr)))
+}
+
+/// Makes `value` the aggregate's state, in its memory context.
+pub fn put<T: 'static>(
+    internal: &mut Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    value: T,
+) -> SensorResult<()> {
+    let context = aggregate_context(fcinfo)?;
+    *internal = tagged_in(PgMemoryContexts::For(context), value);
+    Ok(())
+}
+
+/// A state for a deserialize function to return: in the current (per-call) context.
+pub fn transient<T: 'static>(value: T) -> Internal {
+    tagged_in(PgMemoryContexts::CurrentMemoryContext, value)
+}
+
+/// The state, made by `init` if the aggregate has none yet (the first row of a group).
+pub fn get_or_put<T: 'static>(
+    internal: &mut Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    init: impl FnOnce() -> SensorResult<T>,
+) -> SensorResult<&mut T> {
+    if get::<T>(internal)?.is_none() {
+        put(internal, fcinfo, init()?)?;
+    }
+    get_mut::<T>(internal)?.ok_or_else(foreign_state)
+}
+
+/// The combine function of every aggregate here: `b` merged into `a` (a copy of `b` in the
+/// aggregate context when `a` has no state yet).
+pub fn combine<T: Clone + 'static>(
+    mut a: Internal,
+    b: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    merge: impl FnOnce(&mut T, &T) -> SensorResult<()>,
+) -> SensorResult<Internal> {
+    let Some(right) = get::<T>(&b)? else {
+        return Ok(a);
+    };
+    match get_mut::<T>(&mut a)? {
+        Some(left) => merge(left, right)?,
+        None => put(&mut a, fcinfo, right.clone())?,
+    }
+    Ok(a)
+}

@@ -106,7 +106,11 @@ pub fn length_micros(value: Interval, argument: &str) -> SensorResult<i64> {
 mod tests {
     use pgrx::prelude::*;
 
-    use super::*;
+    use super::{
+        length_micros, pg_from_unix, pg_micros, row_unix_micros, timestamptz_from_unix,
+        unix_micros, Interval, TimestampWithTimeZone, UNIX_TO_PG_US, USECS_PER_DAY,
+    };
+    use crate::error::ErrorKind;
 
     #[pg_test]
     fn the_epoch_offset_is_postgresqls_and_the_arrow_mappings() {

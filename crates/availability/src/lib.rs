@@ -165,6 +165,10 @@
 //!
 //! * [`SampleMean`] / [`sample_mean`]: the old service's figure (mean of
 //!   per-event values × 100, rounded to 2 decimals).
+//! * [`WindowedRollup`]: bucket states merged over a stated window (`rollup(state, from,
+//!   to)`), with its partial bytes.
+//! * [`BucketStates`] / [`BucketSpec`]: one pass of events into per-bucket states and the
+//!   rows of a report, each bucket seeded with the last event before it.
 //! * [`AvailabilityState::timeline`] and [`reduce_timeline`] for
 //!   `state_timeline(...)`.
 //! * [`AvailabilityState::to_bytes`] / [`AvailabilityState::to_partial_bytes`]
@@ -175,6 +179,8 @@
 mod codec;
 mod debug_view;
 mod error;
+mod report;
+mod rollup;
 mod runs;
 mod sample_mean;
 mod state;
@@ -183,6 +189,8 @@ mod timeline;
 mod weights;
 
 pub use error::{AvailabilityError, Result};
+pub use report::{BucketRow, BucketSpec, BucketStates};
+pub use rollup::WindowedRollup;
 pub use sample_mean::{sample_mean, status_value, SampleMean, SAMPLE_MEAN_BYTES};
 pub use state::{
     AvailabilityConfig, AvailabilityState, GapPolicy, DEFAULT_BUFFER_CAPACITY, MAX_BUFFER_CAPACITY,

@@ -13,7 +13,9 @@
 
 use std::path::PathBuf;
 
-use availability::{AvailabilityConfig, AvailabilityState, GapPolicy, SampleMean, Weights};
+use availability::{
+    AvailabilityConfig, AvailabilityState, GapPolicy, SampleMean, Weights, WindowedRollup,
+};
 
 /// The format version today's encoder writes (first byte after the "AV" magic).
 const CURRENT_VERSION: u8 = 1;
@@ -184,4 +186,30 @@ fn sample_mean_bytes_are_frozen_too() {
     let decoded = SampleMean::from_bytes(&unhex(&frozen)).unwrap();
     assert_eq!(decoded.count(), mean.count());
     assert_eq!(decoded.value(), mean.value());
+}
+
+#[test]
+fn windowed_rollup_bytes_are_frozen_too() {
+    let states = cases();
+    let mut rollup = WindowedRollup::new(DAY - 24 * HOUR, DAY + 48 * HOUR).unwrap();
+    let empty = rollup.to_bytes();
+    for (_, state) in states.iter().take(2) {
+        rollup.merge(state).unwrap();
+    }
+    for (name, bytes) in [("rollup_empty", empty), ("rollup", rollup.to_bytes())] {
+        // .txt: not a plain availability state, so not in the decode loop above.
+        let path = frozen_dir(CURRENT_VERSION).join(format!("{name}.txt"));
+        let frozen = frozen_file(&path, &(hex(&bytes) + "\n"));
+        assert_eq!(frozen.trim(), hex(&bytes), "{name}: the encoding changed");
+        let decoded = WindowedRollup::from_bytes(&unhex(&frozen)).unwrap();
+        assert_eq!(decoded.to_bytes(), bytes, "{name}");
+    }
+    let finished = WindowedRollup::from_bytes(&rollup.to_bytes())
+        .unwrap()
+        .finish()
+        .unwrap()
+        .unwrap();
+    let path = frozen_dir(CURRENT_VERSION).join("rollup.summary.json");
+    let expected = frozen_file(&path, &summary_json(&finished));
+    assert_eq!(summary_json(&finished), expected);
 }

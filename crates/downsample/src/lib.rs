@@ -15,10 +15,12 @@
 //!    when the count is known in advance, keeping only bucket hulls).
 //! 3. Mergeable per-time-bucket summaries for SQL aggregates: [`M4Summary`],
 //!    [`BucketedState`] and [`merge_summaries`] (zooming out of a continuous
-//!    aggregate of stored summaries).
+//!    aggregate of stored summaries), and the states of the SQL aggregates built on them,
+//!    [`MethodBuckets`] and [`SummaryBins`], with their partial bytes.
 //!
 //! [`gap_breaks`] tells where a plotted line should be broken by a NULL row.
 
+mod aggregate_states;
 mod batch;
 mod bins;
 mod bucketed;
@@ -30,6 +32,9 @@ mod series;
 mod summary;
 mod wire;
 
+pub use aggregate_states::{
+    MethodBuckets, SummaryBins, METHOD_BUCKETS_FORMAT_VERSION, SUMMARY_BINS_FORMAT_VERSION,
+};
 pub use batch::{downsample, downsample_points, gap_breaks};
 pub use bucketed::{
     bins_for, merge_summaries, BucketedState, TimeRangeDownsampler, BUCKETED_STATE_FORMAT_VERSION,

@@ -51,6 +51,33 @@ impl<'a> Reader<'a> {
         Ok(self.take::<1>(what)?[0])
     }
 
+    pub(crate) fn u16(&mut self, what: &str) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.take::<2>(what)?))
+    }
+
+    pub(crate) fn u32(&mut self, what: &str) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take::<4>(what)?))
+    }
+
+    pub(crate) fn u64(&mut self, what: &str) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take::<8>(what)?))
+    }
+
+    /// The next `n` bytes.
+    pub(crate) fn bytes(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        if self.bytes.len() < n {
+            return Err(malformed(&format!("truncated {what}")));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    /// Whatever is left.
+    pub(crate) fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.bytes)
+    }
+
     pub(crate) fn i64(&mut self, what: &str) -> Result<i64> {
         Ok(i64::from_le_bytes(self.take::<8>(what)?))
     }

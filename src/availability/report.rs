@@ -1,0 +1,637 @@
+//! Reports over a table of status events: `availability_report` (per equipment, per
+//! bucket) and `state_timeline` (intervals for Grafana). One scan of the window streams
+//! the events from the executor into per-equipment states; the state in force before the
+//! window is each equipment's last earlier event, found by index probes.
+
+use std::collections::HashMap;
+
+use ::availability::{AvailabilityConfig, AvailabilityState, BucketSpec, BucketStates, Interval};
+use pgrx::datum::{Interval as PgInterval, TimestampWithTimeZone, ToIsoString};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+use super::config;
+use crate::error::{ErrorKind, SensorError, SensorResult};
+use crate::pg::args::RegClass;
+use crate::pg::quoting::{quote_identifier, quote_literal};
+use crate::pg::row_stream::{stream_rows, stream_rows_serial, Param, Row, RowSink};
+use crate::pg::{search_path, time};
+
+/// Receives the window's events from the executor: per equipment, the bucket states.
+/// Integer equipment columns are keyed by value (no text per row); rows of one equipment
+/// often follow each other, so the last group is checked before the map.
+struct ReportSink<'a> {
+    spec: &'a BucketSpec,
+    integer_key: bool,
+    groups: Vec<(Option<String>, BucketStates)>,
+    by_int: HashMap<i64, usize, BuildIntHasher>,
+    by_text: HashMap<Vec<u8>, usize>,
+    null_group: Option<usize>,
+    last: Option<(Option<i64>, usize)>,
+    /// The statuses seen so far (a handful), already checked as UTF-8.
+    statuses: Vec<(Vec<u8>, String)>,
+}
+
+/// A multiplicative hash for integer keys: SipHash's flooding resistance buys nothing for
+/// equipment ids of one query and costs more than the rest of the row's work.
+#[derive(Default, Clone, Copy)]
+struct BuildIntHasher;
+
+#[derive(Default)]
+struct IntHasher(u64);
+
+impl std::hash::BuildHasher for BuildIntHasher {
+    type Hasher = IntHasher;
+    fn build_hasher(&self) -> IntHasher {
+        IntHasher(0)
+    }
+}
+
+impl std::hash::Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.0 = (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+impl ReportSink<'_> {
+    fn group(&mut self, key: Option<i64>, text: Option<&[u8]>) -> usize {
+        let new_group = |groups: &mut Vec<(Option<String>, BucketStates)>,
+                         label: Option<String>| {
+            groups.push((label, BucketStates::default()));
+            groups.len() - 1
+        };
+        match (key, text) {
+            (Some(k), _) => *self
+                .by_int
+                .entry(k)
+                .or_insert_with(|| new_group(&mut self.groups, Some(k.to_string()))),
+            (None, Some(t)) => match self.by_text.get(t) {
+                Some(&i) => i,
+                None => {
+                    let i = new_group(
+                        &mut self.groups,
+                        Some(String::from_utf8_lossy(t).into_owned()),
+                    );
+                    self.by_text.insert(t.to_vec(), i);
+                    i
+                }
+            },
+            (None, None) => match self.null_group {
+                Some(i) => i,
+                None => {
+                    let i = new_group(&mut self.groups, None);
+                    self.null_group = Some(i);
+                    i
+                }
+            },
+        }
+    }
+}
+
+impl RowSink for ReportSink<'_> {
+    fn row(&mut self, row: &Row) -> SensorResult<()> {
+        let Some(t) = row.i64(1) else { return Ok(()) };
+        let index = if self.integer_key {
+            let key = row.i64(0);
+            match self.last {
+                Some((Some(last), i)) if key == Some(last) => i,
+                _ => {
+                    let i = match key {
+                        Some(k) => self.group(Some(k), None),
+                        None => self.group(None, None),
+                    };
+                    self.last = key.map(|k| (Some(k), i));
+                    i
+                }
+            }
+        } else {
+            row.with_text(0, |text| self.group(None, text))
+        };
+        let spec = self.spec;
+        let (groups, statuses) = (&mut self.groups, &mut self.statuses);
+        let Some((_, group)) = groups.get_mut(index) else {
+            return Ok(());
+        };
+        row.with_text(2, |state| {
+            // A NULL status is a status nobody knows.
+            let state = match state {
+                None => ::availability::UNKNOWN,
+                Some(bytes) => match statuses.iter().position(|(b, _)| b.as_slice() == bytes) {
+                    Some(i) => statuses[i].1.as_str(),
+                    None => {
+                        let text = std::str::from_utf8(bytes).map_err(|_| {
+                            SensorError::invalid_input("a status is not valid UTF-8")
+                        })?;
+                        // Remember the first few; a column of free text is just checked per row.
+                        if statuses.len() >= 64 {
+                            return Ok(group.push(spec, t, text)?);
+                        }
+                        statuses.push((bytes.to_vec(), text.to_string()));
+                        statuses
+                            .last()
+                            .map(|(_, t)| t.as_str())
+                            .unwrap_or(::availability::UNKNOWN)
+                    }
+                },
+            };
+            Ok(group.push(spec, t, state)?)
+        })
+    }
+}
+
+/// The identifiers and window of a report, validated and quoted once.
+struct EventSource {
+    relation: String,
+    time: String,
+    state: String,
+    equipment: Option<String>,
+    from: i64,
+    to: i64,
+}
+
+impl EventSource {
+    fn new(
+        relation: pg_sys::Oid,
+        time_column: &str,
+        state_column: &str,
+        equipment_column: Option<&str>,
+        from: TimestampWithTimeZone,
+        to: TimestampWithTimeZone,
+    ) -> SensorResult<Self> {
+        let (from, to) = (time::pg_micros(from, "from")?, time::pg_micros(to, "to")?);
+        if from >= to {
+            return Err(SensorError::invalid_parameter(
+                "\"to\" must be after \"from\"",
+            ));
+        }
+        let relation_name = RegClass(relation).qualified_name()?;
+        for column in [Some(time_column), Some(state_column), equipment_column]
+            .into_iter()
+            .flatten()
+        {
+            let exists = Spi::get_one_with_args::<bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2 AND attnum > 0 AND NOT attisdropped)",
+                &[relation.into(), column.into()],
+            )
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+            if !exists {
+                return Err(SensorError::new(
+                    ErrorKind::UndefinedColumn,
+                    format!("column \"{column}\" of relation {relation_name} does not exist"),
+                ));
+            }
+        }
+
+        Ok(EventSource {
+            relation: relation_name,
+            time: quote_identifier(time_column),
+            state: quote_identifier(state_column),
+            equipment: equipment_column.map(quote_identifier),
+            from,
+            to,
+        })
+    }
+
+    fn equipment_expr(&self) -> String {
+        match &self.equipment {
+            Some(e) => format!("{e}::text"),
+            None => "NULL::text".to_string(),
+        }
+    }
+
+    fn window_literals(&self) -> SensorResult<(String, String)> {
+        let lit = |us: i64| -> SensorResult<String> {
+            let ts = time::timestamptz(us)?;
+            Ok(format!(
+                "{}::timestamptz",
+                quote_literal(&ts.to_iso_string())
+            ))
+        };
+        Ok((lit(self.from)?, lit(self.to)?))
+    }
+
+    /// The state in force at `from` for each equipment: its last event before the window.
+    fn carry_ins(&self) -> SensorResult<HashMap<Option<String>, (i64, String)>> {
+        let (from, _) = self.window_literals()?;
+        let (rel, t, s) = (&self.relation, &self.time, &self.state);
+        let query = match &self.equipment {
+            // One index probe per equipment (a loose index scan), not a scan of history.
+            Some(e) => format!(
+                "WITH RECURSIVE eq(v) AS (
+                    (SELECT {e} FROM {rel} WHERE {e} IS NOT NULL ORDER BY {e} LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT {e} FROM {rel} WHERE {e} > eq.v ORDER BY {e} LIMIT 1) FROM eq WHERE eq.v IS NOT NULL)
+                 SELECT eq.v::text, last.t, last.s
+                 FROM eq CROSS JOIN LATERAL (
+                    SELECT {t}::timestamptz AS t, {s}::text AS s FROM {rel}
+                    WHERE {e} = eq.v AND {t} < {from} ORDER BY {t} DESC LIMIT 1) last
+                 WHERE eq.v IS NOT NULL"
+            ),
+            None => format!(
+                "SELECT NULL::text, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} < {from} ORDER BY {t} DESC LIMIT 1"
+            ),
+        };
+        Spi::connect(|client| {
+            let mut out = HashMap::new();
+            for row in client.select(&query, None, &[])? {
+                let equipment = row.get::<String>(1)?;
+                let (Some(time), state) =
+                    (row.get::<TimestampWithTimeZone>(2)?, row.get::<String>(3)?)
+                else {
+                    continue;
+                };
+                out.insert(
+                    equipment,
+                    (
+                        i64::from(time),
+                        state.unwrap_or_else(|| ::availability::UNKNOWN.to_string()),
+                    ),
+                );
+            }
+            Ok::<_, pgrx::spi::SpiError>(out)
+        })
+        .map_err(spi_error)
+    }
+}
+
+/// Per equipment, per bucket of `bucket` length from `from`: availability, uptime,
+/// downtime, unknown time, outages and the last state. One scan of the window streams its
+/// rows from the executor into per-bucket states (serially, in heap order, so they stay
+/// exact with small buffers); the state in force at `from` is each equipment's last
+/// earlier event, found by index probes, and carries from bucket to bucket.
+#[pg_extern(stable, parallel_restricted)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn availability_report(
+    relation: Option<RegClass>,
+    time_column: Option<&str>,
+    state_column: Option<&str>,
+    equipment_column: Option<&str>,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    bucket: default!(Option<PgInterval>, "'1 hour'"),
+    weights: default!(Option<JsonB>, "NULL"),
+    liveness: default!(Option<PgInterval>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(equipment, Option<String>),
+            name!(time, Option<TimestampWithTimeZone>),
+            name!(availability, Option<f64>),
+            name!(uptime, Option<PgInterval>),
+            name!(downtime, Option<PgInterval>),
+            name!(unknown_time, Option<PgInterval>),
+            name!(outages, Option<i64>),
+            name!(last_state, Option<String>),
+            name!(approximate, bool),
+        ),
+    >,
+    ErrorReport,
+> {
+    // NULL for a required argument gives no rows, as a STRICT function would.
+    let (Some(relation), Some(time_column), Some(state_column), Some(from), Some(to), Some(bucket)) =
+        (relation, time_column, state_column, from, to, bucket)
+    else {
+        return Ok(TableIterator::new(Vec::new()));
+    };
+    let rows = search_path::pinned(|| {
+        report_rows(
+            relation.0,
+            time_column,
+            state_column,
+            equipment_column,
+            from,
+            to,
+            bucket,
+            weights,
+            liveness,
+        )
+    })?;
+    Ok(TableIterator::new(rows))
+}
+
+type ReportSqlRow = (
+    Option<String>,
+    Option<TimestampWithTimeZone>,
+    Option<f64>,
+    Option<PgInterval>,
+    Option<PgInterval>,
+    Option<PgInterval>,
+    Option<i64>,
+    Option<String>,
+    bool,
+);
+
+#[allow(clippy::too_many_arguments)]
+fn report_rows(
+    relation: pg_sys::Oid,
+    time_column: &str,
+    state_column: &str,
+    equipment_column: Option<&str>,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    bucket: PgInterval,
+    weights: Option<JsonB>,
+    liveness: Option<PgInterval>,
+) -> SensorResult<Vec<ReportSqlRow>> {
+    let source = EventSource::new(
+        relation,
+        time_column,
+        state_column,
+        equipment_column,
+        from,
+        to,
+    )?;
+    let width = time::length_micros(bucket, "bucket")?;
+    if (source.to - source.from) / width >= 10_000_000 {
+        return Err(SensorError::invalid_parameter(
+            "bucket is too small for the window (more than 10,000,000 buckets)",
+        ));
+    }
+    let spec = BucketSpec {
+        config: config(weights, liveness, None)?,
+        from: source.from,
+        to: source.to,
+        width,
+    };
+    let integer_key = match equipment_column {
+        Some(column) => matches!(
+            Spi::get_one_with_args::<pg_sys::Oid>(
+                "SELECT atttypid FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2",
+                &[relation.into(), column.into()],
+            )
+            .ok()
+            .flatten(),
+            Some(pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID)
+        ),
+        None => false,
+    };
+    let equipment = match (&source.equipment, integer_key) {
+        (Some(e), true) => format!("{e}::int8"),
+        (Some(e), false) => format!("{e}::text"),
+        (None, _) => "NULL::text".to_string(),
+    };
+    let query = format!(
+        "SELECT {equipment}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= $1 AND {t} < $2",
+        t = source.time,
+        s = source.state,
+        rel = source.relation
+    );
+    let mut sink = ReportSink {
+        spec: &spec,
+        integer_key,
+        groups: Vec::new(),
+        by_int: HashMap::with_hasher(BuildIntHasher),
+        by_text: HashMap::new(),
+        null_group: None,
+        last: None,
+        statuses: Vec::new(),
+    };
+    // A serial scan delivers each equipment's rows in heap order; a Gather would
+    // interleave workers' rows and make the per-bucket states approximate.
+    stream_rows_serial(
+        &query,
+        &[
+            Param::timestamptz(source.from),
+            Param::timestamptz(source.to),
+        ],
+        3,
+        &mut sink,
+    )?;
+
+    let carry = source.carry_ins()?;
+    let mut groups: HashMap<Option<String>, BucketStates> = sink.groups.into_iter().collect();
+    for e in carry.keys() {
+        groups.entry(e.clone()).or_default();
+    }
+    let mut groups: Vec<(Option<String>, BucketStates)> = groups.into_iter().collect();
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut rows = Vec::new();
+    for (e, states) in groups {
+        for r in states.into_rows(&spec, carry.get(&e).cloned()) {
+            pgrx::check_for_interrupts!();
+            let r = r?;
+            rows.push((
+                e.clone(),
+                time::timestamptz(r.time).ok(),
+                r.availability,
+                time::interval(r.uptime),
+                time::interval(r.downtime),
+                time::interval(r.unknown),
+                r.outages,
+                r.last_state,
+                r.approximate,
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
+    SensorError::invalid_parameter(format!("could not read the events: {err}"))
+}
+
+/// The status history as intervals per equipment; with `points`, at most that many
+/// intervals per equipment, keeping the worst state of each slot (for Grafana's
+/// state-timeline panel).
+#[pg_extern(stable, parallel_restricted)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn state_timeline(
+    relation: Option<RegClass>,
+    time_column: Option<&str>,
+    state_column: Option<&str>,
+    equipment_column: default!(Option<&str>, "NULL"),
+    from: default!(Option<TimestampWithTimeZone>, "NULL"),
+    to: default!(Option<TimestampWithTimeZone>, "NULL"),
+    points: default!(Option<i32>, "NULL"),
+    weights: default!(Option<JsonB>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(equipment, Option<String>),
+            name!(state, Option<String>),
+            name!(start, Option<TimestampWithTimeZone>),
+            name!(end, Option<TimestampWithTimeZone>),
+            name!(duration, Option<PgInterval>),
+        ),
+    >,
+    ErrorReport,
+> {
+    // NULL for a required argument gives no rows, as a STRICT function would.
+    let (Some(relation), Some(time_column), Some(state_column)) =
+        (relation, time_column, state_column)
+    else {
+        return Ok(TableIterator::new(Vec::new()));
+    };
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(SensorError::invalid_parameter("\"from\" and \"to\" are required").into());
+    };
+    let rows = search_path::pinned(|| {
+        timeline_rows(
+            relation.0,
+            time_column,
+            state_column,
+            equipment_column,
+            from,
+            to,
+            points,
+            weights,
+        )
+    })?;
+    Ok(TableIterator::new(rows))
+}
+
+type TimelineRow = (
+    Option<String>,
+    Option<String>,
+    Option<TimestampWithTimeZone>,
+    Option<TimestampWithTimeZone>,
+    Option<PgInterval>,
+);
+
+#[allow(clippy::too_many_arguments)]
+fn timeline_rows(
+    relation: pg_sys::Oid,
+    time_column: &str,
+    state_column: &str,
+    equipment_column: Option<&str>,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    points: Option<i32>,
+    weights: Option<JsonB>,
+) -> SensorResult<Vec<TimelineRow>> {
+    let source = EventSource::new(
+        relation,
+        time_column,
+        state_column,
+        equipment_column,
+        from,
+        to,
+    )?;
+    let cfg = config(weights, None, None)?;
+    let carry = source.carry_ins()?;
+    let query = format!(
+        "SELECT {eq}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= $1 AND {t} < $2 ORDER BY 1, 2",
+        eq = source.equipment_expr(),
+        t = source.time,
+        s = source.state,
+        rel = source.relation
+    );
+    // Rows arrive ordered by equipment: one state at a time grows (streamed from the
+    // executor, nothing materialized).
+    struct TimelineSink {
+        config: AvailabilityConfig,
+        window: (i64, i64),
+        states: Vec<(Option<String>, AvailabilityState)>,
+    }
+    impl RowSink for TimelineSink {
+        fn row(&mut self, row: &Row) -> SensorResult<()> {
+            let Some(t) = row.i64(1) else { return Ok(()) };
+            let same = row.with_text(0, |e| match (self.states.last(), e) {
+                (Some((Some(last), _)), Some(e)) => last.as_bytes() == e,
+                (Some((None, _)), None) => true,
+                _ => false,
+            });
+            if !same {
+                let equipment =
+                    row.with_text(0, |e| e.map(|e| String::from_utf8_lossy(e).into_owned()));
+                let state = AvailabilityState::new(
+                    self.config.clone(),
+                    self.window.0,
+                    self.window.1,
+                    None,
+                )?;
+                self.states.push((equipment, state));
+            }
+            let Some((_, st)) = self.states.last_mut() else {
+                return Ok(());
+            };
+            row.with_text(2, |s| {
+                let s = match s {
+                    Some(bytes) => std::str::from_utf8(bytes)
+                        .map_err(|_| SensorError::invalid_input("a status is not valid UTF-8"))?,
+                    None => ::availability::UNKNOWN,
+                };
+                Ok(st.push(t, s)?)
+            })
+        }
+    }
+    let mut sink = TimelineSink {
+        config: cfg.clone(),
+        window: (source.from, source.to),
+        states: Vec::new(),
+    };
+    stream_rows(
+        &query,
+        &[
+            Param::timestamptz(source.from),
+            Param::timestamptz(source.to),
+        ],
+        3,
+        &mut sink,
+    )?;
+    let mut states = sink.states;
+    // Equipment with history before the window but no event in it still has a timeline.
+    for equipment in carry.keys() {
+        if !states.iter().any(|(e, _)| e == equipment) {
+            states.push((
+                equipment.clone(),
+                AvailabilityState::new(cfg.clone(), source.from, source.to, None)
+                    .map_err(SensorError::from)?,
+            ));
+        }
+    }
+    states.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut rows = Vec::new();
+    for (equipment, mut st) in states {
+        if let Some((t, s)) = carry.get(&equipment) {
+            st.push(*t, s).map_err(SensorError::from)?;
+        }
+        let mut intervals: Vec<Interval> = st.timeline();
+        if let Some(points) = points {
+            let points = u64::try_from(points)
+                .map_err(|_| SensorError::invalid_parameter("points must be positive"))?;
+            intervals = ::availability::reduce_timeline(
+                &intervals,
+                source.from,
+                source.to,
+                points,
+                cfg.weights(),
+            )
+            .map_err(SensorError::from)?;
+        }
+        for iv in intervals {
+            rows.push((
+                equipment.clone(),
+                Some(iv.state.clone()),
+                time::timestamptz(iv.start).ok(),
+                time::timestamptz(iv.end).ok(),
+                time::interval(iv.duration()),
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+pgrx::extension_sql!(
+    r#"
+COMMENT ON FUNCTION sensor.availability_report(regclass, text, text, text, timestamptz, timestamptz, interval, jsonb, interval) IS
+    'One row per equipment per bucket over [from, to): availability, uptime, downtime, unknown time, outages and the last state (approximate is true only if a bucket received more than 1,024 events out of time order). The state in force before "from" is looked up per equipment (its last earlier event) and carried into every bucket.';
+COMMENT ON FUNCTION sensor.state_timeline(regclass, text, text, text, timestamptz, timestamptz, integer, jsonb) IS
+    'Status history as intervals (equipment, state, start, end, duration) over [from, to), including the state carried in from before "from". With points, at most that many intervals per equipment, keeping the worst state of each slot (for Grafana state timelines).';
+"#,
+    name = "availability_report",
+    requires = [availability_report, state_timeline]
+);
