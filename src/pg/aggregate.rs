@@ -28,7 +28,7 @@ fn foreign_state() -> SensorError {
 }
 
 /// The aggregate's memory context; 0A000 when called outside an aggregate.
-pub fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> SensorResult<pg_sys::MemoryContext> {
+fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> SensorResult<pg_sys::MemoryContext> {
     let mut context: pg_sys::MemoryContext = std::ptr::null_mut();
     // SAFETY: fcinfo is the current call's; AggCheckCallContext only reads it.
     let in_aggregate = unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } != 0;
