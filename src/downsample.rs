@@ -714,20 +714,8 @@ COMMENT ON FUNCTION sensor.downsample_arrays(timestamptz[], float8[], integer, t
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
+    use crate::tests::{error_of, sqlstate_of};
     use pgrx::prelude::*;
-
-    fn sqlstate_of(sql: &str) -> Option<String> {
-        crate::tests::sqlstate_of(sql)
-    }
-
-    /// "SQLSTATE|message" of the error `sql` raises.
-    fn error_of(sql: &str) -> String {
-        let fields =
-            Spi::get_one_with_args::<String>("SELECT tests.error_fields_of($1)", &[sql.into()])
-                .unwrap()
-                .unwrap_or_default();
-        fields.splitn(3, '|').take(2).collect::<Vec<_>>().join("|")
-    }
 
     /// (time as text, value) rows of a query, in its order.
     fn points(sql: &str) -> Vec<(String, Option<f64>)> {

@@ -171,27 +171,39 @@ impl SensorError {
         self
     }
 
-    /// An operating-system error on a server file, classified the way PostgreSQL's own
-    /// `errcode_for_file_access()` does, so our codes match `COPY` and `pg_read_file`.
-    pub fn file_access(err: &io::Error, action: &str, path: &Path) -> Self {
-        let kind = match err.kind() {
-            io::ErrorKind::NotFound => ErrorKind::FileNotFound,
-            io::ErrorKind::PermissionDenied => ErrorKind::InsufficientPrivilege,
-            io::ErrorKind::AlreadyExists => ErrorKind::FileExists,
-            io::ErrorKind::IsADirectory | io::ErrorKind::NotADirectory => {
-                ErrorKind::WrongObjectType
-            }
-            io::ErrorKind::StorageFull => ErrorKind::DiskFull,
-            _ => ErrorKind::Io,
-        };
+    /// A query of the extension's own that failed without a PostgreSQL ERROR of its own (an
+    /// SPI status): always 58030, with what the query was for.
+    pub fn internal_query(what: &str, err: impl fmt::Display) -> Self {
         Self::new(
-            kind,
+            ErrorKind::Io,
+            format!("{what}: internal query failed: {err}"),
+        )
+    }
+
+    /// An operating-system error on a server file, classified as [`io_kind`] does.
+    pub fn file_access(err: &io::Error, action: &str, path: &Path) -> Self {
+        Self::new(
+            io_kind(err),
             format!(
                 "could not {action} file \"{}\": {}",
                 path.display(),
                 os_reason(err)
             ),
         )
+    }
+}
+
+/// The kind of an operating-system error, classified the way PostgreSQL's own
+/// `errcode_for_file_access()` does, so our codes match `COPY` and `pg_read_file`. The one
+/// place that maps I/O errors.
+pub fn io_kind(err: &io::Error) -> ErrorKind {
+    match err.kind() {
+        io::ErrorKind::NotFound => ErrorKind::FileNotFound,
+        io::ErrorKind::PermissionDenied => ErrorKind::InsufficientPrivilege,
+        io::ErrorKind::AlreadyExists => ErrorKind::FileExists,
+        io::ErrorKind::IsADirectory | io::ErrorKind::NotADirectory => ErrorKind::WrongObjectType,
+        io::ErrorKind::StorageFull => ErrorKind::DiskFull,
+        _ => ErrorKind::Io,
     }
 }
 
@@ -275,12 +287,7 @@ impl From<powerview::PowerviewError> for SensorError {
     fn from(err: powerview::PowerviewError) -> Self {
         use powerview::{ErrorCategory, PowerviewError};
         let kind = match (&err, err.category()) {
-            (PowerviewError::Io(io), _) => match io.kind() {
-                io::ErrorKind::NotFound => ErrorKind::FileNotFound,
-                io::ErrorKind::PermissionDenied => ErrorKind::InsufficientPrivilege,
-                io::ErrorKind::IsADirectory => ErrorKind::WrongObjectType,
-                _ => ErrorKind::Io,
-            },
+            (PowerviewError::Io(io), _) => io_kind(io),
             (_, ErrorCategory::InvalidInput) => ErrorKind::InvalidInput,
             (_, ErrorCategory::InvalidParameter) => ErrorKind::InvalidParameter,
             (_, ErrorCategory::Io) => ErrorKind::Io,
@@ -297,7 +304,7 @@ impl From<tdms::TdmsError> for SensorError {
             T::InvalidArgument(_) => ErrorKind::InvalidParameter,
             T::Unsupported(_) => ErrorKind::FeatureNotSupported,
             // Classified exactly like a failed open or read of a server file.
-            T::Io(io) => SensorError::file_access(io, "read", Path::new("")).kind,
+            T::Io(io) => io_kind(io),
         };
         SensorError::new(kind, err.to_string())
     }
@@ -316,17 +323,10 @@ impl From<clickhouse_arrow::ExportError> for SensorError {
             E::Arrow(arrow) => {
                 SensorError::not_supported(format!("Arrow cannot encode this: {arrow}"))
             }
-            E::Io(io) => {
-                let kind = match io.kind() {
-                    io::ErrorKind::StorageFull => ErrorKind::DiskFull,
-                    io::ErrorKind::PermissionDenied => ErrorKind::InsufficientPrivilege,
-                    _ => ErrorKind::Io,
-                };
-                SensorError::new(
-                    kind,
-                    format!("could not write Arrow data: {}", os_reason(&io)),
-                )
-            }
+            E::Io(io) => SensorError::new(
+                io_kind(&io),
+                format!("could not write Arrow data: {}", os_reason(&io)),
+            ),
         }
     }
 }

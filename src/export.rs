@@ -680,17 +680,8 @@ fn clickhouse_ddl(
 mod tests {
     use std::path::PathBuf;
 
+    use crate::tests::{error_fields_of, sqlstate_of};
     use pgrx::prelude::*;
-
-    fn sqlstate_of(sql: &str) -> Option<String> {
-        crate::tests::sqlstate_of(sql)
-    }
-
-    fn error_of(sql: &str) -> String {
-        Spi::get_one_with_args::<String>("SELECT tests.error_fields_of($1)", &[sql.into()])
-            .unwrap()
-            .unwrap_or_default()
-    }
 
     fn one(sql: &str) -> String {
         Spi::get_one::<String>(sql).unwrap().unwrap_or_default()
@@ -893,7 +884,7 @@ mod tests {
             path.display()
         );
         assert_eq!(
-            error_of(&infinity),
+            error_fields_of(&infinity),
             "22008|cannot export column \"ts\": infinite value in a timestamp||Pass special_values => 'null' to export ±infinity and NaN as NULL, or filter them out in the query."
         );
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
@@ -911,11 +902,11 @@ mod tests {
             )
         };
         assert_eq!(
-            error_of(&export("SELECT 'NaN'::numeric AS n", "")),
+            error_fields_of(&export("SELECT 'NaN'::numeric AS n", "")),
             "22003|cannot export column \"n\": NaN in a numeric||Pass special_values => 'null' to export ±infinity and NaN as NULL, or filter them out in the query."
         );
         assert_eq!(
-            error_of(&export("SELECT 1e40::numeric AS n", "")),
+            error_fields_of(&export("SELECT 1e40::numeric AS n", "")),
             "22003|cannot export column \"n\": numeric 10000000000000000000000000000000000000000 does not fit Decimal(38, 9)||The column is exported as Decimal(38, 9); pass numeric_mode => 'text' or 'float64' for unconstrained numeric, or cast it in the query."
         );
         assert_eq!(
@@ -927,7 +918,7 @@ mod tests {
             Some("22008")
         );
         assert_eq!(
-            error_of(&export("SELECT ARRAY[[1, 2], [3, 4]] AS m", "")).split('|').take(2).collect::<Vec<_>>(),
+            error_fields_of(&export("SELECT ARRAY[[1, 2], [3, 4]] AS m", "")).split('|').take(2).collect::<Vec<_>>(),
             vec!["0A000", "cannot export column \"m\": a 2-dimensional array (only one-dimensional arrays become ClickHouse arrays)"]
         );
         // The documented mappings instead of errors.
@@ -1003,7 +994,7 @@ mod tests {
         Spi::run("CREATE ROLE sensor_export_plain NOLOGIN").unwrap();
         Spi::run("GRANT USAGE ON SCHEMA tests, sensor TO sensor_export_plain").unwrap();
         Spi::run("SET ROLE sensor_export_plain").unwrap();
-        let denied = error_of(&format!(
+        let denied = error_fields_of(&format!(
             "SELECT * FROM sensor.arrow_export('SELECT 1 AS a', '{}')",
             dir.join("p.arrow").display()
         ));

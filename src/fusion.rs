@@ -382,11 +382,8 @@ fn quality_grade(score: f64) -> &'static str {
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
+    use crate::tests::sqlstate_of;
     use pgrx::prelude::*;
-
-    fn sqlstate_of(sql: &str) -> Option<String> {
-        crate::tests::sqlstate_of(sql)
-    }
 
     const FLAT: &str = "array_fill(60::float8, ARRAY[8,8])";
 

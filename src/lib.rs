@@ -93,6 +93,20 @@ mod tests {
             .expect("tests.sqlstate_of")
     }
 
+    /// "SQLSTATE|message|detail|hint" of the error `sql` raises ("" if none), in a
+    /// subtransaction like [`sqlstate_of`].
+    pub fn error_fields_of(sql: &str) -> String {
+        Spi::get_one_with_args::<String>("SELECT tests.error_fields_of($1)", &[sql.into()])
+            .expect("tests.error_fields_of")
+            .unwrap_or_default()
+    }
+
+    /// "SQLSTATE|message" of the error `sql` raises.
+    pub fn error_of(sql: &str) -> String {
+        let fields = error_fields_of(sql);
+        fields.splitn(3, '|').take(2).collect::<Vec<_>>().join("|")
+    }
+
     /// Test-only: raises a `SensorError` of the named kind through the normal return path.
     #[pg_extern]
     fn raise_sensor_error(kind: &str) -> SqlResult<i32> {

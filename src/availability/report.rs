@@ -439,7 +439,7 @@ fn report_rows(
 }
 
 fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
-    SensorError::invalid_parameter(format!("could not read the events: {err}"))
+    SensorError::internal_query("reading the events", err)
 }
 
 /// The status history as intervals per equipment; with `points`, at most that many

@@ -18,10 +18,7 @@ use crate::pg::privileges::as_owner_of;
 use crate::pg::{search_path, time};
 
 fn spi_error(e: pgrx::spi::Error) -> SensorError {
-    SensorError::new(
-        ErrorKind::Io,
-        format!("could not read the channel tables: {e}"),
-    )
+    SensorError::internal_query("reading the channel tables", e)
 }
 
 fn no_channel(channel: impl std::fmt::Display) -> SensorError {

@@ -1121,20 +1121,11 @@ impl CopyProgress {
 mod tests {
     use std::path::PathBuf;
 
+    use crate::tests::{error_fields_of, sqlstate_of};
     use pgrx::prelude::*;
 
     use super::{sample_row, INDEXED_SAMPLES, TIMED_SAMPLES};
     use crate::pg::bulk_insert::{BulkInsert, Indexes};
-
-    fn sqlstate_of(sql: &str) -> Option<String> {
-        crate::tests::sqlstate_of(sql)
-    }
-
-    fn error_fields_of(sql: &str) -> String {
-        Spi::get_one_with_args::<String>("SELECT tests.error_fields_of($1)", &[sql.into()])
-            .unwrap()
-            .unwrap_or_default()
-    }
 
     /// Tests that change the shared sample tables (triggers, constraints, columns) take
     /// them first, in one order, so concurrent tests wait instead of deadlocking.

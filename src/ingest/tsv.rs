@@ -243,7 +243,7 @@ impl FileReport {
 }
 
 fn spi_error(what: &str, err: pgrx::spi::SpiError) -> SensorError {
-    SensorError::new(ErrorKind::Io, format!("{what}: {err}"))
+    SensorError::internal_query(what, err)
 }
 
 /// Company, campaign and upload folder of a file.

@@ -47,7 +47,7 @@ const DIRECT_BATCH: usize = 1000;
 const SQL_BATCH: usize = 10_000;
 
 pub fn spi_error(err: &pgrx::spi::Error) -> SensorError {
-    SensorError::new(ErrorKind::Io, format!("internal query failed: {err}"))
+    SensorError::internal_query("loading rows", err)
 }
 
 /// A column a row fills: its name and its (by-value) type.

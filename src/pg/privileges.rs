@@ -83,6 +83,7 @@ fn current_role_name() -> String {
 #[pgrx::pg_schema]
 mod tests {
     use super::*;
+    use crate::tests::sqlstate_of;
     use pgrx::prelude::*;
 
     /// Test-only: runs the check from SQL, so tests can call it under `SET ROLE`.
@@ -95,10 +96,6 @@ mod tests {
         };
         require_server_file_access(access, Path::new(path))?;
         Ok(true)
-    }
-
-    fn sqlstate_of(sql: &str) -> Option<String> {
-        crate::tests::sqlstate_of(sql)
     }
 
     #[pg_test]
@@ -165,7 +162,7 @@ pub fn as_owner_of<T>(relation: &str, read: impl FnOnce() -> SensorResult<T>) ->
         "SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)",
         &[relation.into()],
     )
-    .map_err(|e| SensorError::new(ErrorKind::Io, format!("could not look up {relation}: {e}")))?
+    .map_err(|e| SensorError::internal_query(&format!("looking up {relation}"), e))?
     .ok_or_else(|| {
         SensorError::new(ErrorKind::UndefinedObject, format!("table {relation} does not exist"))
             .with_hint("sensor.create_storage() creates schema sensor_data and its tables when it is missing.")

@@ -306,5 +306,5 @@ fn spi_failure(action: &str, code: i32) -> SensorError {
             .to_string_lossy()
             .into_owned()
     };
-    SensorError::new(ErrorKind::Io, format!("could not {action} a query: {text}"))
+    SensorError::internal_query(&format!("could not {action} a query"), text)
 }

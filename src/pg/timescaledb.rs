@@ -3,14 +3,14 @@
 
 use pgrx::prelude::*;
 
-use crate::error::{ErrorKind, SensorError, SensorResult};
+use crate::error::{SensorError, SensorResult};
 
 /// The version of the `timescaledb` extension installed in this database, if any.
 pub fn installed_version() -> SensorResult<Option<String>> {
     Spi::get_one::<String>(
         "SELECT (SELECT extversion::pg_catalog.text FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'timescaledb')",
     )
-    .map_err(|e| SensorError::new(ErrorKind::Io, format!("could not read pg_extension: {e}")))
+    .map_err(|e| SensorError::internal_query("reading pg_extension", e))
 }
 
 /// Whether the server could load TimescaleDB (its control file is installed).
@@ -18,19 +18,14 @@ pub fn available_version() -> SensorResult<Option<String>> {
     Spi::get_one::<String>(
         "SELECT (SELECT default_version::pg_catalog.text FROM pg_catalog.pg_available_extensions WHERE name OPERATOR(pg_catalog.=) 'timescaledb')",
     )
-    .map_err(|e| SensorError::new(ErrorKind::Io, format!("could not read pg_available_extensions: {e}")))
+    .map_err(|e| SensorError::internal_query("reading pg_available_extensions", e))
 }
 
 /// Whether `relid` is a TimescaleDB hypertable, whose rows belong in its chunks. Code that
 /// writes heap tuples itself must ask: TimescaleDB 2.23 removed the trigger that blocked
 /// inserts into a hypertable's own heap (timescale/timescaledb#8804).
 pub fn is_hypertable(relid: pg_sys::Oid) -> SensorResult<bool> {
-    let catalog_error = |e| {
-        SensorError::new(
-            ErrorKind::Io,
-            format!("could not read the hypertable catalog: {e}"),
-        )
-    };
+    let catalog_error = |e| SensorError::internal_query("reading the hypertable catalog", e);
     // Looked up in pg_class: to_regclass would need USAGE on a schema that may not exist.
     let has_catalog = Spi::get_one::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \

@@ -5,18 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::tests::{error_fields_of, sqlstate_of};
 use pgrx::prelude::*;
 use powerview::synthetic::{write_synthetic_tsv, SyntheticSpec, SyntheticV003};
-
-fn sqlstate_of(sql: &str) -> Option<String> {
-    crate::tests::sqlstate_of(sql)
-}
-
-fn error_fields_of(sql: &str) -> String {
-    Spi::get_one_with_args::<String>("SELECT tests.error_fields_of($1)", &[sql.into()])
-        .unwrap()
-        .unwrap_or_default()
-}
 
 fn one<T: FromDatum + IntoDatum>(sql: &str) -> T {
     Spi::get_one::<T>(sql)
