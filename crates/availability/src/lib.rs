@@ -176,6 +176,8 @@
 //!   1 with flag bit5 for partial bytes (see the `codec` module docs, also in
 //!   the crate README/report), and `serde::Serialize` for a JSON debug view.
 
+#![forbid(unsafe_code)]
+
 mod codec;
 mod debug_view;
 mod error;

@@ -61,6 +61,8 @@
 //! - **UUID** bytes are written in PostgreSQL's (RFC 4122) order, which ClickHouse
 //!   reads as the same UUID.
 
+#![forbid(unsafe_code)]
+
 mod builder;
 mod ddl;
 mod error;

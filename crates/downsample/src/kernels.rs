@@ -13,6 +13,8 @@ const CHECK_CHUNK: usize = 2048;
 /// has it.
 macro_rules! dispatch_impl {
     ($vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => $body:ident) => {
+        // The crate denies unsafe code but for these two feature-checked calls.
+        #[allow(unsafe_code)]
         $vis fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {

@@ -20,6 +20,9 @@
 //!
 //! [`gap_breaks`] tells where a plotted line should be broken by a NULL row.
 
+// Safe code only, but for the two feature-checked calls of `kernels::dispatch`.
+#![deny(unsafe_code)]
+
 mod aggregate_states;
 mod batch;
 mod bins;

@@ -42,6 +42,8 @@
 //!   terminator and fewer columns than the header is a cut-off write and is skipped entirely
 //!   (`truncated_rows`). Blank lines are ignored. CRLF, a UTF-8 BOM and trailing tabs are accepted.
 
+#![forbid(unsafe_code)]
+
 mod channels;
 mod error;
 mod line_reader;

@@ -93,6 +93,8 @@
 //!   defect dilutes severe ones) and because the zone also changes the volume
 //!   sub-score.
 
+#![forbid(unsafe_code)]
+
 mod error;
 mod fusion;
 mod grade;

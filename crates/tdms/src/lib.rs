@@ -58,6 +58,8 @@
 //! - Strings (object names, properties, string values) are text: a NUL byte reads as
 //!   U+2400 ([`NUL_REPLACEMENT`]) and invalid UTF-8 as U+FFFD; npTDMS keeps NUL.
 
+#![forbid(unsafe_code)]
+
 mod decode;
 mod error;
 mod file;
