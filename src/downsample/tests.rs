@@ -1,0 +1,375 @@
+// `#[pg_test]`s of the downsampling functions.
+
+use crate::tests::{error_of, sqlstate_of};
+use pgrx::prelude::*;
+
+/// (time as text, value) rows of a query, in its order.
+fn points(sql: &str) -> Vec<(String, Option<f64>)> {
+    Spi::connect(|client| {
+        client
+            .select(sql, None, &[])
+            .unwrap()
+            .map(|row| {
+                (
+                    row.get::<String>(1).unwrap().unwrap_or_default(),
+                    row.get::<f64>(2).unwrap(),
+                )
+            })
+            .collect()
+    })
+}
+
+/// 20,000 noisy points of one series, 1 s apart, and three series of another table.
+fn setup() {
+    Spi::run(
+        "CREATE TABLE ds_one (ts timestamptz NOT NULL, v float8);
+         INSERT INTO ds_one SELECT '2024-01-01'::timestamptz + i * interval '1 second',
+                sin(i / 300.0) + ((i * 7919) % 101) / 500.0 FROM generate_series(0, 19999) i;
+         CREATE INDEX ON ds_one (ts);
+         CREATE TABLE ds_multi (ts timestamptz NOT NULL, sensor text, v real);
+         INSERT INTO ds_multi SELECT '2024-01-01'::timestamptz + (i / 3) * interval '1 second',
+                's' || (i % 3), cos(i / 900.0) * (1 + i % 3) FROM generate_series(0, 29999) i;
+         CREATE INDEX ON ds_multi (sensor, ts);
+         ANALYZE ds_one; ANALYZE ds_multi;",
+    )
+    .unwrap();
+}
+
+// From the first point of ds_one to just after its last: the span the batch kernel bins.
+const WINDOW: &str = "'2024-01-01', '2024-01-01 05:33:19.000001'";
+
+fn batch(points: i32, method: &str) -> Vec<(String, Option<f64>)> {
+    self::points(&format!(
+        "SELECT time::text, value FROM sensor.downsample_arrays(
+             (SELECT array_agg(ts ORDER BY ts) FROM ds_one),
+             (SELECT array_agg(v ORDER BY ts) FROM ds_one), {points}, '{method}')"
+    ))
+}
+
+fn streamed(points: i32, method: &str) -> Vec<(String, Option<f64>)> {
+    self::points(&format!(
+        "SELECT time::text, value FROM sensor.downsample('ds_one', 'ts', 'v', {WINDOW}, {points}, '{method}')"
+    ))
+}
+
+#[pg_test]
+fn streamed_methods_equal_the_batch_kernel() {
+    setup();
+    // The batch kernel bins [first, last + 1), which is exactly WINDOW here; exact lttb
+    // is equal-count in both.
+    for method in ["lttb", "minmax_lttb", "m4", "minmax", "avg"] {
+        let want = batch(200, method);
+        let got = streamed(200, method);
+        assert!(!want.is_empty());
+        assert_eq!(got.len(), want.len(), "{method}");
+        assert_eq!(got, want, "{method}");
+    }
+    assert_eq!(streamed(200, "lttb").len(), 200);
+    assert_eq!(streamed(200, "uniform").len(), 200);
+}
+
+#[pg_test]
+fn series_are_downsampled_separately() {
+    setup();
+    let all = points(
+        "SELECT series || ' ' || time::text, value FROM sensor.downsample('ds_multi', 'ts', 'v', '2024-01-01', '2024-01-02', 50, 'lttb', series_column => 'sensor')",
+    );
+    assert_eq!(all.len(), 150);
+    for s in ["s0", "s1", "s2"] {
+        let one = points(&format!(
+            "SELECT '{s} ' || time::text, value FROM sensor.downsample('ds_multi', 'ts', 'v', '2024-01-01', '2024-01-02', 50, 'lttb', filter => 'sensor = ''{s}''')"
+        ));
+        let part: Vec<_> = all
+            .iter()
+            .filter(|(k, _)| k.starts_with(s))
+            .cloned()
+            .collect();
+        assert_eq!(part.len(), one.len(), "{s}");
+        assert_eq!(part, one, "{s}");
+    }
+    // Without a series column the series is named after the value column.
+    let name = Spi::get_one::<String>(
+        "SELECT DISTINCT series FROM sensor.downsample('ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 10)",
+    )
+    .unwrap();
+    assert_eq!(name.as_deref(), Some("v"));
+}
+
+#[pg_test]
+fn exact_lttb_skips_null_nan_and_repeated_times_like_the_batch_kernel() {
+    setup();
+    Spi::run(
+        "INSERT INTO ds_one VALUES ('2024-01-01 00:10:00', NULL), ('2024-01-01 00:20:00', 'NaN'),
+                                   ('2024-01-01 00:30:00', 42), ('2024-01-01 01:00:00', 'Infinity')",
+    )
+    .unwrap();
+    // The batch kernel keeps the first of equal times in array order; give it the
+    // same order as the stream (time, then the stored order of the duplicates).
+    let want = points(
+        "SELECT time::text, value FROM sensor.downsample_arrays(
+             (SELECT array_agg(ts ORDER BY ts, ctid) FROM ds_one),
+             (SELECT array_agg(v ORDER BY ts, ctid) FROM ds_one), 300, 'lttb')",
+    );
+    let got = points(&format!(
+        "SELECT time::text, value FROM sensor.downsample('ds_one', 'ts', 'v', {WINDOW}, 300, 'lttb')"
+    ));
+    assert_eq!(got.len(), 300);
+    assert_eq!(got, want);
+}
+
+#[pg_test]
+fn gap_inserts_null_rows_between_distant_neighbours() {
+    setup();
+    Spi::run("DELETE FROM ds_one WHERE ts >= '2024-01-01 02:00' AND ts < '2024-01-01 03:00'")
+        .unwrap();
+    let rows = points(&format!(
+        "SELECT time::text, value FROM sensor.downsample('ds_one', 'ts', 'v', {WINDOW}, 100, 'm4', gap => '30 minutes')"
+    ));
+    let nulls: Vec<_> = rows.iter().filter(|(_, v)| v.is_none()).collect();
+    assert_eq!(nulls.len(), 1, "{nulls:?}");
+    assert_eq!(nulls[0].0, "2024-01-01 01:59:59.000001+00");
+    let without = points(&format!(
+        "SELECT time::text, value FROM sensor.downsample('ds_one', 'ts', 'v', {WINDOW}, 100, 'm4')"
+    ));
+    assert_eq!(rows.len(), without.len() + 1);
+    assert_eq!(
+        sqlstate_of(&format!(
+            "SELECT * FROM sensor.downsample('ds_one', 'ts', 'v', {WINDOW}, 100, gap => '-1 second')"
+        ))
+        .as_deref(),
+        Some("22023")
+    );
+}
+
+#[pg_test]
+fn arguments_are_checked_with_deliberate_sqlstates() {
+    setup();
+    let call = |args: &str| format!("SELECT * FROM sensor.downsample({args})");
+    let cases = [
+        ("'ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 2, 'lttb'", "22023"),
+        ("'ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 2, 'minmax_lttb'", "22023"),
+        ("'ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 100, 'spline'", "22023"),
+        ("'ds_one', 'ts', 'v', '2024-01-02', '2024-01-01', 100", "22023"),
+        ("'ds_one', 'ts', 'v', '-infinity', '2024-01-01', 100", "22008"),
+        ("'ds_one', 'ts', 'nope', '2024-01-01', '2024-01-02', 100", "42703"),
+        ("'ds_one', 'nope', 'v', '2024-01-01', '2024-01-02', 100", "42703"),
+        ("'ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 100, series_column => 'nope'", "42703"),
+        ("'no_such_table', 'ts', 'v', '2024-01-01', '2024-01-02', 100", "42P01"),
+        ("4294967295::oid::regclass, 'ts', 'v', '2024-01-01', '2024-01-02', 100", "42704"),
+        ("'ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 100, filter => 'true) OR (true'", "22023"),
+        ("'ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 100, filter => 'true; DROP TABLE ds_one'", "22023"),
+        ("'ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 100, filter => 'true ORDER BY 1'", "22023"),
+        ("'ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 100, filter => 'v > 0 --'", "OK"),
+        ("'ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 100, filter => 'nope > 0'", "42703"),
+    ];
+    for (args, want) in cases {
+        let got = sqlstate_of(&call(args)).unwrap_or_else(|| "OK".into());
+        assert_eq!(got, want, "{args}");
+    }
+    assert_eq!(
+        error_of(&call(
+            "'ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 2, 'lttb'"
+        )),
+        "22023|points must be at least 3 for lttb (got 2)"
+    );
+    assert_eq!(
+        error_of(&call("'ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 100, 'spline'")),
+        "22023|unknown downsampling method \"spline\" (expected lttb, minmax_lttb, m4, minmax, uniform or avg)"
+    );
+    // NULL for a required argument: no rows, as from a STRICT function.
+    let n = Spi::get_one::<i64>(
+        "SELECT count(*) FROM sensor.downsample('ds_one', 'ts', 'v', NULL, '2024-01-02', 100)",
+    )
+    .unwrap();
+    assert_eq!(n, Some(0));
+}
+
+#[pg_test]
+fn the_query_runs_with_the_callers_privileges() {
+    setup();
+    Spi::run("CREATE ROLE ds_reader NOLOGIN").unwrap();
+    Spi::run("GRANT USAGE ON SCHEMA tests, sensor TO ds_reader").unwrap();
+    Spi::run("SET ROLE ds_reader").unwrap();
+    let denied = sqlstate_of(
+        "SELECT * FROM sensor.downsample('ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 100)",
+    );
+    Spi::run("RESET ROLE").unwrap();
+    Spi::run("GRANT SELECT ON ds_one TO ds_reader").unwrap();
+    Spi::run("SET ROLE ds_reader").unwrap();
+    let allowed = sqlstate_of(
+        "SELECT * FROM sensor.downsample('ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 100)",
+    );
+    Spi::run("RESET ROLE").unwrap();
+    assert_eq!(denied.as_deref(), Some("42501"));
+    assert_eq!(allowed, None);
+}
+
+#[pg_test]
+fn an_index_serves_the_ordered_scan_without_a_sort() {
+    setup();
+    let source = super::Source {
+        relation: "ds_multi".into(),
+        x: "ts".into(),
+        value: "v".into(),
+        series: Some("sensor".into()),
+        conditions: Vec::new(),
+        params: Vec::new(),
+        axis: super::Axis::Time,
+    };
+    Spi::run("SET LOCAL enable_seqscan = off").unwrap();
+    Spi::run(&format!(
+        "PREPARE ds_scan(timestamptz, timestamptz) AS {}",
+        source.scan_sql(true)
+    ))
+    .unwrap();
+    let plan = Spi::explain("EXECUTE ds_scan('2024-01-01', '2024-01-02')")
+        .unwrap()
+        .0
+        .to_string();
+    Spi::run("DEALLOCATE ds_scan").unwrap();
+    assert!(plan.contains("Index"), "{plan}");
+    assert!(!plan.contains("\"Sort\""), "{plan}");
+}
+
+#[pg_test]
+fn downsample_agg_groups_and_matches_the_stream() {
+    setup();
+    // Same equal-time bins as the stream: identical points per series.
+    for method in ["m4", "minmax", "minmax_lttb"] {
+        let agg = points(&format!(
+            "SELECT s.sensor || ' ' || p.time::text, p.value FROM (
+                 SELECT sensor, sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-02', 40, '{method}') AS d
+                 FROM ds_multi GROUP BY sensor) s, sensor.points(s.d) p ORDER BY s.sensor, p.time"
+        ));
+        let stream = points(&format!(
+            "SELECT series || ' ' || time::text, value FROM sensor.downsample('ds_multi', 'ts', 'v', '2024-01-01', '2024-01-02', 40, '{method}', series_column => 'sensor')"
+        ));
+        assert!(!stream.is_empty());
+        assert_eq!(agg.len(), stream.len(), "{method}");
+        assert_eq!(agg, stream, "{method}");
+    }
+    let five = Spi::get_one::<i32>(
+        "SELECT cardinality((sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-02', 5)).time) FROM ds_one",
+    )
+    .unwrap();
+    assert_eq!(five, Some(5));
+    assert_eq!(
+        sqlstate_of(
+            "SELECT sensor.downsample_agg(ts, v, '2024-01-01', ts + interval '1 day', 5) FROM ds_one"
+        )
+        .as_deref(),
+        Some("22023")
+    );
+    assert_eq!(
+        sqlstate_of("SELECT sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-02', 2, 'lttb') FROM ds_one")
+            .as_deref(),
+        Some("22023")
+    );
+    let empty = Spi::get_one::<bool>(
+        "SELECT sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-02', 5) IS NULL FROM ds_one WHERE false",
+    )
+    .unwrap();
+    assert_eq!(empty, Some(true));
+}
+
+#[pg_test]
+fn parallel_partial_aggregation_equals_the_serial_plan() {
+    Spi::run(
+        "CREATE TABLE ds_big AS SELECT '2024-01-01'::timestamptz + i * interval '10 ms' AS ts,
+                (i % 4)::text AS sensor, sin(i / 1000.0) + ((i::int8 * 7919) % 101) / 500.0 AS v
+         FROM generate_series(0, 399999) i;
+         ANALYZE ds_big;",
+    )
+    .unwrap();
+    let query = "SELECT concat_ws('|', sensor, d::text, (m).first_value, (m).max_time, (m).count,
+                                  round((m).sum::numeric, 6))
+                 FROM (SELECT sensor,
+                              sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-01 02:00', 60, 'minmax_lttb') AS d,
+                              sensor.m4_summary(ts, v) AS m
+                       FROM ds_big GROUP BY sensor) g ORDER BY 1";
+    let run = || -> Vec<String> {
+        Spi::connect(|client| {
+            client
+                .select(query, None, &[])
+                .unwrap()
+                .map(|row| row.get::<String>(1).unwrap().unwrap_or_default())
+                .collect()
+        })
+    };
+    Spi::run("SET LOCAL max_parallel_workers_per_gather = 0").unwrap();
+    let serial = run();
+    Spi::run(
+        "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0;
+         SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL max_parallel_workers_per_gather = 2",
+    )
+    .unwrap();
+    let plan = Spi::explain(query).unwrap().0.to_string();
+    assert!(plan.contains("Partial"), "{plan}");
+    assert!(plan.contains("Gather"), "{plan}");
+    let parallel = run();
+    assert_eq!(serial.len(), 4);
+    assert_eq!(parallel, serial);
+}
+
+#[pg_test]
+fn summaries_of_a_materialized_view_zoom_like_raw_rows() {
+    setup();
+    Spi::run(
+        "CREATE MATERIALIZED VIEW ds_minutes AS
+             SELECT sensor, date_trunc('minute', ts) AS bucket, sensor.m4_summary(ts, v) AS summary
+             FROM ds_multi GROUP BY 1, 2",
+    )
+    .unwrap();
+    // One day in 24 one-hour bins (m4, 96 points) or 1,000 bins of 86.4 s
+    // (minmax_lttb, 500 points × 4 / 2): minute buckets nest in hour bins only.
+    let from_summaries = points(
+        "SELECT s.sensor || ' ' || p.time::text, p.value FROM (
+             SELECT sensor, sensor.downsample_summaries(bucket, summary, '2024-01-01', '2024-01-02', 96, 'm4') AS d
+             FROM ds_minutes GROUP BY sensor) s, sensor.points(s.d) p ORDER BY 1",
+    );
+    let from_rows = points(
+        "SELECT series || ' ' || time::text, value FROM sensor.downsample('ds_multi', 'ts', 'v', '2024-01-01', '2024-01-02', 96, 'm4', series_column => 'sensor') ORDER BY 1",
+    );
+    assert!(!from_rows.is_empty());
+    assert_eq!(from_summaries.len(), from_rows.len());
+    assert_eq!(from_summaries, from_rows);
+    // The summary itself: count and extremes of a minute.
+    let (count, max) = Spi::get_two::<i64, f64>(
+        "SELECT (summary).count, (summary).max_value FROM ds_minutes WHERE sensor = 's2' AND bucket = '2024-01-01 00:00'",
+    )
+    .unwrap();
+    let (want_count, want_max) = Spi::get_two::<i64, f64>(
+        "SELECT count(*), max(v)::float8 FROM ds_multi WHERE sensor = 's2' AND ts < '2024-01-01 00:01'",
+    )
+    .unwrap();
+    assert_eq!(count, want_count);
+    assert_eq!(max, want_max);
+    // A forged inconsistent summary is refused.
+    assert_eq!(
+        sqlstate_of(
+            "SELECT sensor.downsample_summaries(now(), ROW(now(), 1, now(), 5, now(), 0, now(), 1, 1, 1)::sensor.m4, now() - interval '1 day', now() + interval '1 day', 10)"
+        )
+        .as_deref(),
+        Some("22P02")
+    );
+}
+
+#[pg_test]
+fn aggregates_work_with_the_continuous_aggregate_search_path() {
+    setup();
+    let schema = Spi::get_one::<String>("SELECT current_schema()::text")
+        .unwrap()
+        .unwrap();
+    Spi::run("SET LOCAL search_path = pg_catalog, pg_temp").unwrap();
+    let n = Spi::get_one::<i64>(&format!(
+        "SELECT count(*) FROM sensor.points((SELECT sensor.downsample_summaries(b, s, '2024-01-01', '2024-01-02', 20)
+             FROM (SELECT pg_catalog.date_trunc('minute', ts) b, sensor.m4_summary(ts, v) s FROM {schema}.ds_one GROUP BY 1) m))"
+    ))
+    .unwrap();
+    assert_eq!(n, Some(20));
+    let m = Spi::get_one::<i64>(&format!(
+        "SELECT count(*) FROM sensor.downsample('{schema}.ds_one', 'ts', 'v', '2024-01-01', '2024-01-02', 20, 'lttb')"
+    ))
+    .unwrap();
+    assert_eq!(m, Some(20));
+}
