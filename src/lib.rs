@@ -60,11 +60,11 @@ pgrx::extension_sql_file!(
     name = "tdms",
     requires = [
         "storage",
-        ingest::tdms::tdms_channels,
-        ingest::tdms::tdms_properties,
-        ingest::tdms::tdms_read,
-        ingest::tdms::load_tdms,
-        ingest::tdms::load_tdms_bytes
+        ingest::tdms::read::tdms_channels,
+        ingest::tdms::read::tdms_properties,
+        ingest::tdms::read::tdms_read,
+        ingest::tdms::load::load_tdms,
+        ingest::tdms::load::load_tdms_bytes
     ]
 );
 pgrx::extension_sql_file!(
@@ -74,7 +74,7 @@ pgrx::extension_sql_file!(
         "storage",
         ingest::tsv::tsv_read,
         ingest::tsv::load_tsv,
-        ingest::tsv::load_tsv_dir
+        ingest::tsv::dir::load_tsv_dir
     ]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
