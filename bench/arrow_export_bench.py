@@ -12,7 +12,7 @@ import psycopg  # noqa: E402
 
 TABLE = "bench_telemetry"
 QUERY = f"SELECT * FROM {TABLE}"
-# The e2e test's generator (pgrx-tests/e2e/test_export.py): three months of events.
+# The e2e test's generator (tests/e2e/test_export.py): three months of events.
 GENERATE = f"""
 DROP TABLE IF EXISTS {TABLE};
 CREATE TABLE {TABLE} (

@@ -22,18 +22,18 @@ fn lock_shared_tables() {
 fn fixture(name: &str) -> String {
     Spi::run("SELECT pg_advisory_xact_lock(hashtext('sensor_analytics tdms tests'))").unwrap();
     let bytes: &[u8] = match name {
-        "small" => include_bytes!("../../../pgrx-tests/data/tdms/small.tdms"),
-        "interleaved" => include_bytes!("../../../pgrx-tests/data/tdms/interleaved.tdms"),
-        "truncated" => include_bytes!("../../../pgrx-tests/data/tdms/truncated.tdms"),
-        "rtd_scale" => include_bytes!("../../../pgrx-tests/data/tdms/rtd_scale.tdms"),
-        "empty" => include_bytes!("../../../pgrx-tests/data/tdms/empty.tdms"),
-        "random" => include_bytes!("../../../pgrx-tests/data/tdms/random.tdms"),
-        "wrong_tag" => include_bytes!("../../../pgrx-tests/data/tdms/wrong_tag.tdms"),
-        "absurd_count" => include_bytes!("../../../pgrx-tests/data/tdms/absurd_count.tdms"),
+        "small" => include_bytes!("../../../tests/data/tdms/small.tdms"),
+        "interleaved" => include_bytes!("../../../tests/data/tdms/interleaved.tdms"),
+        "truncated" => include_bytes!("../../../tests/data/tdms/truncated.tdms"),
+        "rtd_scale" => include_bytes!("../../../tests/data/tdms/rtd_scale.tdms"),
+        "empty" => include_bytes!("../../../tests/data/tdms/empty.tdms"),
+        "random" => include_bytes!("../../../tests/data/tdms/random.tdms"),
+        "wrong_tag" => include_bytes!("../../../tests/data/tdms/wrong_tag.tdms"),
+        "absurd_count" => include_bytes!("../../../tests/data/tdms/absurd_count.tdms"),
         "raw_offset_past_end" => {
-            include_bytes!("../../../pgrx-tests/data/tdms/raw_offset_past_end.tdms")
+            include_bytes!("../../../tests/data/tdms/raw_offset_past_end.tdms")
         }
-        "time_overflow" => include_bytes!("../../../pgrx-tests/data/tdms/time_overflow.tdms"),
+        "time_overflow" => include_bytes!("../../../tests/data/tdms/time_overflow.tdms"),
         other => panic!("no fixture {other}"),
     };
     let dir = fixture_dir();

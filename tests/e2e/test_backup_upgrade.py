@@ -11,8 +11,8 @@ import pytest
 from nptdms import ChannelObject, GroupObject, RootObject, TdmsWriter
 
 SOURCE = pathlib.Path(__file__).resolve().parents[2]
-FINGERPRINT = (SOURCE / "pgrx-tests" / "e2e" / "sql" / "extension_fingerprint.sql").read_text()
-TDMS = SOURCE / "pgrx-tests" / "data" / "tdms"
+FINGERPRINT = (SOURCE / "tests" / "e2e" / "sql" / "extension_fingerprint.sql").read_text()
+TDMS = SOURCE / "tests" / "data" / "tdms"
 
 DATA_TABLES = ["datasets", "channels", "samples", "indexed_samples", "tsv_channels",
                "electrical_samples", "tsv_runs", "tsv_files", "company_access"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the tiny hand-made TDMS files of the golden tests (pgrx-tests/sql/tdms.sql).
+"""Writes the tiny hand-made TDMS files of the golden tests (tests/pg_regress/sql/tdms.sql).
 
 Usage: python3 make_fixtures.py [OUT_DIR]   (default: this directory)
 

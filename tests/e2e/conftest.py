@@ -1,4 +1,4 @@
-"""Shared fixtures for the end-to-end tests (run by pgrx-tests/e2e/run)."""
+"""Shared fixtures for the end-to-end tests (run by tests/e2e/run)."""
 import hashlib
 import os
 import pathlib

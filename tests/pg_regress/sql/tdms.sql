@@ -1,5 +1,5 @@
 -- TDMS ingestion: tdms_channels, tdms_properties, tdms_read, load_tdms, load_tdms_bytes,
--- delete_dataset, and their error messages. Fixtures: pgrx-tests/data/tdms (hand-made,
+-- delete_dataset, and their error messages. Fixtures: tests/data/tdms (hand-made,
 -- see make_fixtures.py). sensor_data.samples is a hypertable when TimescaleDB is installed:
 -- the output is the same either way.
 \set d '/tmp/sensor_regress_fixtures/tdms/'

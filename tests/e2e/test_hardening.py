@@ -13,7 +13,7 @@ import pytest
 from nptdms import ChannelObject, GroupObject, RootObject, TdmsWriter
 
 SOURCE = pathlib.Path(__file__).resolve().parents[2]
-TDMS = SOURCE / "pgrx-tests" / "data" / "tdms"
+TDMS = SOURCE / "tests" / "data" / "tdms"
 
 # A value of each argument type, to fill the positions that are not NULL.
 SAMPLE = {

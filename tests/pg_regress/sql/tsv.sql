@@ -1,6 +1,6 @@
 -- T302 (PowerView) TSV ingestion: sensor.tsv_read, load_tsv, load_tsv_dir, the reports,
 -- the Grafana view and row-level security per company. Fixtures: run-regress copies
--- fixtures/ and pgrx-tests/data to /tmp/sensor_regress_fixtures.
+-- fixtures/ and tests/data to /tmp/sensor_regress_fixtures.
 SET timezone = 'UTC';
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
