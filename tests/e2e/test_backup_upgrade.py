@@ -1,6 +1,7 @@
 """Loaded data over time: pg_dump and restore (custom and plain formats, plain PostgreSQL and
 TimescaleDB with its documented procedure), DROP EXTENSION, and ALTER EXTENSION UPDATE from
 0.1.0 (whose frozen install script is in sql/archive/)."""
+import gzip
 import os
 import pathlib
 import re
@@ -267,7 +268,7 @@ def test_update_from_0_1_0_keeps_data_and_states_and_equals_a_fresh_install(flav
 def test_0_1_0_objects_are_served_by_this_library():
     """Every C function of the 0.1.0 script still has its symbol in this library, so a
     database still at 0.1.0 keeps working until ALTER EXTENSION UPDATE runs."""
-    script = (SOURCE / "sql" / "archive" / "sensor_analytics--0.1.0.sql").read_text()
+    script = gzip.decompress((SOURCE / "sql" / "archive" / "sensor_analytics--0.1.0.sql.gz").read_bytes()).decode()
     symbols = sorted(set(re.findall(r"AS 'MODULE_PATHNAME', '(\w+)'", script)))
     assert len(symbols) > 50
     lib = pathlib.Path(subprocess.run(["pg_config", "--pkglibdir"], capture_output=True, text=True).stdout.strip()) / "sensor_analytics.so"
