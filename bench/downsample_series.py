@@ -1,0 +1,163 @@
+"""Multi-series downsampling (what every multi-series Grafana panel runs) against a plain
+scan of the same rows, in one run.
+
+Usage: downsample_series.py [ROUNDS]   (connection from the PG* environment)
+
+Data (made once, kept in the cluster): 3 series x 2,000,000 rows at 1 Hz (23 days each),
+series column `channel_id int`, indexed on (channel_id, ts) and on ts, in
+- bench_series_plain: a plain table;
+- with TimescaleDB: bench_series_hyper, a hypertable (1-day chunks), and
+  bench_series_compressed, the same compressed (segmented by channel_id).
+
+For each table: count(value) over the window, and
+sensor.downsample(table, 'ts', 'value', from, to, 1000, series_column => 'channel_id'),
+each round the second right after the first; a ratio is the median over ROUNDS of those
+pairs (the machine is shared: pairs cancel its drift). JIT off, serial plans and parallel
+plans allowed (2 workers), the same settings on both sides of a ratio. Also the backend's
+peak private memory (RssAnon) for 1,000,000 distinct series of 1 row each.
+"""
+import os
+import sys
+import threading
+import time
+
+import psycopg
+
+SERIES = 3
+ROWS_PER_SERIES = 2_000_000
+FROM, TO = "2024-01-01 00:00+00", "2024-02-01 00:00+00"
+POINTS = 1000
+
+
+def timescaledb(conn):
+    return conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb')").fetchone()[0]
+
+
+def make_table(conn, name, kind):
+    have = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
+    if have and conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == SERIES * ROWS_PER_SERIES:
+        print(f"reusing {name}", file=sys.stderr)
+        return
+    print(f"generating {name} ({kind})...", file=sys.stderr)
+    conn.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
+    conn.execute(f"CREATE TABLE {name} (channel_id int NOT NULL, ts timestamptz NOT NULL, value float8)")
+    if kind != "plain":
+        conn.execute(f"SELECT create_hypertable('{name}', 'ts', chunk_time_interval => interval '1 day')")
+    # Rows arrive as a logger writes them: every series at each second.
+    conn.execute(
+        f"""INSERT INTO {name}
+            SELECT c, timestamptz '{FROM}' + i * interval '1 second',
+                   sin(i / 5000.0 + c) + ((i::int8 * 7919 + c) % 1009) / 5000.0
+            FROM generate_series(0, {ROWS_PER_SERIES - 1}) i, generate_series(1, {SERIES}) c"""
+    )
+    conn.execute(f"CREATE INDEX ON {name} (channel_id, ts)")
+    if kind == "plain":
+        conn.execute(f"CREATE INDEX ON {name} (ts)")
+    if kind == "compressed":
+        conn.execute(f"ALTER TABLE {name} SET (timescaledb.compress, timescaledb.compress_segmentby = 'channel_id', "
+                     f"timescaledb.compress_orderby = 'ts')")
+        conn.execute(f"SELECT compress_chunk(c) FROM show_chunks('{name}') c")
+    conn.execute(f"VACUUM ANALYZE {name}")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(conn, sql, pid):
+    cpu = cpu_seconds(pid)
+    start = time.perf_counter()
+    rows = conn.execute(sql, {"f": FROM, "t": TO, "n": POINTS}).fetchall()
+    return time.perf_counter() - start, cpu_seconds(pid) - cpu, rows
+
+
+def pairs(conn, table, rounds, parallel):
+    conn.execute(f"SET max_parallel_workers_per_gather = {2 if parallel else 0}")
+    conn.execute("SET jit = off")
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    base = f"SELECT count(value) FROM {table} WHERE ts >= %(f)s AND ts < %(t)s"
+    ours = (f"SELECT series, count(*) FROM sensor.downsample('{table}', 'ts', 'value', %(f)s, %(t)s, %(n)s, "
+            f"series_column => 'channel_id') GROUP BY series ORDER BY series")
+    walls, cpus, best = [], [], [float("inf"), float("inf")]
+    per_series = None
+    for _ in range(rounds):
+        bw, bc, _ = timed(conn, base, pid)
+        ow, oc, rows = timed(conn, ours, pid)
+        per_series = rows
+        best = [min(best[0], bw), min(best[1], ow)]
+        walls.append(ow / bw)
+        cpus.append(oc / bc if bc else float("nan"))
+    conn.execute("RESET max_parallel_workers_per_gather; RESET jit")
+    med = lambda v: sorted(v)[len(v) // 2]
+    return best, med(walls), med(cpus), per_series
+
+
+def rss_anon_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    raise RuntimeError("no RssAnon")
+
+
+def many_series_memory(conn):
+    """Peak RssAnon growth of a fresh backend downsampling 1,000,000 series of one row."""
+    have = conn.execute("SELECT to_regclass('bench_many_series') IS NOT NULL").fetchone()[0]
+    if not have:
+        conn.execute("CREATE TABLE bench_many_series AS SELECT i AS channel_id, timestamptz '2024-01-01' + i * interval '1 ms' AS ts, "
+                     "i::float8 AS value FROM generate_series(1, 1000000) i")
+        conn.execute("VACUUM ANALYZE bench_many_series")
+    with psycopg.connect(autocommit=True) as c:
+        c.execute("SET max_parallel_workers_per_gather = 0")
+        pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
+        c.execute("SELECT count(*) FROM sensor.downsample('bench_many_series', 'ts', 'value', '2024-01-01', '2024-01-01 00:00:01', 10, "
+                  "series_column => 'channel_id')").fetchall()
+        base = rss_anon_kb(pid)
+        peak = [base]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], rss_anon_kb(pid))
+                time.sleep(0.001)
+
+        t = threading.Thread(target=sample)
+        t.start()
+        try:
+            n = c.execute("SELECT count(*) FROM sensor.downsample('bench_many_series', 'ts', 'value', '2024-01-01', '2024-01-02', 10, "
+                          "series_column => 'channel_id')").fetchone()[0]
+        finally:
+            done.set()
+            t.join()
+        work_mem = c.execute("SHOW work_mem").fetchone()[0]
+        return n, max(peak[0], rss_anon_kb(pid)) - base, work_mem
+
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    with psycopg.connect(autocommit=True) as conn:
+        tables = [("bench_series_plain", "plain")]
+        if timescaledb(conn):
+            tables += [("bench_series_hyper", "hypertable"), ("bench_series_compressed", "compressed")]
+        else:
+            print("SKIP: TimescaleDB is not installed: hypertable and compressed variants skipped")
+        for name, kind in tables:
+            make_table(conn, name, kind)
+        print(f"{SERIES} series x {ROWS_PER_SERIES:,} rows -> {POINTS} points per series; {rounds} rounds; "
+              f"cores={os.cpu_count()}; jit off")
+        for name, kind in tables:
+            for parallel in (False, True):
+                (base, ours), wall, cpu, rows = pairs(conn, name, rounds, parallel)
+                plans = "parallel (2 workers)" if parallel else "serial"
+                cpu_text = f"  backend CPU {cpu:.3f}" if not parallel else ""
+                print(f"  {kind:<11} {plans:<21} count(value) {base * 1e3:8.1f} ms   downsample {ours * 1e3:8.1f} ms   "
+                      f"ratio {wall:.3f}{cpu_text}   (target <= 1.25)")
+            assert rows and len(rows) == SERIES, rows
+        n, kb, work_mem = many_series_memory(conn)
+        print(f"  1,000,000 series of one row: {n:,} rows out, peak backend memory +{kb:,} kB (work_mem {work_mem})")
+
+
+if __name__ == "__main__":
+    main()
