@@ -25,8 +25,8 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 
 use ::downsample::{
-    bins_for, gap_breaks, DownsampleOptions, LttbStream, Method, Point, TimeRangeDownsampler,
-    DEFAULT_RATIO,
+    bins_for, gap_breaks, DownsampleOptions, LttbStream, M4Summary, Method, Point,
+    TimeRangeDownsampler, DEFAULT_RATIO,
 };
 use pgrx::list::old_list::PgList;
 use pgrx::prelude::*;
@@ -36,6 +36,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use crate::error::{SensorError, SensorResult};
 
 use crate::pg::args::{RegClass, SqlName};
+use crate::pg::row_groups::{KeyColumn, RowGroups};
 use crate::pg::row_stream::{stream_rows, Param, Row, RowSink};
 use crate::pg::time;
 
@@ -137,10 +138,16 @@ pub(crate) struct Source {
     pub relation: String,
     pub x: String,
     pub value: String,
-    pub series: Option<String>,
+    pub series: Option<Series>,
     pub conditions: Vec<String>,
     pub params: Vec<Param>,
     pub axis: Axis,
+}
+
+/// A series column: its quoted name and how the grouped scan reads it.
+pub(crate) struct Series {
+    pub column: String,
+    pub key: KeyColumn,
 }
 
 impl Source {
@@ -154,23 +161,33 @@ impl Source {
         terms.join(" AND ")
     }
 
+    /// The series as text, named so that ORDER BY and GROUP BY below mean the table's
+    /// column, not this output (text sorts 10 before 9, and defeats a (series, x) index).
     fn series_text(&self) -> String {
         match &self.series {
-            Some(s) => format!("CAST({s} AS pg_catalog.text)"),
+            Some(s) => format!("CAST({} AS pg_catalog.text) AS sensor_series", s.column),
             None => "NULL::pg_catalog.text".to_string(),
         }
     }
 
-    /// Columns: series text, x, value float8.
+    /// Columns: series text, x, value float8; ordered by series, then x (when asked).
     fn scan_sql(&self, ordered: bool) -> String {
         let order = match (&self.series, ordered) {
-            (Some(s), _) => format!(" ORDER BY {s}, {}", self.x),
+            (Some(s), _) => format!(" ORDER BY {}, {}", s.column, self.x),
             (None, true) => format!(" ORDER BY {}", self.x),
             (None, false) => String::new(),
         };
+        self.select_sql(&self.series_text(), &order)
+    }
+
+    /// Columns: the series key as [`KeyColumn`] reads it, x, value float8; in any order.
+    fn grouped_scan_sql(&self, series: &Series) -> String {
+        self.select_sql(&series.key.select_expr(&series.column), "")
+    }
+
+    fn select_sql(&self, series: &str, order: &str) -> String {
         format!(
             "SELECT {series}, CAST({x} AS {xt}), CAST({v} AS pg_catalog.float8) FROM {rel} WHERE {w}{order}",
-            series = self.series_text(),
             x = self.x,
             xt = self.axis.sql_type(),
             v = self.value,
@@ -183,7 +200,7 @@ impl Source {
     /// can answer with an index-only scan.
     fn count_sql(&self) -> String {
         let group = match &self.series {
-            Some(s) => format!(" GROUP BY {s}"),
+            Some(s) => format!(" GROUP BY {}", s.column),
             None => String::new(),
         };
         format!(
@@ -219,9 +236,15 @@ pub(crate) fn downsample_window(
     request: &Request,
 ) -> SensorResult<Vec<SeriesPoints>> {
     if request.method != Method::Lttb {
+        if let Some(series) = &source.series {
+            if let Some(points) = grouped_window(source, series, request)? {
+                return Ok(points);
+            }
+            // Over work_mem: one series at a time, rows ordered by series.
+        }
         let mut sink = WindowSink::new(source, request, None, None);
         stream_rows(
-            &source.scan_sql(false),
+            &source.scan_sql(source.series.is_some()),
             &source.all_params(request),
             3,
             &mut sink,
@@ -276,6 +299,100 @@ pub(crate) fn downsample_window(
             SeriesResult::Miscounted { .. } => Some(Err(rows_changed())),
         })
         .collect()
+}
+
+/// The binned methods with a series column: one kernel per series, rows in any order (a
+/// sequential or parallel scan, no sort). `None` when the kernels would need more than
+/// `work_mem`: the caller then reads one series at a time.
+fn grouped_window(
+    source: &Source,
+    series: &Series,
+    request: &Request,
+) -> SensorResult<Option<Vec<SeriesPoints>>> {
+    let mut sink = GroupedSink {
+        request,
+        axis: source.axis,
+        groups: RowGroups::new(series.key, 0),
+        rows: 0,
+        bins: bins_for(request.method, request.points, DEFAULT_RATIO)?,
+        // SAFETY: reading an integer GUC of this backend.
+        budget: u64::try_from(unsafe { pg_sys::work_mem }).unwrap_or(0) * 1024,
+        over_budget: false,
+    };
+    let streamed = stream_rows(
+        &source.grouped_scan_sql(series),
+        &source.all_params(request),
+        3,
+        &mut sink,
+    );
+    if sink.over_budget {
+        return Ok(None);
+    }
+    streamed?;
+    sink.groups
+        .into_sorted()
+        .into_iter()
+        .map(|(key, kernel)| {
+            Ok(SeriesPoints {
+                label: key.label().map(String::into_bytes),
+                points: kernel.finish()?,
+            })
+        })
+        .collect::<SensorResult<Vec<_>>>()
+        .map(Some)
+}
+
+/// Feeds scanned rows (series key, x, value) to the kernel of their series.
+struct GroupedSink<'a> {
+    request: &'a Request,
+    axis: Axis,
+    groups: RowGroups<TimeRangeDownsampler>,
+    rows: u64,
+    /// Bins of one kernel: each row fills at most one more.
+    bins: u64,
+    /// `work_mem`, in bytes.
+    budget: u64,
+    over_budget: bool,
+}
+
+impl GroupedSink<'_> {
+    /// A bound of the kernels' memory: each holds its fixed part and up to `points` raw
+    /// points, and every row fills at most one more bin of its series.
+    fn bytes(&self) -> u64 {
+        let kernels = self.groups.len() as u64;
+        let fixed = (std::mem::size_of::<TimeRangeDownsampler>() + 64) as u64
+            + self.request.points as u64 * std::mem::size_of::<Point>() as u64;
+        let bin = (std::mem::size_of::<M4Summary>() + 48) as u64;
+        kernels * fixed + self.rows.min(kernels.saturating_mul(self.bins)) * bin
+    }
+}
+
+impl RowSink for GroupedSink<'_> {
+    fn row(&mut self, row: &Row) -> SensorResult<()> {
+        let (Some(x), Some(v)) = (row.i64(1), row.f64(2)) else {
+            return Ok(());
+        };
+        let (r, groups_before) = (self.request, self.groups.len());
+        let kernel = self.groups.group_of(row, || {
+            Ok(TimeRangeDownsampler::new(
+                r.from,
+                r.to,
+                r.points,
+                r.method,
+                &Request::options(),
+            )?)
+        })?;
+        kernel.push(self.axis.to_kernel(x), v);
+        self.rows += 1;
+        if (self.groups.len() != groups_before || self.rows.is_multiple_of(65_536))
+            && self.bytes() > self.budget
+        {
+            self.over_budget = true;
+            // Stops the executor; grouped_window reads the window again, by series.
+            return Err(SensorError::not_supported("over work_mem"));
+        }
+        Ok(())
+    }
 }
 
 fn rows_changed() -> SensorError {
@@ -636,7 +753,15 @@ fn downsample(
         relation: relation.qualified_name()?,
         x: time_column.quoted(),
         value: value_column.quoted(),
-        series: series_column.as_ref().map(SqlName::quoted),
+        series: series_column
+            .as_ref()
+            .map(|c| -> SensorResult<Series> {
+                Ok(Series {
+                    column: c.quoted(),
+                    key: KeyColumn::of(relation.0, &c.0)?,
+                })
+            })
+            .transpose()?,
         conditions,
         params: Vec::new(),
         axis: Axis::Time,

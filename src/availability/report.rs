@@ -15,112 +15,24 @@ use super::config;
 use crate::error::{ErrorKind, SensorError, SensorResult};
 use crate::pg::args::RegClass;
 use crate::pg::quoting::{quote_identifier, quote_literal};
+use crate::pg::row_groups::{KeyColumn, RowGroups};
 use crate::pg::row_stream::{stream_rows, stream_rows_serial, Param, Row, RowSink};
 use crate::pg::{search_path, time};
 
 /// Receives the window's events from the executor: per equipment, the bucket states.
-/// Integer equipment columns are keyed by value (no text per row); rows of one equipment
-/// often follow each other, so the last group is checked before the map.
 struct ReportSink<'a> {
     spec: &'a BucketSpec,
-    integer_key: bool,
-    groups: Vec<(Option<String>, BucketStates)>,
-    by_int: HashMap<i64, usize, BuildIntHasher>,
-    by_text: HashMap<Vec<u8>, usize>,
-    null_group: Option<usize>,
-    last: Option<(Option<i64>, usize)>,
+    groups: RowGroups<BucketStates>,
     /// The statuses seen so far (a handful), already checked as UTF-8.
     statuses: Vec<(Vec<u8>, String)>,
-}
-
-/// A multiplicative hash for integer keys: SipHash's flooding resistance buys nothing for
-/// equipment ids of one query and costs more than the rest of the row's work.
-#[derive(Default, Clone, Copy)]
-struct BuildIntHasher;
-
-#[derive(Default)]
-struct IntHasher(u64);
-
-impl std::hash::BuildHasher for BuildIntHasher {
-    type Hasher = IntHasher;
-    fn build_hasher(&self) -> IntHasher {
-        IntHasher(0)
-    }
-}
-
-impl std::hash::Hasher for IntHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_i64(&mut self, v: i64) {
-        self.0 = (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-impl ReportSink<'_> {
-    fn group(&mut self, key: Option<i64>, text: Option<&[u8]>) -> usize {
-        let new_group = |groups: &mut Vec<(Option<String>, BucketStates)>,
-                         label: Option<String>| {
-            groups.push((label, BucketStates::default()));
-            groups.len() - 1
-        };
-        match (key, text) {
-            (Some(k), _) => *self
-                .by_int
-                .entry(k)
-                .or_insert_with(|| new_group(&mut self.groups, Some(k.to_string()))),
-            (None, Some(t)) => match self.by_text.get(t) {
-                Some(&i) => i,
-                None => {
-                    let i = new_group(
-                        &mut self.groups,
-                        Some(String::from_utf8_lossy(t).into_owned()),
-                    );
-                    self.by_text.insert(t.to_vec(), i);
-                    i
-                }
-            },
-            (None, None) => match self.null_group {
-                Some(i) => i,
-                None => {
-                    let i = new_group(&mut self.groups, None);
-                    self.null_group = Some(i);
-                    i
-                }
-            },
-        }
-    }
 }
 
 impl RowSink for ReportSink<'_> {
     fn row(&mut self, row: &Row) -> SensorResult<()> {
         let Some(t) = row.i64(1) else { return Ok(()) };
-        let index = if self.integer_key {
-            let key = row.i64(0);
-            match self.last {
-                Some((Some(last), i)) if key == Some(last) => i,
-                _ => {
-                    let i = match key {
-                        Some(k) => self.group(Some(k), None),
-                        None => self.group(None, None),
-                    };
-                    self.last = key.map(|k| (Some(k), i));
-                    i
-                }
-            }
-        } else {
-            row.with_text(0, |text| self.group(None, text))
-        };
         let spec = self.spec;
-        let (groups, statuses) = (&mut self.groups, &mut self.statuses);
-        let Some((_, group)) = groups.get_mut(index) else {
-            return Ok(());
-        };
+        let statuses = &mut self.statuses;
+        let group = self.groups.group_of(row, || Ok(BucketStates::default()))?;
         row.with_text(2, |state| {
             // A NULL status is a status nobody knows.
             let state = match state {
@@ -365,22 +277,13 @@ fn report_rows(
         to: source.to,
         width,
     };
-    let integer_key = match equipment_column {
-        Some(column) => matches!(
-            Spi::get_one_with_args::<pg_sys::Oid>(
-                "SELECT atttypid FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2",
-                &[relation.into(), column.into()],
-            )
-            .ok()
-            .flatten(),
-            Some(pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID)
-        ),
-        None => false,
+    let key = match equipment_column {
+        Some(column) => KeyColumn::of(relation, column)?,
+        None => KeyColumn::Text,
     };
-    let equipment = match (&source.equipment, integer_key) {
-        (Some(e), true) => format!("{e}::int8"),
-        (Some(e), false) => format!("{e}::text"),
-        (None, _) => "NULL::text".to_string(),
+    let equipment = match &source.equipment {
+        Some(e) => key.select_expr(e),
+        None => "NULL::pg_catalog.text".to_string(),
     };
     let query = format!(
         "SELECT {equipment}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= $1 AND {t} < $2",
@@ -390,12 +293,7 @@ fn report_rows(
     );
     let mut sink = ReportSink {
         spec: &spec,
-        integer_key,
-        groups: Vec::new(),
-        by_int: HashMap::with_hasher(BuildIntHasher),
-        by_text: HashMap::new(),
-        null_group: None,
-        last: None,
+        groups: RowGroups::new(key, 0),
         statuses: Vec::new(),
     };
     // A serial scan delivers each equipment's rows in heap order; a Gather would
@@ -411,7 +309,12 @@ fn report_rows(
     )?;
 
     let carry = source.carry_ins()?;
-    let mut groups: HashMap<Option<String>, BucketStates> = sink.groups.into_iter().collect();
+    let mut groups: HashMap<Option<String>, BucketStates> = sink
+        .groups
+        .into_sorted()
+        .into_iter()
+        .map(|(key, states)| (key.label(), states))
+        .collect();
     for e in carry.keys() {
         groups.entry(e.clone()).or_default();
     }

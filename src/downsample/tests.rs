@@ -204,19 +204,9 @@ fn the_query_runs_with_the_callers_privileges() {
     assert_eq!(allowed, None);
 }
 
-#[pg_test]
-fn an_index_serves_the_ordered_scan_without_a_sort() {
-    setup();
-    let source = super::Source {
-        relation: "ds_multi".into(),
-        x: "ts".into(),
-        value: "v".into(),
-        series: Some("sensor".into()),
-        conditions: Vec::new(),
-        params: Vec::new(),
-        axis: super::Axis::Time,
-    };
-    Spi::run("SET LOCAL enable_seqscan = off").unwrap();
+/// The plan of `source`'s ordered scan over one day.
+fn ordered_scan_plan(source: &super::Source) -> String {
+    Spi::run("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off").unwrap();
     Spi::run(&format!(
         "PREPARE ds_scan(timestamptz, timestamptz) AS {}",
         source.scan_sql(true)
@@ -227,8 +217,67 @@ fn an_index_serves_the_ordered_scan_without_a_sort() {
         .0
         .to_string();
     Spi::run("DEALLOCATE ds_scan").unwrap();
+    plan
+}
+
+fn series_source(relation: &str, column: &str, key: crate::pg::row_groups::KeyColumn) -> super::Source {
+    super::Source {
+        relation: relation.into(),
+        x: "ts".into(),
+        value: "v".into(),
+        series: Some(super::Series {
+            column: column.into(),
+            key,
+        }),
+        conditions: Vec::new(),
+        params: Vec::new(),
+        axis: super::Axis::Time,
+    }
+}
+
+#[pg_test]
+fn an_index_serves_the_ordered_scan_without_a_sort() {
+    use crate::pg::row_groups::KeyColumn;
+    setup();
+    let plan = ordered_scan_plan(&series_source("ds_multi", "sensor", KeyColumn::Text));
     assert!(plan.contains("Index"), "{plan}");
     assert!(!plan.contains("\"Sort\""), "{plan}");
+    // An integer series column too: the ORDER BY means the column, not its text (which
+    // would sort 10 before 9 and defeat the index).
+    Spi::run(
+        "CREATE TEMP TABLE ds_int AS SELECT (i % 12) AS channel, timestamptz '2024-01-01' + i * interval '1 minute' AS ts, i::float8 AS v FROM generate_series(0, 5000) i;
+         CREATE INDEX ON ds_int (channel, ts); ANALYZE ds_int",
+    )
+    .unwrap();
+    let plan = ordered_scan_plan(&series_source("ds_int", "channel", KeyColumn::Integer));
+    assert!(plan.contains("Index"), "{plan}");
+    assert!(!plan.contains("\"Sort\""), "{plan}");
+}
+
+#[pg_test]
+fn series_come_out_in_key_order_with_and_without_work_mem() {
+    Spi::run(
+        "CREATE TEMP TABLE ds_keys AS SELECT (i % 12) AS channel, timestamptz '2024-01-01' + i * interval '1 minute' AS ts, sin(i)::float8 AS v FROM generate_series(0, 20000) i",
+    )
+    .unwrap();
+    let run = || {
+        Spi::get_one::<String>(
+            "SELECT string_agg(series || ':' || n || ':' || round(s::numeric, 9), ',' ORDER BY o) FROM (
+               SELECT series, count(*) AS n, sum(value) AS s, min(ordinality) AS o
+               FROM sensor.downsample('ds_keys', 'ts', 'v', '2024-01-01', '2024-01-20', 50, series_column => 'channel')
+                    WITH ORDINALITY GROUP BY series) g",
+        )
+        .unwrap()
+        .unwrap()
+    };
+    let grouped = run();
+    // 64 kB of work_mem is less than twelve kernels: one series at a time, by series.
+    Spi::run("SET LOCAL work_mem = '64kB'").unwrap();
+    let ordered = run();
+    assert_eq!(grouped, ordered);
+    let order: Vec<&str> = grouped.split(',').map(|g| g.split(':').next().unwrap()).collect();
+    let expected: Vec<String> = (0..12).map(|c| c.to_string()).collect();
+    assert_eq!(order, expected);
 }
 
 #[pg_test]

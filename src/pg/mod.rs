@@ -15,6 +15,7 @@ pub mod cursor;
 pub mod float8_array;
 pub mod privileges;
 pub mod quoting;
+pub mod row_groups;
 pub mod row_stream;
 pub mod search_path;
 pub mod time;
