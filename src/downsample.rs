@@ -37,6 +37,7 @@ use crate::error::{SensorError, SensorResult};
 
 use crate::pg::args::{RegClass, SqlName};
 use crate::pg::row_groups::{KeyColumn, RowGroups};
+use crate::pg::row_store::RowStore;
 use crate::pg::row_stream::{stream_rows, Param, Row, RowSink};
 use crate::pg::time;
 
@@ -230,26 +231,35 @@ pub(crate) struct SeriesPoints {
     pub points: Vec<Point>,
 }
 
-/// Downsamples the window `request` of `source`, one result per series in scan order.
+/// Where [`downsample_window`] hands each series' points, as soon as the series is done.
+pub(crate) type Emit<'e> = dyn FnMut(SeriesPoints) -> SensorResult<()> + 'e;
+
+/// Downsamples the window `request` of `source`, one result per series, in key order.
+/// The binned methods keep no finished series: memory is the kernels' (bounded by
+/// `work_mem` with a series column, else one series at a time). Exact `lttb` keeps every
+/// series' points until its recount pass is done.
 pub(crate) fn downsample_window(
     source: &Source,
     request: &Request,
-) -> SensorResult<Vec<SeriesPoints>> {
+    emit: &mut Emit<'_>,
+) -> SensorResult<()> {
     if request.method != Method::Lttb {
         if let Some(series) = &source.series {
-            if let Some(points) = grouped_window(source, series, request)? {
-                return Ok(points);
+            if grouped_window(source, series, request, emit)? {
+                return Ok(());
             }
             // Over work_mem: one series at a time, rows ordered by series.
         }
         let mut sink = WindowSink::new(source, request, None, None);
+        sink.emit = Some(emit);
         stream_rows(
             &source.scan_sql(source.series.is_some()),
             &source.all_params(request),
             3,
             &mut sink,
         )?;
-        return sink.into_points();
+        sink.finish()?;
+        return Ok(());
     }
     // Exact LTTB: per-series row counts, then the ordered stream.
     let mut counter = CountSink::default();
@@ -291,24 +301,38 @@ pub(crate) fn downsample_window(
             }
         }
     }
-    results
-        .into_iter()
-        .filter_map(|(label, r)| match r {
-            SeriesResult::Points(points) => Some(Ok(SeriesPoints { label, points })),
-            SeriesResult::Skipped => None,
-            SeriesResult::Miscounted { .. } => Some(Err(rows_changed())),
-        })
-        .collect()
+    for (label, result) in results {
+        match result {
+            SeriesResult::Points(points) => emit(SeriesPoints { label, points })?,
+            SeriesResult::Skipped => {}
+            SeriesResult::Miscounted { .. } => return Err(rows_changed()),
+        }
+    }
+    Ok(())
+}
+
+/// [`downsample_window`] into a vector: for windows of one series.
+pub(crate) fn downsample_window_points(
+    source: &Source,
+    request: &Request,
+) -> SensorResult<Vec<SeriesPoints>> {
+    let mut out = Vec::new();
+    downsample_window(source, request, &mut |series| {
+        out.push(series);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// The binned methods with a series column: one kernel per series, rows in any order (a
-/// sequential or parallel scan, no sort). `None` when the kernels would need more than
-/// `work_mem`: the caller then reads one series at a time.
+/// sequential or parallel scan, no sort). `false`, having emitted nothing, when the kernels
+/// would need more than `work_mem`: the caller then reads one series at a time.
 fn grouped_window(
     source: &Source,
     series: &Series,
     request: &Request,
-) -> SensorResult<Option<Vec<SeriesPoints>>> {
+    emit: &mut Emit<'_>,
+) -> SensorResult<bool> {
     let mut sink = GroupedSink {
         request,
         axis: source.axis,
@@ -326,20 +350,16 @@ fn grouped_window(
         &mut sink,
     );
     if sink.over_budget {
-        return Ok(None);
+        return Ok(false);
     }
     streamed?;
-    sink.groups
-        .into_sorted()
-        .into_iter()
-        .map(|(key, kernel)| {
-            Ok(SeriesPoints {
-                label: key.label().map(String::into_bytes),
-                points: kernel.finish()?,
-            })
-        })
-        .collect::<SensorResult<Vec<_>>>()
-        .map(Some)
+    for (key, kernel) in sink.groups.into_sorted() {
+        emit(SeriesPoints {
+            label: key.label().map(String::into_bytes),
+            points: kernel.finish()?,
+        })?;
+    }
+    Ok(true)
 }
 
 /// Feeds scanned rows (series key, x, value) to the kernel of their series.
@@ -469,7 +489,7 @@ impl Kernel {
 }
 
 /// Feeds scanned rows (series text, x, value) to one kernel per series.
-struct WindowSink<'a> {
+struct WindowSink<'a, 'e> {
     request: &'a Request,
     axis: Axis,
     by_series: bool,
@@ -478,10 +498,12 @@ struct WindowSink<'a> {
     /// Only these series are computed (a second exact-LTTB pass).
     only: Option<&'a HashSet<Label>>,
     current: Option<(Label, Kernel)>,
+    /// Where finished series' points go; without it they are kept in `done`.
+    emit: Option<&'e mut Emit<'e>>,
     done: Vec<(Label, SeriesResult)>,
 }
 
-impl<'a> WindowSink<'a> {
+impl<'a, 'e> WindowSink<'a, 'e> {
     fn new(
         source: &Source,
         request: &'a Request,
@@ -495,6 +517,7 @@ impl<'a> WindowSink<'a> {
             counts,
             only,
             current: None,
+            emit: None,
             done: Vec::new(),
         }
     }
@@ -525,7 +548,10 @@ impl<'a> WindowSink<'a> {
 
     fn finish_series(&mut self) -> SensorResult<()> {
         if let Some((label, kernel)) = self.current.take() {
-            self.done.push((label, kernel.finish()?));
+            match (kernel.finish()?, &mut self.emit) {
+                (SeriesResult::Points(points), Some(emit)) => emit(SeriesPoints { label, points })?,
+                (result, _) => self.done.push((label, result)),
+            }
         }
         Ok(())
     }
@@ -534,20 +560,9 @@ impl<'a> WindowSink<'a> {
         self.finish_series()?;
         Ok(self.done)
     }
-
-    fn into_points(self) -> SensorResult<Vec<SeriesPoints>> {
-        Ok(self
-            .finish()?
-            .into_iter()
-            .filter_map(|(label, r)| match r {
-                SeriesResult::Points(points) => Some(SeriesPoints { label, points }),
-                _ => None,
-            })
-            .collect())
-    }
 }
 
-impl RowSink for WindowSink<'_> {
+impl RowSink for WindowSink<'_, '_> {
     fn row(&mut self, row: &Row) -> SensorResult<()> {
         if self.by_series {
             let same = row.with_text(
@@ -766,8 +781,9 @@ fn downsample(
         params: Vec::new(),
         axis: Axis::Time,
     };
-    let mut rows = Vec::new();
-    for series in downsample_window(&source, &request)? {
+    // Rows wait in a tuplestore (work_mem, then a temporary file), not in a vector.
+    let mut rows = RowStore::new();
+    downsample_window(&source, &request, &mut |series| {
         let label = match (&series.label, &series_column) {
             (Some(bytes), _) => Some(String::from_utf8_lossy(bytes).into_owned()),
             (None, Some(_)) => None,
@@ -777,8 +793,9 @@ fn downsample(
         for (t, v) in with_gaps(&series.points, request.gap)? {
             rows.push((label.clone(), time::timestamptz_from_unix(t)?, v));
         }
-    }
-    Ok(TableIterator::new(rows))
+        Ok(())
+    })?;
+    Ok(TableIterator::new(rows.into_rows()))
 }
 
 /// The batch kernel on arrays: `lttb` is identical to the `lttb` crate (equal-count

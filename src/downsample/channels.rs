@@ -9,7 +9,7 @@
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
-use super::{downsample_window, with_gaps, Axis, Request, Source};
+use super::{downsample_window_points, with_gaps, Axis, Request, Source};
 use crate::pg::row_stream::Param;
 use pgrx::pg_sys::panic::ErrorReport;
 
@@ -185,7 +185,7 @@ fn channel_window(
                 Param::int8(channel_id),
                 Axis::Index,
             );
-            for series in downsample_window(&source, &request)? {
+            for series in downsample_window_points(&source, &request)? {
                 for p in &series.points {
                     rows.push((None, None, Some(p.t), Some(p.v)));
                 }
@@ -250,7 +250,7 @@ fn timed_rows(
     relative: bool,
 ) -> SensorResult<Vec<TimedRow>> {
     let mut rows = Vec::new();
-    for series in downsample_window(source, request)? {
+    for series in downsample_window_points(source, request)? {
         for (t, v) in with_gaps(&series.points, request.gap)? {
             let seconds = relative.then(|| (t - first) as f64 / 1e6);
             rows.push((time::timestamptz_from_unix(t)?, seconds, v));

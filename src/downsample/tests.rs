@@ -281,6 +281,38 @@ fn series_come_out_in_key_order_with_and_without_work_mem() {
 }
 
 #[pg_test]
+fn a_result_larger_than_work_mem_spills_and_comes_back_whole() {
+    Spi::run(
+        "CREATE TEMP TABLE ds_wide AS SELECT (i % 5000) AS channel, timestamptz '2024-01-01' + i * interval '1 second' AS ts, cos(i)::float8 AS v FROM generate_series(0, 40000) i",
+    )
+    .unwrap();
+    let run = || {
+        Spi::get_two::<i64, String>(
+            "SELECT count(*), md5(string_agg(series || ' ' || time || ' ' || value, ',' ORDER BY o))
+             FROM sensor.downsample('ds_wide', 'ts', 'v', '2024-01-01', '2024-01-02', 4, 'm4', series_column => 'channel')
+                  WITH ORDINALITY AS d(series, time, value, o)",
+        )
+        .unwrap()
+    };
+    Spi::run("SET LOCAL work_mem = '64MB'").unwrap();
+    let in_memory = run();
+    // More than 64 kB of output rows: they wait in a temporary file.
+    Spi::run("SET LOCAL work_mem = '64kB'").unwrap();
+    let spilled = run();
+    // 5,000 series of 8 rows, each down to 2 to 4 points (m4 of one bin).
+    let rows = in_memory.0.unwrap_or(0);
+    assert!((10_000..=20_000).contains(&rows), "{rows}");
+    assert_eq!(in_memory, spilled);
+    // In a target list under LIMIT the rows are dropped unread; the next call is whole.
+    let first = Spi::get_one::<String>(
+        "SELECT (d).series FROM (SELECT sensor.downsample('ds_wide', 'ts', 'v', '2024-01-01', '2024-01-02', 4, 'm4', series_column => 'channel') AS d LIMIT 1) s",
+    )
+    .unwrap();
+    assert_eq!(first.as_deref(), Some("0"));
+    assert_eq!(run(), spilled);
+}
+
+#[pg_test]
 fn downsample_agg_groups_and_matches_the_stream() {
     setup();
     // Same equal-time bins as the stream: identical points per series.

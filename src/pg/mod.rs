@@ -2,7 +2,8 @@
 //!
 //! Features (`availability`, `downsample`, `export`, `fusion`, `ingest`) convert SQL
 //! arguments, call a pure crate and return rows; the machinery they share lives here: how a
-//! query's rows reach Rust ([`row_stream`]), how rows reach a table at COPY speed
+//! query's rows reach Rust ([`row_stream`]), how a function's result rows wait for the
+//! executor within `work_mem` ([`row_store`]), how rows reach a table at COPY speed
 //! ([`bulk_insert`]), aggregate states ([`aggregate`]), time values ([`time`]), argument
 //! types ([`args`], [`float8_array`]), composite results ([`composite`]), privileges and
 //! the search_path of internal queries, identifier quoting and TimescaleDB detection.
@@ -16,6 +17,7 @@ pub mod float8_array;
 pub mod privileges;
 pub mod quoting;
 pub mod row_groups;
+pub mod row_store;
 pub mod row_stream;
 pub mod search_path;
 pub mod time;
