@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use ::availability::{AvailabilityConfig, AvailabilityState, BucketSpec, BucketStates, Interval};
+use ::availability::{AvailabilityConfig, AvailabilityState, BucketSpec, BucketStates};
 use pgrx::datum::{Interval as PgInterval, TimestampWithTimeZone, ToIsoString};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -16,6 +16,7 @@ use crate::error::{ErrorKind, SensorError, SensorResult};
 use crate::pg::args::RegClass;
 use crate::pg::quoting::{quote_identifier, quote_literal};
 use crate::pg::row_groups::{KeyColumn, RowGroups};
+use crate::pg::row_store::RowStore;
 use crate::pg::row_stream::{stream_rows, stream_rows_serial, Param, Row, RowSink};
 use crate::pg::{search_path, time};
 
@@ -115,13 +116,6 @@ impl EventSource {
         })
     }
 
-    fn equipment_expr(&self) -> String {
-        match &self.equipment {
-            Some(e) => format!("{e}::text"),
-            None => "NULL::text".to_string(),
-        }
-    }
-
     fn window_literals(&self) -> SensorResult<(String, String)> {
         let lit = |us: i64| -> SensorResult<String> {
             let ts = time::timestamptz(us)?;
@@ -133,27 +127,34 @@ impl EventSource {
         Ok((lit(self.from)?, lit(self.to)?))
     }
 
-    /// The state in force at `from` for each equipment: its last event before the window.
-    fn carry_ins(&self) -> SensorResult<HashMap<Option<String>, (i64, String)>> {
-        let (from, _) = self.window_literals()?;
+    /// Each equipment's last event before `from` (an SQL expression): columns equipment
+    /// (as text when `as_text`, else of its column's type), time, state text. One index
+    /// probe per equipment (a loose index scan), not a scan of history.
+    fn last_events_sql(&self, from: &str, as_text: bool) -> String {
         let (rel, t, s) = (&self.relation, &self.time, &self.state);
-        let query = match &self.equipment {
-            // One index probe per equipment (a loose index scan), not a scan of history.
+        match &self.equipment {
             Some(e) => format!(
                 "WITH RECURSIVE eq(v) AS (
                     (SELECT {e} FROM {rel} WHERE {e} IS NOT NULL ORDER BY {e} LIMIT 1)
                     UNION ALL
                     SELECT (SELECT {e} FROM {rel} WHERE {e} > eq.v ORDER BY {e} LIMIT 1) FROM eq WHERE eq.v IS NOT NULL)
-                 SELECT eq.v::text, last.t, last.s
+                 SELECT eq.v{cast}, last.t, last.s
                  FROM eq CROSS JOIN LATERAL (
                     SELECT {t}::timestamptz AS t, {s}::text AS s FROM {rel}
                     WHERE {e} = eq.v AND {t} < {from} ORDER BY {t} DESC LIMIT 1) last
-                 WHERE eq.v IS NOT NULL"
+                 WHERE eq.v IS NOT NULL",
+                cast = if as_text { "::text" } else { "" },
             ),
             None => format!(
                 "SELECT NULL::text, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} < {from} ORDER BY {t} DESC LIMIT 1"
             ),
-        };
+        }
+    }
+
+    /// The state in force at `from` for each equipment: its last event before the window.
+    fn carry_ins(&self) -> SensorResult<HashMap<Option<String>, (i64, String)>> {
+        let (from, _) = self.window_literals()?;
+        let query = self.last_events_sql(&from, true);
         Spi::connect(|client| {
             let mut out = HashMap::new();
             for row in client.select(&query, None, &[])? {
@@ -217,7 +218,9 @@ fn availability_report(
     else {
         return Ok(TableIterator::new(Vec::new()));
     };
-    let rows = search_path::pinned(|| {
+    // Rows wait in a tuplestore (work_mem, then a temporary file), not in a vector.
+    let mut rows = RowStore::new();
+    search_path::pinned(|| {
         report_rows(
             relation.0,
             time_column,
@@ -228,9 +231,10 @@ fn availability_report(
             bucket,
             weights,
             liveness,
+            &mut rows,
         )
     })?;
-    Ok(TableIterator::new(rows))
+    Ok(TableIterator::new(rows.into_rows()))
 }
 
 type ReportSqlRow = (
@@ -256,7 +260,8 @@ fn report_rows(
     bucket: PgInterval,
     weights: Option<JsonB>,
     liveness: Option<PgInterval>,
-) -> SensorResult<Vec<ReportSqlRow>> {
+    rows: &mut RowStore<ReportSqlRow>,
+) -> SensorResult<()> {
     let source = EventSource::new(
         relation,
         time_column,
@@ -320,10 +325,8 @@ fn report_rows(
     }
     let mut groups: Vec<(Option<String>, BucketStates)> = groups.into_iter().collect();
     groups.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut rows = Vec::new();
     for (e, states) in groups {
         for r in states.into_rows(&spec, carry.get(&e).cloned()) {
-            pgrx::check_for_interrupts!();
             let r = r?;
             rows.push((
                 e.clone(),
@@ -338,7 +341,7 @@ fn report_rows(
             ));
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
 fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
@@ -381,7 +384,9 @@ fn state_timeline(
     let (Some(from), Some(to)) = (from, to) else {
         return Err(SensorError::invalid_parameter("\"from\" and \"to\" are required").into());
     };
-    let rows = search_path::pinned(|| {
+    // Rows wait in a tuplestore (work_mem, then a temporary file), not in a vector.
+    let mut rows = RowStore::new();
+    search_path::pinned(|| {
         timeline_rows(
             relation.0,
             time_column,
@@ -391,9 +396,10 @@ fn state_timeline(
             to,
             points,
             weights,
+            &mut rows,
         )
     })?;
-    Ok(TableIterator::new(rows))
+    Ok(TableIterator::new(rows.into_rows()))
 }
 
 type TimelineRow = (
@@ -414,7 +420,8 @@ fn timeline_rows(
     to: TimestampWithTimeZone,
     points: Option<i32>,
     weights: Option<JsonB>,
-) -> SensorResult<Vec<TimelineRow>> {
+    out: &mut RowStore<TimelineRow>,
+) -> SensorResult<()> {
     let source = EventSource::new(
         relation,
         time_column,
@@ -423,58 +430,39 @@ fn timeline_rows(
         from,
         to,
     )?;
-    let cfg = config(weights, None, None)?;
-    let carry = source.carry_ins()?;
-    let query = format!(
-        "SELECT {eq}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= $1 AND {t} < $2 ORDER BY 1, 2",
-        eq = source.equipment_expr(),
-        t = source.time,
-        s = source.state,
-        rel = source.relation
-    );
-    // Rows arrive ordered by equipment: one state at a time grows (streamed from the
-    // executor, nothing materialized).
-    struct TimelineSink {
-        config: AvailabilityConfig,
-        window: (i64, i64),
-        states: Vec<(Option<String>, AvailabilityState)>,
-    }
-    impl RowSink for TimelineSink {
-        fn row(&mut self, row: &Row) -> SensorResult<()> {
-            let Some(t) = row.i64(1) else { return Ok(()) };
-            let same = row.with_text(0, |e| match (self.states.last(), e) {
-                (Some((Some(last), _)), Some(e)) => last.as_bytes() == e,
-                (Some((None, _)), None) => true,
-                _ => false,
-            });
-            if !same {
-                let equipment =
-                    row.with_text(0, |e| e.map(|e| String::from_utf8_lossy(e).into_owned()));
-                let state = AvailabilityState::new(
-                    self.config.clone(),
-                    self.window.0,
-                    self.window.1,
-                    None,
-                )?;
-                self.states.push((equipment, state));
-            }
-            let Some((_, st)) = self.states.last_mut() else {
-                return Ok(());
-            };
-            row.with_text(2, |s| {
-                let s = match s {
-                    Some(bytes) => std::str::from_utf8(bytes)
-                        .map_err(|_| SensorError::invalid_input("a status is not valid UTF-8"))?,
-                    None => ::availability::UNKNOWN,
-                };
-                Ok(st.push(t, s)?)
-            })
-        }
-    }
+    let points = points
+        .map(|p| {
+            u64::try_from(p).map_err(|_| SensorError::invalid_parameter("points must be positive"))
+        })
+        .transpose()?;
+    let config = config(weights, None, None)?;
+    // One stream ordered by equipment (the column's own order, which an (equipment, time)
+    // index serves) and time: each equipment's last earlier event, then its events in the
+    // window. An equipment's timeline is done when the next equipment starts.
+    let (rel, t, s) = (&source.relation, &source.time, &source.state);
+    let query = match &source.equipment {
+        Some(e) => format!(
+            "SELECT u.e::text, u.t, u.s FROM (
+                SELECT {e} AS e, {t}::timestamptz AS t, {s}::text AS s FROM {rel} WHERE {t} >= $1 AND {t} < $2
+                UNION ALL
+                ({carry})) u(e, t, s)
+             ORDER BY u.e, u.t",
+            carry = source.last_events_sql("$1", false),
+        ),
+        None => format!(
+            "SELECT NULL::text, u.t, u.s FROM (
+                SELECT {t}::timestamptz AS t, {s}::text AS s FROM {rel} WHERE {t} >= $1 AND {t} < $2
+                UNION ALL
+                (SELECT {t}::timestamptz, {s}::text FROM {rel} WHERE {t} < $1 ORDER BY {t} DESC LIMIT 1)) u(t, s)
+             ORDER BY u.t"
+        ),
+    };
     let mut sink = TimelineSink {
-        config: cfg.clone(),
+        config,
         window: (source.from, source.to),
-        states: Vec::new(),
+        points,
+        current: None,
+        out,
     };
     stream_rows(
         &query,
@@ -485,47 +473,82 @@ fn timeline_rows(
         3,
         &mut sink,
     )?;
-    let mut states = sink.states;
-    // Equipment with history before the window but no event in it still has a timeline.
-    for equipment in carry.keys() {
-        if !states.iter().any(|(e, _)| e == equipment) {
-            states.push((
+    sink.finish_equipment()
+}
+
+/// Rows ordered by equipment, then time: one equipment's state grows at a time, and its
+/// intervals go to the row store when the next equipment starts.
+struct TimelineSink<'a> {
+    config: AvailabilityConfig,
+    window: (i64, i64),
+    points: Option<u64>,
+    current: Option<(Option<String>, AvailabilityState)>,
+    out: &'a mut RowStore<TimelineRow>,
+}
+
+impl TimelineSink<'_> {
+    fn finish_equipment(&mut self) -> SensorResult<()> {
+        let Some((equipment, state)) = self.current.take() else {
+            return Ok(());
+        };
+        let out = &mut *self.out;
+        let mut push = |name: &str, start: i64, end: i64| {
+            out.push((
                 equipment.clone(),
-                AvailabilityState::new(cfg.clone(), source.from, source.to, None)
-                    .map_err(SensorError::from)?,
-            ));
+                Some(name.to_string()),
+                time::timestamptz(start).ok(),
+                time::timestamptz(end).ok(),
+                time::interval(end.saturating_sub(start).max(0)),
+            ))
+        };
+        match self.points {
+            Some(points) => {
+                let (from, to) = self.window;
+                let reduced = ::availability::reduce_timeline(
+                    &state.timeline(),
+                    from,
+                    to,
+                    points,
+                    self.config.weights(),
+                )?;
+                for iv in reduced {
+                    push(&iv.state, iv.start, iv.end);
+                }
+            }
+            None => state.for_each_interval(push),
         }
+        Ok(())
     }
-    states.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut rows = Vec::new();
-    for (equipment, mut st) in states {
-        if let Some((t, s)) = carry.get(&equipment) {
-            st.push(*t, s).map_err(SensorError::from)?;
+}
+
+impl RowSink for TimelineSink<'_> {
+    fn row(&mut self, row: &Row) -> SensorResult<()> {
+        let Some(t) = row.i64(1) else { return Ok(()) };
+        let same = row.with_text(0, |e| match (&self.current, e) {
+            (Some((Some(current), _)), Some(e)) => current.as_bytes() == e,
+            (Some((None, _)), None) => true,
+            _ => false,
+        });
+        if !same {
+            self.finish_equipment()?;
+            let equipment =
+                row.with_text(0, |e| e.map(|e| String::from_utf8_lossy(e).into_owned()));
+            let (from, to) = self.window;
+            let state = AvailabilityState::new(self.config.clone(), from, to, None)?;
+            self.current = Some((equipment, state));
         }
-        let mut intervals: Vec<Interval> = st.timeline();
-        if let Some(points) = points {
-            let points = u64::try_from(points)
-                .map_err(|_| SensorError::invalid_parameter("points must be positive"))?;
-            intervals = ::availability::reduce_timeline(
-                &intervals,
-                source.from,
-                source.to,
-                points,
-                cfg.weights(),
-            )
-            .map_err(SensorError::from)?;
-        }
-        for iv in intervals {
-            rows.push((
-                equipment.clone(),
-                Some(iv.state.clone()),
-                time::timestamptz(iv.start).ok(),
-                time::timestamptz(iv.end).ok(),
-                time::interval(iv.duration()),
-            ));
-        }
+        let Some((_, state)) = &mut self.current else {
+            return Ok(());
+        };
+        row.with_text(2, |s| {
+            let s = match s {
+                Some(bytes) => std::str::from_utf8(bytes)
+                    .map_err(|_| SensorError::invalid_input("a status is not valid UTF-8"))?,
+                None => ::availability::UNKNOWN,
+            };
+            Ok(state.push(t, s)?)
+        })
     }
-    Ok(rows)
 }
 
 pgrx::extension_sql!(

@@ -94,3 +94,49 @@ fn errors_have_their_sqlstates() {
     );
     assert_eq!(s("SELECT * FROM sensor.availability_report('ev', 'nope', 'status', 'equipment', '2026-01-01+00', '2026-01-02+00')").as_deref(), Some("42703"));
 }
+
+#[pg_test]
+fn state_timeline_streams_equipment_in_column_order_with_carry_only_equipment() {
+    Spi::run(
+        "CREATE TEMP TABLE tl (equipment int, time timestamptz, status text);
+         INSERT INTO tl SELECT e, timestamptz '2026-01-01' + i * interval '1 minute',
+                (ARRAY['online', 'offline', 'maintenance'])[1 + (i / (e % 3 + 1)) % 3]
+         FROM generate_series(1, 12) e, generate_series(0, 4319) i;
+         -- Only history before the window: its carried state fills the window.
+         INSERT INTO tl VALUES (20, '2026-01-01 03:00+00', 'offline');
+         CREATE INDEX ON tl (equipment, time); ANALYZE tl;",
+    )
+    .unwrap();
+    let timeline = "SELECT equipment, state, duration, ordinality FROM sensor.state_timeline('tl', 'time', 'status', 'equipment', '2026-01-02', '2026-01-03') WITH ORDINALITY";
+    let order = Spi::get_one::<String>(&format!(
+        "SELECT string_agg(equipment, ',' ORDER BY first) FROM (SELECT equipment, min(ordinality) AS first FROM ({timeline}) t GROUP BY equipment) g"
+    ))
+    .unwrap();
+    // Numeric order (9 before 10), each equipment's rows together, 20 included.
+    assert_eq!(order.as_deref(), Some("1,2,3,4,5,6,7,8,9,10,11,12,20"));
+    let contiguous = Spi::get_one::<bool>(&format!(
+        "SELECT bool_and(n = last - first + 1) FROM (SELECT count(*) AS n, min(ordinality) AS first, max(ordinality) AS last FROM ({timeline}) t GROUP BY equipment) g"
+    ))
+    .unwrap();
+    assert_eq!(contiguous, Some(true));
+    // Per equipment and state, the intervals add up to the aggregate's time in that state
+    // (the aggregate sees the earlier events too, as the carry-in).
+    let mismatches = Spi::get_one::<i64>(&format!(
+        "WITH t AS (SELECT equipment, state, sum(duration) AS d FROM ({timeline}) x GROUP BY 1, 2),
+              a AS (SELECT equipment::text AS equipment, sensor.availability_agg(time, status, '2026-01-02', '2026-01-03') AS s
+                    FROM tl GROUP BY equipment)
+         SELECT count(*) FROM t JOIN a USING (equipment) WHERE t.d IS DISTINCT FROM sensor.time_in(a.s, t.state)"
+    ))
+    .unwrap();
+    assert_eq!(mismatches, Some(0));
+    let whole = |work_mem: &str| {
+        Spi::run(&format!("SET LOCAL work_mem = '{work_mem}'")).unwrap();
+        Spi::get_two::<i64, String>(&format!(
+            "SELECT count(*), md5(string_agg(t::text, ',' ORDER BY ordinality)) FROM ({timeline}) t"
+        ))
+        .unwrap()
+    };
+    let in_memory = whole("64MB");
+    assert!(in_memory.0.unwrap_or(0) > 5_000, "{in_memory:?}");
+    assert_eq!(whole("64kB"), in_memory);
+}

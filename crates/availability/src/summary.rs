@@ -108,44 +108,83 @@ impl AvailabilityState {
         self.timeline_of(&self.snapshot_runs())
     }
 
+    /// The timeline's intervals, in order, without collecting them: `f(state, start,
+    /// end)` for each (what [`AvailabilityState::timeline`] returns).
+    pub fn for_each_interval(&self, f: impl FnMut(&str, i64, i64)) {
+        self.visit_timeline(&self.snapshot_runs(), f);
+    }
+
     /// The timeline of `runs` (the state's runs with its buffer folded in).
     fn timeline_of(&self, runs: &[Run]) -> Vec<Interval> {
-        let liveness = self.config.liveness_us;
-        let gap = self.gap_name();
-        let alive_until = |heard: i64| liveness.map_or(i64::MAX, |l| heard.saturating_add(l));
         let mut out: Vec<Interval> = Vec::with_capacity(runs.len().saturating_mul(2) + 2);
-        let mut push = |state: &str, start: i64, end: i64| {
-            if end <= start {
-                return;
-            }
-            if let Some(prev) = out.last_mut() {
-                if prev.state == state && prev.end == start {
-                    prev.end = end;
-                    return;
-                }
-            }
+        self.visit_timeline(runs, |state, start, end| {
             out.push(Interval {
                 state: state.to_string(),
                 start,
                 end,
-            });
-        };
+            })
+        });
+        out
+    }
+
+    /// Calls `f` with each interval of the timeline of `runs`, adjacent pieces of one
+    /// state joined.
+    fn visit_timeline(&self, runs: &[Run], mut f: impl FnMut(&str, i64, i64)) {
+        let liveness = self.config.liveness_us;
+        let gap = self.gap_name();
+        let alive_until = |heard: i64| liveness.map_or(i64::MAX, |l| heard.saturating_add(l));
+        // The interval being grown: it is handed to `f` once the next one differs.
+        let mut pending: Option<(&str, i64, i64)> = None;
+        fn push<'s>(
+            pending: &mut Option<(&'s str, i64, i64)>,
+            state: &'s str,
+            start: i64,
+            end: i64,
+            f: &mut dyn FnMut(&str, i64, i64),
+        ) {
+            if end <= start {
+                return;
+            }
+            if let Some((s, _, e)) = pending {
+                if *s == state && *e == start {
+                    *e = end;
+                    return;
+                }
+            }
+            if let Some((s, a, b)) = pending.replace((state, start, end)) {
+                f(s, a, b);
+            }
+        }
         let first_start = runs.first().map_or(self.to, |r| r.start);
         match self.head() {
             Some(h) => {
                 let alive_end = alive_until(h.heard_at).min(first_start).max(self.from);
-                push(self.names.name(h.state), self.from, alive_end);
-                push(gap, alive_end, first_start);
+                push(
+                    &mut pending,
+                    self.names.name(h.state),
+                    self.from,
+                    alive_end,
+                    &mut f,
+                );
+                push(&mut pending, gap, alive_end, first_start, &mut f);
             }
-            None => push(UNKNOWN, self.from, first_start),
+            None => push(&mut pending, UNKNOWN, self.from, first_start, &mut f),
         }
         for (i, r) in runs.iter().enumerate() {
             let end = runs.get(i + 1).map_or(self.to, |n| n.start);
             let alive_end = alive_until(r.last).min(end).max(r.start);
-            push(self.names.name(r.state), r.start, alive_end);
-            push(gap, alive_end, end);
+            push(
+                &mut pending,
+                self.names.name(r.state),
+                r.start,
+                alive_end,
+                &mut f,
+            );
+            push(&mut pending, gap, alive_end, end, &mut f);
         }
-        out
+        if let Some((s, a, b)) = pending {
+            f(s, a, b);
+        }
     }
 
     /// All figures of the window.

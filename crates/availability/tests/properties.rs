@@ -55,6 +55,14 @@ proptest! {
             prop_assert_eq!(w[0].end, w[1].start);
             prop_assert!(w[0].state != w[1].state);
         }
+        // The visitor sees exactly the timeline, with capacities that keep events raw.
+        let mut visited = Vec::new();
+        s.for_each_interval(|state, start, end| visited.push(Interval { state: state.to_string(), start, end }));
+        prop_assert_eq!(&visited, &tl);
+        let raw = build(&cfg, FROM, TO, carry, &events, 4);
+        let mut visited = Vec::new();
+        raw.for_each_interval(|state, start, end| visited.push(Interval { state: state.to_string(), start, end }));
+        prop_assert_eq!(visited, raw.timeline());
     }
 
     #[test]
