@@ -18,10 +18,11 @@ peak private memory (RssAnon) for 1,000,000 distinct series of 1 row each.
 """
 import os
 import sys
-import threading
-import time
 
 import psycopg
+
+from backend_memory import peak_memory
+from paired_timing import paired
 
 SERIES = 3
 ROWS_PER_SERIES = 2_000_000
@@ -60,46 +61,11 @@ def make_table(conn, name, kind):
     conn.execute(f"VACUUM ANALYZE {name}")
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def timed(conn, sql, pid):
-    cpu = cpu_seconds(pid)
-    start = time.perf_counter()
-    rows = conn.execute(sql, {"f": FROM, "t": TO, "n": POINTS}).fetchall()
-    return time.perf_counter() - start, cpu_seconds(pid) - cpu, rows
-
-
 def pairs(conn, table, rounds, parallel):
-    conn.execute(f"SET max_parallel_workers_per_gather = {2 if parallel else 0}")
-    conn.execute("SET jit = off")
-    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
     base = f"SELECT count(value) FROM {table} WHERE ts >= %(f)s AND ts < %(t)s"
     ours = (f"SELECT series, count(*) FROM sensor.downsample('{table}', 'ts', 'value', %(f)s, %(t)s, %(n)s, "
             f"series_column => 'channel_id') GROUP BY series ORDER BY series")
-    walls, cpus, best = [], [], [float("inf"), float("inf")]
-    per_series = None
-    for _ in range(rounds):
-        bw, bc, _ = timed(conn, base, pid)
-        ow, oc, rows = timed(conn, ours, pid)
-        per_series = rows
-        best = [min(best[0], bw), min(best[1], ow)]
-        walls.append(ow / bw)
-        cpus.append(oc / bc if bc else float("nan"))
-    conn.execute("RESET max_parallel_workers_per_gather; RESET jit")
-    med = lambda v: sorted(v)[len(v) // 2]
-    return best, med(walls), med(cpus), per_series
-
-
-def rss_anon_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    raise RuntimeError("no RssAnon")
+    return paired(conn, base, ours, rounds, parallel, {"f": FROM, "t": TO, "n": POINTS})
 
 
 def many_series_memory(conn):
@@ -109,30 +75,11 @@ def many_series_memory(conn):
         conn.execute("CREATE TABLE bench_many_series AS SELECT i AS channel_id, timestamptz '2024-01-01' + i * interval '1 ms' AS ts, "
                      "i::float8 AS value FROM generate_series(1, 1000000) i")
         conn.execute("VACUUM ANALYZE bench_many_series")
-    with psycopg.connect(autocommit=True) as c:
-        c.execute("SET max_parallel_workers_per_gather = 0")
-        pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
-        c.execute("SELECT count(*) FROM sensor.downsample('bench_many_series', 'ts', 'value', '2024-01-01', '2024-01-01 00:00:01', 10, "
-                  "series_column => 'channel_id')").fetchall()
-        base = rss_anon_kb(pid)
-        peak = [base]
-        done = threading.Event()
-
-        def sample():
-            while not done.is_set():
-                peak[0] = max(peak[0], rss_anon_kb(pid))
-                time.sleep(0.001)
-
-        t = threading.Thread(target=sample)
-        t.start()
-        try:
-            n = c.execute("SELECT count(*) FROM sensor.downsample('bench_many_series', 'ts', 'value', '2024-01-01', '2024-01-02', 10, "
-                          "series_column => 'channel_id')").fetchone()[0]
-        finally:
-            done.set()
-            t.join()
-        work_mem = c.execute("SHOW work_mem").fetchone()[0]
-        return n, max(peak[0], rss_anon_kb(pid)) - base, work_mem
+    return peak_memory(
+        "SELECT count(*) FROM sensor.downsample('bench_many_series', 'ts', 'value', '2024-01-01', '2024-01-02', 10, "
+        "series_column => 'channel_id')",
+        warmup="SELECT count(*) FROM sensor.downsample('bench_many_series', 'ts', 'value', '2024-01-01', "
+               "'2024-01-01 00:00:01', 10, series_column => 'channel_id')")
 
 
 def main():

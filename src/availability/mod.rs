@@ -7,6 +7,7 @@ mod accessors;
 mod aggregate;
 mod report;
 mod rollup;
+mod timeline;
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]
 mod tests {

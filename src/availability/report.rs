@@ -1,11 +1,11 @@
-//! Reports over a table of status events: `availability_report` (per equipment, per
-//! bucket) and `state_timeline` (intervals for Grafana). One scan of the window streams
-//! the events from the executor into per-equipment states; the state in force before the
-//! window is each equipment's last earlier event, found by index probes.
+//! `availability_report` over a table of status events: per equipment, per bucket. One
+//! scan of the window streams the events from the executor into per-equipment states; the
+//! state in force before the window is each equipment's last earlier event, found by index
+//! probes ([`EventSource`], shared with [`super::timeline`]).
 
 use std::collections::HashMap;
 
-use ::availability::{AvailabilityConfig, AvailabilityState, BucketSpec, BucketStates};
+use ::availability::{BucketSpec, BucketStates};
 use pgrx::datum::{Interval as PgInterval, TimestampWithTimeZone, ToIsoString};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -17,7 +17,7 @@ use crate::pg::args::RegClass;
 use crate::pg::quoting::{quote_identifier, quote_literal};
 use crate::pg::row_groups::{KeyColumn, RowGroups};
 use crate::pg::row_store::RowStore;
-use crate::pg::row_stream::{stream_rows, stream_rows_serial, Param, Row, RowSink};
+use crate::pg::row_stream::{stream_rows_serial, Param, Row, RowSink};
 use crate::pg::{search_path, time};
 
 /// Receives the window's events from the executor: per equipment, the bucket states.
@@ -62,17 +62,17 @@ impl RowSink for ReportSink<'_> {
 }
 
 /// The identifiers and window of a report, validated and quoted once.
-struct EventSource {
-    relation: String,
-    time: String,
-    state: String,
-    equipment: Option<String>,
-    from: i64,
-    to: i64,
+pub(super) struct EventSource {
+    pub relation: String,
+    pub time: String,
+    pub state: String,
+    pub equipment: Option<String>,
+    pub from: i64,
+    pub to: i64,
 }
 
 impl EventSource {
-    fn new(
+    pub fn new(
         relation: pg_sys::Oid,
         time_column: &str,
         state_column: &str,
@@ -130,7 +130,7 @@ impl EventSource {
     /// Each equipment's last event before `from` (an SQL expression): columns equipment
     /// (as text when `as_text`, else of its column's type), time, state text. One index
     /// probe per equipment (a loose index scan), not a scan of history.
-    fn last_events_sql(&self, from: &str, as_text: bool) -> String {
+    pub fn last_events_sql(&self, from: &str, as_text: bool) -> String {
         let (rel, t, s) = (&self.relation, &self.time, &self.state);
         match &self.equipment {
             Some(e) => format!(
@@ -348,216 +348,11 @@ fn spi_error(err: pgrx::spi::SpiError) -> SensorError {
     SensorError::internal_query("reading the events", err)
 }
 
-/// The status history as intervals per equipment; with `points`, at most that many
-/// intervals per equipment, keeping the worst state of each slot (for Grafana's
-/// state-timeline panel).
-#[pg_extern(stable, parallel_restricted)]
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn state_timeline(
-    relation: Option<RegClass>,
-    time_column: Option<&str>,
-    state_column: Option<&str>,
-    equipment_column: default!(Option<&str>, "NULL"),
-    from: default!(Option<TimestampWithTimeZone>, "NULL"),
-    to: default!(Option<TimestampWithTimeZone>, "NULL"),
-    points: default!(Option<i32>, "NULL"),
-    weights: default!(Option<JsonB>, "NULL"),
-) -> Result<
-    TableIterator<
-        'static,
-        (
-            name!(equipment, Option<String>),
-            name!(state, Option<String>),
-            name!(start, Option<TimestampWithTimeZone>),
-            name!(end, Option<TimestampWithTimeZone>),
-            name!(duration, Option<PgInterval>),
-        ),
-    >,
-    ErrorReport,
-> {
-    // NULL for a required argument gives no rows, as a STRICT function would.
-    let (Some(relation), Some(time_column), Some(state_column)) =
-        (relation, time_column, state_column)
-    else {
-        return Ok(TableIterator::new(Vec::new()));
-    };
-    let (Some(from), Some(to)) = (from, to) else {
-        return Err(SensorError::invalid_parameter("\"from\" and \"to\" are required").into());
-    };
-    // Rows wait in a tuplestore (work_mem, then a temporary file), not in a vector.
-    let mut rows = RowStore::new();
-    search_path::pinned(|| {
-        timeline_rows(
-            relation.0,
-            time_column,
-            state_column,
-            equipment_column,
-            from,
-            to,
-            points,
-            weights,
-            &mut rows,
-        )
-    })?;
-    Ok(TableIterator::new(rows.into_rows()))
-}
-
-type TimelineRow = (
-    Option<String>,
-    Option<String>,
-    Option<TimestampWithTimeZone>,
-    Option<TimestampWithTimeZone>,
-    Option<PgInterval>,
-);
-
-#[allow(clippy::too_many_arguments)]
-fn timeline_rows(
-    relation: pg_sys::Oid,
-    time_column: &str,
-    state_column: &str,
-    equipment_column: Option<&str>,
-    from: TimestampWithTimeZone,
-    to: TimestampWithTimeZone,
-    points: Option<i32>,
-    weights: Option<JsonB>,
-    out: &mut RowStore<TimelineRow>,
-) -> SensorResult<()> {
-    let source = EventSource::new(
-        relation,
-        time_column,
-        state_column,
-        equipment_column,
-        from,
-        to,
-    )?;
-    let points = points
-        .map(|p| {
-            u64::try_from(p).map_err(|_| SensorError::invalid_parameter("points must be positive"))
-        })
-        .transpose()?;
-    let config = config(weights, None, None)?;
-    // One stream ordered by equipment (the column's own order, which an (equipment, time)
-    // index serves) and time: each equipment's last earlier event, then its events in the
-    // window. An equipment's timeline is done when the next equipment starts.
-    let (rel, t, s) = (&source.relation, &source.time, &source.state);
-    let query = match &source.equipment {
-        Some(e) => format!(
-            "SELECT u.e::text, u.t, u.s FROM (
-                SELECT {e} AS e, {t}::timestamptz AS t, {s}::text AS s FROM {rel} WHERE {t} >= $1 AND {t} < $2
-                UNION ALL
-                ({carry})) u(e, t, s)
-             ORDER BY u.e, u.t",
-            carry = source.last_events_sql("$1", false),
-        ),
-        None => format!(
-            "SELECT NULL::text, u.t, u.s FROM (
-                SELECT {t}::timestamptz AS t, {s}::text AS s FROM {rel} WHERE {t} >= $1 AND {t} < $2
-                UNION ALL
-                (SELECT {t}::timestamptz, {s}::text FROM {rel} WHERE {t} < $1 ORDER BY {t} DESC LIMIT 1)) u(t, s)
-             ORDER BY u.t"
-        ),
-    };
-    let mut sink = TimelineSink {
-        config,
-        window: (source.from, source.to),
-        points,
-        current: None,
-        out,
-    };
-    stream_rows(
-        &query,
-        &[
-            Param::timestamptz(source.from),
-            Param::timestamptz(source.to),
-        ],
-        3,
-        &mut sink,
-    )?;
-    sink.finish_equipment()
-}
-
-/// Rows ordered by equipment, then time: one equipment's state grows at a time, and its
-/// intervals go to the row store when the next equipment starts.
-struct TimelineSink<'a> {
-    config: AvailabilityConfig,
-    window: (i64, i64),
-    points: Option<u64>,
-    current: Option<(Option<String>, AvailabilityState)>,
-    out: &'a mut RowStore<TimelineRow>,
-}
-
-impl TimelineSink<'_> {
-    fn finish_equipment(&mut self) -> SensorResult<()> {
-        let Some((equipment, state)) = self.current.take() else {
-            return Ok(());
-        };
-        let out = &mut *self.out;
-        let mut push = |name: &str, start: i64, end: i64| {
-            out.push((
-                equipment.clone(),
-                Some(name.to_string()),
-                time::timestamptz(start).ok(),
-                time::timestamptz(end).ok(),
-                time::interval(end.saturating_sub(start).max(0)),
-            ))
-        };
-        match self.points {
-            Some(points) => {
-                let (from, to) = self.window;
-                let reduced = ::availability::reduce_timeline(
-                    &state.timeline(),
-                    from,
-                    to,
-                    points,
-                    self.config.weights(),
-                )?;
-                for iv in reduced {
-                    push(&iv.state, iv.start, iv.end);
-                }
-            }
-            None => state.for_each_interval(push),
-        }
-        Ok(())
-    }
-}
-
-impl RowSink for TimelineSink<'_> {
-    fn row(&mut self, row: &Row) -> SensorResult<()> {
-        let Some(t) = row.i64(1) else { return Ok(()) };
-        let same = row.with_text(0, |e| match (&self.current, e) {
-            (Some((Some(current), _)), Some(e)) => current.as_bytes() == e,
-            (Some((None, _)), None) => true,
-            _ => false,
-        });
-        if !same {
-            self.finish_equipment()?;
-            let equipment =
-                row.with_text(0, |e| e.map(|e| String::from_utf8_lossy(e).into_owned()));
-            let (from, to) = self.window;
-            let state = AvailabilityState::new(self.config.clone(), from, to, None)?;
-            self.current = Some((equipment, state));
-        }
-        let Some((_, state)) = &mut self.current else {
-            return Ok(());
-        };
-        row.with_text(2, |s| {
-            let s = match s {
-                Some(bytes) => std::str::from_utf8(bytes)
-                    .map_err(|_| SensorError::invalid_input("a status is not valid UTF-8"))?,
-                None => ::availability::UNKNOWN,
-            };
-            Ok(state.push(t, s)?)
-        })
-    }
-}
-
 pgrx::extension_sql!(
     r#"
 COMMENT ON FUNCTION sensor.availability_report(regclass, text, text, text, timestamptz, timestamptz, interval, jsonb, interval) IS
     'One row per equipment per bucket over [from, to): availability, uptime, downtime, unknown time, outages and the last state (approximate is true only if a bucket received more than 1,024 events out of time order). The state in force before "from" is looked up per equipment (its last earlier event) and carried into every bucket.';
-COMMENT ON FUNCTION sensor.state_timeline(regclass, text, text, text, timestamptz, timestamptz, integer, jsonb) IS
-    'Status history as intervals (equipment, state, start, end, duration) over [from, to), including the state carried in from before "from". With points, at most that many intervals per equipment, keeping the worst state of each slot (for Grafana state timelines).';
 "#,
     name = "availability_report",
-    requires = [availability_report, state_timeline]
+    requires = [availability_report]
 );

@@ -119,6 +119,17 @@ fn state_timeline_streams_equipment_in_column_order_with_carry_only_equipment() 
     ))
     .unwrap();
     assert_eq!(contiguous, Some(true));
+    // Each equipment's intervals tile the window, neighbours differ in state (chunks of
+    // its history are joined where they meet).
+    let seams = Spi::get_one::<i64>(
+        "SELECT count(*) FILTER (WHERE prev_end IS DISTINCT FROM start AND prev_end IS NOT NULL OR prev_state = state)
+              + count(*) FILTER (WHERE prev_end IS NULL AND start <> '2026-01-02')
+         FROM (SELECT start, state, lag(\"end\") OVER w AS prev_end, lag(state) OVER w AS prev_state
+               FROM sensor.state_timeline('tl', 'time', 'status', 'equipment', '2026-01-02', '2026-01-03')
+               WINDOW w AS (PARTITION BY equipment ORDER BY start)) s",
+    )
+    .unwrap();
+    assert_eq!(seams, Some(0));
     // Per equipment and state, the intervals add up to the aggregate's time in that state
     // (the aggregate sees the earlier events too, as the carry-in).
     let mismatches = Spi::get_one::<i64>(&format!(

@@ -1,0 +1,119 @@
+"""availability_report against `SELECT equipment, count(*) ... GROUP BY equipment` over the
+same rows, in one run, and the memory of state_timeline and availability_agg.
+
+Usage: availability_report.py [ROUNDS] [EVENTS]   (connection from the PG* environment)
+
+Data (made once, kept in the cluster): EVENTS status events (10,000,000 by default) of 100
+pieces of equipment, one per equipment per second; a state lasts 100 events, so about 1%
+of events change it. Indexed on (equipment, time), in
+- bench_status_plain: a plain table;
+- with TimescaleDB: bench_status_hyper, a hypertable (2-hour chunks), and
+  bench_status_compressed, the same compressed (segmented by equipment).
+
+Ratios are medians of pairs (see paired_timing.py), JIT off, serial plans and plans with
+up to 2 parallel workers, the same settings on both sides. Then:
+- state_timeline without points over 1,000,000 intervals of one equipment: the backend's
+  peak private memory (it should stay near work_mem, whatever the result size);
+- the serialized size of an availability_agg state over 1,000,000 events with 1,000
+  state changes.
+"""
+import os
+import sys
+
+import psycopg
+
+from backend_memory import peak_memory
+from paired_timing import paired
+
+FROM = "2026-01-01 00:00+00"
+EQUIPMENT = 100
+
+
+def timescaledb(conn):
+    return conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb')").fetchone()[0]
+
+
+def make_table(conn, name, kind, events):
+    have = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
+    if have and conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == events:
+        print(f"reusing {name}", file=sys.stderr)
+        return
+    print(f"generating {name} ({kind}, {events:,} events)...", file=sys.stderr)
+    conn.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
+    conn.execute(f"CREATE TABLE {name} (equipment int NOT NULL, time timestamptz NOT NULL, status text NOT NULL)")
+    if kind != "plain":
+        conn.execute(f"SELECT create_hypertable('{name}', 'time', chunk_time_interval => interval '2 hours')")
+    conn.execute(
+        f"""INSERT INTO {name}
+            SELECT i % {EQUIPMENT}, timestamptz '{FROM}' + (i / {EQUIPMENT}) * interval '1 second',
+                   CASE WHEN ((i / {EQUIPMENT}) / 100 + i % {EQUIPMENT}) % 9 = 0 THEN 'offline'
+                        WHEN ((i / {EQUIPMENT}) / 100 + i % {EQUIPMENT}) % 13 = 0 THEN 'warning' ELSE 'online' END
+            FROM generate_series(0, {events - 1}) i"""
+    )
+    conn.execute(f"CREATE INDEX ON {name} (equipment, time)")
+    if kind == "compressed":
+        conn.execute(f"ALTER TABLE {name} SET (timescaledb.compress, timescaledb.compress_segmentby = 'equipment', "
+                     f"timescaledb.compress_orderby = 'time')")
+        conn.execute(f"SELECT compress_chunk(c) FROM show_chunks('{name}') c")
+    conn.execute(f"VACUUM ANALYZE {name}")
+
+
+def timeline_memory(conn):
+    """Peak memory of state_timeline without points over 1,000,000 intervals."""
+    have = conn.execute("SELECT to_regclass('bench_timeline_events') IS NOT NULL").fetchone()[0]
+    if not have:
+        conn.execute("CREATE TABLE bench_timeline_events AS SELECT 1 AS equipment, "
+                     f"timestamptz '{FROM}' + i * interval '1 second' AS time, "
+                     "CASE WHEN i % 2 = 0 THEN 'online' ELSE 'offline' END AS status "
+                     "FROM generate_series(0, 999999) i")
+        conn.execute("CREATE INDEX ON bench_timeline_events (equipment, time)")
+        conn.execute("VACUUM ANALYZE bench_timeline_events")
+    query = ("SELECT count(*) FROM sensor.state_timeline('bench_timeline_events', 'time', 'status', 'equipment', "
+             f"'{FROM}', timestamptz '{FROM}' + interval '1000000 seconds')")
+    warmup = ("SELECT count(*) FROM sensor.state_timeline('bench_timeline_events', 'time', 'status', 'equipment', "
+              f"'{FROM}', timestamptz '{FROM}' + interval '10 seconds')")
+    return peak_memory(query, warmup)
+
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    events = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000_000
+    with psycopg.connect(autocommit=True) as conn:
+        tables = [("bench_status_plain", "plain")]
+        if timescaledb(conn):
+            tables += [("bench_status_hyper", "hypertable"), ("bench_status_compressed", "compressed")]
+        else:
+            print("SKIP: TimescaleDB is not installed: hypertable and compressed variants skipped")
+        for name, kind in tables:
+            make_table(conn, name, kind, events)
+        to = conn.execute(f"SELECT timestamptz '{FROM}' + %s * interval '1 second'",
+                          (events // EQUIPMENT,)).fetchone()[0]
+        print(f"{events:,} status events of {EQUIPMENT} pieces of equipment, 1-hour buckets; {rounds} rounds; "
+              f"cores={os.cpu_count()}; jit off")
+        params = {"f": FROM, "t": to}
+        for name, kind in tables:
+            base = f"SELECT equipment, count(*) FROM {name} WHERE time >= %(f)s AND time < %(t)s GROUP BY equipment"
+            ours = (f"SELECT count(*) FROM sensor.availability_report('{name}', 'time', 'status', 'equipment', "
+                    f"%(f)s, %(t)s, bucket => '1 hour')")
+            for parallel in (False, True):
+                (b, o), wall, cpu, rows = paired(conn, base, ours, rounds, parallel, params)
+                plans = "parallel (2 workers)" if parallel else "serial"
+                cpu_text = f"  backend CPU {cpu:.3f}" if not parallel else ""
+                print(f"  {kind:<11} {plans:<21} count(*) GROUP BY {b * 1e3:8.1f} ms   availability_report "
+                      f"{o * 1e3:8.1f} ms   ratio {wall:.3f}{cpu_text}   (target <= 1.3)")
+                assert rows and rows[0][0] > 0, rows
+        n, kb, work_mem = timeline_memory(conn)
+        print(f"  state_timeline of 1,000,000 intervals: {n:,} rows out, peak backend memory +{kb:,} kB "
+              f"(work_mem {work_mem})")
+        size = conn.execute(
+            """SELECT format('%s events with %s state changes: %s bytes', count(*), sum(changed::int),
+                             octet_length(sensor.availability_agg(t, s, '2026-01-01', '2026-02-01')))
+               FROM (SELECT t, s, s IS DISTINCT FROM lag(s) OVER (ORDER BY t) AND lag(s) OVER (ORDER BY t) IS NOT NULL AS changed
+                     FROM (SELECT timestamptz '2026-01-01' + i * interval '1 second' AS t,
+                                  CASE WHEN (i / 1000) % 2 = 0 THEN 'online' ELSE 'offline' END AS s
+                           FROM generate_series(0, 999999) i) g) x""").fetchone()[0]
+        print(f"  availability_agg state over {size}")
+
+
+if __name__ == "__main__":
+    main()
