@@ -13,7 +13,8 @@ For each table: count(value) over the window, and
 sensor.downsample(table, 'ts', 'value', from, to, 1000, series_column => 'channel_id'),
 each round the second right after the first; a ratio is the median over ROUNDS of those
 pairs (the machine is shared: pairs cancel its drift). JIT off, serial plans and parallel
-plans allowed (2 workers), the same settings on both sides of a ratio. Also the backend's
+plans allowed (2 workers), the same settings on both sides of a ratio; on compressed
+chunks also with vectorized aggregation off (paired_timing.ROW_AT_A_TIME). Also the backend's
 peak private memory (RssAnon) for 1,000,000 distinct series of 1 row each.
 """
 import os
@@ -22,7 +23,7 @@ import sys
 import psycopg
 
 from backend_memory import peak_memory
-from paired_timing import paired
+from paired_timing import ROW_AT_A_TIME, paired
 
 SERIES = 3
 ROWS_PER_SERIES = 2_000_000
@@ -61,11 +62,11 @@ def make_table(conn, name, kind):
     conn.execute(f"VACUUM ANALYZE {name}")
 
 
-def pairs(conn, table, rounds, parallel):
+def pairs(conn, table, rounds, parallel, settings=()):
     base = f"SELECT count(value) FROM {table} WHERE ts >= %(f)s AND ts < %(t)s"
     ours = (f"SELECT series, count(*) FROM sensor.downsample('{table}', 'ts', 'value', %(f)s, %(t)s, %(n)s, "
             f"series_column => 'channel_id') GROUP BY series ORDER BY series")
-    return paired(conn, base, ours, rounds, parallel, {"f": FROM, "t": TO, "n": POINTS})
+    return paired(conn, base, ours, rounds, parallel, {"f": FROM, "t": TO, "n": POINTS}, settings)
 
 
 def many_series_memory(conn):
@@ -94,9 +95,11 @@ def main():
             make_table(conn, name, kind)
         print(f"{SERIES} series x {ROWS_PER_SERIES:,} rows -> {POINTS} points per series; {rounds} rounds; "
               f"cores={os.cpu_count()}; jit off")
-        for name, kind in tables:
+        variants = [(name, kind, ()) for name, kind in tables]
+        variants += [(name, "compressed, row at a time", ROW_AT_A_TIME) for name, kind in tables if kind == "compressed"]
+        for name, kind, settings in variants:
             for parallel in (False, True):
-                (base, ours), wall, cpu, rows = pairs(conn, name, rounds, parallel)
+                (base, ours), wall, cpu, rows = pairs(conn, name, rounds, parallel, settings)
                 plans = "parallel (2 workers)" if parallel else "serial"
                 cpu_text = f"  backend CPU {cpu:.3f}" if not parallel else ""
                 print(f"  {kind:<11} {plans:<21} count(value) {base * 1e3:8.1f} ms   downsample {ours * 1e3:8.1f} ms   "

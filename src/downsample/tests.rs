@@ -237,7 +237,7 @@ fn series_source(relation: &str, column: &str, key: crate::pg::row_groups::KeyCo
 
 #[pg_test]
 fn an_index_serves_the_ordered_scan_without_a_sort() {
-    use crate::pg::row_groups::KeyColumn;
+    use crate::pg::row_groups::{IntWidth, KeyColumn};
     setup();
     let plan = ordered_scan_plan(&series_source("ds_multi", "sensor", KeyColumn::Text));
     assert!(plan.contains("Index"), "{plan}");
@@ -249,7 +249,7 @@ fn an_index_serves_the_ordered_scan_without_a_sort() {
          CREATE INDEX ON ds_int (channel, ts); ANALYZE ds_int",
     )
     .unwrap();
-    let plan = ordered_scan_plan(&series_source("ds_int", "channel", KeyColumn::Integer));
+    let plan = ordered_scan_plan(&series_source("ds_int", "channel", KeyColumn::Integer(IntWidth::Int4)));
     assert!(plan.contains("Index"), "{plan}");
     assert!(!plan.contains("\"Sort\""), "{plan}");
 }

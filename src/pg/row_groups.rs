@@ -30,11 +30,21 @@ impl GroupKey {
     }
 }
 
-/// How a key column is read: an integer column by value, anything else as text.
+/// How a key column is read: an integer column by value, as stored (no cast, so a scan
+/// whose select list is the table's own columns needs no projection), anything else as
+/// text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyColumn {
-    Integer,
+    Integer(IntWidth),
     Text,
+}
+
+/// The width of an integer key column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntWidth {
+    Int2,
+    Int4,
+    Int8,
 }
 
 impl KeyColumn {
@@ -49,7 +59,9 @@ impl KeyColumn {
         )
         .map_err(|e| SensorError::internal_query("reading a column's type", e))?;
         Ok(match type_oid {
-            Some(pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID) => KeyColumn::Integer,
+            Some(pg_sys::INT2OID) => KeyColumn::Integer(IntWidth::Int2),
+            Some(pg_sys::INT4OID) => KeyColumn::Integer(IntWidth::Int4),
+            Some(pg_sys::INT8OID) => KeyColumn::Integer(IntWidth::Int8),
             _ => KeyColumn::Text,
         })
     }
@@ -57,7 +69,7 @@ impl KeyColumn {
     /// The select-list expression that reads `quoted_column` this way.
     pub fn select_expr(self, quoted_column: &str) -> String {
         match self {
-            KeyColumn::Integer => format!("CAST({quoted_column} AS pg_catalog.int8)"),
+            KeyColumn::Integer(_) => quoted_column.to_string(),
             KeyColumn::Text => format!("CAST({quoted_column} AS pg_catalog.text)"),
         }
     }
@@ -136,8 +148,13 @@ impl<T> RowGroups<T> {
     /// The index of `row`'s group, made with `init` when it is new.
     fn index(&mut self, row: &Row, init: impl FnOnce() -> SensorResult<T>) -> SensorResult<usize> {
         match self.kind {
-            KeyColumn::Integer => {
-                let Some(k) = row.i64(self.column) else {
+            KeyColumn::Integer(width) => {
+                let k = match width {
+                    IntWidth::Int2 => row.i16(self.column).map(i64::from),
+                    IntWidth::Int4 => row.i32(self.column).map(i64::from),
+                    IntWidth::Int8 => row.i64(self.column),
+                };
+                let Some(k) = k else {
                     return match self.null {
                         Some(i) => Ok(i),
                         None => {

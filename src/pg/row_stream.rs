@@ -53,6 +53,16 @@ impl Row {
         self.datum(index).map(|d| d.value() as i64)
     }
 
+    /// An `int4` column.
+    pub fn i32(&self, index: usize) -> Option<i32> {
+        self.datum(index).map(|d| d.value() as i32)
+    }
+
+    /// An `int2` column.
+    pub fn i16(&self, index: usize) -> Option<i16> {
+        self.datum(index).map(|d| d.value() as i16)
+    }
+
     /// A `text` column's bytes, passed to `f` (detoasted if needed, freed afterwards).
     pub fn with_text<R>(&self, index: usize, f: impl FnOnce(Option<&[u8]>) -> R) -> R {
         let Some(datum) = self.datum(index) else {
