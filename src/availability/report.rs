@@ -33,7 +33,7 @@ impl RowSink for ReportSink<'_> {
         let Some(t) = row.i64(1) else { return Ok(()) };
         let spec = self.spec;
         let statuses = &mut self.statuses;
-        let group = self.groups.group_of(row, || Ok(BucketStates::default()))?;
+        let group = self.groups.group_of(row, |_| Ok(BucketStates::default()))?;
         row.with_text(2, |state| {
             // A NULL status is a status nobody knows.
             let state = match state {

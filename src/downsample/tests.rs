@@ -118,6 +118,48 @@ fn exact_lttb_skips_null_nan_and_repeated_times_like_the_batch_kernel() {
 }
 
 #[pg_test]
+fn exact_lttb_reads_rows_in_heap_order_when_it_is_time_order() {
+    use std::sync::atomic::Ordering::Relaxed;
+    // Filled in time order, as a logger fills it: the window is read without ORDER BY.
+    Spi::run(
+        "CREATE TEMP TABLE ds_heap AS SELECT (i % 4) AS channel, timestamptz '2024-01-01' + (i / 4) * interval '1 second' AS ts,
+                (sin(i / 50.0) + (i % 7) / 10.0)::float8 AS v FROM generate_series(0, 39999) i;
+         CREATE INDEX ON ds_heap (ts); CREATE INDEX ON ds_heap (channel, ts); ANALYZE ds_heap;
+         CREATE TEMP TABLE ds_shuffled AS SELECT * FROM ds_heap ORDER BY md5(ts::text || channel);
+         CREATE INDEX ON ds_shuffled (ts); CREATE INDEX ON ds_shuffled (channel, ts); ANALYZE ds_shuffled;",
+    )
+    .unwrap();
+    let window = "'2024-01-01', '2024-01-02'";
+    let read = |table: &str, series: bool| {
+        let before = super::HEAP_ORDER_PASSES.load(Relaxed);
+        // One channel without a series column: times repeat across channels, and which
+        // of equal times is kept follows the stored order.
+        let column = if series { ", series_column => 'channel'" } else { ", filter => 'channel = 1'" };
+        let rows = points(&format!(
+            "SELECT series || ' ' || time::text, value FROM sensor.downsample('{table}', 'ts', 'v', {window}, 100, 'lttb'{column})"
+        ));
+        (rows, super::HEAP_ORDER_PASSES.load(Relaxed) - before)
+    };
+    for series in [false, true] {
+        let (in_order, heap_passes) = read("ds_heap", series);
+        let (shuffled, shuffled_heap_passes) = read("ds_shuffled", series);
+        assert_eq!(heap_passes, 1, "series {series}");
+        // Out of time order at once: the window is read again, ordered.
+        assert_eq!(shuffled_heap_passes, 0, "series {series}");
+        assert_eq!(in_order.len(), if series { 400 } else { 100 });
+        assert_eq!(in_order, shuffled, "series {series}");
+    }
+    // The batch kernel on one series agrees.
+    let want = points(
+        "SELECT '2 ' || time::text, value FROM sensor.downsample_arrays(
+             (SELECT array_agg(ts ORDER BY ts) FROM ds_heap WHERE channel = 2),
+             (SELECT array_agg(v ORDER BY ts) FROM ds_heap WHERE channel = 2), 100, 'lttb')",
+    );
+    let got: Vec<_> = read("ds_heap", true).0.into_iter().filter(|(k, _)| k.starts_with("2 ")).collect();
+    assert_eq!(got, want);
+}
+
+#[pg_test]
 fn gap_inserts_null_rows_between_distant_neighbours() {
     setup();
     Spi::run("DELETE FROM ds_one WHERE ts >= '2024-01-01 02:00' AND ts < '2024-01-01 03:00'")

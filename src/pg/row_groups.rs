@@ -146,7 +146,11 @@ impl<T> RowGroups<T> {
     }
 
     /// The index of `row`'s group, made with `init` when it is new.
-    fn index(&mut self, row: &Row, init: impl FnOnce() -> SensorResult<T>) -> SensorResult<usize> {
+    fn index(
+        &mut self,
+        row: &Row,
+        init: impl FnOnce(&GroupKey) -> SensorResult<T>,
+    ) -> SensorResult<usize> {
         match self.kind {
             KeyColumn::Integer(width) => {
                 let k = match width {
@@ -158,7 +162,7 @@ impl<T> RowGroups<T> {
                     return match self.null {
                         Some(i) => Ok(i),
                         None => {
-                            let i = self.add(GroupKey::Null, init()?);
+                            let i = self.add(GroupKey::Null, init(&GroupKey::Null)?);
                             self.null = Some(i);
                             Ok(i)
                         }
@@ -172,7 +176,9 @@ impl<T> RowGroups<T> {
                 let i = match self.by_int.get(&k) {
                     Some(&i) => i,
                     None => {
-                        let i = self.add(GroupKey::Int(k), init()?);
+                        let key = GroupKey::Int(k);
+                        let value = init(&key)?;
+                        let i = self.add(key, value);
                         self.by_int.insert(k, i);
                         i
                     }
@@ -189,15 +195,18 @@ impl<T> RowGroups<T> {
                     Ok(i) => Ok(i),
                     Err(Some(i)) => Ok(i),
                     Err(None) => {
-                        let key = row.with_text(self.column, |t| t.map(<[u8]>::to_vec));
-                        let value = init()?;
+                        let key = match row.with_text(self.column, |t| t.map(<[u8]>::to_vec)) {
+                            Some(bytes) => GroupKey::Text(bytes),
+                            None => GroupKey::Null,
+                        };
+                        let value = init(&key)?;
                         Ok(match key {
-                            Some(bytes) => {
+                            GroupKey::Text(bytes) => {
                                 let i = self.add(GroupKey::Text(bytes.clone()), value);
                                 self.by_text.insert(bytes, i);
                                 i
                             }
-                            None => {
+                            _ => {
                                 let i = self.add(GroupKey::Null, value);
                                 self.null = Some(i);
                                 i
@@ -209,11 +218,11 @@ impl<T> RowGroups<T> {
         }
     }
 
-    /// `row`'s group, made with `init` when it is new.
+    /// `row`'s group, made with `init` (given the group's key) when it is new.
     pub fn group_of(
         &mut self,
         row: &Row,
-        init: impl FnOnce() -> SensorResult<T>,
+        init: impl FnOnce(&GroupKey) -> SensorResult<T>,
     ) -> SensorResult<&mut T> {
         let i = self.index(row, init)?;
         Ok(&mut self.values[i])
