@@ -9,13 +9,15 @@
 //! COPY; all in a per-batch memory context. Values arrive as binary datums: nothing is parsed.
 //!
 //! It skips the executor's other duties, so it is taken only when none apply (`why_not_direct`):
-//! a plain table (relkind `r`) that is not a TimescaleDB hypertable, without triggers (foreign
+//! a plain table (relkind `r`) without triggers (foreign
 //! keys, deferrable constraints and older hypertables have some) or rules, INSERT privilege for
 //! the current role, no row-level security, no CHECK
 //! constraints or generated columns, exactly the target's columns with their types and no type
 //! modifier (dropped columns stay NULL), and no deferrable unique or exclusion index. Otherwise
 //! rows go through batched `INSERT … SELECT FROM ROWS FROM (unnest($1), …)` ([`SqlBatch`]),
 //! which the executor handles in full (chunk routing, triggers, policies, permission errors).
+//! A TimescaleDB hypertable's rows go to its chunks, each on its own direct path
+//! ([`chunks`]), when the hypertable's shape allows it.
 //!
 //! **Deferred indexes** ([`Indexes::RebuildIfEmpty`]). Into an empty table (no pages yet, as
 //! after TRUNCATE or CREATE) that this transaction can lock against other writers, index entries
@@ -40,6 +42,9 @@ use pgrx::PgMemoryContexts;
 
 use crate::error::{ErrorKind, SensorError, SensorResult};
 use crate::pg::quoting::quote_identifier;
+
+mod chunks;
+use chunks::ChunkRouter;
 
 /// Rows per `table_multi_insert` call (COPY's MAX_BUFFERED_TUPLES).
 const DIRECT_BATCH: usize = 1000;
@@ -107,13 +112,26 @@ pub struct BulkInsert<const N: usize> {
 
 enum Path<const N: usize> {
     Direct(DirectInsert<N>),
+    /// A hypertable's rows, each into its chunk's direct path.
+    Chunks(ChunkRouter<N>),
     Sql(SqlBatch<N>),
+}
+
+impl<const N: usize> Path<N> {
+    fn finish(self) -> SensorResult<()> {
+        match self {
+            Path::Direct(d) => d.finish(),
+            Path::Chunks(c) => c.finish()?,
+            Path::Sql(mut s) => s.flush()?,
+        }
+        Ok(())
+    }
 }
 
 impl<const N: usize> BulkInsert<N> {
     pub fn open(target: &TargetTable<N>, indexes: Indexes) -> SensorResult<Self> {
         let path = match Self::try_direct(target, indexes)? {
-            Ok(direct) => Path::Direct(direct),
+            Ok(path) => path,
             Err(reason) => {
                 pgrx::debug1!(
                     "rows go into {} through INSERT statements because {reason}",
@@ -128,25 +146,28 @@ impl<const N: usize> BulkInsert<N> {
     fn try_direct(
         target: &TargetTable<N>,
         indexes: Indexes,
-    ) -> SensorResult<Result<DirectInsert<N>, String>> {
+    ) -> SensorResult<Result<Path<N>, String>> {
         let relid = target.relid()?;
         if crate::pg::timescaledb::is_hypertable(relid)? {
-            return Ok(Err("it is a TimescaleDB hypertable".into()));
+            return Ok(ChunkRouter::open(target, relid)?
+                .map(Path::Chunks)
+                .map_err(|reason| format!("it is a TimescaleDB hypertable and {reason}")));
         }
-        Ok(DirectInsert::open(target, relid, indexes))
+        Ok(DirectInsert::open(target, relid, indexes, &[]).map(Path::Direct))
     }
 
     /// Why the direct path cannot be used for `target`, or `None` if it can.
     #[cfg(any(test, feature = "pg_test"))]
     pub fn direct_path_blocker(target: &TargetTable<N>) -> SensorResult<Option<String>> {
-        Ok(Self::try_direct(target, Indexes::RowByRow)?
-            .map(DirectInsert::finish)
-            .err())
+        match Self::try_direct(target, Indexes::RowByRow)? {
+            Ok(path) => path.finish().map(|()| None),
+            Err(reason) => Ok(Some(reason)),
+        }
     }
 
-    /// Whether rows take the direct path.
+    /// Whether rows take the direct path (into a hypertable's chunks, for a hypertable).
     pub fn is_direct(&self) -> bool {
-        matches!(self.path, Path::Direct(_))
+        matches!(self.path, Path::Direct(_) | Path::Chunks(_))
     }
 
     /// True while index entries wait for [`Self::build_deferred_indexes`]: the table was empty,
@@ -168,6 +189,16 @@ impl<const N: usize> BulkInsert<N> {
         self.rows
     }
 
+    /// Rows pushed so far on a direct path (a hypertable's rows of new or compressed
+    /// chunks go through INSERT statements).
+    pub fn direct_rows(&self) -> u64 {
+        match &self.path {
+            Path::Direct(_) => self.rows,
+            Path::Chunks(c) => c.direct_rows(),
+            Path::Sql(_) => 0,
+        }
+    }
+
     /// Adds one row: `row[i]` is the value of `columns[i]` of the target.
     #[inline]
     pub fn push(&mut self, row: [pg_sys::Datum; N]) -> SensorResult<()> {
@@ -177,6 +208,7 @@ impl<const N: usize> BulkInsert<N> {
                 d.push(row);
                 Ok(())
             }
+            Path::Chunks(c) => c.push(row),
             Path::Sql(s) => s.push(row),
         }
     }
@@ -188,6 +220,7 @@ impl<const N: usize> BulkInsert<N> {
                 d.flush();
                 Ok(())
             }
+            Path::Chunks(c) => c.flush(),
             Path::Sql(s) => s.flush(),
         }
     }
@@ -195,10 +228,7 @@ impl<const N: usize> BulkInsert<N> {
     /// Writes the last rows (and builds deferred indexes), releases the table. Returns the rows
     /// pushed.
     pub fn finish(self) -> SensorResult<u64> {
-        match self.path {
-            Path::Direct(d) => d.finish(),
-            Path::Sql(mut s) => s.flush()?,
-        }
+        self.path.finish()?;
         Ok(self.rows)
     }
 }
@@ -222,14 +252,21 @@ struct DirectInsert<const N: usize> {
 
 impl<const N: usize> DirectInsert<N> {
     /// Opens `relid` for the direct path, or says why it cannot take it (the relation is then
-    /// closed again, keeping its lock). Must run inside a transaction.
-    fn open(target: &TargetTable<N>, relid: pg_sys::Oid, indexes: Indexes) -> Result<Self, String> {
+    /// closed again, keeping its lock). `guaranteed_checks` names CHECK constraints that
+    /// every row pushed satisfies (a chunk's time range); any other refuses the direct path.
+    /// Must run inside a transaction.
+    fn open(
+        target: &TargetTable<N>,
+        relid: pg_sys::Oid,
+        indexes: Indexes,
+        guaranteed_checks: &[String],
+    ) -> Result<Self, String> {
         // SAFETY: relid is an existing relation (TargetTable::relid); the sequence is CopyFrom()'s
         // (copyfrom.c) without its trigger, partition and FDW branches, which `why_not_direct`
         // rules out. What is allocated lives in the executor state's memory context.
         unsafe {
             let rel = pg_sys::table_open(relid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
-            let attnums = match why_not_direct(target, rel) {
+            let attnums = match why_not_direct(target, rel, guaranteed_checks) {
                 Ok(attnums) => attnums,
                 Err(reason) => {
                     pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
@@ -419,6 +456,7 @@ impl<const N: usize> Drop for DirectInsert<N> {
 unsafe fn why_not_direct<const N: usize>(
     target: &TargetTable<N>,
     rel: pg_sys::Relation,
+    guaranteed_checks: &[String],
 ) -> Result<[usize; N], String> {
     unsafe {
         let form = &*(*rel).rd_rel;
@@ -444,8 +482,15 @@ unsafe fn why_not_direct<const N: usize>(
         }
         let desc = (*rel).rd_att;
         let constr = (*desc).constr;
-        if !constr.is_null() && ((*constr).num_check > 0 || (*constr).has_generated_stored) {
-            return Err("it has CHECK constraints or generated columns".into());
+        if !constr.is_null() {
+            let checks = (0..usize::from((*constr).num_check))
+                .map(|i| CStr::from_ptr((*(*constr).check.add(i)).ccname).to_string_lossy());
+            let unchecked = checks
+                .into_iter()
+                .any(|name| !guaranteed_checks.iter().any(|g| *g == name));
+            if unchecked || (*constr).has_generated_stored {
+                return Err("it has CHECK constraints or generated columns".into());
+            }
         }
         let natts = (*desc).natts as usize;
         let mut attnums = [usize::MAX; N];

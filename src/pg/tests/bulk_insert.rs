@@ -52,6 +52,19 @@ fn bulk_scratch_push(keys: Vec<i64>, rebuild_if_empty: bool) -> Vec<bool> {
     modes
 }
 
+/// Test-only: pushes rows `keys` as `bulk_scratch_push` does; returns the rows that took a
+/// direct path.
+#[pg_extern]
+fn bulk_scratch_push_direct_rows(keys: Vec<i64>) -> i64 {
+    let mut sink = BulkInsert::open(&SCRATCH, Indexes::RowByRow).unwrap();
+    for &key in &keys {
+        sink.push(scratch_row(key, key as f64 / 2.0)).unwrap();
+    }
+    let direct = sink.direct_rows();
+    sink.finish().unwrap();
+    direct as i64
+}
+
 /// Test-only: upserts rows `keys` with `value` into `tests.bulk_scratch`, key column `key`.
 #[pg_extern]
 fn bulk_scratch_upsert(keys: Vec<i64>, value: f64) {
@@ -217,16 +230,104 @@ fn hypertables_take_the_sql_path() {
         println!("SKIP: hypertables_take_the_sql_path simulates TimescaleDB's catalog, which is installed here");
         return;
     }
-    // TimescaleDB's catalog as it records a hypertable (no trigger since 2.23).
+    // TimescaleDB's catalog as it records a hypertable (no trigger since 2.23), here
+    // without a dimension: rows cannot be routed to chunks.
     Spi::run("CREATE SCHEMA _timescaledb_catalog").unwrap();
     Spi::run(
-        "CREATE TABLE _timescaledb_catalog.hypertable (schema_name name, table_name name)",
+        "CREATE TABLE _timescaledb_catalog.hypertable (id int, schema_name name, table_name name);
+         CREATE TABLE _timescaledb_catalog.dimension (hypertable_id int, column_name name, column_type regtype,
+             interval_length bigint, partitioning_func name)",
     )
     .unwrap();
     assert_eq!(blocker(), None);
-    Spi::run("INSERT INTO _timescaledb_catalog.hypertable VALUES ('tests', 'bulk_scratch')")
+    Spi::run("INSERT INTO _timescaledb_catalog.hypertable VALUES (1, 'tests', 'bulk_scratch')")
         .unwrap();
-    assert_eq!(blocker().as_deref(), Some("it is a TimescaleDB hypertable"));
+    assert_eq!(
+        blocker().as_deref(),
+        Some("it is a TimescaleDB hypertable and it has not exactly one dimension")
+    );
     assert_eq!(push("1, 10", false), "ff");
     assert_eq!(one::<i64>("SELECT count(*) FROM tests.bulk_scratch"), 10);
+}
+
+/// Whether this cluster can create TimescaleDB (installed and preloaded).
+fn timescaledb_loadable() -> bool {
+    one::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'timescaledb') \
+         AND current_setting('shared_preload_libraries') LIKE '%timescaledb%'",
+    )
+}
+
+/// Rows of `tests.bulk_scratch` outside the time range of the chunk that holds them.
+const MISPLACED: &str = "SELECT count(*) FROM tests.bulk_scratch s JOIN timescaledb_information.chunks c \
+     ON pg_catalog.format('%I.%I', c.chunk_schema, c.chunk_name)::regclass = s.tableoid \
+     WHERE NOT (s.time >= c.range_start AND s.time < c.range_end)";
+
+#[pg_test]
+fn hypertable_rows_go_to_their_chunks_on_the_direct_path() {
+    create_scratch("key int8 NOT NULL, time timestamptz NOT NULL, value float8");
+    if !timescaledb_loadable() {
+        println!("SKIP: hypertable_rows_go_to_their_chunks_on_the_direct_path needs TimescaleDB");
+        return;
+    }
+    Spi::run("CREATE EXTENSION IF NOT EXISTS timescaledb").unwrap();
+    Spi::run(
+        "SELECT create_hypertable('tests.bulk_scratch', 'time', chunk_time_interval => interval '1 hour');
+         CREATE UNIQUE INDEX ON tests.bulk_scratch (key, time);
+         ALTER TABLE tests.bulk_scratch SET (timescaledb.compress, timescaledb.compress_orderby = 'time');
+         -- Hours 0 and 1 exist; hour 1 is compressed.
+         INSERT INTO tests.bulk_scratch SELECT k, timestamptz '2000-01-01 00:00+00' + k * interval '1 second', k / 2.0
+         FROM generate_series(1, 100) k;
+         INSERT INTO tests.bulk_scratch SELECT k, timestamptz '2000-01-01 00:00+00' + k * interval '1 second', k / 2.0
+         FROM generate_series(3600, 3700) k;
+",
+    )
+    .unwrap();
+    // In a statement of its own: compressing reindexes the chunk, which no query may be using.
+    let hour_1 = one::<String>("SELECT tableoid::regclass::text FROM tests.bulk_scratch WHERE key = 3600");
+    Spi::run(&format!("SELECT compress_chunk('{hour_1}')")).unwrap();
+    assert_eq!(blocker(), None);
+    // Out of time order, into an open chunk (hour 0), a compressed one (1) and new ones (2, 3, 5).
+    // Only the compressed chunk's rows and each new chunk's first row go through INSERT.
+    assert_eq!(
+        one::<i64>(
+            "SELECT tests.bulk_scratch_push_direct_rows(ARRAY(SELECT generate_series(7200, 9999) UNION ALL SELECT generate_series(101, 3599)
+                 UNION ALL SELECT generate_series(3701, 4000) UNION ALL SELECT generate_series(18000, 18500)
+                 UNION ALL SELECT generate_series(10000, 10800))::int8[])"
+        ),
+        7_901 - 300 - 3
+    );
+    assert_eq!(one::<i64>("SELECT count(*) FROM tests.bulk_scratch"), 8_102);
+    assert_eq!(one::<i64>("SELECT count(DISTINCT key) FROM tests.bulk_scratch"), 8_102);
+    assert_eq!(
+        one::<f64>("SELECT sum(value - key / 2.0)::float8 FROM tests.bulk_scratch"),
+        0.0
+    );
+    assert_eq!(one::<i64>(MISPLACED), 0);
+    assert_eq!(
+        one::<i64>("SELECT count(*) FROM show_chunks('tests.bulk_scratch')"),
+        5
+    );
+    // The compressed chunk took its rows through TimescaleDB (it is now partial).
+    assert_eq!(
+        one::<i64>("SELECT count(*) FROM tests.bulk_scratch WHERE time >= '2000-01-01 01:00+00' AND time < '2000-01-01 02:00+00'"),
+        401
+    );
+    // Each chunk's unique index checks the rows it gets.
+    assert_eq!(
+        crate::tests::sqlstate_of("SELECT tests.bulk_scratch_push(ARRAY[8000, 8000]::int8[], false)").as_deref(),
+        Some("23505")
+    );
+    // A trigger on the hypertable would not fire on its chunks' direct path.
+    Spi::run(
+        "CREATE FUNCTION tests.bulk_scratch_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+         CREATE TRIGGER noop BEFORE INSERT ON tests.bulk_scratch FOR EACH ROW EXECUTE FUNCTION tests.bulk_scratch_noop()",
+    )
+    .unwrap();
+    assert_eq!(
+        blocker().as_deref(),
+        Some("it is a TimescaleDB hypertable and the hypertable has triggers")
+    );
+    assert_eq!(push("20000, 20010", false), "ff");
+    assert_eq!(one::<i64>(MISPLACED), 0);
 }
