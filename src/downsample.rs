@@ -345,7 +345,7 @@ fn exact_in_heap_order(
         return Ok(None);
     }
     streamed?;
-    #[cfg(feature = "pg_test")]
+    #[cfg(any(test, feature = "pg_test"))]
     HEAP_ORDER_PASSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     sink.groups
         .into_sorted()
@@ -356,7 +356,7 @@ fn exact_in_heap_order(
 }
 
 /// Exact LTTB windows read in heap order, for tests to tell the two paths apart.
-#[cfg(feature = "pg_test")]
+#[cfg(any(test, feature = "pg_test"))]
 pub(crate) static HEAP_ORDER_PASSES: std::sync::atomic::AtomicU64 =
     std::sync::atomic::AtomicU64::new(0);
 

@@ -22,9 +22,9 @@ use crate::pg::{search_path, time};
 
 /// Events per chunk of one equipment's timeline (about 1.5 MB of state); small in tests,
 /// so that they cross chunk boundaries.
-#[cfg(not(feature = "pg_test"))]
+#[cfg(not(any(test, feature = "pg_test")))]
 const CHUNK_EVENTS: u64 = 65_536;
-#[cfg(feature = "pg_test")]
+#[cfg(any(test, feature = "pg_test"))]
 const CHUNK_EVENTS: u64 = 100;
 
 /// The status history as intervals per equipment; with `points`, at most that many
