@@ -20,14 +20,17 @@ def rss_anon_kb(pid):
     raise RuntimeError("no RssAnon")
 
 
-def peak_memory(query, warmup=None):
+def peak_memory(query, warmup=None, params=None, settings=()):
     """(first value of the result, peak kB added, work_mem) of `query` in a new backend,
-    serial plans; `warmup` runs first, so that caches and the library are loaded."""
+    serial plans and `settings` (statements run first); `warmup` (a query or a list of
+    them) runs before the baseline is read, so that caches and the library are loaded."""
     with psycopg.connect(autocommit=True) as c:
         c.execute("SET max_parallel_workers_per_gather = 0")
+        for statement in settings:
+            c.execute(statement)
         pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
-        if warmup:
-            c.execute(warmup).fetchall()
+        for w in [warmup] if isinstance(warmup, str) else (warmup or []):
+            c.execute(w, params).fetchall()
         base = rss_anon_kb(pid)
         peak = [base]
         done = threading.Event()
@@ -40,7 +43,7 @@ def peak_memory(query, warmup=None):
         t = threading.Thread(target=sample)
         t.start()
         try:
-            value = c.execute(query).fetchone()[0]
+            value = c.execute(query, params).fetchone()[0]
         finally:
             done.set()
             t.join()

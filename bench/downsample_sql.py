@@ -17,16 +17,18 @@ fresh backend held after a plain scan of that window, median of three backends.
 """
 import os
 import sys
-import threading
-import time
 
 import psycopg
+
+from backend_memory import peak_memory
+from paired_timing import timed
 
 ROWS = 10_000_000
 SPACING = "259200 microseconds"  # 10M rows = 30 days
 FROM, TO = "2024-01-01 00:00+00", "2024-01-31 00:00+00"
 TO_1M = "2024-01-04 00:00+00"  # the first 1,000,000 rows
 POINTS = 1000
+PARAMS = {"f": FROM, "t": TO, "n": POINTS}
 
 
 def setup(conn):
@@ -73,22 +75,6 @@ QUERIES = {
 }
 
 
-def cpu_seconds(pid):
-    """User + system CPU time of a process (from /proc, in clock ticks)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def timed(conn, sql, pid):
-    """Wall time and the backend's CPU time of one run (CPU time does not count the
-    waits for a core on a shared machine, but misses the work of parallel workers)."""
-    cpu = cpu_seconds(pid)
-    start = time.perf_counter()
-    conn.execute(sql, {"f": FROM, "t": TO, "n": POINTS}).fetchall()
-    return time.perf_counter() - start, cpu_seconds(pid) - cpu
-
-
 def timings(conn, rounds, parallel):
     """Best wall time of each query, and the median over rounds of each query's time
     divided by that of the count(value) run just before it (pairs cancel the drift of a
@@ -104,8 +90,8 @@ def timings(conn, rounds, parallel):
         for name, (sql, _) in QUERIES.items():
             if name == "count(value)":
                 continue
-            base_wall, base_cpu = timed(conn, base_sql, pid)
-            ours_wall, ours_cpu = timed(conn, sql, pid)
+            base_wall, base_cpu, _ = timed(conn, base_sql, pid, PARAMS)
+            ours_wall, ours_cpu, _ = timed(conn, sql, pid, PARAMS)
             best["count(value)"] = min(best.get("count(value)", float("inf")), base_wall)
             best[name] = min(best.get(name, float("inf")), ours_wall)
             wall.setdefault(name, []).append(ours_wall / base_wall)
@@ -118,58 +104,26 @@ def timings(conn, rounds, parallel):
     return best, median(wall), median(cpu)
 
 
-def rss_anon_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    raise RuntimeError("no RssAnon")
-
-
 def peak_memory_kb(method, to, points):
     """Peak RssAnon increase of a fresh backend while it downsamples [FROM, to), above what
     the same backend holds after a plain scan of that window (PostgreSQL's own scan keeps
     some private memory, about 1 kB per 1,000 rows here, with or without our function)."""
-    with psycopg.connect(autocommit=True) as conn:
-        # The same plan for both window sizes (a bitmap's page table grows with the window,
-        # an index and a sequential scan keep different executor state): sequential scans
-        # for the unordered method, index scans for the ordered one.
-        conn.execute("SET max_parallel_workers_per_gather = 0; SET enable_bitmapscan = off; SET enable_sort = off")
-        if method == "lttb":
-            conn.execute("SET enable_seqscan = off")
-        else:
-            conn.execute("SET enable_indexscan = off; SET enable_indexonlyscan = off")
-        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-        # Warm the caches (catalog, extension library) on a tiny window first.
-        conn.execute(
-            "SELECT count(*) FROM sensor.downsample('bench_ds', 'ts', 'v', %s, %s::timestamptz + interval '1 minute', %s, %s)",
-            (FROM, FROM, points, method),
-        ).fetchall()
-        conn.execute("SELECT count(v) FROM bench_ds WHERE ts >= %s AND ts < %s", (FROM, to)).fetchall()
-        conn.execute(
-            "SELECT count(v) FROM (SELECT v FROM bench_ds WHERE ts >= %s AND ts < %s ORDER BY ts) s", (FROM, to)
-        ).fetchall()
-        base = rss_anon_kb(pid)
-        peak = [base]
-        done = threading.Event()
-
-        def sample():
-            while not done.is_set():
-                peak[0] = max(peak[0], rss_anon_kb(pid))
-                time.sleep(0.001)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        try:
-            conn.execute(
-                "SELECT count(*) FROM sensor.downsample('bench_ds', 'ts', 'v', %s, %s, %s, %s)",
-                (FROM, to, points, method),
-            ).fetchall()
-        finally:
-            done.set()
-            sampler.join()
-        peak[0] = max(peak[0], rss_anon_kb(pid))
-        return peak[0] - base
+    # The same plan for both window sizes (a bitmap's page table grows with the window,
+    # an index and a sequential scan keep different executor state): sequential scans
+    # for the unordered method, index scans for the ordered one.
+    settings = ["SET enable_bitmapscan = off", "SET enable_sort = off"]
+    settings += (["SET enable_seqscan = off"] if method == "lttb"
+                 else ["SET enable_indexscan = off", "SET enable_indexonlyscan = off"])
+    params = {"f": FROM, "t": to, "n": points, "m": method}
+    warmup = [
+        # The catalog and the extension library, on a tiny window.
+        "SELECT count(*) FROM sensor.downsample('bench_ds', 'ts', 'v', %(f)s, %(f)s::timestamptz + interval '1 minute', %(n)s, %(m)s)",
+        "SELECT count(v) FROM bench_ds WHERE ts >= %(f)s AND ts < %(t)s",
+        "SELECT count(v) FROM (SELECT v FROM bench_ds WHERE ts >= %(f)s AND ts < %(t)s ORDER BY ts) s",
+    ]
+    _, kb, _ = peak_memory("SELECT count(*) FROM sensor.downsample('bench_ds', 'ts', 'v', %(f)s, %(t)s, %(n)s, %(m)s)",
+                           warmup, params, settings)
+    return kb
 
 
 def median_peak_kb(method, to, points, runs=3):

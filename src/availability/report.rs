@@ -63,6 +63,9 @@ impl RowSink for ReportSink<'_> {
 
 /// The identifiers and window of a report, validated and quoted once.
 pub(super) struct EventSource {
+    pub relid: pg_sys::Oid,
+    /// The equipment column's name, unquoted.
+    pub equipment_column: Option<String>,
     pub relation: String,
     pub time: String,
     pub state: String,
@@ -107,6 +110,8 @@ impl EventSource {
         }
 
         Ok(EventSource {
+            relid: relation,
+            equipment_column: equipment_column.map(str::to_string),
             relation: relation_name,
             time: quote_identifier(time_column),
             state: quote_identifier(state_column),
@@ -221,18 +226,15 @@ fn availability_report(
     // Rows wait in a tuplestore (work_mem, then a temporary file), not in a vector.
     let mut rows = RowStore::new();
     search_path::pinned(|| {
-        report_rows(
+        let source = EventSource::new(
             relation.0,
             time_column,
             state_column,
             equipment_column,
             from,
             to,
-            bucket,
-            weights,
-            liveness,
-            &mut rows,
-        )
+        )?;
+        report_rows(&source, bucket, weights, liveness, &mut rows)
     })?;
     Ok(TableIterator::new(rows.into_rows()))
 }
@@ -249,27 +251,13 @@ type ReportSqlRow = (
     bool,
 );
 
-#[allow(clippy::too_many_arguments)]
 fn report_rows(
-    relation: pg_sys::Oid,
-    time_column: &str,
-    state_column: &str,
-    equipment_column: Option<&str>,
-    from: TimestampWithTimeZone,
-    to: TimestampWithTimeZone,
+    source: &EventSource,
     bucket: PgInterval,
     weights: Option<JsonB>,
     liveness: Option<PgInterval>,
     rows: &mut RowStore<ReportSqlRow>,
 ) -> SensorResult<()> {
-    let source = EventSource::new(
-        relation,
-        time_column,
-        state_column,
-        equipment_column,
-        from,
-        to,
-    )?;
     let width = time::length_micros(bucket, "bucket")?;
     if (source.to - source.from) / width >= 10_000_000 {
         return Err(SensorError::invalid_parameter(
@@ -282,8 +270,8 @@ fn report_rows(
         to: source.to,
         width,
     };
-    let key = match equipment_column {
-        Some(column) => KeyColumn::of(relation, column)?,
+    let key = match &source.equipment_column {
+        Some(column) => KeyColumn::of(source.relid, column)?,
         None => KeyColumn::Text,
     };
     let equipment = match &source.equipment {

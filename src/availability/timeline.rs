@@ -66,17 +66,15 @@ fn state_timeline(
     // Rows wait in a tuplestore (work_mem, then a temporary file), not in a vector.
     let mut rows = RowStore::new();
     search_path::pinned(|| {
-        timeline_rows(
+        let source = EventSource::new(
             relation.0,
             time_column,
             state_column,
             equipment_column,
             from,
             to,
-            points,
-            weights,
-            &mut rows,
-        )
+        )?;
+        timeline_rows(&source, points, weights, &mut rows)
     })?;
     Ok(TableIterator::new(rows.into_rows()))
 }
@@ -89,26 +87,12 @@ type TimelineRow = (
     Option<PgInterval>,
 );
 
-#[allow(clippy::too_many_arguments)]
 fn timeline_rows(
-    relation: pg_sys::Oid,
-    time_column: &str,
-    state_column: &str,
-    equipment_column: Option<&str>,
-    from: TimestampWithTimeZone,
-    to: TimestampWithTimeZone,
+    source: &EventSource,
     points: Option<i32>,
     weights: Option<JsonB>,
     out: &mut RowStore<TimelineRow>,
 ) -> SensorResult<()> {
-    let source = EventSource::new(
-        relation,
-        time_column,
-        state_column,
-        equipment_column,
-        from,
-        to,
-    )?;
     let points = points
         .map(|p| {
             u64::try_from(p).map_err(|_| SensorError::invalid_parameter("points must be positive"))
