@@ -4,11 +4,12 @@
 //!
 //! Taken when the hypertable has one dimension, on a column of the row whose datum is the
 //! dimension's internal time (`timestamptz`, `timestamp`, `bigint`) without a partitioning
-//! function, and neither triggers nor row-level security; otherwise [`super::BulkInsert`]
-//! uses INSERT statements. TimescaleDB creates a missing chunk: the first row of its time
+//! function, no continuous aggregate (TimescaleDB records their invalidations in its own
+//! insert path, not in a trigger), and neither triggers nor row-level security; otherwise
+//! [`super::BulkInsert`] uses INSERT statements. TimescaleDB creates a missing chunk: the first row of its time
 //! range goes in through an INSERT statement. A chunk that is compressed, frozen or
 //! otherwise not plain (its status), or that its own checks keep off the direct path (a
-//! trigger, as continuous aggregates put on chunks), gets its rows through INSERT
+//! trigger, a CHECK constraint other than its time range), gets its rows through INSERT
 //! statements too, where TimescaleDB handles them.
 
 use pgrx::prelude::*;
@@ -64,7 +65,8 @@ impl<const N: usize> ChunkRouter<N> {
             let rows = client.select(
                 "SELECT h.id, d.column_name::pg_catalog.text, d.column_type::pg_catalog.oid, \
                         d.interval_length IS NOT NULL AND d.partitioning_func IS NULL, \
-                        (SELECT pg_catalog.count(*) FROM _timescaledb_catalog.dimension a WHERE a.hypertable_id OPERATOR(pg_catalog.=) h.id) \
+                        (SELECT pg_catalog.count(*) FROM _timescaledb_catalog.dimension a WHERE a.hypertable_id OPERATOR(pg_catalog.=) h.id), \
+                        EXISTS (SELECT FROM _timescaledb_catalog.continuous_agg g WHERE g.raw_hypertable_id OPERATOR(pg_catalog.=) h.id) \
                  FROM _timescaledb_catalog.hypertable h \
                  JOIN _timescaledb_catalog.dimension d ON d.hypertable_id OPERATOR(pg_catalog.=) h.id \
                  JOIN pg_catalog.pg_class c ON c.relname OPERATOR(pg_catalog.=) h.table_name \
@@ -81,16 +83,21 @@ impl<const N: usize> ChunkRouter<N> {
                     row.get::<pg_sys::Oid>(3)?,
                     row.get::<bool>(4)?,
                     row.get::<i64>(5)?,
+                    row.get::<bool>(6)?,
                 ));
             }
             Ok::<_, pgrx::spi::SpiError>(found)
         })
         .map_err(|e| SensorError::internal_query("reading the hypertable's dimensions", e))?;
-        let [(Some(hypertable_id), Some(column), Some(column_type), Some(open), Some(1))] =
+        let [(Some(hypertable_id), Some(column), Some(column_type), Some(open), Some(1), caggs)] =
             dimension.as_slice()
         else {
             return Ok(Err("it has not exactly one dimension".into()));
         };
+        if *caggs != Some(false) {
+            // TimescaleDB records their invalidations in its own insert path.
+            return Ok(Err("it has continuous aggregates".into()));
+        }
         if !open {
             return Ok(Err("its time dimension has a partitioning function".into()));
         }

@@ -236,7 +236,8 @@ fn hypertables_take_the_sql_path() {
     Spi::run(
         "CREATE TABLE _timescaledb_catalog.hypertable (id int, schema_name name, table_name name);
          CREATE TABLE _timescaledb_catalog.dimension (hypertable_id int, column_name name, column_type regtype,
-             interval_length bigint, partitioning_func name)",
+             interval_length bigint, partitioning_func name);
+         CREATE TABLE _timescaledb_catalog.continuous_agg (raw_hypertable_id int)",
     )
     .unwrap();
     assert_eq!(blocker(), None);
@@ -318,6 +319,18 @@ fn hypertable_rows_go_to_their_chunks_on_the_direct_path() {
         crate::tests::sqlstate_of("SELECT tests.bulk_scratch_push(ARRAY[8000, 8000]::int8[], false)").as_deref(),
         Some("23505")
     );
+    // A continuous aggregate learns of new rows in TimescaleDB's insert path.
+    Spi::run(
+        "CREATE MATERIALIZED VIEW tests.bulk_scratch_hourly WITH (timescaledb.continuous) AS
+         SELECT time_bucket('1 hour', time) AS bucket, count(*) AS n FROM tests.bulk_scratch GROUP BY 1 WITH NO DATA",
+    )
+    .unwrap();
+    assert_eq!(
+        blocker().as_deref(),
+        Some("it is a TimescaleDB hypertable and it has continuous aggregates")
+    );
+    Spi::run("DROP MATERIALIZED VIEW tests.bulk_scratch_hourly").unwrap();
+    assert_eq!(blocker(), None);
     // A trigger on the hypertable would not fire on its chunks' direct path.
     Spi::run(
         "CREATE FUNCTION tests.bulk_scratch_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
