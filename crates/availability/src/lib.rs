@@ -182,6 +182,7 @@ mod codec;
 mod debug_view;
 mod error;
 mod report;
+mod report_share;
 mod rollup;
 mod runs;
 mod sample_mean;
@@ -192,6 +193,7 @@ mod weights;
 
 pub use error::{AvailabilityError, Result};
 pub use report::{BucketRow, BucketSpec, BucketStates};
+pub use report_share::ReportShare;
 pub use rollup::WindowedRollup;
 pub use sample_mean::{sample_mean, status_value, SampleMean, SAMPLE_MEAN_BYTES};
 pub use state::{

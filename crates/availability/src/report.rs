@@ -56,13 +56,29 @@ pub struct BucketStates {
 impl BucketStates {
     /// Adds an event at `t` (inside the spec's window).
     pub fn push(&mut self, spec: &BucketSpec, t: i64, state: &str) -> Result<()> {
+        self.push_with_capacity(spec, t, state, 0)
+    }
+
+    /// [`BucketStates::push`]; a new bucket's state keeps up to `capacity` raw events
+    /// (0: the default).
+    pub fn push_with_capacity(
+        &mut self,
+        spec: &BucketSpec,
+        t: i64,
+        state: &str,
+        capacity: usize,
+    ) -> Result<()> {
         let k = (t - spec.from).div_euclid(spec.width);
         let at = match self.buckets.last() {
             Some((last, _)) if *last == k => self.buckets.len() - 1,
             _ => match self.buckets.binary_search_by_key(&k, |(b, _)| *b) {
                 Ok(i) => i,
                 Err(i) => {
-                    self.buckets.insert(i, (k, spec.bucket(k)?));
+                    let mut fresh = spec.bucket(k)?;
+                    if capacity > 0 {
+                        fresh.set_buffer_capacity(capacity);
+                    }
+                    self.buckets.insert(i, (k, fresh));
                     i
                 }
             },
@@ -71,6 +87,38 @@ impl BucketStates {
             st.push(t, state)?;
         }
         Ok(())
+    }
+
+    /// Bucket states by bucket index (sorted, distinct).
+    pub fn from_buckets(mut buckets: Vec<(i64, AvailabilityState)>) -> Result<Self> {
+        buckets.sort_by_key(|(k, _)| *k);
+        if buckets.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(crate::error::AvailabilityError::InvalidState(
+                "a bucket appears twice".into(),
+            ));
+        }
+        Ok(BucketStates { buckets })
+    }
+
+    /// The buckets that have events, by index.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, &AvailabilityState)> + '_ {
+        self.buckets.iter().map(|(k, st)| (*k, st))
+    }
+
+    /// Merges another equipment's-worth of bucket states, bucket by bucket.
+    pub fn merge(&mut self, other: BucketStates) -> Result<()> {
+        for (k, st) in other.buckets {
+            match self.buckets.binary_search_by_key(&k, |(b, _)| *b) {
+                Ok(i) => self.buckets[i].1.merge(&st)?,
+                Err(i) => self.buckets.insert(i, (k, st)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a bucket's state collapsed runs approximately.
+    pub fn is_approximate(&self) -> bool {
+        self.buckets.iter().any(|(_, st)| st.is_approximate())
     }
 
     /// Every bucket of the window in order, each seeded with the last event before it: the

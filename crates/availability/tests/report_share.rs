@@ -1,0 +1,119 @@
+//! Report shares (parallel workers' compressed events) merge to the figures of one serial
+//! pass, or say they cannot.
+
+use availability::{BucketRow, BucketSpec, BucketStates, ReportShare};
+use proptest::prelude::*;
+
+mod common;
+use common::*;
+
+/// Events in the window, in time order (as a table filled in time order stores them), with
+/// a few states so that runs repeat.
+fn ordered_events(max: usize) -> impl Strategy<Value = Events> {
+    prop::collection::vec((0i64..3, 0usize..3), 0..max).prop_map(|steps| {
+        let mut t = FROM;
+        steps
+            .into_iter()
+            .filter_map(|(dt, s)| {
+                t += dt;
+                (t < TO).then_some((t, STATES[s]))
+            })
+            .collect()
+    })
+}
+
+fn rows(states: BucketStates, spec: &BucketSpec, carry: Option<(i64, String)>) -> Vec<BucketRow> {
+    states
+        .into_rows(spec, carry)
+        .collect::<Result<Vec<_>, _>>()
+        .expect("rows")
+}
+
+/// Events in heap order split into chunks of `chunk` blocks (one event per block), the
+/// chunks dealt to `workers` shares as a parallel scan deals them; each share finished,
+/// sent as bytes and merged.
+fn merged_shares(
+    spec: &BucketSpec,
+    heap: &[(i64, &'static str)],
+    chunk: usize,
+    workers: usize,
+) -> ReportShare {
+    let mut shares = vec![ReportShare::default(); workers];
+    for (block, &(t, s)) in heap.iter().enumerate() {
+        let worker = (block / chunk) % workers;
+        shares[worker].push(spec, t, s, block as u64).expect("push");
+    }
+    let mut merged: Option<ReportShare> = None;
+    for mut share in shares {
+        share.finish(spec).expect("finish");
+        let back = ReportShare::from_bytes(&share.to_bytes()).expect("bytes");
+        match &mut merged {
+            Some(m) => m.merge(back).expect("merge"),
+            None => merged = Some(back),
+        }
+    }
+    merged.expect("a share")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+    ))]
+
+    /// A table in time order: the shares are exact and give the serial figures.
+    #[test]
+    fn shares_of_a_time_ordered_table_merge_to_the_serial_report(
+        cfg in config_strategy(),
+        events in ordered_events(300),
+        width in 7i64..80,
+        chunk in 1usize..40,
+        workers in 1usize..4,
+        carry in carry_in_strategy(),
+    ) {
+        let spec = BucketSpec { config: cfg, from: FROM, to: TO, width };
+        let mut serial = BucketStates::default();
+        for &(t, s) in &events {
+            serial.push(&spec, t, s).expect("push");
+        }
+        let carry = carry.map(|s| (FROM - 5, s.to_string()));
+        let merged = merged_shares(&spec, &events, chunk, workers);
+        prop_assert!(merged.is_exact());
+        prop_assert_eq!(rows(merged.into_buckets(), &spec, carry.clone()), rows(serial, &spec, carry));
+    }
+
+    /// Rows stored away from their time (late uploads appended at the end of the heap):
+    /// either the shares say they are not exact, or they are right.
+    #[test]
+    fn shares_are_never_silently_wrong(
+        cfg in config_strategy(),
+        events in ordered_events(300),
+        late in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+        width in 7i64..80,
+        chunk in 1usize..40,
+        workers in 1usize..4,
+    ) {
+        let spec = BucketSpec { config: cfg, from: FROM, to: TO, width };
+        let mut heap = events.clone();
+        // Move some events to the end, as if they had been inserted last.
+        for index in late {
+            if heap.is_empty() {
+                break;
+            }
+            let e = heap.remove(index.index(heap.len()));
+            heap.push(e);
+        }
+        let mut serial = BucketStates::default();
+        for &(t, s) in &heap {
+            serial.push(&spec, t, s).expect("push");
+        }
+        let merged = merged_shares(&spec, &heap, chunk, workers);
+        if merged.is_exact() {
+            prop_assert_eq!(rows(merged.into_buckets(), &spec, None), rows(serial, &spec, None));
+        }
+    }
+
+    #[test]
+    fn corrupted_share_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let _ = ReportShare::from_bytes(&bytes);
+    }
+}
