@@ -550,6 +550,58 @@ COMMENT ON FUNCTION sensor.revoke_company_access(regrole, text) IS
 COMMENT ON FUNCTION sensor.channel_window(text, text, text, timestamptz, timestamptz, float8, float8, integer, text, boolean, interval) IS
     'A downsampled window of a T302 power-logger channel by its text id (sensor_data.tsv_channels.channel_id; add company and campaign when the id is in several campaigns), by time or by seconds from its first point. Returns (time, seconds, value).';
 
+-- New in 0.2.0: availability_report in parallel plans ----------------------------------------
+CREATE FUNCTION sensor."availability_report_share_combine"(
+	"a" internal, /* Internal */
+	"b" internal /* Internal */
+) RETURNS internal /* SqlResult < Internal > */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'availability_report_share_combine_wrapper';
+
+CREATE FUNCTION sensor."availability_report_share_deserialize"(
+	"bytes" bytea, /* & [u8] */
+	"_unused" internal /* Internal */
+) RETURNS internal /* SqlResult < Internal > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'availability_report_share_deserialize_wrapper';
+
+CREATE FUNCTION sensor."availability_report_share_final"(
+	"internal" internal /* Internal */
+) RETURNS bytea /* SqlResult < Option < Vec < u8 > > > */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'availability_report_share_final_wrapper';
+
+CREATE FUNCTION sensor."availability_report_share_serialize"(
+	"internal" internal /* Internal */
+) RETURNS bytea /* SqlResult < Vec < u8 > > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'availability_report_share_serialize_wrapper';
+
+CREATE FUNCTION sensor."availability_report_share_trans"(
+	"internal" internal, /* Internal */
+	"relation" oid, /* Option < pg_sys :: Oid > */
+	"row_id" tid, /* Option < pg_sys :: ItemPointerData > */
+	"time" timestamp with time zone, /* Option < TimestampWithTimeZone > */
+	"state" TEXT, /* Option < & str > */
+	"spec" bytea /* Option < & [u8] > */
+) RETURNS internal /* SqlResult < Internal > */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'availability_report_share_trans_wrapper';
+
+CREATE AGGREGATE sensor.availability_report_share(relation oid, row_id tid, "time" timestamptz, state text, spec bytea) (
+    SFUNC = sensor.availability_report_share_trans, STYPE = internal,
+    FINALFUNC = sensor.availability_report_share_final,
+    COMBINEFUNC = sensor.availability_report_share_combine,
+    SERIALFUNC = sensor.availability_report_share_serialize,
+    DESERIALFUNC = sensor.availability_report_share_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE sensor.availability_report_share(oid, tid, timestamptz, text, bytea) IS
+    'Used by availability_report in parallel plans: one equipment''s events, each parallel worker''s share compressed to run boundaries, merged by the leader. Its arguments and bytes are internal (they may change in any version); call availability_report instead.';
+
 -- Every support function of an aggregate says which aggregates it serves (pg_aggregate
 -- knows), so that nothing in schema sensor ships undocumented.
 DO $comment$

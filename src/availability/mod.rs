@@ -6,6 +6,7 @@
 mod accessors;
 mod aggregate;
 mod report;
+mod report_share;
 mod rollup;
 mod timeline;
 #[cfg(any(test, feature = "pg_test"))]

@@ -15,7 +15,7 @@ use super::config;
 use crate::error::{ErrorKind, SensorError, SensorResult};
 use crate::pg::args::RegClass;
 use crate::pg::quoting::{quote_identifier, quote_literal};
-use crate::pg::row_groups::{KeyColumn, RowGroups};
+use crate::pg::row_groups::{GroupKey, KeyColumn, RowGroups};
 use crate::pg::row_store::RowStore;
 use crate::pg::row_stream::{stream_rows_serial, Param, Row, RowSink};
 use crate::pg::{search_path, time};
@@ -121,7 +121,7 @@ impl EventSource {
         })
     }
 
-    fn window_literals(&self) -> SensorResult<(String, String)> {
+    pub fn window_literals(&self) -> SensorResult<(String, String)> {
         let lit = |us: i64| -> SensorResult<String> {
             let ts = time::timestamptz(us)?;
             Ok(format!(
@@ -274,37 +274,13 @@ fn report_rows(
         Some(column) => KeyColumn::of(source.relid, column)?,
         None => KeyColumn::Text,
     };
-    let equipment = match &source.equipment {
-        Some(e) => key.select_expr(e),
-        None => "NULL::pg_catalog.text".to_string(),
+    // In parallel when the planner says so (see report_share), else one serial scan.
+    let groups = match super::report_share::parallel_groups(source, &spec, key)? {
+        Some(groups) => groups,
+        None => serial_groups(source, &spec, key)?,
     };
-    let query = format!(
-        "SELECT {equipment}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= $1 AND {t} < $2",
-        t = source.time,
-        s = source.state,
-        rel = source.relation
-    );
-    let mut sink = ReportSink {
-        spec: &spec,
-        groups: RowGroups::new(key, 0),
-        statuses: Vec::new(),
-    };
-    // A serial scan delivers each equipment's rows in heap order; a Gather would
-    // interleave workers' rows and make the per-bucket states approximate.
-    stream_rows_serial(
-        &query,
-        &[
-            Param::timestamptz(source.from),
-            Param::timestamptz(source.to),
-        ],
-        3,
-        &mut sink,
-    )?;
-
     let carry = source.carry_ins()?;
-    let mut groups: HashMap<Option<String>, BucketStates> = sink
-        .groups
-        .into_sorted()
+    let mut groups: HashMap<Option<String>, BucketStates> = groups
         .into_iter()
         .map(|(key, states)| (key.label(), states))
         .collect();
@@ -330,6 +306,40 @@ fn report_rows(
         }
     }
     Ok(())
+}
+
+/// Each equipment's bucket states from one serial scan: in heap order, so the states stay
+/// exact with small buffers (a Gather would interleave workers' rows).
+fn serial_groups(
+    source: &EventSource,
+    spec: &BucketSpec,
+    key: KeyColumn,
+) -> SensorResult<Vec<(GroupKey, BucketStates)>> {
+    let equipment = match &source.equipment {
+        Some(e) => key.select_expr(e),
+        None => "NULL::pg_catalog.text".to_string(),
+    };
+    let query = format!(
+        "SELECT {equipment}, {t}::timestamptz, {s}::text FROM {rel} WHERE {t} >= $1 AND {t} < $2",
+        t = source.time,
+        s = source.state,
+        rel = source.relation
+    );
+    let mut sink = ReportSink {
+        spec,
+        groups: RowGroups::new(key, 0),
+        statuses: Vec::new(),
+    };
+    stream_rows_serial(
+        &query,
+        &[
+            Param::timestamptz(source.from),
+            Param::timestamptz(source.to),
+        ],
+        3,
+        &mut sink,
+    )?;
+    Ok(sink.groups.into_sorted())
 }
 
 fn spi_error(err: pgrx::spi::SpiError) -> SensorError {

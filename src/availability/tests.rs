@@ -151,3 +151,43 @@ fn state_timeline_streams_equipment_in_column_order_with_carry_only_equipment() 
     assert!(in_memory.0.unwrap_or(0) > 5_000, "{in_memory:?}");
     assert_eq!(whole("64kB"), in_memory);
 }
+
+#[pg_test]
+fn availability_report_in_parallel_equals_the_serial_plan() {
+    use std::sync::atomic::Ordering::Relaxed;
+    // Filled in time order: every second, each of 40 pieces of equipment reports.
+    Spi::run(
+        "CREATE TABLE par_events AS SELECT i % 40 AS equipment, timestamptz '2026-01-01' + (i / 40) * interval '1 second' AS time,
+                CASE WHEN ((i / 40) / 97 + i % 40) % 7 = 0 THEN 'offline' WHEN ((i / 40) / 97 + i % 40) % 11 = 0 THEN 'warning' ELSE 'online' END AS status
+         FROM generate_series(0, 399999) i;
+         ANALYZE par_events;",
+    )
+    .unwrap();
+    let report = "SELECT md5(string_agg(r::text, ',' ORDER BY equipment, time)) FROM sensor.availability_report('par_events', 'time', 'status', 'equipment',
+                  '2026-01-01', '2026-01-01 03:00', bucket => '10 minutes') r";
+    let digest = |parallel: bool| {
+        let workers = if parallel { 2 } else { 0 };
+        Spi::run(&format!(
+            "SET LOCAL max_parallel_workers_per_gather = {workers}; SET LOCAL parallel_setup_cost = 0;
+             SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0"
+        ))
+        .unwrap();
+        let before = super::report_share::PARALLEL_REPORTS.load(Relaxed);
+        let d = Spi::get_one::<String>(report).unwrap();
+        (d, super::report_share::PARALLEL_REPORTS.load(Relaxed) - before)
+    };
+    let (serial, serial_parallel_runs) = digest(false);
+    let (parallel, parallel_runs) = digest(true);
+    assert_eq!(serial_parallel_runs, 0);
+    assert_eq!(parallel_runs, 1, "the planner chose no parallel plan");
+    assert_eq!(parallel, serial);
+    // Late rows, stored far from their time: the shares notice, the report stays exact.
+    Spi::run(
+        "INSERT INTO par_events SELECT equipment, time + interval '1 millisecond', 'maintenance'
+         FROM par_events WHERE time IN ('2026-01-01 00:20', '2026-01-01 01:40') AND equipment < 5",
+    )
+    .unwrap();
+    let (serial, _) = digest(false);
+    let (parallel, _) = digest(true);
+    assert_eq!(parallel, serial);
+}

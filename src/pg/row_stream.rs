@@ -240,7 +240,9 @@ pub fn stream_rows(
         columns,
         sink,
         pg_sys::CURSOR_OPT_PARALLEL_OK as i32,
+        false,
     )
+    .map(|rows| rows.unwrap_or(0))
 }
 
 /// [`stream_rows`] with a serial plan: an unordered scan then delivers rows in heap order.
@@ -250,7 +252,25 @@ pub fn stream_rows_serial(
     columns: usize,
     sink: &mut dyn RowSink,
 ) -> SensorResult<u64> {
-    run(sql, params, columns, sink, 0)
+    run(sql, params, columns, sink, 0, false).map(|rows| rows.unwrap_or(0))
+}
+
+/// [`stream_rows`] only if the planner chooses a parallel plan (one with a Gather); `None`,
+/// with nothing run, otherwise. Give the values as literals: with parameters the planner
+/// would estimate the rows of a generic plan.
+pub fn stream_rows_if_parallel(
+    sql: &str,
+    columns: usize,
+    sink: &mut dyn RowSink,
+) -> SensorResult<Option<u64>> {
+    run(
+        sql,
+        &[],
+        columns,
+        sink,
+        pg_sys::CURSOR_OPT_PARALLEL_OK as i32,
+        true,
+    )
 }
 
 fn run(
@@ -259,7 +279,8 @@ fn run(
     columns: usize,
     sink: &mut dyn RowSink,
     cursor_options: i32,
-) -> SensorResult<u64> {
+    only_parallel: bool,
+) -> SensorResult<Option<u64>> {
     let c_sql = CString::new(sql)
         .map_err(|_| SensorError::invalid_parameter("a query text must not contain NUL bytes"))?;
     let nargs = i32::try_from(params.len())
@@ -278,6 +299,10 @@ fn run(
             );
             if plan.is_null() {
                 return Err(spi_failure("prepare", pg_sys::SPI_result));
+            }
+            if only_parallel && !is_parallel(plan) {
+                pg_sys::SPI_freeplan(plan);
+                return Ok(false);
             }
             let list = pg_sys::makeParamList(nargs);
             let slots = (*list).params.as_mut_slice(params.len());
@@ -303,10 +328,32 @@ fn run(
             if rc < 0 {
                 return Err(spi_failure("execute", rc));
             }
-            Ok(())
+            Ok(true)
         }
-    })?;
-    receiver.finish()
+    })?
+    .then(|| receiver.finish())
+    .transpose()
+}
+
+/// Whether the plan `plan` would run has a parallel part.
+///
+/// # Safety
+/// `plan` is a valid SPI plan, inside an SPI connection.
+unsafe fn is_parallel(plan: pg_sys::SPIPlanPtr) -> bool {
+    unsafe {
+        let cached = pg_sys::SPI_plan_get_cached_plan(plan);
+        if cached.is_null() {
+            return false;
+        }
+        let statements =
+            pgrx::list::old_list::PgList::<pg_sys::PlannedStmt>::from_pg((*cached).stmt_list);
+        let parallel = statements
+            .iter_ptr()
+            .any(|stmt| !stmt.is_null() && (*stmt).parallelModeNeeded);
+        // An unsaved plan's cached plan has no resource owner (SPI_plan_get_cached_plan).
+        pg_sys::ReleaseCachedPlan(cached, std::ptr::null_mut());
+        parallel
+    }
 }
 
 fn spi_failure(action: &str, code: i32) -> SensorError {

@@ -22,6 +22,36 @@ impl BucketSpec {
         (self.to - self.from + self.width - 1) / self.width
     }
 
+    /// Bytes to hand the spec to other processes: the bucket width (i64 little-endian),
+    /// then an empty state of the window, which carries the settings.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = self.width.to_le_bytes().to_vec();
+        out.extend_from_slice(
+            &AvailabilityState::new(self.config.clone(), self.from, self.to, None)?.to_bytes(),
+        );
+        Ok(out)
+    }
+
+    /// Reads [`BucketSpec::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<BucketSpec> {
+        let width = bytes
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(i64::from_le_bytes)
+            .filter(|w| *w > 0)
+            .ok_or_else(|| {
+                crate::error::AvailabilityError::InvalidState("bucket spec: width".into())
+            })?;
+        let window = AvailabilityState::from_bytes(&bytes[8..])?;
+        let (from, to) = window.window();
+        Ok(BucketSpec {
+            config: window.config().clone(),
+            from,
+            to,
+            width,
+        })
+    }
+
     fn bucket(&self, k: i64) -> Result<AvailabilityState> {
         let start = self.from + k * self.width;
         AvailabilityState::new(

@@ -113,7 +113,16 @@ proptest! {
     }
 
     #[test]
+    fn a_spec_comes_back_from_its_bytes(cfg in config_strategy(), width in 1i64..500) {
+        let spec = BucketSpec { config: cfg, from: FROM, to: TO, width };
+        let back = BucketSpec::from_bytes(&spec.to_bytes().expect("bytes")).expect("spec");
+        prop_assert_eq!(back.config, spec.config);
+        prop_assert_eq!((back.from, back.to, back.width), (spec.from, spec.to, spec.width));
+    }
+
+    #[test]
     fn corrupted_share_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         let _ = ReportShare::from_bytes(&bytes);
+        let _ = BucketSpec::from_bytes(&bytes);
     }
 }

@@ -112,7 +112,7 @@ SELECT count(*) AS equipments,
        count(*) FILTER (WHERE sensor.is_approximate(p.s)) AS approximate
 FROM (SELECT equipment, sensor.availability_agg(time, status, '2026-01-01', '2026-01-05') AS s FROM many_events GROUP BY equipment) p
 JOIN serial_result r USING (equipment);
--- availability_report plans its own scan serially whatever these settings say: the same rows.
+-- availability_report runs in parallel here (shares compressed to run boundaries): the same rows.
 SELECT (SELECT count(*) FROM serial_report) AS report_rows,
        (SELECT count(*) FROM serial_report WHERE approximate) AS approximate,
        count(*) AS differing_rows

@@ -1,0 +1,235 @@
+//! `availability_report` in parallel plans: the aggregate `availability_report_share`,
+//! whose workers each compress their share of an equipment's events to run boundaries
+//! (`availability::ReportShare`), and the leader's side, which merges the shares and
+//! checks that they are exact. The report takes this path only when the planner chooses a
+//! parallel plan for it; a serial plan, or shares that cannot be exact (rows stored far
+//! from their time), leave the report to its serial scan, so the figures are always those
+//! of the serial plan.
+
+use ::availability::{BucketSpec, BucketStates, ReportShare};
+use pgrx::datum::{Internal, TimestampWithTimeZone};
+use pgrx::prelude::*;
+
+use super::report::EventSource;
+use crate::error::{SensorError, SensorResult, SqlResult};
+use crate::pg::row_groups::{GroupKey, KeyColumn, RowGroups};
+use crate::pg::row_stream::{stream_rows_if_parallel, Row, RowSink};
+use crate::pg::{aggregate, time};
+
+/// The aggregate's state: the report's settings (from the first row; not sent between
+/// processes) and the share.
+#[derive(Clone)]
+struct ShareState {
+    spec: Option<BucketSpec>,
+    share: ReportShare,
+}
+
+impl ShareState {
+    fn finish(&mut self) -> SensorResult<()> {
+        if let Some(spec) = &self.spec {
+            self.share.finish(spec)?;
+        }
+        Ok(())
+    }
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn availability_report_share_trans(
+    mut internal: Internal,
+    relation: Option<pg_sys::Oid>,
+    row_id: Option<pg_sys::ItemPointerData>,
+    time: Option<TimestampWithTimeZone>,
+    state: Option<&str>,
+    spec: Option<&[u8]>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    let st = aggregate::get_or_put(&mut internal, fcinfo, || {
+        let spec = spec.ok_or_else(|| SensorError::invalid_parameter("spec must not be NULL"))?;
+        Ok(ShareState {
+            spec: Some(BucketSpec::from_bytes(spec).map_err(SensorError::from)?),
+            share: ReportShare::default(),
+        })
+    })?;
+    let (Some(time), Some(row_id), Some(spec)) = (time, row_id, &st.spec) else {
+        return Ok(internal);
+    };
+    let (block, _) = pgrx::itemptr::item_pointer_get_both(row_id);
+    // Blocks of different relations (a hypertable's chunks) are never contiguous.
+    let block = u64::from(relation.map_or(0, |r| r.to_u32())) << 32 | u64::from(block);
+    st.share
+        .push(
+            spec,
+            time::pg_micros(time, "time")?,
+            state.unwrap_or(::availability::UNKNOWN),
+            block,
+        )
+        .map_err(SensorError::from)?;
+    Ok(internal)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn availability_report_share_final(mut internal: Internal) -> SqlResult<Option<Vec<u8>>> {
+    let Some(st) = aggregate::get_mut::<ShareState>(&mut internal)? else {
+        return Ok(None);
+    };
+    st.finish()?;
+    Ok(Some(st.share.to_bytes()))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn availability_report_share_combine(
+    a: Internal,
+    b: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    Ok(aggregate::combine(
+        a,
+        b,
+        fcinfo,
+        |left: &mut ShareState, right: &ShareState| {
+            left.finish()?;
+            let mut right = right.clone();
+            right.finish()?;
+            left.share.merge(right.share).map_err(SensorError::from)
+        },
+    )?)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn availability_report_share_serialize(mut internal: Internal) -> SqlResult<Vec<u8>> {
+    // Strict: PostgreSQL only serializes existing states.
+    Ok(match aggregate::get_mut::<ShareState>(&mut internal)? {
+        Some(st) => {
+            st.finish()?;
+            st.share.to_bytes()
+        }
+        None => Vec::new(),
+    })
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn availability_report_share_deserialize(bytes: &[u8], _unused: Internal) -> SqlResult<Internal> {
+    let share = ReportShare::from_bytes(bytes).map_err(SensorError::from)?;
+    Ok(aggregate::transient(ShareState { spec: None, share }))
+}
+
+/// Each equipment's bucket states from a parallel plan, or `None` when the planner keeps
+/// the query serial, the relation's rows have no stable heap position (a view, a foreign
+/// table, compressed chunks), or the shares are not exact.
+pub(super) fn parallel_groups(
+    source: &EventSource,
+    spec: &BucketSpec,
+    key: KeyColumn,
+) -> SensorResult<Option<Vec<(GroupKey, BucketStates)>>> {
+    if !rows_have_heap_positions(source.relid)? {
+        return Ok(None);
+    }
+    let (from, to) = source.window_literals()?;
+    let spec_hex: String = spec
+        .to_bytes()
+        .map_err(SensorError::from)?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let equipment = match &source.equipment {
+        Some(e) => key.select_expr(e),
+        None => "NULL::pg_catalog.text".to_string(),
+    };
+    // Literal window and settings: the planner sees the rows the window holds.
+    let query = format!(
+        "SELECT {equipment}, sensor.availability_report_share(tableoid, ctid, {t}::timestamptz, {s}::text, \
+         pg_catalog.decode('{spec_hex}', 'hex')) FROM {rel} WHERE {t} >= {from} AND {t} < {to} GROUP BY 1",
+        t = source.time,
+        s = source.state,
+        rel = source.relation,
+    );
+    let mut sink = ShareSink {
+        groups: RowGroups::new(key, 0),
+    };
+    if stream_rows_if_parallel(&query, 2, &mut sink)?.is_none() {
+        return Ok(None);
+    }
+    let mut groups = Vec::new();
+    for (key, share) in sink.groups.into_sorted() {
+        let Some(share) = share else { continue };
+        if !share.is_exact() {
+            return Ok(None);
+        }
+        groups.push((key, share.into_buckets()));
+    }
+    #[cfg(any(test, feature = "pg_test"))]
+    PARALLEL_REPORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(Some(groups))
+}
+
+/// Reports made from parallel shares, for tests to tell the two paths apart.
+#[cfg(any(test, feature = "pg_test"))]
+pub(crate) static PARALLEL_REPORTS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
+/// Whether every row of `relid` is a heap tuple with a `ctid` (a table, or a partitioned
+/// table or hypertable of tables, none of its chunks compressed).
+fn rows_have_heap_positions(relid: pg_sys::Oid) -> SensorResult<bool> {
+    let plain = Spi::get_one_with_args::<bool>(
+        "SELECT c.relkind OPERATOR(pg_catalog.=) 'r' OR (c.relkind OPERATOR(pg_catalog.=) 'p' AND NOT EXISTS ( \
+             SELECT FROM pg_catalog.pg_partition_tree(c.oid) t JOIN pg_catalog.pg_class l ON l.oid OPERATOR(pg_catalog.=) t.relid \
+             WHERE t.isleaf AND l.relkind OPERATOR(pg_catalog.<>) 'r')) \
+         FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1",
+        &[relid.into()],
+    )
+    .map_err(|e| SensorError::internal_query("reading the relation's kind", e))?;
+    if plain != Some(true) {
+        return Ok(false);
+    }
+    if !crate::pg::timescaledb::is_hypertable(relid)? {
+        return Ok(true);
+    }
+    let compressed = Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT FROM _timescaledb_catalog.hypertable h \
+             JOIN _timescaledb_catalog.chunk k ON k.hypertable_id OPERATOR(pg_catalog.=) h.id \
+             JOIN pg_catalog.pg_class c ON c.relname OPERATOR(pg_catalog.=) h.table_name \
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace AND n.nspname OPERATOR(pg_catalog.=) h.schema_name \
+             WHERE c.oid OPERATOR(pg_catalog.=) $1 AND k.compressed_chunk_id IS NOT NULL)",
+        &[relid.into()],
+    )
+    .map_err(|e| SensorError::internal_query("reading the chunk catalog", e))?;
+    Ok(compressed == Some(false))
+}
+
+/// Receives (equipment, share bytes) rows.
+struct ShareSink {
+    groups: RowGroups<Option<ReportShare>>,
+}
+
+impl RowSink for ShareSink {
+    fn row(&mut self, row: &Row) -> SensorResult<()> {
+        let share = row.with_text(1, |bytes| {
+            bytes
+                .map(|b| ReportShare::from_bytes(b).map_err(SensorError::from))
+                .transpose()
+        })?;
+        *self.groups.group_of(row, |_| Ok(None))? = share;
+        Ok(())
+    }
+}
+
+pgrx::extension_sql!(
+    r#"
+CREATE AGGREGATE sensor.availability_report_share(relation oid, row_id tid, "time" timestamptz, state text, spec bytea) (
+    SFUNC = sensor.availability_report_share_trans, STYPE = internal,
+    FINALFUNC = sensor.availability_report_share_final,
+    COMBINEFUNC = sensor.availability_report_share_combine,
+    SERIALFUNC = sensor.availability_report_share_serialize,
+    DESERIALFUNC = sensor.availability_report_share_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE sensor.availability_report_share(oid, tid, timestamptz, text, bytea) IS
+    'Used by availability_report in parallel plans: one equipment''s events, each parallel worker''s share compressed to run boundaries, merged by the leader. Its arguments and bytes are internal (they may change in any version); call availability_report instead.';
+"#,
+    name = "availability_report_share",
+    requires = [
+        availability_report_share_trans,
+        availability_report_share_final,
+        availability_report_share_combine,
+        availability_report_share_serialize,
+        availability_report_share_deserialize
+    ]
+);
