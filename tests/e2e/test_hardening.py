@@ -20,7 +20,7 @@ SAMPLE = {
     "text": "'x'", "name": "'x'", "integer": "1", "bigint": "1", "smallint": "1",
     "double precision": "1.5", "real": "1.5", "boolean": "false", "bytea": "'\\x00'::bytea",
     "jsonb": "'{}'::jsonb", "interval": "'1 hour'::interval", "regclass": "'pg_class'::regclass",
-    "regrole": "'postgres'::regrole",
+    "regrole": "'postgres'::regrole", "oid": "'pg_class'::regclass::oid", "tid": "'(0,1)'::tid",
     "timestamp with time zone": "'2026-01-01 00:00+00'::timestamptz",
     "double precision[]": "'{1,2}'::float8[]", "timestamp with time zone[]": "'{2026-01-01}'::timestamptz[]",
     "text[]": "'{x}'::text[]", "sensor.availability_state": "NULL::sensor.availability_state",
