@@ -94,9 +94,12 @@ def main():
         params = {"f": FROM, "t": to}
         variants = [(name, kind, ()) for name, kind in tables]
         variants += [(name, "compressed, row at a time", ROW_AT_A_TIME) for name, kind in tables if kind == "compressed"]
+        # The opt-in parallel report (sensor_analytics.parallel_report).
+        variants += [(name, f"{kind}, parallel_report on", (("sensor_analytics.parallel_report", "on"),))
+                     for name, kind in tables if kind != "compressed"]
         for name, kind, settings in variants:
             # count(*) of compressed rows comes from batch metadata; count(status) reads them.
-            counted = "status" if settings else "*"
+            counted = "status" if settings == ROW_AT_A_TIME else "*"
             base = f"SELECT equipment, count({counted}) FROM {name} WHERE time >= %(f)s AND time < %(t)s GROUP BY equipment"
             ours = (f"SELECT count(*) FROM sensor.availability_report('{name}', 'time', 'status', 'equipment', "
                     f"%(f)s, %(t)s, bucket => '1 hour')")

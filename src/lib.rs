@@ -28,6 +28,7 @@ pub extern "C-unwind" fn _PG_init() {
     // RUST_LIB_BACKTRACE before RUST_BACKTRACE, once).
     // SAFETY: the backend is single-threaded while it loads a library.
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    availability::define_settings();
 }
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);

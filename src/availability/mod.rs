@@ -7,6 +7,7 @@ mod accessors;
 mod aggregate;
 mod report;
 mod report_share;
+pub(crate) use report_share::define_settings;
 mod rollup;
 mod timeline;
 #[cfg(any(test, feature = "pg_test"))]

@@ -1,4 +1,5 @@
-//! `availability_report` in parallel plans: the aggregate `availability_report_share`,
+//! `availability_report` in parallel plans (opt-in: `sensor_analytics.parallel_report`): the
+//! aggregate `availability_report_share`,
 //! whose workers each compress their share of an equipment's events to run boundaries
 //! (`availability::ReportShare`), and the leader's side, which merges the shares and
 //! checks that they are exact. The report takes this path only when the planner chooses a
@@ -15,6 +16,23 @@ use crate::error::{SensorError, SensorResult, SqlResult};
 use crate::pg::row_groups::{GroupKey, KeyColumn, RowGroups};
 use crate::pg::row_stream::{stream_rows_if_parallel, Row, RowSink};
 use crate::pg::{aggregate, time};
+
+/// `sensor_analytics.parallel_report`: off by default. Measured on 2 cores the aggregate's
+/// per-row call costs more than the workers save (bench/availability_report.sh); on more
+/// cores the parallel plan may pay.
+static PARALLEL_REPORT: pgrx::GucSetting<bool> = pgrx::GucSetting::<bool>::new(false);
+
+/// Registers the settings of this module (from `_PG_init`).
+pub(crate) fn define_settings() {
+    pgrx::GucRegistry::define_bool_guc(
+        c"sensor_analytics.parallel_report",
+        c"Lets availability_report use a parallel plan.",
+        c"Workers compress their share of each equipment's events; the figures stay those of the serial plan (the report falls back to it when shares overlap in time).",
+        &PARALLEL_REPORT,
+        pgrx::GucContext::Userset,
+        pgrx::GucFlags::default(),
+    );
+}
 
 /// The aggregate's state: the report's settings (from the first row; not sent between
 /// processes) and the share.
@@ -121,7 +139,7 @@ pub(super) fn parallel_groups(
     spec: &BucketSpec,
     key: KeyColumn,
 ) -> SensorResult<Option<Vec<(GroupKey, BucketStates)>>> {
-    if !rows_have_heap_positions(source.relid)? {
+    if !PARALLEL_REPORT.get() || !rows_have_heap_positions(source.relid)? {
         return Ok(None);
     }
     let (from, to) = source.window_literals()?;

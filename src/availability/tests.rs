@@ -168,7 +168,7 @@ fn availability_report_in_parallel_equals_the_serial_plan() {
     let digest = |parallel: bool| {
         let workers = if parallel { 2 } else { 0 };
         Spi::run(&format!(
-            "SET LOCAL max_parallel_workers_per_gather = {workers}; SET LOCAL parallel_setup_cost = 0;
+            "SET LOCAL sensor_analytics.parallel_report = on; SET LOCAL max_parallel_workers_per_gather = {workers}; SET LOCAL parallel_setup_cost = 0;
              SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0"
         ))
         .unwrap();
