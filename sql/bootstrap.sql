@@ -82,6 +82,9 @@ CREATE TYPE sensor.fusion_result AS (
 -- Equipment availability: the aggregate state, in the availability crate's versioned
 -- binary encoding (size proportional to state changes). Text form: bytea hex.
 CREATE DOMAIN sensor.availability_state AS bytea;
+-- Energy over a period: the energy crate's versioned encoding (size proportional to the
+-- runs of time-ordered rows, one for a finished state).
+CREATE DOMAIN sensor.energy_state AS bytea;
 -- Downsampling (src/downsample/aggregates.rs builds these attribute lists in this order).
 CREATE TYPE sensor.timevector AS (
     time   timestamptz[],

@@ -283,6 +283,18 @@ impl From<availability::AvailabilityError> for SensorError {
     }
 }
 
+impl From<energy::EnergyError> for SensorError {
+    fn from(err: energy::EnergyError) -> Self {
+        use energy::EnergyError as E;
+        let kind = match err {
+            E::InvalidState(_) => ErrorKind::InvalidInput,
+            E::InvalidArgument(_) => ErrorKind::InvalidParameter,
+            E::Unsupported(_) => ErrorKind::FeatureNotSupported,
+        };
+        SensorError::new(kind, err.to_string())
+    }
+}
+
 impl From<powerview::PowerviewError> for SensorError {
     fn from(err: powerview::PowerviewError) -> Self {
         use powerview::{ErrorCategory, PowerviewError};

@@ -12,6 +12,7 @@ pgrx::pg_module_magic!();
 mod availability;
 mod build_info;
 mod downsample;
+mod energy;
 pub mod error;
 mod export;
 mod fusion;

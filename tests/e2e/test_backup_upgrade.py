@@ -1,6 +1,6 @@
 """Loaded data over time: pg_dump and restore (custom and plain formats, plain PostgreSQL and
 TimescaleDB with its documented procedure), DROP EXTENSION, and ALTER EXTENSION UPDATE from
-0.1.0 (whose frozen install script is in sql/archive/)."""
+0.1.0 and 0.2.0 (whose frozen install scripts are in sql/archive/)."""
 import gzip
 import os
 import pathlib
@@ -17,6 +17,21 @@ TDMS = SOURCE / "tests" / "data" / "tdms"
 
 DATA_TABLES = ["datasets", "channels", "samples", "indexed_samples", "tsv_channels",
                "electrical_samples", "tsv_runs", "tsv_files", "company_access"]
+
+
+def current_version(db):
+    """The version CREATE EXTENSION installs and ALTER EXTENSION UPDATE goes to."""
+    return db.one("SELECT default_version FROM pg_available_extensions WHERE name = 'sensor_analytics'")
+
+
+def assert_same_as_fresh(updated, fresh, drop=lambda r: False):
+    """The updated extension's objects are the ones a fresh install gives."""
+    updated_print = [r for (r,) in updated.execute(FINGERPRINT) if not drop(r)]
+    fresh_print = [r for (r,) in fresh.execute(FINGERPRINT) if not drop(r)]
+    assert len(fresh_print) > 300
+    missing = sorted(set(fresh_print) - set(updated_print))
+    extra = sorted(set(updated_print) - set(fresh_print))
+    assert not missing and not extra, f"missing after update: {missing[:5]}\nextra after update: {extra[:5]}"
 
 
 def checksums(db, tables):
@@ -228,7 +243,7 @@ def test_update_from_0_1_0_keeps_data_and_states_and_equals_a_fresh_install(flav
     cagg = old.execute("SELECT channel, day, (summary).min_value, (summary).max_value, (summary).count FROM public.cagg_states ORDER BY 1, 2") if tsdb else None
 
     old.execute("ALTER EXTENSION sensor_analytics UPDATE")
-    assert old.one("SELECT extversion FROM pg_extension WHERE extname = 'sensor_analytics'") == "0.2.0"
+    assert old.one("SELECT extversion FROM pg_extension WHERE extname = 'sensor_analytics'") == current_version(old)
     assert list(checksums(old, [f"sensor_data.{t}" for t in DATA_TABLES]).values()) == before
     assert old.execute(stored_states) == states
     old.execute("REFRESH MATERIALIZED VIEW public.hourly_states")
@@ -265,10 +280,42 @@ def test_update_from_0_1_0_keeps_data_and_states_and_equals_a_fresh_install(flav
     assert not missing and not extra, f"missing after update: {missing[:5]}\nextra after update: {extra[:5]}"
 
 
-def test_0_1_0_objects_are_served_by_this_library():
-    """Every C function of the 0.1.0 script still has its symbol in this library, so a
-    database still at 0.1.0 keeps working until ALTER EXTENSION UPDATE runs."""
-    script = gzip.decompress((SOURCE / "sql" / "archive" / "sensor_analytics--0.1.0.sql.gz").read_bytes()).decode()
+def test_update_from_0_2_0_adds_energy_and_equals_a_fresh_install(flavour, make_database):
+    tsdb = flavour == "timescaledb"
+    old = make_database("old", timescaledb=tsdb, extension_version="0.2.0")
+    paths = old.execute("SELECT path FROM pg_extension_update_paths('sensor_analytics') "
+                        "WHERE source = '0.2.0' AND target = %s", (current_version(old),))
+    assert paths == [(f"0.2.0--{current_version(old)}",)]
+    old.execute("""INSERT INTO sensor_data.electrical_samples
+                   SELECT timestamptz '2026-01-01' + i * interval '10 minutes', c, 230 + c + (i % 7)
+                   FROM generate_series(0, 3000) i, generate_series(1, 2) c;
+                   CREATE MATERIALIZED VIEW public.daily AS
+                   SELECT channel, date_trunc('day', time) AS day, sensor.m4_summary(time, value) AS summary
+                   FROM sensor_data.electrical_samples GROUP BY 1, 2""")
+    stored = "SELECT channel, day, (summary).min_value, (summary).max_value, (summary).count FROM public.daily ORDER BY 1, 2"
+    before = old.execute(stored)
+    assert not old.one("SELECT EXISTS (SELECT FROM pg_proc WHERE proname = 'energy_agg')")
+
+    old.execute("ALTER EXTENSION sensor_analytics UPDATE")
+    assert old.one("SELECT extversion FROM pg_extension WHERE extname = 'sensor_analytics'") == current_version(old)
+    old.execute("REFRESH MATERIALIZED VIEW public.daily")
+    assert old.execute(stored) == before
+    # The new aggregate works on data that was there, and its rollup of days is the whole.
+    whole, rolled = old.execute("""
+        SELECT (SELECT sensor.energy_wh(sensor.energy_agg(time, value)) FROM sensor_data.electrical_samples WHERE channel = 1),
+               (SELECT sensor.energy_wh(sensor.rollup(s)) FROM (
+                    SELECT sensor.energy_agg(time, value) s FROM sensor_data.electrical_samples
+                    WHERE channel = 1 GROUP BY date_trunc('day', time)) d)""")[0]
+    assert whole == pytest.approx(rolled, rel=1e-12) and whole > 0
+    fresh = make_database("fresh", timescaledb=tsdb)
+    assert_same_as_fresh(old, fresh)
+
+
+@pytest.mark.parametrize("version", ["0.1.0", "0.2.0"])
+def test_old_versions_objects_are_served_by_this_library(version):
+    """Every C function of an old version's script still has its symbol in this library, so
+    a database still at that version keeps working until ALTER EXTENSION UPDATE runs."""
+    script = gzip.decompress((SOURCE / "sql" / "archive" / f"sensor_analytics--{version}.sql.gz").read_bytes()).decode()
     symbols = sorted(set(re.findall(r"AS 'MODULE_PATHNAME', '(\w+)'", script)))
     assert len(symbols) > 50
     lib = pathlib.Path(subprocess.run(["pg_config", "--pkglibdir"], capture_output=True, text=True).stdout.strip()) / "sensor_analytics.so"

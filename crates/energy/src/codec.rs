@@ -12,9 +12,11 @@
 //!          first (t i64, v f64, n u64), after_first i64 (i64::MIN: none),
 //!          last (t i64, v f64, n u64), before_last i64 (i64::MIN: none),
 //!          integral f64, covered i64, gaps u64, gap_time i64, rows u64
+//! rows     u32, then per raw row not folded yet: t i64, v f64
 //! ```
 //!
-//! A serialized state holds no raw rows: they are folded first.
+//! A partial state (a parallel worker's) keeps its raw rows, so that the leader places them
+//! exactly; a final state (what `energy_agg` returns) has none.
 
 use crate::run::{Instant, Run};
 use crate::{EnergyError, EnergyState, Result, DEFAULT_BUFFER_CAPACITY};
@@ -116,11 +118,9 @@ fn check_run(run: &Run) -> Result<()> {
 }
 
 impl EnergyState {
-    /// The state's bytes, raw rows folded in (format [`FORMAT_VERSION`]).
+    /// The state's bytes, raw rows included (format [`FORMAT_VERSION`]).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut folded = self.clone();
-        folded.fold();
-        folded.write()
+        self.write()
     }
 
     /// The state with all runs merged into one: what `energy_agg` returns.
@@ -131,8 +131,7 @@ impl EnergyState {
     }
 
     fn write(&self) -> Vec<u8> {
-        debug_assert!(self.buffer.is_empty());
-        let mut out = Vec::with_capacity(16 + self.runs.len() * RUN_BYTES);
+        let mut out = Vec::with_capacity(20 + self.runs.len() * RUN_BYTES + self.buffer.len() * 16);
         let mut flags = 0;
         if self.approximate {
             flags |= FLAG_APPROXIMATE;
@@ -159,6 +158,12 @@ impl EnergyState {
             out.extend(r.gaps.to_le_bytes());
             out.extend(r.gap_time.to_le_bytes());
             out.extend(r.rows.to_le_bytes());
+        }
+        let rows = u32::try_from(self.buffer.len()).unwrap_or(u32::MAX);
+        out.extend(rows.to_le_bytes());
+        for (t, v) in self.buffer.iter().take(rows as usize) {
+            out.extend(t.to_le_bytes());
+            out.extend(v.to_le_bytes());
         }
         out
     }
@@ -193,7 +198,7 @@ impl EnergyState {
         };
         let count = r.u32()? as usize;
         // Checked against the bytes present, so a corrupt count cannot reserve memory.
-        if r.bytes.len() != count.saturating_mul(RUN_BYTES) {
+        if r.bytes.len() < count.saturating_mul(RUN_BYTES).saturating_add(4) {
             return Err(invalid("length does not match the run count"));
         }
         let mut runs = Vec::with_capacity(count);
@@ -204,12 +209,21 @@ impl EnergyState {
             }
             runs.push(run);
         }
+        let rows = r.u32()? as usize;
+        if r.bytes.len() != rows.saturating_mul(16) {
+            return Err(invalid("length does not match the row count"));
+        }
+        let mut buffer = Vec::with_capacity(rows);
+        for _ in 0..rows {
+            buffer.push((r.i64()?, r.f64()?));
+        }
         Ok(EnergyState {
             max_gap,
             runs,
-            buffer: Vec::new(),
+            buffer,
             buffer_capacity: DEFAULT_BUFFER_CAPACITY,
             approximate: flags & FLAG_APPROXIMATE != 0,
+            typical_step: None,
         })
     }
 }

@@ -45,6 +45,9 @@ pub const JUMP_FACTOR: i64 = 8;
 /// Runs a state keeps before merging neighbours (about 100 bytes each).
 pub const MAX_RUNS: usize = 1 << 16;
 
+/// The fewest raw rows a state buffers: enough steps to tell the typical one.
+pub const MIN_BUFFER_CAPACITY: usize = 64;
+
 /// Raw rows a state buffers before folding them into runs, unless told otherwise.
 pub const DEFAULT_BUFFER_CAPACITY: usize = 1 << 16;
 
@@ -114,6 +117,9 @@ pub struct EnergyState {
     buffer: Vec<(i64, f64)>,
     buffer_capacity: usize,
     approximate: bool,
+    /// The median step between instants of the last fold: what a jump is measured against
+    /// when a run has one instant. Not serialized.
+    typical_step: Option<i64>,
 }
 
 impl EnergyState {
@@ -130,13 +136,14 @@ impl EnergyState {
             buffer: Vec::new(),
             buffer_capacity: DEFAULT_BUFFER_CAPACITY,
             approximate: false,
+            typical_step: None,
         })
     }
 
-    /// Raw rows kept before folding (at least 2): the larger, the more out-of-order input
-    /// stays exact.
+    /// Raw rows kept before folding (at least [`MIN_BUFFER_CAPACITY`]): the larger, the
+    /// more out-of-order input stays exact.
     pub fn set_buffer_capacity(&mut self, rows: usize) {
-        self.buffer_capacity = rows.max(2);
+        self.buffer_capacity = rows.max(MIN_BUFFER_CAPACITY);
     }
 
     pub fn max_gap(&self) -> Option<i64> {
@@ -220,6 +227,9 @@ impl EnergyState {
         let mut points = std::mem::take(&mut self.buffer);
         // Total order, so that the mean at an instant does not depend on input order.
         points.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        if let Some(step) = median_step(&points) {
+            self.typical_step = Some(step);
+        }
         let max_gap = self.max_gap;
         let mut old = std::mem::take(&mut self.runs).into_iter().peekable();
         let mut out: Vec<Run> = Vec::new();
@@ -258,7 +268,12 @@ impl EnergyState {
                 _ => {
                     current = Some(match current.take() {
                         None => point,
-                        Some(run) if run.jumps_to(t, out.last().map(|r| r.last.t)) => {
+                        Some(run)
+                            if run.jumps_to(
+                                t,
+                                self.typical_step.or(out.last().and_then(Run::own_step)),
+                            ) =>
+                        {
                             out.push(run);
                             point
                         }
@@ -310,4 +325,21 @@ impl EnergyState {
             });
         }
     }
+}
+
+/// The median of the positive steps between time-sorted rows, from a sample of at most
+/// 1,024 evenly spaced pairs; `None` below 16 steps, too few to tell.
+fn median_step(sorted: &[(i64, f64)]) -> Option<i64> {
+    let pairs = sorted.len().checked_sub(1)?;
+    let stride = pairs.div_ceil(1024).max(1);
+    let mut steps: Vec<i64> = (0..pairs)
+        .step_by(stride)
+        .map(|i| sorted[i + 1].0.saturating_sub(sorted[i].0))
+        .filter(|&s| s > 0)
+        .collect();
+    if steps.len() < 16 {
+        return None;
+    }
+    let mid = steps.len() / 2;
+    Some(*steps.select_nth_unstable(mid).1)
 }

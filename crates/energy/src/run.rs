@@ -61,13 +61,18 @@ impl Run {
         self.after_first.is_none()
     }
 
-    /// Whether the step from the last instant to `t` is a jump that should start a new run.
-    /// A run of one instant compares with the run before it, ending at `previous_end`.
-    pub fn jumps_to(&self, t: i64, previous_end: Option<i64>) -> bool {
-        let Some(before) = self.before_last.or(previous_end) else {
+    /// The step into the last instant, for a run of more than one instant.
+    pub fn own_step(&self) -> Option<i64> {
+        self.before_last.map(|b| self.last.t.saturating_sub(b))
+    }
+
+    /// Whether the step from the last instant to `t` is a jump that should start a new run:
+    /// more than JUMP_FACTOR times the run's last step, or than `typical` for a run of
+    /// one instant (a late row on its own must not bridge other rows' time).
+    pub fn jumps_to(&self, t: i64, typical: Option<i64>) -> bool {
+        let Some(previous) = self.own_step().or(typical) else {
             return false;
         };
-        let previous = self.last.t.saturating_sub(before);
         t.saturating_sub(self.last.t) > previous.saturating_mul(JUMP_FACTOR)
     }
 

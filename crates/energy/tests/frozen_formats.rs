@@ -29,7 +29,9 @@ fn cases() -> Vec<(&'static str, EnergyState)> {
         (day + 4000 * S, 70.0),
         (day + 4060 * S, 10.0),
     ];
-    let mut late = ramp.clone();
+    let mut late: Vec<_> = (0..70)
+        .map(|i| (day + i * 60 * S, 100.0 * (i % 10) as f64))
+        .collect();
     late.push((day + 30 * S, 1.0));
     vec![
         ("ramp.final", build(None, &ramp, 1 << 16)),
@@ -39,7 +41,7 @@ fn cases() -> Vec<(&'static str, EnergyState)> {
             build(None, &[(day, 1.0), (day, 3.0)], 1 << 16),
         ),
         // A partial state: runs cut where time jumps, one row placed approximately.
-        ("partial_approximate", build(None, &late, 4)),
+        ("partial_approximate", build(None, &late, 64)),
     ]
 }
 

@@ -133,14 +133,14 @@ fn a_shared_instant_at_a_bucket_edge_merges_exactly() {
 #[test]
 fn out_of_order_rows_beyond_the_buffer_inside_a_folded_run_are_flagged() {
     let mut st = EnergyState::new(None).unwrap();
-    st.set_buffer_capacity(4);
-    for i in 0..8 {
+    st.set_buffer_capacity(64);
+    for i in 0..80 {
         st.push(i * S, 1.0);
     }
     st.push(S / 2, 5.0);
     let s = st.summary().unwrap();
     assert!(s.approximate);
-    assert_eq!(s.rows, 9);
+    assert_eq!(s.rows, 81);
 }
 
 #[test]

@@ -1,0 +1,265 @@
+//! Energy over a period: `energy_agg(time, value [, max_gap])` → `sensor.energy_state`, its
+//! `rollup`, and the accessors `energy_wh`, `time_weighted_mean`, `covered`, `gaps`,
+//! `gap_time`, `is_approximate` and `energy_summary`. The state is the `energy` crate's
+//! ([`EnergyState`]): combinable and parallel safe, and its rollups keep the segments
+//! between buckets. `sensor.energy_state` is a domain over bytea in that crate's versioned
+//! encoding; functions that take it declare their SQL by hand to name the domain.
+
+use ::energy::{EnergyState, Summary};
+use pgrx::datum::{Internal, Interval as PgInterval, TimestampWithTimeZone};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+use crate::error::{SensorError, SensorResult, SqlResult};
+use crate::pg::{aggregate, time};
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    // Kept in its own file; #[pg_schema] needs the module inline.
+    include!("energy_tests.rs");
+}
+
+/// Raw rows a group buffers before folding them into runs: work_mem's worth (16 bytes a
+/// row), so a group that fits in work_mem is exact in any input order.
+fn buffer_rows() -> usize {
+    // SAFETY: work_mem is a plain int GUC of this backend, in kB.
+    let kb = usize::try_from(unsafe { pg_sys::work_mem }).unwrap_or(4096);
+    (kb * 1024 / 16).clamp(1024, 1 << 24)
+}
+
+fn max_gap_micros(max_gap: Option<PgInterval>) -> SensorResult<Option<i64>> {
+    let Some(gap) = max_gap else {
+        return Ok(None);
+    };
+    Ok(Some(time::length_micros(gap, "max_gap")?))
+}
+
+fn transition(
+    mut internal: Internal,
+    time: Option<TimestampWithTimeZone>,
+    value: Option<f64>,
+    max_gap: Option<PgInterval>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SensorResult<Internal> {
+    let (Some(t), Some(v)) = (time.and_then(time::row_unix_micros), value) else {
+        return Ok(internal);
+    };
+    match aggregate::get_mut::<EnergyState>(&mut internal)? {
+        Some(st) => {
+            // Compared per row only when given: the 2-argument form passes None.
+            if max_gap.is_some() && st.max_gap() != max_gap_micros(max_gap)? {
+                return Err(SensorError::invalid_parameter(
+                    "max_gap must be the same for every row of a group",
+                ));
+            }
+            st.push(t, v);
+        }
+        None => {
+            let mut st = EnergyState::new(max_gap_micros(max_gap)?)?;
+            st.set_buffer_capacity(buffer_rows());
+            st.push(t, v);
+            aggregate::put(&mut internal, fcinfo, st)?;
+        }
+    }
+    Ok(internal)
+}
+
+/// Transition function of `sensor.energy_agg(time, value)`.
+#[pg_extern(immutable, parallel_safe)]
+fn energy_trans(
+    internal: Internal,
+    time: Option<TimestampWithTimeZone>,
+    value: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    Ok(transition(internal, time, value, None, fcinfo)?)
+}
+
+/// Transition function of `sensor.energy_agg(time, value, max_gap)`.
+#[pg_extern(immutable, parallel_safe)]
+fn energy_trans_max_gap(
+    internal: Internal,
+    time: Option<TimestampWithTimeZone>,
+    value: Option<f64>,
+    max_gap: Option<PgInterval>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    if max_gap.is_none() {
+        return Err(SensorError::invalid_parameter(
+            "max_gap must not be NULL (use energy_agg(time, value) for no limit)",
+        )
+        .into());
+    }
+    Ok(transition(internal, time, value, max_gap, fcinfo)?)
+}
+
+#[pg_extern(
+    immutable,
+    parallel_safe,
+    sql = "CREATE FUNCTION sensor.energy_final(internal) RETURNS sensor.energy_state
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+)]
+fn energy_final(internal: Internal) -> SqlResult<Option<Vec<u8>>> {
+    Ok(aggregate::get::<EnergyState>(&internal)?.map(EnergyState::to_final_bytes))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn energy_combine(
+    a: Internal,
+    b: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    Ok(aggregate::combine(
+        a,
+        b,
+        fcinfo,
+        |left: &mut EnergyState, right| Ok(left.merge(right)?),
+    )?)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn energy_serialize(internal: Internal) -> SqlResult<Vec<u8>> {
+    Ok(aggregate::get::<EnergyState>(&internal)?
+        .map(EnergyState::to_bytes)
+        .unwrap_or_default())
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn energy_deserialize(bytes: &[u8], _unused: Internal) -> SqlResult<Internal> {
+    let state = EnergyState::from_bytes(bytes).map_err(SensorError::from)?;
+    Ok(aggregate::transient(state))
+}
+
+/// `rollup(state)`: bucket states merged, with the segments between buckets.
+#[pg_extern(
+    immutable,
+    parallel_safe,
+    sql = "CREATE FUNCTION sensor.energy_rollup_trans(internal, sensor.energy_state) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+)]
+fn energy_rollup_trans(
+    mut internal: Internal,
+    value: Option<&[u8]>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    let Some(bytes) = value else {
+        return Ok(internal);
+    };
+    let incoming = EnergyState::from_bytes(bytes).map_err(SensorError::from)?;
+    match aggregate::get_mut::<EnergyState>(&mut internal)? {
+        Some(st) => st.merge(&incoming).map_err(SensorError::from)?,
+        None => aggregate::put(&mut internal, fcinfo, incoming)?,
+    }
+    Ok(internal)
+}
+
+/// The figures of a stored state.
+fn summary(bytes: &[u8]) -> SensorResult<Option<Summary>> {
+    Ok(EnergyState::from_bytes(bytes)?.summary())
+}
+
+macro_rules! accessor {
+    ($name:ident, $sql:literal, $ret:ty, |$s:ident| $body:expr) => {
+        #[pg_extern(immutable, parallel_safe, strict, sql = $sql)]
+        fn $name(state: &[u8]) -> SqlResult<Option<$ret>> {
+            let Some($s) = summary(state)? else {
+                return Ok(None);
+            };
+            Ok($body)
+        }
+    };
+}
+
+accessor!(energy_wh, "CREATE FUNCTION sensor.energy_wh(state sensor.energy_state) RETURNS float8 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", f64, |s| Some(s.energy_wh()));
+accessor!(time_weighted_mean, "CREATE FUNCTION sensor.time_weighted_mean(state sensor.energy_state) RETURNS float8 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", f64, |s| s.time_weighted_mean());
+accessor!(covered, "CREATE FUNCTION sensor.covered(state sensor.energy_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| time::interval(s.covered));
+accessor!(gaps, "CREATE FUNCTION sensor.gaps(state sensor.energy_state) RETURNS bigint LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", i64, |s| i64::try_from(s.gaps).ok());
+accessor!(gap_time, "CREATE FUNCTION sensor.gap_time(state sensor.energy_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| time::interval(s.gap_time));
+accessor!(energy_is_approximate, "CREATE FUNCTION sensor.is_approximate(state sensor.energy_state) RETURNS boolean LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", bool, |s| Some(s.approximate));
+
+#[pg_extern(
+    immutable,
+    parallel_safe,
+    strict,
+    sql = "CREATE FUNCTION sensor.energy_summary(state sensor.energy_state) RETURNS jsonb LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+)]
+fn energy_summary(state: &[u8]) -> SqlResult<Option<JsonB>> {
+    let st = EnergyState::from_bytes(state).map_err(SensorError::from)?;
+    let Some(s) = st.summary() else {
+        return Ok(None);
+    };
+    let secs = |us: i64| us as f64 / 1e6;
+    let ts = |unix_us: i64| -> SensorResult<String> {
+        use pgrx::datum::ToIsoString;
+        Ok(time::timestamptz_from_unix(unix_us)?.to_iso_string())
+    };
+    Ok(Some(JsonB(serde_json::json!({
+        "energy_wh": s.energy_wh(),
+        "integral": s.integral,
+        "time_weighted_mean": s.time_weighted_mean(),
+        "covered_s": secs(s.covered),
+        "gaps": s.gaps,
+        "gap_time_s": secs(s.gap_time),
+        "rows": s.rows,
+        "first_time": ts(s.first_time)?,
+        "first_value": s.first_value,
+        "last_time": ts(s.last_time)?,
+        "last_value": s.last_value,
+        "max_gap_s": st.max_gap().map(secs),
+        "approximate": s.approximate,
+    }))))
+}
+
+pgrx::extension_sql!(
+    r#"
+CREATE AGGREGATE sensor.energy_agg("time" timestamptz, value float8) (
+    SFUNC = sensor.energy_trans, STYPE = internal,
+    FINALFUNC = sensor.energy_final, COMBINEFUNC = sensor.energy_combine,
+    SERIALFUNC = sensor.energy_serialize,
+    DESERIALFUNC = sensor.energy_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE sensor.energy_agg("time" timestamptz, value float8, max_gap interval) (
+    SFUNC = sensor.energy_trans_max_gap, STYPE = internal,
+    FINALFUNC = sensor.energy_final, COMBINEFUNC = sensor.energy_combine,
+    SERIALFUNC = sensor.energy_serialize,
+    DESERIALFUNC = sensor.energy_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE sensor.rollup(state sensor.energy_state) (
+    SFUNC = sensor.energy_rollup_trans, STYPE = internal,
+    FINALFUNC = sensor.energy_final, COMBINEFUNC = sensor.energy_combine,
+    SERIALFUNC = sensor.energy_serialize,
+    DESERIALFUNC = sensor.energy_deserialize, PARALLEL = SAFE);
+
+COMMENT ON DOMAIN sensor.energy_state IS
+    'State of sensor.energy_agg / sensor.rollup over a power series: the time integral with the first and last point, so that states of adjacent buckets merge with the segment between them. Read it with sensor.energy_wh(), time_weighted_mean(), covered(), gaps(), gap_time(), is_approximate(), energy_summary().';
+COMMENT ON AGGREGATE sensor.energy_agg(timestamptz, float8) IS
+    'Trapezoidal time integral of a power series (rows in any order; rows at one instant count as their mean; NULL and non-finite values skipped). Combinable and parallel safe; store it per bucket in a continuous aggregate and merge buckets with sensor.rollup, which adds the segments between buckets. Exact unless sensor.is_approximate says otherwise (a group larger than work_mem fed far out of time order).';
+COMMENT ON AGGREGATE sensor.energy_agg(timestamptz, float8, interval) IS
+    'sensor.energy_agg that does not integrate across a segment longer than max_gap (a power cut, a logger off): such gaps are counted by sensor.gaps() and sensor.gap_time().';
+COMMENT ON AGGREGATE sensor.rollup(sensor.energy_state) IS
+    'Merges energy states (e.g. hourly buckets into a day) into the state of the whole range, the segments between buckets included: equal to sensor.energy_agg over the rows of the whole range. States must share max_gap.';
+COMMENT ON FUNCTION sensor.energy_wh(sensor.energy_state) IS 'The time integral in value x hours: watt-hours for values in watts.';
+COMMENT ON FUNCTION sensor.time_weighted_mean(sensor.energy_state) IS 'The integral divided by the covered time; NULL when nothing is covered (a single instant, or only gaps).';
+COMMENT ON FUNCTION sensor.covered(sensor.energy_state) IS 'The time actually integrated: first to last instant minus the gaps longer than max_gap.';
+COMMENT ON FUNCTION sensor.gaps(sensor.energy_state) IS 'Number of segments longer than max_gap, not integrated.';
+COMMENT ON FUNCTION sensor.gap_time(sensor.energy_state) IS 'Total duration of the gaps longer than max_gap.';
+COMMENT ON FUNCTION sensor.is_approximate(sensor.energy_state) IS 'True when some rows could not be placed exactly (a group larger than work_mem fed far out of time order, or overlapping states merged); raise work_mem or feed rows in time order.';
+COMMENT ON FUNCTION sensor.energy_summary(sensor.energy_state) IS 'Every figure of the state as jsonb (energy_wh, integral in value x seconds, time_weighted_mean, covered_s, gaps, gap_time_s, rows, first and last time and value, max_gap_s, approximate).';
+"#,
+    name = "energy_agg",
+    requires = [
+        energy_trans,
+        energy_trans_max_gap,
+        energy_final,
+        energy_combine,
+        energy_serialize,
+        energy_deserialize,
+        energy_rollup_trans,
+        energy_wh,
+        time_weighted_mean,
+        covered,
+        gaps,
+        gap_time,
+        energy_is_approximate,
+        energy_summary,
+    ]
+);
