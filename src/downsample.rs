@@ -20,6 +20,7 @@
 
 mod aggregates;
 mod channels;
+mod tiers;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
@@ -754,6 +755,73 @@ pub(crate) fn check_filter(filter: &str) -> SensorResult<()> {
     }
 }
 
+/// Whether `filter` (already checked by [`check_filter`]) mentions no column but `column`
+/// and holds no subquery, so that a rollup tier with that column can answer it.
+pub(crate) fn filter_mentions_only(filter: &str, column: &str) -> SensorResult<bool> {
+    let probe = CString::new(format!("SELECT {filter}\n"))
+        .map_err(|_| SensorError::invalid_parameter("filter must not contain NUL"))?;
+    PgTryBuilder::new(|| {
+        // SAFETY: raw_parser only builds a parse tree in the current memory context; the
+        // walker reads it.
+        unsafe {
+            let list = pg_sys::raw_parser(probe.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+            let stmts = PgList::<pg_sys::RawStmt>::from_pg(list);
+            let Some(raw) = stmts.get_ptr(0) else {
+                return Ok(false);
+            };
+            let select = (*raw).stmt.cast::<pg_sys::SelectStmt>();
+            let targets = PgList::<pg_sys::ResTarget>::from_pg((*select).targetList);
+            let Some(target) = targets.get_ptr(0) else {
+                return Ok(false);
+            };
+            let mut context = (column, true);
+            let ctx = std::ptr::from_mut(&mut context).cast::<std::ffi::c_void>();
+            let stopped = only_column_walker((*target).val, ctx);
+            Ok(!stopped && context.1)
+        }
+    })
+    .catch_others(|_| Ok(false))
+    .execute()
+}
+
+/// Raw-tree walker of [`filter_mentions_only`]: stops (true) at a column other than the
+/// context's, or at a subquery.
+#[pg_guard]
+unsafe extern "C-unwind" fn only_column_walker(
+    node: *mut pg_sys::Node,
+    ctx: *mut std::ffi::c_void,
+) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: ctx is the (&str, bool) of filter_mentions_only; node a raw parse node.
+    unsafe {
+        let context = &mut *ctx.cast::<(&str, bool)>();
+        if pgrx::is_a(node, pg_sys::NodeTag::T_SubLink) {
+            context.1 = false;
+            return true;
+        }
+        if pgrx::is_a(node, pg_sys::NodeTag::T_ColumnRef) {
+            let fields =
+                PgList::<pg_sys::Node>::from_pg((*node.cast::<pg_sys::ColumnRef>()).fields);
+            let name = match (fields.len(), fields.get_ptr(0)) {
+                (1, Some(f)) if pgrx::is_a(f, pg_sys::NodeTag::T_String) => {
+                    std::ffi::CStr::from_ptr((*f.cast::<pg_sys::String>()).sval)
+                        .to_str()
+                        .ok()
+                }
+                _ => None,
+            };
+            if name != Some(context.0) {
+                context.1 = false;
+                return true;
+            }
+            return false;
+        }
+        pg_sys::raw_expression_tree_walker(node, Some(only_column_walker), ctx)
+    }
+}
+
 /// Whether `list` (raw_parser output) is `SELECT <one unnamed expression>` and nothing else.
 unsafe fn is_single_expression(list: *mut pg_sys::List) -> bool {
     let stmts = unsafe { PgList::<pg_sys::RawStmt>::from_pg(list) };
@@ -831,6 +899,7 @@ fn downsample(
     series_column: default!(Option<SqlName>, "NULL"),
     filter: default!(Option<&str>, "NULL"),
     gap: default!(Option<Interval>, "NULL"),
+    source: default!(Option<&str>, "'auto'"),
 ) -> Result<
     TableIterator<
         'static,
@@ -870,13 +939,14 @@ fn downsample(
         time::unix_micros(to, "to")?,
         gap.map(|g| time::length_micros(g, "gap")).transpose()?,
     )?;
+    let choice = tiers::SourceChoice::parse(source)?;
     let mut conditions = Vec::new();
     if let Some(filter) = filter {
         check_filter(filter)?;
         // On lines of its own: a trailing -- comment ends with the line.
         conditions.push(format!("(\n{filter}\n)"));
     }
-    let source = Source {
+    let rows_source = Source {
         relation: relation.qualified_name()?,
         x: time_column.quoted(),
         value: value_column.quoted(),
@@ -893,9 +963,20 @@ fn downsample(
         params: Vec::new(),
         axis: Axis::Time,
     };
+    let plan = tiers::plan(
+        &tiers::TierQuery {
+            relid: relation.0,
+            time_column: &time_column.0,
+            value_column: &value_column.0,
+            series_column: series_column.as_ref().map(|c| c.0.as_str()),
+            filter,
+            choice,
+        },
+        &request,
+    )?;
     // Rows wait in a tuplestore (work_mem, then a temporary file), not in a vector.
     let mut rows = RowStore::new();
-    downsample_window(&source, &request, &mut |series| {
+    let mut emit = |series: SeriesPoints| -> SensorResult<()> {
         let label = match (&series.label, &series_column) {
             (Some(bytes), _) => Some(String::from_utf8_lossy(bytes).into_owned()),
             (None, Some(_)) => None,
@@ -906,8 +987,105 @@ fn downsample(
             rows.push((label.clone(), time::timestamptz_from_unix(t)?, v));
         }
         Ok(())
-    })?;
+    };
+    match &plan {
+        Some(plan) => tiers::serve(&rows_source, plan, &mut emit)?,
+        None => downsample_window(&rows_source, &request, &mut emit)?,
+    }
     Ok(TableIterator::new(rows.into_rows()))
+}
+
+/// Which source `sensor.downsample` with the same arguments reads: raw rows, or a rollup
+/// tier over a widened window (its bounds and point count), with raw rows after `raw_from`.
+#[pg_extern(stable, parallel_safe)]
+#[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
+fn window_source(
+    relation: Option<RegClass>,
+    time_column: Option<SqlName>,
+    value_column: Option<SqlName>,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    points: Option<i32>,
+    method: default!(Option<&str>, "'minmax_lttb'"),
+    series_column: default!(Option<SqlName>, "NULL"),
+    filter: default!(Option<&str>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(source, String),
+            name!(rollup, Option<String>),
+            name!(tier, Option<Interval>),
+            name!(from, TimestampWithTimeZone),
+            name!(to, TimestampWithTimeZone),
+            name!(points, i32),
+            name!(raw_from, Option<TimestampWithTimeZone>),
+        ),
+    >,
+    ErrorReport,
+> {
+    let (
+        Some(relation),
+        Some(time_column),
+        Some(value_column),
+        Some(from),
+        Some(to),
+        Some(points),
+        Some(method),
+    ) = (
+        relation,
+        time_column,
+        value_column,
+        from,
+        to,
+        points,
+        method,
+    )
+    else {
+        return Ok(TableIterator::new(Vec::new()));
+    };
+    let request = Request::new(
+        method,
+        points,
+        time::unix_micros(from, "from")?,
+        time::unix_micros(to, "to")?,
+        None,
+    )?;
+    if let Some(filter) = filter {
+        check_filter(filter)?;
+    }
+    let plan = tiers::plan(
+        &tiers::TierQuery {
+            relid: relation.0,
+            time_column: &time_column.0,
+            value_column: &value_column.0,
+            series_column: series_column.as_ref().map(|c| c.0.as_str()),
+            filter,
+            choice: tiers::SourceChoice::Auto,
+        },
+        &request,
+    )?;
+    let points_out = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    let row = match plan {
+        None => ("raw".to_string(), None, None, from, to, points, None),
+        Some(plan) => {
+            let r = &plan.request;
+            let raw_from = (plan.raw_from < r.to)
+                .then(|| time::timestamptz_from_unix(plan.raw_from))
+                .transpose()?;
+            (
+                "rollup".to_string(),
+                Some(plan.tier.rollup.clone()),
+                time::interval(plan.tier.width),
+                time::timestamptz_from_unix(r.from)?,
+                time::timestamptz_from_unix(r.to)?,
+                points_out(r.points),
+                raw_from,
+            )
+        }
+    };
+    Ok(TableIterator::new(vec![row]))
 }
 
 /// The batch kernel on arrays: `lttb` is identical to the `lttb` crate (equal-count
@@ -956,13 +1134,15 @@ fn downsample_arrays(
 
 pgrx::extension_sql!(
     r#"
-COMMENT ON FUNCTION sensor.downsample(regclass, name, name, timestamptz, timestamptz, integer, text, name, text, interval) IS
-    'Downsamples [from, to) of a table to about points points per series (methods minmax_lttb (default), lttb (exact, equal-count buckets), m4, minmax, uniform, avg), streaming the rows: memory O(points) per series. Returns (series, time, value); series is the series_column value as text, or the value column name. filter is an SQL boolean expression added to the WHERE clause; the function is SECURITY INVOKER, so the query and the filter run with the caller''s privileges. gap inserts a NULL-value row between output neighbours farther apart than gap, so Grafana breaks the line. PARALLEL RESTRICTED: the relation may be a temporary table, which parallel workers cannot read; its own query may use a parallel plan.';
+COMMENT ON FUNCTION sensor.downsample(regclass, name, name, timestamptz, timestamptz, integer, text, name, text, interval, text) IS
+    'Downsamples [from, to) of a table to about points points per series (methods minmax_lttb (default), lttb (exact, equal-count buckets), m4, minmax, uniform, avg), streaming the rows: memory O(points) per series. Returns (series, time, value); series is the series_column value as text, or the value column name. filter is an SQL boolean expression added to the WHERE clause; the function is SECURITY INVOKER, so the query and the filter run with the caller''s privileges. gap inserts a NULL-value row between output neighbours farther apart than gap, so Grafana breaks the line. When the table has rollup tiers (sensor.enable_rollups) and source is ''auto'' (the default), a window long enough is served from the coarsest tier that gives the points, widened to whole buckets (sensor.window_source tells which and how): exact for m4, minmax, minmax_lttb, uniform and avg, approximate for lttb; a filter that mentions another column than the series column falls back to raw rows. source => ''raw'' forces raw rows, ''rollups'' requires a tier. PARALLEL RESTRICTED: the relation may be a temporary table, which parallel workers cannot read; its own query may use a parallel plan.';
+COMMENT ON FUNCTION sensor.window_source(regclass, name, name, timestamptz, timestamptz, integer, text, name, text) IS
+    'Which source sensor.downsample with the same arguments reads: ''raw'', or ''rollup'' with the tier (its continuous aggregate or table and width), the widened window [from, to) and point count it serves, and raw_from, where the materialized tiers end and raw rows take over (NULL when they cover the window).';
 COMMENT ON FUNCTION sensor.downsample_arrays(timestamptz[], float8[], integer, text) IS
     'The batch kernel on arrays of times and values: lttb is identical to the lttb crate (equal-count buckets); other methods use equal-time bins over the points'' span. NULL elements, NaN and infinite values are skipped.';
 "#,
     name = "downsample_comments",
-    requires = [downsample, downsample_arrays]
+    requires = [downsample, downsample_arrays, window_source]
 );
 
 #[cfg(any(test, feature = "pg_test"))]

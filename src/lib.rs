@@ -79,6 +79,11 @@ pgrx::extension_sql_file!(
         ingest::tsv::dir::load_tsv_dir
     ]
 );
+pgrx::extension_sql_file!(
+    "../sql/rollups.sql",
+    name = "rollups",
+    requires = ["storage", "energy_agg", "downsample_aggregates"]
+);
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]

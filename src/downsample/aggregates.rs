@@ -356,6 +356,25 @@ fn m4_summary_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Internal>
     Ok(aggregate::transient(summary))
 }
 
+/// Transition function of `sensor.rollup(sensor.m4)`: summaries of adjacent buckets merged
+/// into the summary of their union (the tiers of `sensor.enable_rollups`).
+#[pg_extern(immutable, parallel_safe)]
+fn m4_rollup_transition(
+    mut state: Internal,
+    summary: Option<pgrx::composite_type!('_, "sensor.m4")>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SqlResult<Internal> {
+    let Some(summary) = summary else {
+        return Ok(state);
+    };
+    let summary = m4_of(&summary)?;
+    match aggregate::get_mut::<M4Summary>(&mut state)? {
+        Some(s) => s.merge(&summary),
+        None => aggregate::put(&mut state, fcinfo, summary)?,
+    }
+    Ok(state)
+}
+
 // ---------------------------------------------------------------------------------------
 // downsample_summaries
 
@@ -487,6 +506,11 @@ CREATE AGGREGATE sensor.m4_summary("time" timestamptz, value float8) (
     FINALFUNC = sensor.m4_summary_final, COMBINEFUNC = sensor.m4_summary_combine,
     SERIALFUNC = sensor.m4_summary_serialize,
     DESERIALFUNC = sensor.m4_summary_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE sensor.rollup(summary sensor.m4) (
+    SFUNC = sensor.m4_rollup_transition, STYPE = internal,
+    FINALFUNC = sensor.m4_summary_final, COMBINEFUNC = sensor.m4_summary_combine,
+    SERIALFUNC = sensor.m4_summary_serialize,
+    DESERIALFUNC = sensor.m4_summary_deserialize, PARALLEL = SAFE);
 CREATE AGGREGATE sensor.downsample_summaries(bucket timestamptz, summary sensor.m4, "from" timestamptz, "to" timestamptz, points integer, method text) (
     SFUNC = sensor.downsample_summaries_transition, STYPE = internal,
     FINALFUNC = sensor.downsample_summaries_final,
@@ -519,6 +543,8 @@ COMMENT ON AGGREGATE sensor.downsample_agg(timestamptz, float8, timestamptz, tim
     'sensor.downsample_agg with method minmax_lttb.';
 COMMENT ON AGGREGATE sensor.m4_summary(timestamptz, float8) IS
     'First, min, max and last point (with their times), count and sum of the rows of a group, as a sensor.m4. Combinable and parallel safe; store it per time bucket (e.g. 1 minute) in a materialized view or continuous aggregate and zoom out with sensor.downsample_summaries.';
+COMMENT ON AGGREGATE sensor.rollup(sensor.m4) IS
+    'Merges sensor.m4 summaries (e.g. 1-minute buckets into an hour) into the summary of their union: first, min, max, last, count and sum as sensor.m4_summary over the rows of all of them would give. Combinable and parallel safe.';
 COMMENT ON AGGREGATE sensor.downsample_summaries(timestamptz, sensor.m4, timestamptz, timestamptz, integer, text) IS
     'Merges stored sensor.m4 summaries (bucket start, summary) into about points points of [from, to) with method (minmax_lttb, m4, minmax, uniform, avg, lttb), so a long range never touches raw rows. Combinable and parallel safe. Returns a sensor.timevector.';
 COMMENT ON AGGREGATE sensor.downsample_summaries(timestamptz, sensor.m4, timestamptz, timestamptz, integer) IS
@@ -537,6 +563,7 @@ COMMENT ON AGGREGATE sensor.downsample_summaries(timestamptz, sensor.m4, timesta
         m4_summary_combine,
         m4_summary_serialize,
         m4_summary_deserialize,
+        m4_rollup_transition,
         downsample_summaries_transition,
         downsample_summaries_transition_method,
         downsample_summaries_final,

@@ -9,7 +9,8 @@
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
-use super::{downsample_window_points, with_gaps, Axis, Request, Source};
+use super::tiers::{self, SourceChoice, TierQuery};
+use super::{downsample_window_points, with_gaps, Axis, Request, SeriesPoints, Source};
 use crate::pg::row_stream::Param;
 use pgrx::pg_sys::panic::ErrorReport;
 
@@ -107,6 +108,7 @@ fn channel_window(
     method: default!(Option<&str>, "'minmax_lttb'"),
     relative: default!(Option<bool>, false),
     gap: default!(Option<Interval>, "NULL"),
+    source: default!(Option<&str>, "'auto'"),
 ) -> Result<
     TableIterator<
         'static,
@@ -122,6 +124,7 @@ fn channel_window(
     let (Some(channel_id), Some(points), Some(method)) = (channel_id, points, method) else {
         return Ok(TableIterator::new(Vec::new()));
     };
+    let choice = SourceChoice::parse(source)?;
     // Internal queries only: the caller's search_path cannot redirect them.
     let rows = search_path::pinned(|| -> SensorResult<Vec<TdmsWindowRow>> {
         let relative = relative.unwrap_or(false);
@@ -154,7 +157,12 @@ fn channel_window(
                 Param::int8(channel_id),
                 Axis::Time,
             );
-            for (time, seconds, value) in timed_rows(&source, &request, first, relative)? {
+            let tiered = Tiered {
+                relation: "sensor_data.samples",
+                series_column: "channel_id",
+                choice,
+            };
+            for (time, seconds, value) in timed_rows(&source, &request, first, relative, &tiered)? {
                 rows.push((Some(time), seconds, None, value));
             }
         } else {
@@ -242,15 +250,59 @@ fn channel_source(
 /// `relative`), value (NULL on a gap row).
 type TimedRow = (TimestampWithTimeZone, Option<f64>, Option<f64>);
 
+/// The rollup tiers a channel window may read: those of `relation` by `series_column`.
+struct Tiered {
+    relation: &'static str,
+    series_column: &'static str,
+    choice: SourceChoice,
+}
+
+/// A channel's downsampled points: from the coarsest rollup tier that gives them (over a
+/// window widened to its buckets, which is returned), else from raw rows.
+fn channel_points(
+    source: &Source,
+    request: &Request,
+    tiered: &Tiered,
+) -> SensorResult<(Request, Vec<SeriesPoints>)> {
+    let relid = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT $1::pg_catalog.text::pg_catalog.regclass::pg_catalog.oid",
+        &[tiered.relation.into()],
+    )
+    .map_err(spi_error)?
+    .ok_or_else(|| SensorError::internal_query("finding the samples table", tiered.relation))?;
+    let plan = tiers::plan(
+        &TierQuery {
+            relid,
+            time_column: "time",
+            value_column: "value",
+            series_column: Some(tiered.series_column),
+            filter: None,
+            choice: tiered.choice,
+        },
+        request,
+    )?;
+    let Some(plan) = plan else {
+        return Ok((*request, downsample_window_points(source, request)?));
+    };
+    let mut series = Vec::new();
+    tiers::serve(source, &plan, &mut |s| {
+        series.push(s);
+        Ok(())
+    })?;
+    Ok((plan.request, series))
+}
+
 /// A timed channel's downsampled window with its gap rows.
 fn timed_rows(
     source: &Source,
     request: &Request,
     first: i64,
     relative: bool,
+    tiered: &Tiered,
 ) -> SensorResult<Vec<TimedRow>> {
     let mut rows = Vec::new();
-    for series in downsample_window_points(source, request)? {
+    let (request, series) = channel_points(source, request, tiered)?;
+    for series in series {
         for (t, v) in with_gaps(&series.points, request.gap)? {
             let seconds = relative.then(|| (t - first) as f64 / 1e6);
             rows.push((time::timestamptz_from_unix(t)?, seconds, v));
@@ -310,6 +362,7 @@ fn channel_window_t302(
     method: default!(Option<&str>, "'minmax_lttb'"),
     relative: default!(Option<bool>, false),
     gap: default!(Option<Interval>, "NULL"),
+    source: default!(Option<&str>, "'auto'"),
 ) -> Result<
     TableIterator<
         'static,
@@ -324,6 +377,7 @@ fn channel_window_t302(
     let (Some(channel_id), Some(points), Some(method)) = (channel_id, points, method) else {
         return Ok(TableIterator::new(Vec::new()));
     };
+    let choice = SourceChoice::parse(source)?;
     let relative = relative.unwrap_or(false);
     // Internal queries only: the caller's search_path cannot redirect them.
     let rows = search_path::pinned(|| {
@@ -353,7 +407,12 @@ fn channel_window_t302(
                 Param::int4(id),
                 Axis::Time,
             );
-            timed_rows(&source, &request, first, relative)
+            let tiered = Tiered {
+                relation: "sensor_data.electrical_samples",
+                series_column: "channel",
+                choice,
+            };
+            timed_rows(&source, &request, first, relative, &tiered)
         })
     })?;
     Ok(TableIterator::new(rows))
@@ -471,10 +530,10 @@ fn read_rows(
 
 pgrx::extension_sql!(
     r#"
-COMMENT ON FUNCTION sensor.channel_window(bigint, timestamptz, timestamptz, float8, float8, bigint, bigint, integer, text, boolean, interval) IS
-    'A downsampled window of a loaded TDMS channel: by time ("from", "to"), by seconds from the channel''s first sample (from_seconds, to_seconds), or by sample index for channels without time (from_index, to_index); half-open, open ends meaning the first or last sample. relative => true fills seconds (offset from the first sample). Returns (time, seconds, sample_index, value); 42704 for an unknown channel.';
-COMMENT ON FUNCTION sensor.channel_window(text, text, text, timestamptz, timestamptz, float8, float8, integer, text, boolean, interval) IS
-    'A downsampled window of a T302 power-logger channel by its text id (sensor_data.tsv_channels.channel_id; add company and campaign when the id is in several campaigns), by time or by seconds from its first point. Returns (time, seconds, value).';
+COMMENT ON FUNCTION sensor.channel_window(bigint, timestamptz, timestamptz, float8, float8, bigint, bigint, integer, text, boolean, interval, text) IS
+    'A downsampled window of a loaded TDMS channel: by time ("from", "to"), by seconds from the channel''s first sample (from_seconds, to_seconds), or by sample index for channels without time (from_index, to_index); half-open, open ends meaning the first or last sample. relative => true fills seconds (offset from the first sample). With rollup tiers of sensor_data.samples (sensor.enable_rollups), a long window is served from the coarsest tier that gives the points, widened to its buckets, raw rows after what is materialized (source => ''raw'' forces raw rows, ''rollups'' requires a tier). Returns (time, seconds, sample_index, value); 42704 for an unknown channel.';
+COMMENT ON FUNCTION sensor.channel_window(text, text, text, timestamptz, timestamptz, float8, float8, integer, text, boolean, interval, text) IS
+    'A downsampled window of a T302 power-logger channel by its text id (sensor_data.tsv_channels.channel_id; add company and campaign when the id is in several campaigns), by time or by seconds from its first point; served from the rollup tiers of sensor_data.electrical_samples when they give the points (source as for the TDMS form). Returns (time, seconds, value).';
 COMMENT ON FUNCTION sensor.channel_page(bigint, timestamptz, timestamptz, timestamptz, integer) IS
     'Keyset paging through the raw rows of a TDMS channel in [from, to) (NULL: unbounded), after the exclusive cursor after: at most limit rows in time order, except that a page never splits the rows of one timestamp. Every row carries has_more and next_cursor; pass next_cursor as after until has_more is false.';
 "#,
