@@ -327,6 +327,8 @@ CREATE FUNCTION sensor.rollup_registry() RETURNS regclass
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    t record;
 BEGIN
     IF pg_catalog.to_regclass('sensor_data.rollup_tiers') IS NULL THEN
         CREATE TABLE sensor_data.rollup_tiers (
@@ -347,6 +349,18 @@ BEGIN
         COMMENT ON TABLE sensor_data.rollup_tiers IS
             'Rollup tiers made by sensor.enable_rollups: per source relation and level, the tier width, the continuous aggregate or table holding it and the source columns. Read sensor.rollups instead.';
     END IF;
+    -- Tiers dropped by hand or with DROP EXTENSION ... CASCADE: continuous aggregates go
+    -- (they call its aggregates), tables stay without their summary and energy columns
+    -- (of its types) and are of no use: dropped.
+    FOR t IN SELECT r.rollup, r.timescaledb FROM sensor_data.rollup_tiers r
+             WHERE NOT r.timescaledb AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = r.rollup)
+               AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = r.rollup
+                               AND a.attname = 'summary' AND NOT a.attisdropped) LOOP
+        EXECUTE format('DROP TABLE %s', t.rollup);
+    END LOOP;
+    DELETE FROM sensor_data.rollup_tiers r
+    WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = r.rollup)
+       OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = r.relation);
     RETURN 'sensor_data.rollup_tiers'::pg_catalog.regclass;
 END
 $fn$;
@@ -540,11 +554,6 @@ BEGIN
             END IF;
             EXECUTE format('CREATE MATERIALIZED VIEW %s WITH (timescaledb.continuous, timescaledb.materialized_only = true) AS %s WITH NO DATA',
                            tier_name, query);
-            -- start_offset NULL: late rows of any age are refreshed (only where invalidated);
-            -- end_offset: the bucket still filling is left to the raw rows.
-            EXECUTE format('SELECT %I.add_continuous_aggregate_policy(%L::pg_catalog.regclass, start_offset => NULL, '
-                           'end_offset => %L::pg_catalog.interval, schedule_interval => %L::pg_catalog.interval)',
-                           tsdb, tier_name, tiers[i], least(tiers[i], interval '1 hour'));
         ELSE
             EXECUTE format('CREATE TABLE %s (%I %s NOT NULL, bucket timestamptz NOT NULL, summary sensor.m4 NOT NULL, '
                            'energy sensor.energy_state NOT NULL, PRIMARY KEY (%I, bucket))',
@@ -562,6 +571,21 @@ BEGIN
     PERFORM pg_catalog.set_config('search_path', saved_path, true);
     IF backfill THEN
         CALL sensor.refresh_rollups(relation);
+    END IF;
+    -- The policies come after the backfill, which they would otherwise race (TimescaleDB
+    -- refuses a refresh of a window another refresh holds). start_offset NULL: late rows
+    -- of any age are refreshed, only where invalidated; end_offset: the bucket still
+    -- filling is left to the raw rows.
+    IF hyper THEN
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        FOR i IN 1 .. cardinality(tiers) LOOP
+            EXECUTE format('SELECT %I.add_continuous_aggregate_policy(%L::pg_catalog.regclass, start_offset => NULL, '
+                           'end_offset => %L::pg_catalog.interval, schedule_interval => %L::pg_catalog.interval)',
+                           tsdb, (SELECT r.rollup FROM sensor_data.rollup_tiers r
+                                  WHERE r.relation = enable_rollups.relation AND r.level = i),
+                           tiers[i], least(tiers[i], interval '1 hour'));
+        END LOOP;
+        PERFORM pg_catalog.set_config('search_path', saved_path, true);
     END IF;
 END
 $proc$;
@@ -725,7 +749,11 @@ BEGIN
     IF pg_catalog.to_regclass('sensor_data.rollup_tiers') IS NULL THEN
         RETURN;
     END IF;
-    FOR t IN SELECT * FROM sensor_data.rollup_tiers r ORDER BY r.relation::text, r.level LOOP
+    -- Tiers that still hold summaries (see sensor.rollup_registry).
+    FOR t IN SELECT * FROM sensor_data.rollup_tiers r
+             WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = r.rollup
+                           AND a.attname = 'summary' AND NOT a.attisdropped)
+             ORDER BY r.relation::text, r.level LOOP
         relation := t.relation; level := t.level; tier := t.tier; rollup := t.rollup;
         time_column := t.time_column; series_column := t.series_column; value_column := t.value_column;
         materialized_to := sensor.rollup_watermark(t.rollup);

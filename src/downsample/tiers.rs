@@ -121,7 +121,9 @@ fn registered(query: &TierQuery) -> SensorResult<Vec<Tier>> {
                AND r.time_column OPERATOR(pg_catalog.=) $2::pg_catalog.name
                AND r.value_column OPERATOR(pg_catalog.=) $3::pg_catalog.name
                AND ($4::pg_catalog.name IS NULL OR r.series_column OPERATOR(pg_catalog.=) $4::pg_catalog.name)
-               AND pg_catalog.has_table_privilege(r.rollup, 'SELECT')
+               AND CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) r.rollup
+                                     AND a.attname OPERATOR(pg_catalog.=) 'summary' AND NOT a.attisdropped)
+                        THEN pg_catalog.has_table_privilege(r.rollup, 'SELECT') ELSE false END
              ORDER BY r.level",
             None,
             &args,

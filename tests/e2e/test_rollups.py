@@ -29,9 +29,17 @@ def rdb(flavour, make_database):
         notices = []
         conn.add_notice_handler(lambda d: notices.append(d.message_primary))
         conn.execute("CALL sensor.enable_rollups('pw')")
+        pause_policies(conn)
         conn.tsdb = tsdb
         conn.notices = notices
         yield conn
+
+
+def pause_policies(conn):
+    """Tests refresh by hand: the policies' background runs would race them."""
+    jobs = [j for (j,) in conn.execute("SELECT refresh_job FROM sensor.rollups WHERE refresh_job IS NOT NULL").fetchall()]
+    for job in jobs:
+        conn.execute("SELECT alter_job(%s, scheduled => false)", (job,))
 
 
 def digest(conn, args, source):
@@ -162,6 +170,25 @@ def test_disable_and_errors(rdb):
     assert window(rdb, START, "2026-01-03 00:00+00", 100, "m4")[0] == "raw"
 
 
+def test_drop_extension_cascade_then_again(rdb):
+    """The tiers call the extension's aggregates: DROP EXTENSION ... CASCADE drops them and
+    leaves their registry rows behind, which a new extension ignores and clears."""
+    rdb.execute("SET client_min_messages = warning")
+    rdb.execute("DROP EXTENSION sensor_analytics CASCADE")
+    assert rdb.execute("SELECT count(*) FROM sensor_data.rollup_tiers").fetchone()[0] == 3
+    rdb.execute("CREATE EXTENSION sensor_analytics")
+    assert rdb.execute("SELECT count(*) FROM sensor.rollups").fetchone()[0] == 0
+    assert window(rdb, START, "2026-01-03 00:00+00", 100, "m4")[0] == "raw"
+    # The next use of the registry clears it (and drops the tables that lost their columns).
+    assert rdb.execute("SELECT sensor.rollup_registry()::text").fetchone()[0] == "sensor_data.rollup_tiers"
+    assert rdb.execute("SELECT count(*) FROM sensor_data.rollup_tiers").fetchone()[0] == 0
+    assert rdb.execute("SELECT to_regclass('pw_rollup_1m')").fetchone()[0] is None
+    assert window(rdb, START, "2026-01-03 00:00+00", 100, "m4")[0] == "raw"
+    rdb.execute("CALL sensor.enable_rollups('pw', ARRAY['1 hour']::interval[])")
+    assert rdb.execute("SELECT count(*) FROM sensor_data.rollup_tiers").fetchone()[0] == 1
+    assert window(rdb, START, "2026-01-03 00:00+00", 20, "m4")[0] == "rollup"
+
+
 def test_hostile_search_path(rdb):
     """The procedures qualify what they run: a caller's search_path with look-alike objects
     first changes nothing."""
@@ -187,6 +214,7 @@ def test_channel_windows_of_loaded_data_zoom_through_the_tiers(flavour, make_dat
                         INSERT INTO sensor_data.samples SELECT 1, timestamptz '2026-01-01' + i * interval '1 second', sin(i / 3000.0) + (i % 13) / 100.0
                         FROM generate_series(0, 172799) i""")
         conn.execute("CALL sensor.enable_rollups('sensor_data.samples', ARRAY['1 minute', '1 hour']::interval[])")
+        pause_policies(conn)
         auto = conn.execute("SELECT time, value FROM sensor.channel_window(1, '2026-01-01', '2026-01-02 12:00', points => 200, method => 'm4') ORDER BY 1").fetchall()
         frm, to, points = conn.execute(
             "SELECT \"from\", \"to\", points FROM sensor.window_source('sensor_data.samples', 'time', 'value', '2026-01-01', '2026-01-02 12:00', 200, 'm4', filter => 'channel_id = 1')").fetchone()
@@ -197,6 +225,7 @@ def test_channel_windows_of_loaded_data_zoom_through_the_tiers(flavour, make_dat
         base = copy_tree(shared_fixtures / "powerview", server_dir / "powerview")
         conn.execute("SELECT * FROM sensor.load_tsv_dir(%s)", [str(base)])
         conn.execute("CALL sensor.enable_rollups('sensor_data.electrical_samples', ARRAY['1 minute']::interval[])")
+        pause_policies(conn)
         channel, company, first, last = conn.execute(
             """SELECT c.channel_id, c.company, min(s.time), max(s.time) FROM sensor_data.electrical_samples s
                JOIN sensor_data.tsv_channels c ON c.id = s.channel WHERE c.company = 'company3'
