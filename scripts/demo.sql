@@ -49,6 +49,59 @@ FROM sensor.tsv_read(:'tsv') GROUP BY 1, 2, 3 ORDER BY 1;
 SELECT status, channels, points FROM sensor.load_tsv(:'tsv', company => 'demo', campaign => 'showcase');
 \endif
 
+\echo '== Energy over the period: the T302 file, per power channel per day (power cuts over 10 minutes left out)'
+SELECT channel_id, name, date_trunc('day', time) AS day,
+       round(sensor.energy_wh(sensor.energy_agg(time, value, interval '10 minutes'))::numeric, 1) AS wh,
+       sensor.gaps(sensor.energy_agg(time, value, interval '10 minutes')) AS power_cuts
+FROM sensor_data.electrical WHERE company = 'demo' AND unit = 'W'
+GROUP BY 1, 2, 3 ORDER BY 1, 3;
+\echo '== Rollup tiers: a week of 3 power channels at 10 s, zoomed from 1-minute and 1-hour tiers'
+\set QUIET on
+SET client_min_messages = warning;
+SELECT sensor.disable_rollups('demo_power') FROM pg_catalog.pg_class WHERE relname = 'demo_power' AND relnamespace = 'public'::regnamespace;
+DROP TABLE IF EXISTS demo_power;
+CREATE TABLE demo_power (channel int NOT NULL, time timestamptz NOT NULL, watts float8);
+SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'timescaledb') AS tsdb \gset
+\if :tsdb
+SELECT create_hypertable('demo_power', 'time', chunk_time_interval => interval '1 day') \g /dev/null
+\endif
+INSERT INTO demo_power
+SELECT c, timestamptz '2026-01-05' + i * interval '10 seconds', 1000 * c + 300 * sin(i / 900.0) + (i * 7919 % 101)
+FROM generate_series(1, 3) c, generate_series(0, 7 * 8640 - 1) i;
+RESET client_min_messages;
+\set QUIET off
+CALL sensor.enable_rollups('demo_power', ARRAY['1 minute', '1 hour']::interval[]);
+SELECT level, tier, rollup, kind, materialized_to FROM sensor.rollups WHERE relation = 'demo_power'::regclass ORDER BY level;
+-- A week at 200 points comes from a tier, an hour from raw rows; m4 from the tier equals raw rows.
+SELECT w.source, w.tier, w."from", w."to", w.points,
+       (SELECT array_agg(d ORDER BY d.series, d.time) FROM sensor.downsample('demo_power', 'time', 'watts', w."from", w."to", w.points, 'm4', series_column => 'channel', source => 'rollups') d)
+     = (SELECT array_agg(d ORDER BY d.series, d.time) FROM sensor.downsample('demo_power', 'time', 'watts', w."from", w."to", w.points, 'm4', series_column => 'channel', source => 'raw') d)
+       AS equal_to_raw_rows
+FROM sensor.window_source('demo_power', 'time', 'watts', '2026-01-05', '2026-01-12', 200, 'm4', series_column => 'channel') w;
+SELECT source FROM sensor.window_source('demo_power', 'time', 'watts', '2026-01-06', '2026-01-06 01:00', 200, 'm4', series_column => 'channel');
+-- Energy of the week per channel, from the hourly tier (the segments between hours included).
+SELECT channel, round(sensor.energy_wh(sensor.rollup(energy))::numeric, 1) AS wh_from_tier,
+       (SELECT round(sensor.energy_wh(sensor.energy_agg(time, watts))::numeric, 1) FROM demo_power p
+        WHERE p.channel = h.channel AND time < (SELECT max(bucket) + interval '1 hour' FROM demo_power_rollup_1h)) AS wh_from_rows
+FROM demo_power_rollup_1h h GROUP BY channel ORDER BY channel;
+\echo '== Tables the provisioned Grafana dashboards read (grafana/): status events and quality scans'
+\set QUIET on
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS public.status_events, public.quality_scans;
+RESET client_min_messages;
+CREATE TABLE public.status_events (equipment int NOT NULL, time timestamptz NOT NULL, status text);
+INSERT INTO public.status_events
+SELECT e, timestamptz '2026-01-01' + i * interval '7 minutes', (ARRAY['online', 'online', 'online', 'warning', 'offline'])[1 + (i / 13 + e) % 5]
+FROM generate_series(1, 4) e, generate_series(0, 1600) i;
+CREATE TABLE public.quality_scans (time timestamptz NOT NULL, farmer text, tof_score float8, tof_grade text,
+                                   tof_defect_count int, spectral_score float8, spectral_grade text, spectral_defect_count int);
+INSERT INTO public.quality_scans
+SELECT timestamptz '2026-01-01' + i * interval '17 minutes', (ARRAY['Dupont', 'Martin', 'Bernard'])[1 + i % 3],
+       0.4 + (i % 60) / 100.0, sensor.quality_grade(0.4 + (i % 60) / 100.0), i % 3,
+       0.5 + (i % 45) / 100.0, sensor.quality_grade(0.5 + (i % 45) / 100.0), i % 2
+FROM generate_series(0, 2400) i;
+\set QUIET off
+SELECT (SELECT count(*) FROM public.status_events) AS status_events, (SELECT count(*) FROM public.quality_scans) AS quality_scans;
 \echo '== Every function in schema sensor'
 SELECT p.proname AS function, left(regexp_replace(d.description, '(?<!e\.g|i\.e)\.\s.*$', '', 's'), 110) AS what
 FROM pg_catalog.pg_proc p

@@ -242,6 +242,10 @@ BEGIN
             END IF;
             EXECUTE format('CREATE MATERIALIZED VIEW %s WITH (timescaledb.continuous, timescaledb.materialized_only = true) AS %s WITH NO DATA',
                            tier_name, query);
+            -- A week of buckets of the first tier per chunk (TimescaleDB would take ten
+            -- source chunks): a long window plans and reads a few chunks, not hundreds.
+            EXECUTE format('SELECT %I.set_chunk_time_interval(%L::pg_catalog.regclass, %L::pg_catalog.interval)',
+                           tsdb, tier_name, tiers[i] * 10080);
         ELSE
             EXECUTE format('CREATE TABLE %s (%I %s NOT NULL, bucket timestamptz NOT NULL, summary sensor.m4 NOT NULL, '
                            'energy sensor.energy_state NOT NULL, PRIMARY KEY (%I, bucket))',
@@ -385,6 +389,8 @@ BEGIN
     IF pg_catalog.to_regclass('sensor_data.rollup_tiers') IS NULL THEN
         RETURN 0;
     END IF;
+    -- Rows of tiers that no longer exist go first.
+    PERFORM sensor.rollup_registry();
     FOR t IN SELECT r.rollup, r.timescaledb, r.level FROM sensor_data.rollup_tiers r
              WHERE r.relation = disable_rollups.relation ORDER BY r.level DESC LOOP
         DELETE FROM sensor_data.rollup_tiers r WHERE r.relation = disable_rollups.relation AND r.level = t.level;

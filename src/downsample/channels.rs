@@ -135,14 +135,15 @@ fn channel_window(
                     "channel {channel_id} has waveform time: select its window by \"from\"/\"to\" or from_seconds/to_seconds, not by sample index"
                 )));
             }
-            let Some((first, last)) = time_extent(
+            let Some((first, lo, hi)) = channel_time_window(
                 "SELECT min(time), max(time) FROM sensor_data.samples WHERE channel_id = $1",
                 &[channel_id.into()],
+                (from, to, from_seconds, to_seconds),
+                relative,
             )?
             else {
                 return Ok(rows);
             };
-            let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
             let request = Request::new(
                 method,
                 points,
@@ -211,6 +212,34 @@ type TdmsWindowRow = (
     Option<i64>,
     Option<f64>,
 );
+
+/// A timed channel's window bounds `(bounds: from, to, from_seconds, to_seconds)`: `(first
+/// sample, lo, hi)` in kernel time, `None` when the channel has no samples. The extent query
+/// (`sql`, min and max time) runs only when a bound is open or relative to the first
+/// sample: over a hypertable of many chunks it costs more than a window from the tiers.
+type WindowBounds = (
+    Option<TimestampWithTimeZone>,
+    Option<TimestampWithTimeZone>,
+    Option<f64>,
+    Option<f64>,
+);
+
+fn channel_time_window(
+    sql: &str,
+    args: &[DatumWithOid],
+    (from, to, from_seconds, to_seconds): WindowBounds,
+    relative: bool,
+) -> SensorResult<Option<(i64, i64, i64)>> {
+    if let (Some(f), Some(t), false, None, None) = (from, to, relative, from_seconds, to_seconds) {
+        let lo = time::unix_micros(f, "from")?;
+        return Ok(Some((lo, lo, time::unix_micros(t, "to")?)));
+    }
+    let Some((first, last)) = time_extent(sql, args)? else {
+        return Ok(None);
+    };
+    let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
+    Ok(Some((first, lo, hi)))
+}
 
 /// First and last sample time of a timed channel (`sql` selects min and max), in kernel
 /// time; `None` when the channel has no samples.
@@ -385,14 +414,15 @@ fn channel_window_t302(
         // The channel is visible to the caller; its samples are read with the table
         // owner's privileges (tenants have none on the table).
         as_owner_of("sensor_data.electrical_samples", || {
-            let Some((first, last)) = time_extent(
+            let Some((first, lo, hi)) = channel_time_window(
                 "SELECT min(time), max(time) FROM sensor_data.electrical_samples WHERE channel = $1",
                 &[id.into()],
+                (from, to, from_seconds, to_seconds),
+                relative,
             )?
             else {
                 return Ok(Vec::new());
             };
-            let (lo, hi) = time_window(first, last, from, to, from_seconds, to_seconds)?;
             let request = Request::new(
                 method,
                 points,

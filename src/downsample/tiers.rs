@@ -16,8 +16,8 @@ use std::collections::HashMap;
 
 use ::downsample::{bins_for, M4Summary, Method, Point, SummaryBins, DEFAULT_RATIO};
 use pgrx::datum::DatumWithOid;
-use pgrx::pg_sys;
 use pgrx::prelude::*;
+use pgrx::{pg_sys, PgMemoryContexts};
 
 use super::{points_arg, Emit, Label, Request, SeriesPoints, Source};
 use crate::error::{SensorError, SensorResult};
@@ -261,6 +261,11 @@ struct TierSink<'a> {
     series: HashMap<Label, SummaryBins>,
     /// Tier rows carry a summary; raw rows a value.
     summaries: bool,
+    /// The row type of `sensor.m4`, read from the first summary (a copy: no reference
+    /// count to release if the scan fails) ...
+    m4_type: Option<pg_sys::TupleDesc>,
+    /// ... made in the caller's memory context: rows arrive in the executor's per-row one.
+    context: pg_sys::MemoryContext,
 }
 
 impl TierSink<'_> {
@@ -272,6 +277,55 @@ impl TierSink<'_> {
                 e.insert(SummaryBins::new(r.from, r.to, r.points, r.method)?)
             }
         })
+    }
+
+    /// A `sensor.m4` datum's fields, deformed once (ten `(summary).field` projections
+    /// would deform it ten times).
+    fn summary(&mut self, datum: pg_sys::Datum) -> Option<M4Summary> {
+        // SAFETY: the column is sensor.m4 (our query selects it), a composite datum; it is
+        // detoasted before its header is read, and deformed against its own row type, whose
+        // ten attributes are int8/float8-sized pass-by-value types.
+        unsafe {
+            let header = pg_sys::pg_detoast_datum(datum.cast_mut_ptr())
+                .cast::<pg_sys::HeapTupleHeaderData>();
+            let desc = match self.m4_type {
+                Some(desc) => desc,
+                None => {
+                    let typid = (*header).t_choice.t_datum.datum_typeid;
+                    let typmod = (*header).t_choice.t_datum.datum_typmod;
+                    let desc = PgMemoryContexts::For(self.context)
+                        .switch_to(|_| pg_sys::lookup_rowtype_tupdesc_copy(typid, typmod));
+                    self.m4_type = Some(desc);
+                    desc
+                }
+            };
+            if (*desc).natts != 10 {
+                return None;
+            }
+            let mut tuple = pg_sys::HeapTupleData {
+                t_len: pgrx::varsize(header.cast()) as u32,
+                t_data: header,
+                ..Default::default()
+            };
+            let mut values = [pg_sys::Datum::from(0usize); 10];
+            let mut nulls = [false; 10];
+            pg_sys::heap_deform_tuple(&mut tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+            if nulls.iter().any(|n| *n) {
+                return None;
+            }
+            let int = |i: usize| values[i].value() as i64;
+            let float = |i: usize| f64::from_bits(values[i].value() as u64);
+            let point =
+                |i: usize| Point::new(int(i).saturating_add(time::UNIX_TO_PG_US), float(i + 1));
+            Some(M4Summary {
+                first: point(0),
+                min: point(2),
+                max: point(4),
+                last: point(6),
+                count: u64::try_from(int(8)).unwrap_or(0),
+                sum: float(9),
+            })
+        }
     }
 }
 
@@ -291,28 +345,12 @@ impl RowSink for TierSink<'_> {
             }
             return Ok(());
         }
-        let point =
-            |i: usize| -> Option<Point> { Some(Point::new(kernel_time(row, i)?, row.f64(i + 1)?)) };
-        let (Some(start), Some(first), Some(min), Some(max), Some(last), Some(count), Some(sum)) = (
-            kernel_time(row, 1),
-            point(2),
-            point(4),
-            point(6),
-            point(8),
-            row.i64(10),
-            row.f64(11),
-        ) else {
+        let (Some(start), Some(datum)) = (kernel_time(row, 1), row.datum(2)) else {
             return Ok(());
         };
-        let summary = M4Summary {
-            first,
-            min,
-            max,
-            last,
-            count: u64::try_from(count).unwrap_or(0),
-            sum,
-        };
-        self.bins(label)?.push(start, &summary);
+        if let Some(summary) = self.summary(datum) {
+            self.bins(label)?.push(start, &summary);
+        }
         Ok(())
     }
 }
@@ -324,6 +362,9 @@ pub(crate) fn serve(source: &Source, plan: &TierPlan, emit: &mut Emit<'_>) -> Se
         request,
         series: HashMap::new(),
         summaries: true,
+        m4_type: None,
+        // SAFETY: reading the backend's current memory context.
+        context: unsafe { pg_sys::CurrentMemoryContext },
     };
     let mut params = vec![Param::timestamptz(0), Param::timestamptz(0)];
     params.extend(source.params.iter().copied());
@@ -336,13 +377,12 @@ pub(crate) fn serve(source: &Source, plan: &TierPlan, emit: &mut Emit<'_>) -> Se
         params[0] = Param::timestamptz(start.saturating_sub(time::UNIX_TO_PG_US));
         params[1] = Param::timestamptz(end.saturating_sub(time::UNIX_TO_PG_US));
         let sql = format!(
-            "SELECT {series}, bucket, (summary).first_time, (summary).first_value, (summary).min_time, (summary).min_value, \
-             (summary).max_time, (summary).max_value, (summary).last_time, (summary).last_value, (summary).count, (summary).sum \
+            "SELECT {series}, bucket, summary \
              FROM {rollup} WHERE bucket OPERATOR(pg_catalog.>=) $1 AND bucket OPERATOR(pg_catalog.<) $2{extra}",
             series = source.series_text(),
             rollup = tier.rollup,
         );
-        stream_rows(&sql, &params, 12, &mut sink)?;
+        stream_rows(&sql, &params, 3, &mut sink)?;
     }
     if plan.raw_from < request.to {
         sink.summaries = false;

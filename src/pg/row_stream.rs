@@ -27,7 +27,7 @@ impl Row {
 
     /// The datum of column `index` (0-based), `None` for NULL.
     #[inline]
-    fn datum(&self, index: usize) -> Option<pg_sys::Datum> {
+    pub fn datum(&self, index: usize) -> Option<pg_sys::Datum> {
         let attnum = i16::try_from(index + 1).unwrap_or(i16::MAX);
         // SAFETY: the slot is the executor's current output slot; `index` is below the
         // column count checked at startup, so deforming up to it is in bounds.
