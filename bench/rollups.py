@@ -12,7 +12,8 @@ drops and re-creates the tiers (1 minute, 1 hour, 1 day):
    over the rounds. Without TimescaleDB the same with tables: INSERT ... SELECT avg()
    against sensor.refresh_rollups.
 2. Windows: `sensor.channel_window(channel, 30 days, 1,000 points)` with source => 'raw'
-   then 'auto' (the tiers), each round; ratio raw / tiers. The same for a 1-hour window,
+   then 'auto' (the tiers), each round; ratio raw / tiers; the same for `sensor.downsample`
+   of all 4 channels (series_column, a multi-series panel). The same for a 1-hour window,
    which stays on raw rows: ratio auto / raw (the cost of looking for a tier). Results of
    'auto' on the 30-day window are checked against raw rows over the widened window it
    serves (m4: exact).
@@ -135,6 +136,16 @@ def main():
             label = "raw / tiers" if name == "30 days" else "raw / auto (no tier fits)"
             print(f"  channel_window {name:>7}, 1,000 points: raw {min(raw_t) * 1e3:8.1f} ms   auto {min(auto_t) * 1e3:8.1f} ms "
                   f"({source[0]}{' ' + str(source[1]) if source[1] else ''})   {label} {ratio:.2f}   (target {target})")
+        # What a multi-series Grafana panel runs: every channel of the dataset, 30 days.
+        qd = ("SELECT count(*) FROM sensor.downsample('sensor_data.samples', 'time', 'value', %s, %s, 1000, "
+              "filter => format('channel_id = ANY(%%L::int8[])', %s::int8[]), series_column => 'channel_id', source => %s)")
+        raw_t, auto_t = [], []
+        for _ in range(rounds):
+            raw_t.append(timed(conn, qd, (frm, to, ids, "raw"))[0])
+            auto_t.append(timed(conn, qd, (frm, to, ids, "auto"))[0])
+        ratio = statistics.median(r / t for r, t in zip(raw_t, auto_t))
+        print(f"  downsample 30 days x {CHANNELS} channels (series_column), 1,000 points: raw {min(raw_t) * 1e3:8.1f} ms   "
+              f"auto {min(auto_t) * 1e3:8.1f} ms   raw / tiers {ratio:.2f}   (target >= 20)")
         # The 30-day window from the tiers equals raw rows over the window it serves.
         w = conn.execute("SELECT \"from\", \"to\", points FROM sensor.window_source('sensor_data.samples', 'time', 'value', %s, %s, "
                          "1000, 'm4', filter => format('channel_id = %%s', %s::int8))", (frm, to, channel)).fetchone()
