@@ -47,18 +47,20 @@ FROM sensor.downsample('demo_measurements', 'time', 'value', '2026-01-01', '2026
 SELECT channel_id, name, unit, count(*) AS points, min(time) AS first, max(time) AS last
 FROM sensor.tsv_read(:'tsv') GROUP BY 1, 2, 3 ORDER BY 1;
 SELECT status, channels, points FROM sensor.load_tsv(:'tsv', company => 'demo', campaign => 'showcase');
-\endif
-
-\echo '== Energy over the period: the T302 file, per power channel per day (power cuts over 10 minutes left out)'
+\echo '== Energy over the period: a three-phase logger''s power channels per day (power cuts over 10 minutes left out)'
+\set tsv3 :fixtures '/powerview/company1/campaign1/02001084/T302_251012_031720.tsv'
+SELECT status, channels, points FROM sensor.load_tsv(:'tsv3', company => 'demo', campaign => 'three-phase');
 SELECT channel_id, name, date_trunc('day', time) AS day,
        round(sensor.energy_wh(sensor.energy_agg(time, value, interval '10 minutes'))::numeric, 1) AS wh,
        sensor.gaps(sensor.energy_agg(time, value, interval '10 minutes')) AS power_cuts
-FROM sensor_data.electrical WHERE company = 'demo' AND unit = 'W'
+FROM sensor_data.electrical WHERE company = 'demo' AND campaign = 'three-phase' AND unit = 'W' AND device_type = 'master'
 GROUP BY 1, 2, 3 ORDER BY 1, 3;
+\endif
+
 \echo '== Rollup tiers: a week of 3 power channels at 10 s, zoomed from 1-minute and 1-hour tiers'
 \set QUIET on
 SET client_min_messages = warning;
-SELECT sensor.disable_rollups('demo_power') FROM pg_catalog.pg_class WHERE relname = 'demo_power' AND relnamespace = 'public'::regnamespace;
+SELECT sensor.disable_rollups(oid::regclass) FROM pg_catalog.pg_class WHERE relname = 'demo_power' AND relnamespace = 'public'::regnamespace \g /dev/null
 DROP TABLE IF EXISTS demo_power;
 CREATE TABLE demo_power (channel int NOT NULL, time timestamptz NOT NULL, watts float8);
 SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'timescaledb') AS tsdb \gset
@@ -78,7 +80,7 @@ SELECT w.source, w.tier, w."from", w."to", w.points,
      = (SELECT array_agg(d ORDER BY d.series, d.time) FROM sensor.downsample('demo_power', 'time', 'watts', w."from", w."to", w.points, 'm4', series_column => 'channel', source => 'raw') d)
        AS equal_to_raw_rows
 FROM sensor.window_source('demo_power', 'time', 'watts', '2026-01-05', '2026-01-12', 200, 'm4', series_column => 'channel') w;
-SELECT source FROM sensor.window_source('demo_power', 'time', 'watts', '2026-01-06', '2026-01-06 01:00', 200, 'm4', series_column => 'channel');
+SELECT source FROM sensor.window_source('demo_power', 'time', 'watts', '2026-01-06', '2026-01-06 01:00', 1000, series_column => 'channel');
 -- Energy of the week per channel, from the hourly tier (the segments between hours included).
 SELECT channel, round(sensor.energy_wh(sensor.rollup(energy))::numeric, 1) AS wh_from_tier,
        (SELECT round(sensor.energy_wh(sensor.energy_agg(time, watts))::numeric, 1) FROM demo_power p

@@ -98,8 +98,14 @@ fn spi_error(e: pgrx::spi::Error) -> SensorError {
 
 /// The tiers registered for the query's columns that the caller may read, finest first.
 fn registered(query: &TierQuery) -> SensorResult<Vec<Tier>> {
+    // Only a caller who may read the registry gets tiers (a role with SELECT on its table
+    // alone reads raw rows, as before tiers existed).
     let registry = Spi::get_one::<bool>(
-        "SELECT pg_catalog.to_regclass('sensor_data.rollup_tiers') IS NOT NULL",
+        "SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) 'sensor_data')
+                      AND pg_catalog.has_schema_privilege('sensor_data', 'USAGE')
+                 THEN pg_catalog.to_regclass('sensor_data.rollup_tiers') IS NOT NULL
+                      AND pg_catalog.has_table_privilege('sensor_data.rollup_tiers', 'SELECT')
+                 ELSE false END",
     )
     .map_err(spi_error)?;
     if registry != Some(true) {

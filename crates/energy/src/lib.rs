@@ -251,35 +251,31 @@ impl EnergyState {
                     _ => break,
                 }
             }
-            let point = Run::point(t, v);
             match &mut landing {
                 Some(run) if run.first.t <= t => {
                     out.extend(current.take());
                     if t == run.first.t {
-                        *run = point.append(run.clone(), max_gap);
+                        *run = Run::point(t, v).append(run.clone(), max_gap);
                     } else if t == run.last.t {
-                        *run = run.clone().append(point, max_gap);
+                        run.push_back(t, v, max_gap);
                     } else {
                         // Strictly inside a folded run: its neighbours are gone.
                         run.rows += 1;
                         self.approximate = true;
                     }
                 }
-                _ => {
-                    current = Some(match current.take() {
-                        None => point,
-                        Some(run)
-                            if run.jumps_to(
-                                t,
-                                self.typical_step.or(out.last().and_then(Run::own_step)),
-                            ) =>
-                        {
-                            out.push(run);
-                            point
-                        }
-                        Some(run) => run.append(point, max_gap),
-                    });
-                }
+                _ => match &mut current {
+                    None => current = Some(Run::point(t, v)),
+                    Some(run)
+                        if run.jumps_to(
+                            t,
+                            self.typical_step.or(out.last().and_then(Run::own_step)),
+                        ) =>
+                    {
+                        out.push(std::mem::replace(run, Run::point(t, v)));
+                    }
+                    Some(run) => run.push_back(t, v, max_gap),
+                },
             }
         }
         out.extend(current);

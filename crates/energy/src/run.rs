@@ -92,6 +92,36 @@ impl Run {
         }
     }
 
+    /// Adds a row at or after the last instant, in place: what `append` of a run of that one
+    /// row gives, without moving runs around (a fold's inner loop).
+    pub fn push_back(&mut self, t: i64, v: f64, max_gap: Option<i64>) {
+        debug_assert!(t >= self.last.t);
+        self.rows += 1;
+        if t == self.last.t {
+            let shared = self.last.merged(Instant { t, v, n: 1 });
+            let width = Run::half_width(self.last.t, self.before_last, max_gap);
+            self.integral += (shared.v - self.last.v) * width;
+            if self.is_single_instant() {
+                self.first = shared;
+            }
+            self.last = shared;
+            return;
+        }
+        let dt = t.saturating_sub(self.last.t);
+        if is_gap(dt, max_gap) {
+            self.gaps += 1;
+            self.gap_time = self.gap_time.saturating_add(dt);
+        } else {
+            self.integral += (self.last.v + v) / 2.0 * (dt as f64 / MICROS_PER_SECOND);
+            self.covered = self.covered.saturating_add(dt);
+        }
+        if self.after_first.is_none() {
+            self.after_first = Some(t);
+        }
+        self.before_last = Some(self.last.t);
+        self.last = Instant { t, v, n: 1 };
+    }
+
     /// This run followed by `next`, which starts at or after this run's last instant: the
     /// segment between them is added, or the shared instant's rows averaged. Exact.
     pub fn append(self, next: Run, max_gap: Option<i64>) -> Run {
