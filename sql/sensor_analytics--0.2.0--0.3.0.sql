@@ -147,18 +147,6 @@ CREATE FUNCTION sensor.energy_summary(state sensor.energy_state) RETURNS jsonb L
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sensor_analytics::energy::energy_trans
-CREATE  FUNCTION "energy_trans"(
-	"internal" internal, /* Internal */
-	"time" timestamp with time zone, /* Option < TimestampWithTimeZone > */
-	"value" double precision /* Option < f64 > */
-) RETURNS internal /* SqlResult < Internal > */
-IMMUTABLE PARALLEL SAFE
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'energy_trans_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
 -- sensor_analytics::energy::energy_trans_max_gap
 CREATE  FUNCTION "energy_trans_max_gap"(
 	"internal" internal, /* Internal */
@@ -236,6 +224,15 @@ CREATE  FUNCTION "window_source"(
 STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'window_source_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- requires:
+--   bootstrap
+
+
+CREATE FUNCTION sensor.energy_trans(internal, timestamptz, float8) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'energy_trans';
 /* </end connected objects> */
 
 /* <begin connected objects> */

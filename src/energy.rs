@@ -10,7 +10,7 @@ use pgrx::datum::{Internal, Interval as PgInterval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
-use crate::error::{SensorError, SensorResult, SqlResult};
+use crate::error::{RaiseError, SensorError, SensorResult, SqlResult};
 use crate::pg::{aggregate, time};
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -65,16 +65,67 @@ fn transition(
     Ok(internal)
 }
 
-/// Transition function of `sensor.energy_agg(time, value)`.
-#[pg_extern(immutable, parallel_safe)]
-fn energy_trans(
-    internal: Internal,
-    time: Option<TimestampWithTimeZone>,
-    value: Option<f64>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    Ok(transition(internal, time, value, None, fcinfo)?)
+/// Transition function of `sensor.energy_agg(time, value)`, called once per row: a plain
+/// version-1 C function reading its arguments from `fcinfo` (a `#[pg_extern]` wrapper's
+/// argument conversions cost about as much as the rest of the row's work).
+///
+/// # Safety
+/// Called by PostgreSQL's function manager with the three arguments its `CREATE FUNCTION`
+/// declares: `internal`, `timestamptz`, `float8`.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn energy_trans(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: the function manager passes 3 arguments (see the CREATE FUNCTION below).
+    let args = unsafe { (*fcinfo).args.as_slice(3) };
+    let state = (!args[0].isnull).then_some(args[0].value);
+    let mut internal = Internal::from(state);
+    let time = (!args[1].isnull).then(|| args[1].value.value() as i64);
+    let value = (!args[2].isnull).then(|| f64::from_bits(args[2].value.value() as u64));
+    let unix = time
+        .filter(|&t| t != i64::MIN && t != i64::MAX)
+        .map(|t| t + time::UNIX_TO_PG_US);
+    if let (Some(t), Some(v)) = (unix, value) {
+        let pushed = match aggregate::get_mut::<EnergyState>(&mut internal) {
+            Ok(Some(st)) => {
+                st.push(t, v);
+                Ok(())
+            }
+            Ok(None) => EnergyState::new(None)
+                .map_err(SensorError::from)
+                .and_then(|mut st| {
+                    st.set_buffer_capacity(buffer_rows());
+                    st.push(t, v);
+                    aggregate::put(&mut internal, fcinfo, st)
+                }),
+            Err(e) => Err(e),
+        };
+        pushed.or_raise();
+    }
+    match internal.unwrap() {
+        Some(datum) => datum,
+        None => {
+            // SAFETY: fcinfo is this call's.
+            unsafe { (*fcinfo).isnull = true };
+            pg_sys::Datum::from(0usize)
+        }
+    }
 }
+
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_energy_trans() -> &'static pg_sys::Pg_finfo_record {
+    static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION sensor.energy_trans(internal, timestamptz, float8) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'energy_trans';
+"#,
+    name = "energy_trans",
+    requires = ["bootstrap"]
+);
 
 /// Transition function of `sensor.energy_agg(time, value, max_gap)`.
 #[pg_extern(immutable, parallel_safe)]
@@ -247,7 +298,7 @@ COMMENT ON FUNCTION sensor.energy_summary(sensor.energy_state) IS 'Every figure 
 "#,
     name = "energy_agg",
     requires = [
-        energy_trans,
+        "energy_trans",
         energy_trans_max_gap,
         energy_final,
         energy_combine,

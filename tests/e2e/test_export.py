@@ -504,3 +504,25 @@ def test_monthly_window_replaces_exactly_that_month(pg, ch, olap):
     ch.query("ALTER TABLE telemetry_events DROP PARTITION 202402")
     ch.query(f"INSERT INTO telemetry_events FROM INFILE '{path}' FORMAT Arrow")
     assert run_ch(CH_BY_MONTH) == after
+
+
+@pytest.mark.parametrize("order_by,partition_by", [
+    ("user_id, event_timestamp", "toYYYYMM(event_timestamp)"),      # the natural spelling
+    ("(user_id, event_timestamp)", "toYYYYMM(event_timestamp)"),    # the README's
+    ("a", "a % 4, b"),                                                # a nullable key, two partition terms
+])
+def test_ddl_keys_in_either_spelling_and_over_nullable_columns_are_accepted(pg, ch, order_by, partition_by):
+    """Every column of this query is Nullable (the plan cannot prove otherwise): ClickHouse
+    must still accept the DDL as generated, and the exported rows must go in."""
+    query = ("SELECT i AS a, i * 2::int8 AS b, i % 3 AS user_id, timestamptz '2026-01-01' + i * interval '1 hour' AS event_timestamp "
+             "FROM generate_series(1, 10) i")
+    table = "keys_" + "".join(c for c in order_by + partition_by if c.isalnum())[:40]
+    ddl = ddl_of(pg, query, table, order_by=order_by, partition_by=partition_by)
+    assert "Nullable(Int32)" in ddl
+    ch.query(f"DROP TABLE IF EXISTS {table}")
+    ch.query(ddl)
+    out = module_dir("export_keys") / f"{table}.arrow"
+    sql, params = export_call(query, out, overwrite=True)
+    assert pg.execute(sql, params).fetchone()[0] == 10
+    ch.query(f"INSERT INTO {table} FROM INFILE '{out}' FORMAT Arrow")
+    assert ch_rows(ch, f"SELECT count(), sum(b) FROM {table}") == [(10, 110)]

@@ -178,11 +178,78 @@ pub fn clickhouse_ddl(
     let _ = write!(ddl, ") ENGINE = {engine}");
     if merge_tree {
         if let Some(partition_by) = partition_by {
-            let _ = write!(ddl, " PARTITION BY {partition_by}");
+            let _ = write!(ddl, " PARTITION BY {}", as_one_expression(partition_by));
         }
-        let _ = write!(ddl, " ORDER BY {}", order_by.unwrap_or("tuple()"));
+        let _ = write!(
+            ddl,
+            " ORDER BY {}",
+            order_by.map_or("tuple()".into(), as_one_expression)
+        );
+        // ClickHouse refuses a key over a Nullable column unless told otherwise; a column
+        // the query's plan cannot prove NOT NULL is Nullable, so allow it whenever a key
+        // names one.
+        let keys = [order_by, partition_by];
+        let nullable_key = columns.iter().any(|c| {
+            c.nullable
+                && keys
+                    .iter()
+                    .flatten()
+                    .any(|key| mentions_identifier(key, &c.name))
+        });
+        if nullable_key {
+            ddl.push_str(" SETTINGS allow_nullable_key = 1");
+        }
     }
     Ok(ddl)
+}
+
+/// Splits `text` at its top-level commas (outside parentheses, brackets and quotes).
+fn top_level_parts(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None::<char>, 0usize);
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (Some(q), '\\') if q != '`' => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, '(' | '[') => depth += 1,
+            (None, ')' | ']') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// An ORDER BY / PARTITION BY key as one expression: `a, b` (the natural spelling, which
+/// ClickHouse rejects there) becomes the tuple `(a, b)`; anything else stays as written.
+fn as_one_expression(key: &str) -> String {
+    if top_level_parts(key).len() > 1 {
+        format!("({key})")
+    } else {
+        key.to_string()
+    }
+}
+
+/// Whether `expression` mentions the column `name`, bare or quoted (`name`, `` `name` ``,
+/// `"name"`), as a whole identifier.
+fn mentions_identifier(expression: &str, name: &str) -> bool {
+    let quoted = [format!("`{name}`"), format!("\"{name}\"")];
+    if quoted.iter().any(|q| expression.contains(q.as_str())) {
+        return true;
+    }
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    expression
+        .split(|c: char| !is_ident(c))
+        .any(|word| word == name)
 }
 
 #[cfg(test)]
@@ -253,6 +320,42 @@ mod tests {
              ENGINE = Join(ANY, LEFT, user_id)"
         );
         assert!(!ddl.contains("ORDER BY"));
+    }
+
+    #[test]
+    fn a_comma_list_key_becomes_a_tuple_and_nullable_keys_are_allowed() {
+        let columns = vec![
+            ColumnSpec::new("a", ColumnType::Int32, true),
+            ColumnSpec::new("b", ColumnType::Int64, false),
+            ColumnSpec::new("c", ColumnType::String, true),
+        ];
+        let ddl =
+            clickhouse_ddl(&columns, "t", "MergeTree", Some("b, a"), Some("b % 10, c")).unwrap();
+        assert!(
+            ddl.ends_with(
+                " PARTITION BY (b % 10, c) ORDER BY (b, a) SETTINGS allow_nullable_key = 1"
+            ),
+            "{ddl}"
+        );
+        let ddl = clickhouse_ddl(&columns, "t", "MergeTree", Some("(b)"), None).unwrap();
+        assert!(ddl.ends_with(" ORDER BY (b)"), "{ddl}");
+        let ddl = clickhouse_ddl(
+            &columns,
+            "t",
+            "MergeTree",
+            Some("cityHash64(b, 'x,y')"),
+            None,
+        )
+        .unwrap();
+        assert!(ddl.ends_with(" ORDER BY cityHash64(b, 'x,y')"), "{ddl}");
+        let ddl = clickhouse_ddl(&columns, "t", "MergeTree", Some("`a`"), None).unwrap();
+        assert!(ddl.ends_with("SETTINGS allow_nullable_key = 1"), "{ddl}");
+        // `ab` is not `a`.
+        assert!(!mentions_identifier("ab + 1", "a"));
+        assert_eq!(
+            top_level_parts("f(a, b), [1, 2], 'x,y', c"),
+            vec!["f(a, b)", " [1, 2]", " 'x,y'", " c"]
+        );
     }
 
     #[test]

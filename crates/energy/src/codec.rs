@@ -21,6 +21,9 @@
 use crate::run::{Instant, Run};
 use crate::{EnergyError, EnergyState, Result, DEFAULT_BUFFER_CAPACITY};
 
+/// Raw rows a serialized partial state keeps rather than folds.
+pub const PARTIAL_RAW_ROWS: usize = 4096;
+
 /// The version this build writes; every earlier version stays readable.
 pub const FORMAT_VERSION: u8 = 1;
 const MAGIC: u8 = b'E';
@@ -118,9 +121,17 @@ fn check_run(run: &Run) -> Result<()> {
 }
 
 impl EnergyState {
-    /// The state's bytes, raw rows included (format [`FORMAT_VERSION`]).
+    /// The state's bytes (format [`FORMAT_VERSION`]): a partial state, raw rows included up
+    /// to [`PARTIAL_RAW_ROWS`] (so the leader places them exactly), folded beyond (a
+    /// parallel plan may serialize one state per chunk and group: megabytes of raw rows each
+    /// would cost more than the scan).
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.write()
+        if self.buffer.len() <= PARTIAL_RAW_ROWS {
+            return self.write();
+        }
+        let mut folded = self.clone();
+        folded.fold();
+        folded.write()
     }
 
     /// The state with all runs merged into one: what `energy_agg` returns.

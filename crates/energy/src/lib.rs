@@ -35,7 +35,7 @@
 mod codec;
 mod run;
 
-pub use codec::FORMAT_VERSION;
+pub use codec::{FORMAT_VERSION, PARTIAL_RAW_ROWS};
 use run::Run;
 
 /// A fold cuts a run where the step to the next instant exceeds this many times the
