@@ -4,7 +4,7 @@ Usage: rollups.py [ROUNDS]   (connection from the PG* environment)
 
 Data (made once, kept in the cluster): 4 TDMS channels (dataset 'bench_rollups') at 1 Hz for
 30 days, 10,368,000 rows of sensor_data.samples (a hypertable with TimescaleDB). Each run
-drops and re-creates the tiers (1 minute, 1 hour, 1 day):
+drops and re-creates the default tiers (1 minute, 15 minutes, 1 hour, 1 day):
 
 1. Refresh: per round a different day, `refresh_continuous_aggregate` of a continuous
    aggregate of `avg(value)` per channel per minute, then of the 1-minute tier (m4 summary

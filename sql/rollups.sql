@@ -190,7 +190,7 @@ $fn$;
 
 CREATE PROCEDURE sensor.enable_rollups(
     relation regclass,
-    tiers interval[] DEFAULT ARRAY['1 minute', '1 hour', '1 day']::interval[],
+    tiers interval[] DEFAULT ARRAY['1 minute', '15 minutes', '1 hour', '1 day']::interval[],
     time_column name DEFAULT NULL,
     series_column name DEFAULT NULL,
     value_column name DEFAULT NULL,
@@ -476,7 +476,7 @@ COMMENT ON FUNCTION sensor.rollup_columns(regclass, name, name, name) IS 'The ti
 COMMENT ON FUNCTION sensor.rollup_check_tiers(interval[]) IS 'Checks rollup tier widths: increasing, fixed (no months), at least 1 second, each a multiple of the one below (22023 otherwise).';
 COMMENT ON FUNCTION sensor.is_hypertable(regclass) IS 'Whether the relation is a TimescaleDB hypertable (false without TimescaleDB).';
 COMMENT ON PROCEDURE sensor.enable_rollups(regclass, interval[], name, name, name, boolean) IS
-    'Creates rollup tiers of a relation with a time, a series and a value column (default tiers 1 minute, 1 hour, 1 day): per series per bucket, a sensor.m4 summary and a sensor.energy_state, each tier built on the one below. A hypertable gets hierarchical continuous aggregates with refresh policies; any other table gets tables filled by sensor.refresh_rollups. With backfill (the default) existing rows are materialized at once, a day at a time with a NOTICE each: CALL it outside a transaction block. sensor.downsample and sensor.channel_window then serve long windows from the tiers.';
+    'Creates rollup tiers of a relation with a time, a series and a value column (default tiers 1 minute, 15 minutes, 1 hour, 1 day): per series per bucket, a sensor.m4 summary and a sensor.energy_state, each tier built on the one below. A hypertable gets hierarchical continuous aggregates with refresh policies; any other table gets tables filled by sensor.refresh_rollups. With backfill (the default) existing rows are materialized at once, a day at a time with a NOTICE each: CALL it outside a transaction block. sensor.downsample and sensor.channel_window then serve long windows from the tiers.';
 COMMENT ON PROCEDURE sensor.refresh_rollups(regclass, timestamptz, timestamptz) IS
     'Materializes the rollup tiers of a relation over [from, to) (default: all its rows), widened to whole buckets of the widest tier, a day at a time, committing and reporting each step. Under TimescaleDB it calls refresh_continuous_aggregate (late rows are refreshed by the policies too); for tables, call it again over a window that received late rows.';
 COMMENT ON FUNCTION sensor.disable_rollups(regclass) IS 'Drops the rollup tiers of a relation (continuous aggregates with their policies, or tables); returns how many.';

@@ -525,4 +525,4 @@ def test_ddl_keys_in_either_spelling_and_over_nullable_columns_are_accepted(pg, 
     sql, params = export_call(query, out, overwrite=True)
     assert pg.execute(sql, params).fetchone()[0] == 10
     ch.query(f"INSERT INTO {table} FROM INFILE '{out}' FORMAT Arrow")
-    assert ch_rows(ch, f"SELECT count(), sum(b) FROM {table}") == [(10, 110)]
+    assert [list(r) for r in ch_rows(ch, f"SELECT count(), sum(b) FROM {table}")] == [[10, 110]]

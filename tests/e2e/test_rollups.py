@@ -57,11 +57,12 @@ def test_backfill_shows_progress_and_fills_every_tier(rdb):
     rows = rdb.execute("SELECT level, tier::text, rollup::text, kind, materialized_to FROM sensor.rollups ORDER BY level").fetchall()
     kind = "continuous aggregate" if rdb.tsdb else "table"
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
-        (1, "00:01:00", "pw_rollup_1m", kind), (2, "01:00:00", "pw_rollup_1h", kind), (3, "1 day", "pw_rollup_1d", kind)]
+        (1, "00:01:00", "pw_rollup_1m", kind), (2, "00:15:00", "pw_rollup_15m", kind),
+        (3, "01:00:00", "pw_rollup_1h", kind), (4, "1 day", "pw_rollup_1d", kind)]
     assert all(r[4] is not None for r in rows)
     # Whole buckets only: the bucket holding the last row may still fill up.
-    counts = [rdb.execute(f"SELECT count(*) FROM pw_rollup_{t}").fetchone()[0] for t in ("1m", "1h", "1d")]
-    assert counts == [2 * (3 * 1440 - 1), 2 * (3 * 24 - 1), 2 * 2]
+    counts = [rdb.execute(f"SELECT count(*) FROM pw_rollup_{t}").fetchone()[0] for t in ("1m", "15m", "1h", "1d")]
+    assert counts == [2 * (3 * 1440 - 1), 2 * (3 * 96 - 1), 2 * (3 * 24 - 1), 2 * 2]
 
 
 @pytest.mark.parametrize("method", EXACT + ["avg", "lttb"])
@@ -164,7 +165,7 @@ def test_disable_and_errors(rdb):
     assert state("CALL sensor.enable_rollups('other', ARRAY['1 hour', '90 minutes']::interval[], value_column => 'v')") == "22023"
     assert state("CALL sensor.enable_rollups('other', ARRAY['1 month']::interval[], value_column => 'v')") == "22023"
     assert state("CALL sensor.refresh_rollups('other')") == "42704"
-    assert rdb.execute("SELECT sensor.disable_rollups('pw')").fetchone()[0] == 3
+    assert rdb.execute("SELECT sensor.disable_rollups('pw')").fetchone()[0] == 4
     assert rdb.execute("SELECT count(*) FROM sensor.rollups").fetchone()[0] == 0
     assert rdb.execute("SELECT to_regclass('pw_rollup_1m')").fetchone()[0] is None
     assert window(rdb, START, "2026-01-03 00:00+00", 100, "m4")[0] == "raw"
@@ -175,7 +176,7 @@ def test_drop_extension_cascade_then_again(rdb):
     leaves their registry rows behind, which a new extension ignores and clears."""
     rdb.execute("SET client_min_messages = warning")
     rdb.execute("DROP EXTENSION sensor_analytics CASCADE")
-    assert rdb.execute("SELECT count(*) FROM sensor_data.rollup_tiers").fetchone()[0] == 3
+    assert rdb.execute("SELECT count(*) FROM sensor_data.rollup_tiers").fetchone()[0] == 4
     rdb.execute("CREATE EXTENSION sensor_analytics")
     assert rdb.execute("SELECT count(*) FROM sensor.rollups").fetchone()[0] == 0
     assert window(rdb, START, "2026-01-03 00:00+00", 100, "m4")[0] == "raw"
@@ -201,6 +202,7 @@ def test_hostile_search_path(rdb):
     rdb.execute("CALL sensor.enable_rollups('public.pw')")
     rdb.execute("RESET search_path")
     assert rdb.execute("SELECT count(*) FROM pw_rollup_1h").fetchone()[0] == 2 * (3 * 24 - 1)
+    assert rdb.execute("SELECT count(*) FROM sensor.rollups").fetchone()[0] == 4
 
 
 def test_channel_windows_of_loaded_data_zoom_through_the_tiers(flavour, make_database, shared_fixtures, server_dir):
