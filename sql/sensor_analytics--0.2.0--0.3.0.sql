@@ -831,3 +831,38 @@ BEGIN
     END LOOP;
 END
 $comment$;
+
+-- Every function points to its page in docs/, which holds runnable examples. Overloads of
+-- one name (rollup, is_approximate) are told apart by their argument type.
+DO $pages$
+DECLARE
+    r record;
+    page text;
+BEGIN
+    FOR r IN
+        SELECT p.oid, p.proname, p.prokind, d.description,
+               pg_catalog.pg_get_function_identity_arguments(p.oid) AS args
+        FROM pg_catalog.pg_proc p
+        JOIN pg_catalog.pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                        AND d.objsubid = 0
+        WHERE p.pronamespace = 'sensor'::pg_catalog.regnamespace
+          AND d.description NOT LIKE 'Support function%' AND d.description NOT LIKE '%docs/%'
+    LOOP
+        page := CASE
+            WHEN r.args LIKE '%energy_state%' THEN 'energy'
+            WHEN r.args LIKE '%availability_state%' THEN 'availability'
+            WHEN r.proname ~ '^(energy|time_weighted_mean|covered|gaps|gap_time)' THEN 'energy'
+            WHEN r.proname ~ '^(downsample|m4_|points|channel_window|channel_page|window_source|enable_rollups|refresh_rollups|disable_rollups|rollup)' THEN 'downsampling'
+            WHEN r.proname ~ '^(availability|uptime|downtime|unknown_time|time_in|outages|longest_outage|mtbf|mttr|first_state|last_state|state_timeline|is_approximate)' THEN 'availability'
+            WHEN r.proname ~ '^(tof_|spectral_|quality_)' THEN 'quality'
+            WHEN r.proname ~ '^(tdms_|load_tdms|delete_dataset|tsv_|load_tsv|grant_company|revoke_company)' THEN 'ingestion'
+            WHEN r.proname ~ '^(arrow_|clickhouse_)' THEN 'export'
+            WHEN r.proname ~ '^(version|build_info|create_storage|enable_hypertables|timescaledb_schema|is_hypertable)' THEN 'operations'
+        END;
+        CONTINUE WHEN page IS NULL;
+        EXECUTE pg_catalog.format('COMMENT ON %s %s IS %L',
+                                  CASE r.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                                  r.oid::pg_catalog.regprocedure, r.description || ' See docs/' || page || '.md.');
+    END LOOP;
+END
+$pages$;
