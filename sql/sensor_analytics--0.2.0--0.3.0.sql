@@ -12,6 +12,10 @@ DROP FUNCTION sensor.channel_window(bigint, timestamptz, timestamptz, float8, fl
 DROP FUNCTION sensor.channel_window(text, text, text, timestamptz, timestamptz, float8, float8, integer, text, boolean, interval);
 CREATE DOMAIN sensor.energy_state AS bytea;
 
+CREATE OR REPLACE FUNCTION sensor.availability_report_share_trans(internal internal, relation oid, row_id tid, "time" timestamptz, state text, spec bytea) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'availability_report_share_trans';
+
+
 /* <begin connected objects> */
 -- sensor_analytics::downsample::channels::channel_window
 CREATE  FUNCTION "channel_window"(

@@ -11,7 +11,7 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 
 use crate::error::{RaiseError, SensorError, SensorResult, SqlResult};
-use crate::pg::{aggregate, time};
+use crate::pg::{aggregate, fmgr, time};
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]
@@ -66,8 +66,7 @@ fn transition(
 }
 
 /// Transition function of `sensor.energy_agg(time, value)`, called once per row: a plain
-/// version-1 C function reading its arguments from `fcinfo` (a `#[pg_extern]` wrapper's
-/// argument conversions cost about as much as the rest of the row's work).
+/// version-1 C function ([`crate::pg::fmgr`]).
 ///
 /// # Safety
 /// Called by PostgreSQL's function manager with the three arguments its `CREATE FUNCTION`
@@ -75,16 +74,13 @@ fn transition(
 #[pg_guard]
 #[no_mangle]
 pub unsafe extern "C-unwind" fn energy_trans(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    // SAFETY: the function manager passes 3 arguments (see the CREATE FUNCTION below).
-    let args = unsafe { (*fcinfo).args.as_slice(3) };
-    let state = (!args[0].isnull).then_some(args[0].value);
-    let mut internal = Internal::from(state);
-    let time = (!args[1].isnull).then(|| args[1].value.value() as i64);
-    let value = (!args[2].isnull).then(|| f64::from_bits(args[2].value.value() as u64));
-    let unix = time
+    // SAFETY: the function manager passes the 3 declared arguments.
+    let args = unsafe { fmgr::args(fcinfo, 3) };
+    let mut internal = fmgr::internal_arg(&args[0]);
+    let unix = fmgr::i64_arg(&args[1])
         .filter(|&t| t != i64::MIN && t != i64::MAX)
         .map(|t| t + time::UNIX_TO_PG_US);
-    if let (Some(t), Some(v)) = (unix, value) {
+    if let (Some(t), Some(v)) = (unix, fmgr::f64_arg(&args[2])) {
         let pushed = match aggregate::get_mut::<EnergyState>(&mut internal) {
             Ok(Some(st)) => {
                 st.push(t, v);
@@ -101,22 +97,11 @@ pub unsafe extern "C-unwind" fn energy_trans(fcinfo: pg_sys::FunctionCallInfo) -
         };
         pushed.or_raise();
     }
-    match internal.unwrap() {
-        Some(datum) => datum,
-        None => {
-            // SAFETY: fcinfo is this call's.
-            unsafe { (*fcinfo).isnull = true };
-            pg_sys::Datum::from(0usize)
-        }
-    }
+    // SAFETY: fcinfo is this call's.
+    unsafe { fmgr::return_internal(fcinfo, internal) }
 }
 
-#[no_mangle]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_energy_trans() -> &'static pg_sys::Pg_finfo_record {
-    static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
-}
+crate::finfo_v1!(pg_finfo_energy_trans);
 
 pgrx::extension_sql!(
     r#"

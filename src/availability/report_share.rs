@@ -8,14 +8,15 @@
 //! of the serial plan.
 
 use ::availability::{BucketSpec, BucketStates, ReportShare};
-use pgrx::datum::{Internal, TimestampWithTimeZone};
+use pgrx::datum::Internal;
 use pgrx::prelude::*;
 
 use super::report::EventSource;
+use crate::error::RaiseError;
 use crate::error::{SensorError, SensorResult, SqlResult};
 use crate::pg::row_groups::{GroupKey, KeyColumn, RowGroups};
 use crate::pg::row_stream::{stream_rows_if_parallel, Row, RowSink};
-use crate::pg::{aggregate, time};
+use crate::pg::{aggregate, fmgr, time};
 
 /// `sensor_analytics.parallel_report`: off by default. Measured on 2 cores the aggregate's
 /// per-row call costs more than the workers save (bench/availability_report.sh); on more
@@ -51,38 +52,104 @@ impl ShareState {
     }
 }
 
-#[pg_extern(immutable, parallel_safe)]
-fn availability_report_share_trans(
-    mut internal: Internal,
-    relation: Option<pg_sys::Oid>,
-    row_id: Option<pg_sys::ItemPointerData>,
-    time: Option<TimestampWithTimeZone>,
-    state: Option<&str>,
-    spec: Option<&[u8]>,
+/// Transition function of `sensor.availability_report_share`, once per event: a plain
+/// version-1 C function ([`crate::pg::fmgr`]).
+///
+/// # Safety
+/// Called by PostgreSQL's function manager with the six arguments its `CREATE FUNCTION`
+/// declares: `internal`, `oid`, `tid`, `timestamptz`, `text`, `bytea`.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn availability_report_share_trans(
     fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    let st = aggregate::get_or_put(&mut internal, fcinfo, || {
-        let spec = spec.ok_or_else(|| SensorError::invalid_parameter("spec must not be NULL"))?;
+) -> pg_sys::Datum {
+    // SAFETY: the function manager passes the 6 declared arguments.
+    let args = unsafe { fmgr::args(fcinfo, 6) };
+    let mut internal = fmgr::internal_arg(&args[0]);
+    // SAFETY: the arguments have the declared types: a by-reference tid, a text and a bytea
+    // (read only while this call runs).
+    unsafe { share_step(&mut internal, args, fcinfo) }.or_raise();
+    // SAFETY: fcinfo is this call's.
+    unsafe { fmgr::return_internal(fcinfo, internal) }
+}
+
+crate::finfo_v1!(pg_finfo_availability_report_share_trans);
+
+/// The symbol 0.2.0's `CREATE FUNCTION` names (a `#[pg_extern]` wrapper then): a database
+/// not yet updated calls it.
+///
+/// # Safety
+/// As [`availability_report_share_trans`].
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn availability_report_share_trans_wrapper(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    // SAFETY: the same arguments.
+    unsafe { availability_report_share_trans(fcinfo) }
+}
+
+crate::finfo_v1!(pg_finfo_availability_report_share_trans_wrapper);
+
+/// A `text` or `bytea` argument's bytes (detoasted; a copy only when it was compressed or
+/// stored out of line).
+///
+/// # Safety
+/// `arg` is a non-NULL varlena datum of this call.
+unsafe fn varlena_bytes<'a>(arg: &pg_sys::NullableDatum) -> &'a [u8] {
+    // SAFETY: see above.
+    unsafe {
+        let plain = pg_sys::pg_detoast_datum_packed(arg.value.cast_mut_ptr());
+        std::slice::from_raw_parts(
+            pgrx::vardata_any(plain) as *const u8,
+            pgrx::varsize_any_exhdr(plain),
+        )
+    }
+}
+
+/// # Safety
+/// As [`availability_report_share_trans`].
+unsafe fn share_step(
+    internal: &mut Internal,
+    args: &[pg_sys::NullableDatum],
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SensorResult<()> {
+    let st = aggregate::get_or_put(internal, fcinfo, || {
+        if args[5].isnull {
+            return Err(SensorError::invalid_parameter("spec must not be NULL"));
+        }
+        // SAFETY: a non-NULL bytea argument.
+        let spec = unsafe { varlena_bytes(&args[5]) };
         Ok(ShareState {
             spec: Some(BucketSpec::from_bytes(spec).map_err(SensorError::from)?),
             share: ReportShare::default(),
         })
     })?;
-    let (Some(time), Some(row_id), Some(spec)) = (time, row_id, &st.spec) else {
-        return Ok(internal);
+    let (Some(time), false, Some(spec)) = (fmgr::i64_arg(&args[3]), args[2].isnull, &st.spec)
+    else {
+        return Ok(());
     };
+    // SAFETY: a non-NULL tid argument points to an ItemPointerData.
+    let row_id = unsafe { *args[2].value.cast_mut_ptr::<pg_sys::ItemPointerData>() };
     let (block, _) = pgrx::itemptr::item_pointer_get_both(row_id);
     // Blocks of different relations (a hypertable's chunks) are never contiguous.
-    let block = u64::from(relation.map_or(0, |r| r.to_u32())) << 32 | u64::from(block);
+    let relation = if args[1].isnull {
+        0
+    } else {
+        args[1].value.value() as u32
+    };
+    let block = u64::from(relation) << 32 | u64::from(block);
+    let state = if args[4].isnull {
+        ::availability::UNKNOWN
+    } else {
+        // SAFETY: a non-NULL text argument, in the database encoding.
+        std::str::from_utf8(unsafe { varlena_bytes(&args[4]) })
+            .map_err(|_| SensorError::invalid_input("state is not valid UTF-8"))?
+    };
     st.share
-        .push(
-            spec,
-            time::pg_micros(time, "time")?,
-            state.unwrap_or(::availability::UNKNOWN),
-            block,
-        )
+        .push(spec, time::finite_pg_micros(time, "time")?, state, block)
         .map_err(SensorError::from)?;
-    Ok(internal)
+    Ok(())
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -233,6 +300,8 @@ impl RowSink for ShareSink {
 
 pgrx::extension_sql!(
     r#"
+CREATE FUNCTION sensor.availability_report_share_trans(internal internal, relation oid, row_id tid, "time" timestamptz, state text, spec bytea) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'availability_report_share_trans';
 CREATE AGGREGATE sensor.availability_report_share(relation oid, row_id tid, "time" timestamptz, state text, spec bytea) (
     SFUNC = sensor.availability_report_share_trans, STYPE = internal,
     FINALFUNC = sensor.availability_report_share_final,
@@ -244,7 +313,7 @@ COMMENT ON AGGREGATE sensor.availability_report_share(oid, tid, timestamptz, tex
 "#,
     name = "availability_report_share",
     requires = [
-        availability_report_share_trans,
+        "bootstrap",
         availability_report_share_final,
         availability_report_share_combine,
         availability_report_share_serialize,

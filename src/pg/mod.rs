@@ -14,6 +14,7 @@ pub mod bulk_insert;
 pub mod composite;
 pub mod cursor;
 pub mod float8_array;
+pub mod fmgr;
 pub mod privileges;
 pub mod quoting;
 pub mod row_groups;

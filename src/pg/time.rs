@@ -37,7 +37,11 @@ fn out_of_range(what: &str) -> SensorError {
 
 /// A finite time argument, in PostgreSQL microseconds; `±infinity` is 22008.
 pub fn pg_micros(ts: TimestampWithTimeZone, argument: &str) -> SensorResult<i64> {
-    let us: i64 = ts.into();
+    finite_pg_micros(ts.into(), argument)
+}
+
+/// [`pg_micros`] of a raw `timestamptz` value (a version-1 function's argument).
+pub fn finite_pg_micros(us: i64, argument: &str) -> SensorResult<i64> {
     if us == i64::MIN || us == i64::MAX {
         return Err(SensorError::new(
             ErrorKind::DatetimeOutOfRange,

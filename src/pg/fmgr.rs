@@ -1,0 +1,63 @@
+//! Plain version-1 C functions, for aggregate transitions that run once per row: reading
+//! arguments straight from `fcinfo` costs a fraction of a `#[pg_extern]` wrapper's
+//! conversions (energy_agg went from 1.53× to 1.19× `sum(value)` that way). Each such
+//! function is `#[pg_guard] unsafe extern "C-unwind" fn(FunctionCallInfo) -> Datum` with a
+//! [`finfo_v1!`] record, and its `CREATE FUNCTION` written by hand.
+
+use pgrx::{pg_sys, Internal};
+
+/// The first `n` arguments of this call.
+///
+/// # Safety
+/// `fcinfo` is the current call's, and the function was declared with at least `n` arguments.
+pub unsafe fn args<'a>(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> &'a [pg_sys::NullableDatum] {
+    // SAFETY: see above; the array lives as long as the call.
+    unsafe { (*fcinfo).args.as_slice(n) }
+}
+
+/// An `internal` argument (an aggregate state or NULL).
+pub fn internal_arg(arg: &pg_sys::NullableDatum) -> Internal {
+    Internal::from((!arg.isnull).then_some(arg.value))
+}
+
+/// An `int8`/`timestamptz` argument.
+pub fn i64_arg(arg: &pg_sys::NullableDatum) -> Option<i64> {
+    (!arg.isnull).then(|| arg.value.value() as i64)
+}
+
+/// A `float8` argument.
+pub fn f64_arg(arg: &pg_sys::NullableDatum) -> Option<f64> {
+    (!arg.isnull).then(|| f64::from_bits(arg.value.value() as u64))
+}
+
+/// Returns an aggregate state (SQL NULL when there is none yet).
+///
+/// # Safety
+/// `fcinfo` is the current call's.
+pub unsafe fn return_internal(
+    fcinfo: pg_sys::FunctionCallInfo,
+    internal: Internal,
+) -> pg_sys::Datum {
+    match internal.unwrap() {
+        Some(datum) => datum,
+        None => {
+            // SAFETY: see above.
+            unsafe { (*fcinfo).isnull = true };
+            pg_sys::Datum::from(0usize)
+        }
+    }
+}
+
+/// The `pg_finfo_<name>` record that marks a C function as version-1 for PostgreSQL.
+#[macro_export]
+macro_rules! finfo_v1 {
+    ($finfo:ident) => {
+        #[no_mangle]
+        #[doc(hidden)]
+        pub extern "C" fn $finfo() -> &'static ::pgrx::pg_sys::Pg_finfo_record {
+            static V1: ::pgrx::pg_sys::Pg_finfo_record =
+                ::pgrx::pg_sys::Pg_finfo_record { api_version: 1 };
+            &V1
+        }
+    };
+}
