@@ -140,31 +140,40 @@ fn energy_final(internal: Internal) -> SqlResult<Option<Vec<u8>>> {
     Ok(aggregate::get::<EnergyState>(&internal)?.map(EnergyState::to_final_bytes))
 }
 
+impl aggregate::BytesState for EnergyState {
+    fn decode(bytes: &[u8]) -> SensorResult<Self> {
+        Ok(EnergyState::from_bytes(bytes)?)
+    }
+    fn merge_from(&mut self, other: &Self) -> SensorResult<()> {
+        Ok(self.merge(other)?)
+    }
+    fn partial_bytes(&self) -> Vec<u8> {
+        self.to_bytes()
+    }
+}
+
 #[pg_extern(immutable, parallel_safe)]
 fn energy_combine(
     a: Internal,
     b: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    Ok(aggregate::combine(
-        a,
-        b,
-        fcinfo,
-        |left: &mut EnergyState, right| Ok(left.merge(right)?),
-    )?)
+    Ok(aggregate::combine_states::<EnergyState>(a, b, fcinfo)?)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn energy_serialize(internal: Internal) -> SqlResult<Vec<u8>> {
-    Ok(aggregate::get::<EnergyState>(&internal)?
-        .map(EnergyState::to_bytes)
-        .unwrap_or_default())
+    Ok(aggregate::serialize_state::<EnergyState>(&internal)?)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn energy_deserialize(bytes: &[u8], _unused: Internal) -> SqlResult<Internal> {
-    let state = EnergyState::from_bytes(bytes).map_err(SensorError::from)?;
-    Ok(aggregate::transient(state))
+    let mut internal = aggregate::deserialize_state::<EnergyState>(bytes)?;
+    // A leader merging workers' raw rows may keep work_mem's worth before folding.
+    if let Some(st) = aggregate::get_mut::<EnergyState>(&mut internal)? {
+        st.set_buffer_capacity(buffer_rows());
+    }
+    Ok(internal)
 }
 
 /// `rollup(state)`: bucket states merged, with the segments between buckets.
@@ -179,14 +188,7 @@ fn energy_rollup_trans(
     value: Option<&[u8]>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    let Some(bytes) = value else {
-        return Ok(internal);
-    };
-    let incoming = EnergyState::from_bytes(bytes).map_err(SensorError::from)?;
-    match aggregate::get_mut::<EnergyState>(&mut internal)? {
-        Some(st) => st.merge(&incoming).map_err(SensorError::from)?,
-        None => aggregate::put(&mut internal, fcinfo, incoming)?,
-    }
+    aggregate::rollup_step::<EnergyState>(&mut internal, value, fcinfo)?;
     Ok(internal)
 }
 

@@ -107,32 +107,38 @@ fn availability_final(internal: Internal) -> SqlResult<Option<Vec<u8>>> {
     Ok(aggregate::get::<AvailabilityState>(&internal)?.map(AvailabilityState::to_bytes))
 }
 
+impl aggregate::BytesState for AvailabilityState {
+    fn decode(bytes: &[u8]) -> SensorResult<Self> {
+        Ok(AvailabilityState::from_bytes(bytes)?)
+    }
+    fn merge_from(&mut self, other: &Self) -> SensorResult<()> {
+        Ok(self.merge(other)?)
+    }
+    fn partial_bytes(&self) -> Vec<u8> {
+        self.to_partial_bytes()
+    }
+}
+
 #[pg_extern(immutable, parallel_safe)]
 fn availability_combine(
     a: Internal,
     b: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    Ok(aggregate::combine(
-        a,
-        b,
-        fcinfo,
-        |left: &mut AvailabilityState, right| Ok(left.merge(right)?),
+    Ok(aggregate::combine_states::<AvailabilityState>(
+        a, b, fcinfo,
     )?)
 }
 
+/// Strict: PostgreSQL only serializes existing states.
 #[pg_extern(immutable, parallel_safe, strict)]
 fn availability_serialize(internal: Internal) -> SqlResult<Vec<u8>> {
-    // Strict: PostgreSQL only serializes existing states.
-    Ok(aggregate::get::<AvailabilityState>(&internal)?
-        .map(AvailabilityState::to_partial_bytes)
-        .unwrap_or_default())
+    Ok(aggregate::serialize_state::<AvailabilityState>(&internal)?)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn availability_deserialize(bytes: &[u8], _unused: Internal) -> SqlResult<Internal> {
-    let state = AvailabilityState::from_bytes(bytes).map_err(SensorError::from)?;
-    Ok(aggregate::transient(state))
+    Ok(aggregate::deserialize_state::<AvailabilityState>(bytes)?)
 }
 
 // The old service's sample mean -------------------------------------------------------

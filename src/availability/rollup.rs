@@ -21,14 +21,7 @@ fn availability_rollup_trans(
     value: Option<&[u8]>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    let Some(bytes) = value else {
-        return Ok(internal);
-    };
-    let incoming = AvailabilityState::from_bytes(bytes).map_err(SensorError::from)?;
-    match aggregate::get_mut::<AvailabilityState>(&mut internal)? {
-        Some(st) => st.merge(&incoming).map_err(SensorError::from)?,
-        None => aggregate::put(&mut internal, fcinfo, incoming)?,
-    }
+    aggregate::rollup_step::<AvailabilityState>(&mut internal, value, fcinfo)?;
     Ok(internal)
 }
 

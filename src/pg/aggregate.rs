@@ -129,3 +129,52 @@ pub fn combine<T: Clone + 'static>(
     }
     Ok(a)
 }
+
+/// A state with a byte form that merges with others of its kind: what the parallel support
+/// functions and a rollup over stored states need. Implemented beside each feature's glue for
+/// its crate's state; the functions below are then the same for all of them.
+pub trait BytesState: Clone + Sized + 'static {
+    /// Reads a stored or serialized state.
+    fn decode(bytes: &[u8]) -> SensorResult<Self>;
+    /// Merges `other` into `self`.
+    fn merge_from(&mut self, other: &Self) -> SensorResult<()>;
+    /// What a serialize function sends from a worker to the leader.
+    fn partial_bytes(&self) -> Vec<u8>;
+}
+
+/// A combine function: `b` merged into `a`.
+pub fn combine_states<T: BytesState>(
+    a: Internal,
+    b: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SensorResult<Internal> {
+    combine(a, b, fcinfo, |left: &mut T, right| left.merge_from(right))
+}
+
+/// A (strict) serialize function.
+pub fn serialize_state<T: BytesState>(internal: &Internal) -> SensorResult<Vec<u8>> {
+    Ok(get::<T>(internal)?
+        .map(T::partial_bytes)
+        .unwrap_or_default())
+}
+
+/// A deserialize function.
+pub fn deserialize_state<T: BytesState>(bytes: &[u8]) -> SensorResult<Internal> {
+    Ok(transient(T::decode(bytes)?))
+}
+
+/// A rollup's transition: a stored state merged into the group's (NULL skipped).
+pub fn rollup_step<T: BytesState>(
+    internal: &mut Internal,
+    bytes: Option<&[u8]>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> SensorResult<()> {
+    let Some(bytes) = bytes else {
+        return Ok(());
+    };
+    let incoming = T::decode(bytes)?;
+    match get_mut::<T>(internal)? {
+        Some(state) => state.merge_from(&incoming),
+        None => put(internal, fcinfo, incoming),
+    }
+}
