@@ -195,37 +195,43 @@ fn downsample_agg_final(
         .or_raise()
 }
 
+impl aggregate::BytesState for DownsampleAggState {
+    fn decode(bytes: &[u8]) -> SensorResult<Self> {
+        let state = MethodBuckets::from_bytes(bytes)?;
+        let method_text = state.method.name().to_string();
+        Ok(DownsampleAggState { state, method_text })
+    }
+    fn merge_from(&mut self, other: &Self) -> SensorResult<()> {
+        self.state
+            .merge(&other.state)
+            .map_err(|_| mismatch("method, \"from\", \"to\" and points"))
+    }
+    fn partial_bytes(&self) -> Vec<u8> {
+        self.state.to_bytes()
+    }
+}
+
 #[pg_extern(immutable, parallel_safe)]
 fn downsample_agg_combine(
     a: Internal,
     b: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    Ok(aggregate::combine(
-        a,
-        b,
-        fcinfo,
-        |s: &mut DownsampleAggState, other| {
-            s.state
-                .merge(&other.state)
-                .map_err(|_| mismatch("method, \"from\", \"to\" and points"))
-        },
+    Ok(aggregate::combine_states::<DownsampleAggState>(
+        a, b, fcinfo,
     )?)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn downsample_agg_serialize(state: Internal) -> SqlResult<Option<Vec<u8>>> {
-    Ok(aggregate::get::<DownsampleAggState>(&state)?.map(|s| s.state.to_bytes()))
+    Ok(Some(aggregate::serialize_state::<DownsampleAggState>(
+        &state,
+    )?))
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn downsample_agg_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Internal> {
-    let state = MethodBuckets::from_bytes(bytes).map_err(SensorError::from)?;
-    let method_text = state.method.name().to_string();
-    Ok(aggregate::transient(DownsampleAggState {
-        state,
-        method_text,
-    }))
+    Ok(aggregate::deserialize_state::<DownsampleAggState>(bytes)?)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -328,32 +334,36 @@ fn m4_summary_final(state: Internal) -> Option<pgrx::composite_type!('static, "s
     m4_composite(s).map(Some).or_raise()
 }
 
+impl aggregate::BytesState for M4Summary {
+    fn decode(bytes: &[u8]) -> SensorResult<Self> {
+        Ok(M4Summary::from_bytes(bytes)?)
+    }
+    fn merge_from(&mut self, other: &Self) -> SensorResult<()> {
+        self.merge(other);
+        Ok(())
+    }
+    fn partial_bytes(&self) -> Vec<u8> {
+        self.to_bytes()
+    }
+}
+
 #[pg_extern(immutable, parallel_safe)]
 fn m4_summary_combine(
     a: Internal,
     b: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    Ok(aggregate::combine(
-        a,
-        b,
-        fcinfo,
-        |s: &mut M4Summary, other| {
-            s.merge(other);
-            Ok(())
-        },
-    )?)
+    Ok(aggregate::combine_states::<M4Summary>(a, b, fcinfo)?)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn m4_summary_serialize(state: Internal) -> SqlResult<Option<Vec<u8>>> {
-    Ok(aggregate::get::<M4Summary>(&state)?.map(M4Summary::to_bytes))
+    Ok(Some(aggregate::serialize_state::<M4Summary>(&state)?))
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn m4_summary_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Internal> {
-    let summary = M4Summary::from_bytes(bytes).map_err(SensorError::from)?;
-    Ok(aggregate::transient(summary))
+    Ok(aggregate::deserialize_state::<M4Summary>(bytes)?)
 }
 
 /// Transition function of `sensor.rollup(sensor.m4)`: summaries of adjacent buckets merged
@@ -463,30 +473,37 @@ fn downsample_summaries_final(
         .or_raise()
 }
 
+impl aggregate::BytesState for SummariesState {
+    fn decode(bytes: &[u8]) -> SensorResult<Self> {
+        let state = SummaryBins::from_bytes(bytes)?;
+        let method_text = state.method().name().to_string();
+        Ok(SummariesState { state, method_text })
+    }
+    fn merge_from(&mut self, other: &Self) -> SensorResult<()> {
+        Ok(self.state.merge(&other.state)?)
+    }
+    fn partial_bytes(&self) -> Vec<u8> {
+        self.state.to_bytes()
+    }
+}
+
 #[pg_extern(immutable, parallel_safe)]
 fn downsample_summaries_combine(
     a: Internal,
     b: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    Ok(aggregate::combine(
-        a,
-        b,
-        fcinfo,
-        |s: &mut SummariesState, other| Ok(s.state.merge(&other.state)?),
-    )?)
+    Ok(aggregate::combine_states::<SummariesState>(a, b, fcinfo)?)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn downsample_summaries_serialize(state: Internal) -> SqlResult<Option<Vec<u8>>> {
-    Ok(aggregate::get::<SummariesState>(&state)?.map(|s| s.state.to_bytes()))
+    Ok(Some(aggregate::serialize_state::<SummariesState>(&state)?))
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn downsample_summaries_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Internal> {
-    let state = SummaryBins::from_bytes(bytes).map_err(SensorError::from)?;
-    let method_text = state.method().name().to_string();
-    Ok(aggregate::transient(SummariesState { state, method_text }))
+    Ok(aggregate::deserialize_state::<SummariesState>(bytes)?)
 }
 
 pgrx::extension_sql!(
