@@ -135,35 +135,21 @@ fn channel_window(
                     "channel {channel_id} has waveform time: select its window by \"from\"/\"to\" or from_seconds/to_seconds, not by sample index"
                 )));
             }
-            let Some((first, lo, hi)) = channel_time_window(
-                "SELECT min(time), max(time) FROM sensor_data.samples WHERE channel_id = $1",
-                &[channel_id.into()],
-                (from, to, from_seconds, to_seconds),
-                relative,
-            )?
-            else {
-                return Ok(rows);
+            let channel = TimedChannel {
+                relation: "sensor_data.samples",
+                column: "channel_id",
+                id: channel_id,
+                int4: false,
             };
-            let request = Request::new(
+            let window = ChannelWindow {
+                bounds: (from, to, from_seconds, to_seconds),
+                relative,
                 method,
                 points,
-                lo,
-                hi,
-                gap.map(|g| time::length_micros(g, "gap")).transpose()?,
-            )?;
-            let source = channel_source(
-                "sensor_data.samples",
-                "time",
-                "channel_id",
-                Param::int8(channel_id),
-                Axis::Time,
-            );
-            let tiered = Tiered {
-                relation: "sensor_data.samples",
-                series_column: "channel_id",
+                gap,
                 choice,
             };
-            for (time, seconds, value) in timed_rows(&source, &request, first, relative, &tiered)? {
+            for (time, seconds, value) in channel.window_rows(&window)? {
                 rows.push((Some(time), seconds, None, value));
             }
         } else {
@@ -278,6 +264,65 @@ fn channel_source(
 /// A row of a timed channel's window: time, seconds since the first sample (when
 /// `relative`), value (NULL on a gap row).
 type TimedRow = (TimestampWithTimeZone, Option<f64>, Option<f64>);
+
+/// A timed channel of one of the sample tables: where its rows are and its id there.
+struct TimedChannel {
+    relation: &'static str,
+    column: &'static str,
+    id: i64,
+    /// The column is `integer` (T302), not `bigint` (TDMS).
+    int4: bool,
+}
+
+/// What a channel window asks for.
+struct ChannelWindow<'a> {
+    bounds: WindowBounds,
+    relative: bool,
+    method: &'a str,
+    points: i32,
+    gap: Option<Interval>,
+    choice: SourceChoice,
+}
+
+impl TimedChannel {
+    fn datum(&self) -> DatumWithOid<'static> {
+        if self.int4 {
+            i32::try_from(self.id).unwrap_or(i32::MAX).into()
+        } else {
+            self.id.into()
+        }
+    }
+
+    fn param(&self) -> Param {
+        if self.int4 {
+            Param::int4(i32::try_from(self.id).unwrap_or(i32::MAX))
+        } else {
+            Param::int8(self.id)
+        }
+    }
+
+    /// The downsampled window with its gap rows; no rows when the channel has none.
+    fn window_rows(&self, w: &ChannelWindow) -> SensorResult<Vec<TimedRow>> {
+        let extent = format!(
+            "SELECT min(time), max(time) FROM {} WHERE {} = $1",
+            self.relation, self.column
+        );
+        let Some((first, lo, hi)) =
+            channel_time_window(&extent, &[self.datum()], w.bounds, w.relative)?
+        else {
+            return Ok(Vec::new());
+        };
+        let gap = w.gap.map(|g| time::length_micros(g, "gap")).transpose()?;
+        let request = Request::new(w.method, w.points, lo, hi, gap)?;
+        let source = channel_source(self.relation, "time", self.column, self.param(), Axis::Time);
+        let tiered = Tiered {
+            relation: self.relation,
+            series_column: self.column,
+            choice: w.choice,
+        };
+        timed_rows(&source, &request, first, w.relative, &tiered)
+    }
+}
 
 /// The rollup tiers a channel window may read: those of `relation` by `series_column`.
 struct Tiered {
@@ -414,35 +459,20 @@ fn channel_window_t302(
         // The channel is visible to the caller; its samples are read with the table
         // owner's privileges (tenants have none on the table).
         as_owner_of("sensor_data.electrical_samples", || {
-            let Some((first, lo, hi)) = channel_time_window(
-                "SELECT min(time), max(time) FROM sensor_data.electrical_samples WHERE channel = $1",
-                &[id.into()],
-                (from, to, from_seconds, to_seconds),
-                relative,
-            )?
-            else {
-                return Ok(Vec::new());
+            let channel = TimedChannel {
+                relation: "sensor_data.electrical_samples",
+                column: "channel",
+                id: i64::from(id),
+                int4: true,
             };
-            let request = Request::new(
+            channel.window_rows(&ChannelWindow {
+                bounds: (from, to, from_seconds, to_seconds),
+                relative,
                 method,
                 points,
-                lo,
-                hi,
-                gap.map(|g| time::length_micros(g, "gap")).transpose()?,
-            )?;
-            let source = channel_source(
-                "sensor_data.electrical_samples",
-                "time",
-                "channel",
-                Param::int4(id),
-                Axis::Time,
-            );
-            let tiered = Tiered {
-                relation: "sensor_data.electrical_samples",
-                series_column: "channel",
+                gap,
                 choice,
-            };
-            timed_rows(&source, &request, first, relative, &tiered)
+            })
         })
     })?;
     Ok(TableIterator::new(rows))
