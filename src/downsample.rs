@@ -881,6 +881,123 @@ unsafe fn is_star(node: *mut pg_sys::Node) -> bool {
     })
 }
 
+/// The arguments `downsample` and `window_source` share, checked: the relation and its
+/// columns, the filter, and the window's request.
+struct WindowCall<'a> {
+    relation: RegClass,
+    time_column: SqlName,
+    value_column: SqlName,
+    series_column: Option<SqlName>,
+    filter: Option<&'a str>,
+    request: Request,
+}
+
+/// (relation, time column, value column, series column).
+type WindowColumns = (
+    Option<RegClass>,
+    Option<SqlName>,
+    Option<SqlName>,
+    Option<SqlName>,
+);
+/// ("from", "to", points, method, gap).
+type WindowRange<'a> = (
+    Option<TimestampWithTimeZone>,
+    Option<TimestampWithTimeZone>,
+    Option<i32>,
+    Option<&'a str>,
+    Option<Interval>,
+);
+
+impl<'a> WindowCall<'a> {
+    /// `None` when a required argument is NULL.
+    fn of(
+        (relation, time_column, value_column, series_column): WindowColumns,
+        (from, to, points, method, gap): WindowRange<'_>,
+        filter: Option<&'a str>,
+    ) -> SensorResult<Option<Self>> {
+        let (
+            Some(relation),
+            Some(time_column),
+            Some(value_column),
+            Some(from),
+            Some(to),
+            Some(points),
+            Some(method),
+        ) = (
+            relation,
+            time_column,
+            value_column,
+            from,
+            to,
+            points,
+            method,
+        )
+        else {
+            return Ok(None);
+        };
+        let request = Request::new(
+            method,
+            points,
+            time::unix_micros(from, "from")?,
+            time::unix_micros(to, "to")?,
+            gap.map(|g| time::length_micros(g, "gap")).transpose()?,
+        )?;
+        if let Some(filter) = filter {
+            check_filter(filter)?;
+        }
+        Ok(Some(WindowCall {
+            relation,
+            time_column,
+            value_column,
+            series_column,
+            filter,
+            request,
+        }))
+    }
+
+    /// Where the raw rows come from.
+    fn source(&self) -> SensorResult<Source> {
+        Ok(Source {
+            relation: self.relation.qualified_name()?,
+            x: self.time_column.quoted(),
+            value: self.value_column.quoted(),
+            series: self
+                .series_column
+                .as_ref()
+                .map(|c| -> SensorResult<Series> {
+                    Ok(Series {
+                        column: c.quoted(),
+                        key: KeyColumn::of(self.relation.0, &c.0)?,
+                    })
+                })
+                .transpose()?,
+            // On lines of its own: a trailing -- comment ends with the line.
+            conditions: self
+                .filter
+                .map(|f| format!("(\n{f}\n)"))
+                .into_iter()
+                .collect(),
+            params: Vec::new(),
+            axis: Axis::Time,
+        })
+    }
+
+    /// The rollup tier that serves the window, if any.
+    fn plan(&self, choice: tiers::SourceChoice) -> SensorResult<Option<tiers::TierPlan>> {
+        tiers::plan(
+            &tiers::TierQuery {
+                relid: self.relation.0,
+                time_column: &self.time_column.0,
+                value_column: &self.value_column.0,
+                series_column: self.series_column.as_ref().map(|c| c.0.as_str()),
+                filter: self.filter,
+                choice,
+            },
+            &self.request,
+        )
+    }
+}
+
 /// Downsamples `[from, to)` of `relation` to about `points` points per series, streaming
 /// the rows (see the module docs). SECURITY INVOKER: the query, and `filter` in it, run
 /// with the caller's privileges.
@@ -912,68 +1029,19 @@ fn downsample(
     ErrorReport,
 > {
     // NULL for a required argument gives no rows, as a STRICT function would.
-    let (
-        Some(relation),
-        Some(time_column),
-        Some(value_column),
-        Some(from),
-        Some(to),
-        Some(points),
-        Some(method),
-    ) = (
-        relation,
-        time_column,
-        value_column,
-        from,
-        to,
-        points,
-        method,
-    )
+    let Some(call) = WindowCall::of(
+        (relation, time_column, value_column, series_column),
+        (from, to, points, method, gap),
+        filter,
+    )?
     else {
         return Ok(TableIterator::new(Vec::new()));
     };
-    let request = Request::new(
-        method,
-        points,
-        time::unix_micros(from, "from")?,
-        time::unix_micros(to, "to")?,
-        gap.map(|g| time::length_micros(g, "gap")).transpose()?,
-    )?;
     let choice = tiers::SourceChoice::parse(source)?;
-    let mut conditions = Vec::new();
-    if let Some(filter) = filter {
-        check_filter(filter)?;
-        // On lines of its own: a trailing -- comment ends with the line.
-        conditions.push(format!("(\n{filter}\n)"));
-    }
-    let rows_source = Source {
-        relation: relation.qualified_name()?,
-        x: time_column.quoted(),
-        value: value_column.quoted(),
-        series: series_column
-            .as_ref()
-            .map(|c| -> SensorResult<Series> {
-                Ok(Series {
-                    column: c.quoted(),
-                    key: KeyColumn::of(relation.0, &c.0)?,
-                })
-            })
-            .transpose()?,
-        conditions,
-        params: Vec::new(),
-        axis: Axis::Time,
-    };
-    let plan = tiers::plan(
-        &tiers::TierQuery {
-            relid: relation.0,
-            time_column: &time_column.0,
-            value_column: &value_column.0,
-            series_column: series_column.as_ref().map(|c| c.0.as_str()),
-            filter,
-            choice,
-        },
-        &request,
-    )?;
+    let request = call.request;
+    let rows_source = call.source()?;
+    let plan = call.plan(choice)?;
+    let (series_column, value_column) = (call.series_column, call.value_column);
     // Rows wait in a tuplestore (work_mem, then a temporary file), not in a vector.
     let mut rows = RowStore::new();
     let mut emit = |series: SeriesPoints| -> SensorResult<()> {
@@ -1025,47 +1093,20 @@ fn window_source(
     >,
     ErrorReport,
 > {
-    let (
-        Some(relation),
-        Some(time_column),
-        Some(value_column),
-        Some(from),
-        Some(to),
-        Some(points),
-        Some(method),
-    ) = (
-        relation,
-        time_column,
-        value_column,
-        from,
-        to,
-        points,
-        method,
-    )
+    let Some(call) = WindowCall::of(
+        (relation, time_column, value_column, series_column),
+        (from, to, points, method, None),
+        filter,
+    )?
     else {
         return Ok(TableIterator::new(Vec::new()));
     };
-    let request = Request::new(
-        method,
-        points,
-        time::unix_micros(from, "from")?,
-        time::unix_micros(to, "to")?,
-        None,
-    )?;
-    if let Some(filter) = filter {
-        check_filter(filter)?;
-    }
-    let plan = tiers::plan(
-        &tiers::TierQuery {
-            relid: relation.0,
-            time_column: &time_column.0,
-            value_column: &value_column.0,
-            series_column: series_column.as_ref().map(|c| c.0.as_str()),
-            filter,
-            choice: tiers::SourceChoice::Auto,
-        },
-        &request,
-    )?;
+    let plan = call.plan(tiers::SourceChoice::Auto)?;
+    let (from, to, points) = (
+        time::timestamptz_from_unix(call.request.from)?,
+        time::timestamptz_from_unix(call.request.to)?,
+        i32::try_from(call.request.points).unwrap_or(i32::MAX),
+    );
     let points_out = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
     let row = match plan {
         None => ("raw".to_string(), None, None, from, to, points, None),
