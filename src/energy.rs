@@ -77,9 +77,7 @@ pub unsafe extern "C-unwind" fn energy_trans(fcinfo: pg_sys::FunctionCallInfo) -
     // SAFETY: the function manager passes the 3 declared arguments.
     let args = unsafe { fmgr::args(fcinfo, 3) };
     let mut internal = fmgr::internal_arg(&args[0]);
-    let unix = fmgr::i64_arg(&args[1])
-        .filter(|&t| t != i64::MIN && t != i64::MAX)
-        .map(|t| t + time::UNIX_TO_PG_US);
+    let unix = fmgr::i64_arg(&args[1]).and_then(time::raw_row_unix_micros);
     if let (Some(t), Some(v)) = (unix, fmgr::f64_arg(&args[2])) {
         let pushed = match aggregate::get_mut::<EnergyState>(&mut internal) {
             Ok(Some(st)) => {

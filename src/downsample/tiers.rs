@@ -19,7 +19,7 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgMemoryContexts};
 
-use super::{points_arg, Emit, Label, Request, SeriesPoints, Source};
+use super::{points_arg, Axis, Emit, Label, Request, SeriesPoints, Source};
 use crate::error::{SensorError, SensorResult};
 use crate::pg::row_stream::{stream_rows, Param, Row, RowSink};
 use crate::pg::time;
@@ -265,6 +265,9 @@ pub(crate) fn plan(query: &TierQuery, request: &Request) -> SensorResult<Option<
 struct TierSink<'a> {
     request: &'a Request,
     series: HashMap<Label, SummaryBins>,
+    /// The label of the previous row: rows of one series come in runs, so most rows find
+    /// their bins without copying their label.
+    last_label: Option<Label>,
     /// Tier rows carry a summary; raw rows a value.
     summaries: bool,
     /// The row type of `sensor.m4`, read from the first summary (a copy: no reference
@@ -275,13 +278,25 @@ struct TierSink<'a> {
 }
 
 impl TierSink<'_> {
-    fn bins(&mut self, label: Label) -> SensorResult<&mut SummaryBins> {
-        let r = self.request;
-        Ok(match self.series.entry(label) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(SummaryBins::new(r.from, r.to, r.points, r.method)?)
+    /// The bins of the series in column 0 of `row`.
+    fn bins(&mut self, row: &Row) -> SensorResult<&mut SummaryBins> {
+        let same = row.with_text(0, |t| {
+            self.last_label.as_ref().is_some_and(|l| l.as_deref() == t)
+        });
+        if !same {
+            let label: Label = row.with_text(0, |t| t.map(<[u8]>::to_vec));
+            if !self.series.contains_key(&label) {
+                let r = self.request;
+                let bins = SummaryBins::new(r.from, r.to, r.points, r.method)?;
+                self.series.insert(label.clone(), bins);
             }
+            self.last_label = Some(label);
+        }
+        let label = self.last_label.as_ref().ok_or_else(|| {
+            SensorError::internal_query("reading rollup rows", "a row without a series")
+        })?;
+        self.series.get_mut(label).ok_or_else(|| {
+            SensorError::internal_query("reading rollup rows", "a series without bins")
         })
     }
 
@@ -321,8 +336,7 @@ impl TierSink<'_> {
             }
             let int = |i: usize| values[i].value() as i64;
             let float = |i: usize| f64::from_bits(values[i].value() as u64);
-            let point =
-                |i: usize| Point::new(int(i).saturating_add(time::UNIX_TO_PG_US), float(i + 1));
+            let point = |i: usize| Point::new(Axis::Time.to_kernel(int(i)), float(i + 1));
             Some(M4Summary {
                 first: point(0),
                 min: point(2),
@@ -336,18 +350,17 @@ impl TierSink<'_> {
 }
 
 fn kernel_time(row: &Row, i: usize) -> Option<i64> {
-    row.i64(i).map(|t| t.saturating_add(time::UNIX_TO_PG_US))
+    row.i64(i).map(|t| Axis::Time.to_kernel(t))
 }
 
 impl RowSink for TierSink<'_> {
     fn row(&mut self, row: &Row) -> SensorResult<()> {
-        let label: Label = row.with_text(0, |t| t.map(<[u8]>::to_vec));
         if !self.summaries {
             let (Some(t), Some(v)) = (kernel_time(row, 1), row.f64(2)) else {
                 return Ok(());
             };
             if let Some(summary) = M4Summary::new(t, v) {
-                self.bins(label)?.push(t, &summary);
+                self.bins(row)?.push(t, &summary);
             }
             return Ok(());
         }
@@ -355,7 +368,7 @@ impl RowSink for TierSink<'_> {
             return Ok(());
         };
         if let Some(summary) = self.summary(datum) {
-            self.bins(label)?.push(start, &summary);
+            self.bins(row)?.push(start, &summary);
         }
         Ok(())
     }
@@ -367,6 +380,7 @@ pub(crate) fn serve(source: &Source, plan: &TierPlan, emit: &mut Emit<'_>) -> Se
     let mut sink = TierSink {
         request,
         series: HashMap::new(),
+        last_label: None,
         summaries: true,
         m4_type: None,
         // SAFETY: reading the backend's current memory context.
@@ -380,8 +394,8 @@ pub(crate) fn serve(source: &Source, plan: &TierPlan, emit: &mut Emit<'_>) -> Se
         .map(|c| format!(" AND {c}"))
         .collect();
     for (tier, start, end) in &plan.segments {
-        params[0] = Param::timestamptz(start.saturating_sub(time::UNIX_TO_PG_US));
-        params[1] = Param::timestamptz(end.saturating_sub(time::UNIX_TO_PG_US));
+        params[0] = Axis::Time.param(Axis::Time.to_stored(*start));
+        params[1] = Axis::Time.param(Axis::Time.to_stored(*end));
         let sql = format!(
             "SELECT {series}, bucket, summary \
              FROM {rollup} WHERE bucket OPERATOR(pg_catalog.>=) $1 AND bucket OPERATOR(pg_catalog.<) $2{extra}",

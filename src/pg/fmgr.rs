@@ -38,6 +38,7 @@ pub unsafe fn return_internal(
     fcinfo: pg_sys::FunctionCallInfo,
     internal: Internal,
 ) -> pg_sys::Datum {
+    // `Internal::unwrap` hands back the Option<Datum> it wraps: it cannot panic.
     match internal.unwrap() {
         Some(datum) => datum,
         None => {

@@ -58,7 +58,11 @@ pub fn unix_micros(ts: TimestampWithTimeZone, argument: &str) -> SensorResult<i6
 
 /// A row's time in Unix microseconds; `None` for `±infinity`, which no window holds.
 pub fn row_unix_micros(ts: TimestampWithTimeZone) -> Option<i64> {
-    let us: i64 = ts.into();
+    raw_row_unix_micros(ts.into())
+}
+
+/// [`row_unix_micros`] of a raw `timestamptz` value (a version-1 function's argument).
+pub fn raw_row_unix_micros(us: i64) -> Option<i64> {
     (us != i64::MIN && us != i64::MAX).then(|| us + UNIX_TO_PG_US)
 }
 
