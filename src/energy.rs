@@ -138,40 +138,17 @@ fn energy_final(internal: Internal) -> SqlResult<Option<Vec<u8>>> {
     Ok(aggregate::get::<EnergyState>(&internal)?.map(EnergyState::to_final_bytes))
 }
 
-impl aggregate::BytesState for EnergyState {
-    fn decode(bytes: &[u8]) -> SensorResult<Self> {
-        Ok(EnergyState::from_bytes(bytes)?)
-    }
-    fn merge_from(&mut self, other: &Self) -> SensorResult<()> {
-        Ok(self.merge(other)?)
-    }
-    fn partial_bytes(&self) -> Vec<u8> {
-        self.to_bytes()
-    }
+/// A stored or shipped state, with room for work_mem's worth of raw rows: a leader merging
+/// workers' rows keeps that many before folding.
+fn decode_energy(bytes: &[u8]) -> SensorResult<EnergyState> {
+    let mut st = EnergyState::from_bytes(bytes)?;
+    st.set_buffer_capacity(buffer_rows());
+    Ok(st)
 }
 
-#[pg_extern(immutable, parallel_safe)]
-fn energy_combine(
-    a: Internal,
-    b: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    Ok(aggregate::combine_states::<EnergyState>(a, b, fcinfo)?)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn energy_serialize(internal: Internal) -> SqlResult<Vec<u8>> {
-    Ok(aggregate::serialize_state::<EnergyState>(&internal)?)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn energy_deserialize(bytes: &[u8], _unused: Internal) -> SqlResult<Internal> {
-    let mut internal = aggregate::deserialize_state::<EnergyState>(bytes)?;
-    // A leader merging workers' raw rows may keep work_mem's worth before folding.
-    if let Some(st) = aggregate::get_mut::<EnergyState>(&mut internal)? {
-        st.set_buffer_capacity(buffer_rows());
-    }
-    Ok(internal)
+aggregate::parallel_support_functions! {
+    EnergyState: decode_energy, EnergyState::merge, EnergyState::to_bytes;
+    energy_combine, energy_serialize(internal), energy_deserialize(bytes, _unused)
 }
 
 /// `rollup(state)`: bucket states merged, with the segments between buckets.

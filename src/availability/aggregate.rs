@@ -107,38 +107,9 @@ fn availability_final(internal: Internal) -> SqlResult<Option<Vec<u8>>> {
     Ok(aggregate::get::<AvailabilityState>(&internal)?.map(AvailabilityState::to_bytes))
 }
 
-impl aggregate::BytesState for AvailabilityState {
-    fn decode(bytes: &[u8]) -> SensorResult<Self> {
-        Ok(AvailabilityState::from_bytes(bytes)?)
-    }
-    fn merge_from(&mut self, other: &Self) -> SensorResult<()> {
-        Ok(self.merge(other)?)
-    }
-    fn partial_bytes(&self) -> Vec<u8> {
-        self.to_partial_bytes()
-    }
-}
-
-#[pg_extern(immutable, parallel_safe)]
-fn availability_combine(
-    a: Internal,
-    b: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    Ok(aggregate::combine_states::<AvailabilityState>(
-        a, b, fcinfo,
-    )?)
-}
-
-/// Strict: PostgreSQL only serializes existing states.
-#[pg_extern(immutable, parallel_safe, strict)]
-fn availability_serialize(internal: Internal) -> SqlResult<Vec<u8>> {
-    Ok(aggregate::serialize_state::<AvailabilityState>(&internal)?)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn availability_deserialize(bytes: &[u8], _unused: Internal) -> SqlResult<Internal> {
-    Ok(aggregate::deserialize_state::<AvailabilityState>(bytes)?)
+aggregate::parallel_support_functions! {
+    AvailabilityState: AvailabilityState::from_bytes, AvailabilityState::merge, AvailabilityState::to_partial_bytes;
+    availability_combine, availability_serialize(internal), availability_deserialize(bytes, _unused)
 }
 
 // The old service's sample mean -------------------------------------------------------
@@ -158,34 +129,9 @@ fn availability_mean_final(internal: Internal) -> SqlResult<Option<f64>> {
     Ok(aggregate::get::<SampleMean>(&internal)?.and_then(SampleMean::value))
 }
 
-#[pg_extern(immutable, parallel_safe)]
-fn availability_mean_combine(
-    a: Internal,
-    b: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    Ok(aggregate::combine(
-        a,
-        b,
-        fcinfo,
-        |left: &mut SampleMean, right| {
-            left.merge(right);
-            Ok(())
-        },
-    )?)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn availability_mean_serialize(internal: Internal) -> SqlResult<Vec<u8>> {
-    Ok(aggregate::get::<SampleMean>(&internal)?
-        .map(SampleMean::to_bytes)
-        .unwrap_or_default())
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn availability_mean_deserialize(bytes: &[u8], _unused: Internal) -> SqlResult<Internal> {
-    let mean = SampleMean::from_bytes(bytes).map_err(SensorError::from)?;
-    Ok(aggregate::transient(mean))
+aggregate::parallel_support_functions! {
+    SampleMean: SampleMean::from_bytes, SampleMean::merge, SampleMean::to_bytes;
+    availability_mean_combine, availability_mean_serialize(internal), availability_mean_deserialize(bytes, _unused)
 }
 
 // PostgreSQL does not accept named arguments (=>) or defaults in aggregate calls, so

@@ -70,31 +70,9 @@ fn availability_rollup_window_final(internal: Internal) -> SqlResult<Option<Vec<
     Ok(widened.map(|st| st.to_bytes()))
 }
 
-#[pg_extern(immutable, parallel_safe)]
-fn availability_rollup_window_combine(
-    a: Internal,
-    b: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    Ok(aggregate::combine(
-        a,
-        b,
-        fcinfo,
-        |left: &mut WindowedRollup, right| Ok(left.merge_rollup(right)?),
-    )?)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn availability_rollup_window_serialize(internal: Internal) -> SqlResult<Vec<u8>> {
-    Ok(aggregate::get::<WindowedRollup>(&internal)?
-        .map(WindowedRollup::to_bytes)
-        .unwrap_or_default())
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn availability_rollup_window_deserialize(bytes: &[u8], _unused: Internal) -> SqlResult<Internal> {
-    let rollup = WindowedRollup::from_bytes(bytes).map_err(SensorError::from)?;
-    Ok(aggregate::transient(rollup))
+aggregate::parallel_support_functions! {
+    WindowedRollup: WindowedRollup::from_bytes, WindowedRollup::merge_rollup, WindowedRollup::to_bytes;
+    availability_rollup_window_combine, availability_rollup_window_serialize(internal), availability_rollup_window_deserialize(bytes, _unused)
 }
 
 pgrx::extension_sql!(

@@ -42,6 +42,82 @@ fn timevector(points: &[Point]) -> SensorResult<Composite> {
     sensor_composite(c"timevector", [times.into_datum(), values.into_datum()])
 }
 
+/// The bins of a range aggregate: [from, to) cut by the first row's arguments, fed one
+/// input a row (a point, or a bucket's summary).
+trait RangeBins: Clone + Sized + 'static {
+    type Input;
+    fn new(from: i64, to: i64, points: usize, method: Method) -> SensorResult<Self>;
+    /// from, to and the number of points.
+    fn window(&self) -> (i64, i64, usize);
+    fn method(&self) -> Method;
+    fn push(&mut self, input: Self::Input);
+    fn merge(&mut self, other: &Self) -> SensorResult<()>;
+    fn finish(&self) -> SensorResult<Vec<Point>>;
+    fn to_bytes(&self) -> Vec<u8>;
+    fn from_bytes(bytes: &[u8]) -> SensorResult<Self>;
+}
+
+impl RangeBins for MethodBuckets {
+    type Input = (i64, f64);
+    fn new(from: i64, to: i64, points: usize, method: Method) -> SensorResult<Self> {
+        Ok(MethodBuckets::new(from, to, points, method)?)
+    }
+    fn window(&self) -> (i64, i64, usize) {
+        (
+            self.buckets.from(),
+            self.buckets.to(),
+            self.buckets.points(),
+        )
+    }
+    fn method(&self) -> Method {
+        self.method
+    }
+    fn push(&mut self, (t, v): (i64, f64)) {
+        self.buckets.push(t, v);
+    }
+    fn merge(&mut self, other: &Self) -> SensorResult<()> {
+        MethodBuckets::merge(self, other)
+            .map_err(|_| mismatch("method, \"from\", \"to\" and points"))
+    }
+    fn finish(&self) -> SensorResult<Vec<Point>> {
+        Ok(self.buckets.finish(self.method)?)
+    }
+    fn to_bytes(&self) -> Vec<u8> {
+        MethodBuckets::to_bytes(self)
+    }
+    fn from_bytes(bytes: &[u8]) -> SensorResult<Self> {
+        Ok(MethodBuckets::from_bytes(bytes)?)
+    }
+}
+
+impl RangeBins for SummaryBins {
+    type Input = (i64, M4Summary);
+    fn new(from: i64, to: i64, points: usize, method: Method) -> SensorResult<Self> {
+        Ok(SummaryBins::new(from, to, points, method)?)
+    }
+    fn window(&self) -> (i64, i64, usize) {
+        (self.from(), self.to(), self.points())
+    }
+    fn method(&self) -> Method {
+        SummaryBins::method(self)
+    }
+    fn push(&mut self, (start, summary): (i64, M4Summary)) {
+        SummaryBins::push(self, start, &summary);
+    }
+    fn merge(&mut self, other: &Self) -> SensorResult<()> {
+        Ok(SummaryBins::merge(self, other)?)
+    }
+    fn finish(&self) -> SensorResult<Vec<Point>> {
+        Ok(SummaryBins::finish(self)?)
+    }
+    fn to_bytes(&self) -> Vec<u8> {
+        SummaryBins::to_bytes(self)
+    }
+    fn from_bytes(bytes: &[u8]) -> SensorResult<Self> {
+        Ok(SummaryBins::from_bytes(bytes)?)
+    }
+}
+
 /// A range aggregate's state and the method text of its previous row, so that each row
 /// costs a comparison, not a parse.
 #[derive(Clone)]
@@ -50,16 +126,74 @@ struct WithMethodText<S> {
     method_text: String,
 }
 
-impl<S> WithMethodText<S> {
-    fn same_method(&mut self, current: &str, method: Method) -> SensorResult<()> {
+impl<S: RangeBins> WithMethodText<S> {
+    fn same_method(&mut self, current: &str) -> SensorResult<()> {
         if self.method_text != current {
-            if parse_method(current)? != method {
+            if parse_method(current)? != self.state.method() {
                 return Err(mismatch("method"));
             }
             self.method_text = current.to_string();
         }
         Ok(())
     }
+
+    fn decode(bytes: &[u8]) -> SensorResult<Self> {
+        let state = S::from_bytes(bytes)?;
+        let method_text = state.method().name().to_string();
+        Ok(WithMethodText { state, method_text })
+    }
+
+    fn merge(&mut self, other: &Self) -> SensorResult<()> {
+        self.state.merge(&other.state)
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        self.state.to_bytes()
+    }
+}
+
+/// One row of a range aggregate: `input` (read after the window arguments, so their errors
+/// come first) pushed into the group's bins, made from the first row's arguments. A NULL
+/// method, window argument or input skips the row.
+#[allow(clippy::too_many_arguments)]
+fn range_step<S: RangeBins>(
+    mut internal: Internal,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+    points: Option<i32>,
+    method: Option<&str>,
+    fcinfo: pg_sys::FunctionCallInfo,
+    input: impl FnOnce() -> SensorResult<Option<S::Input>>,
+) -> SqlResult<Internal> {
+    let Some(method) = method else {
+        return Ok(internal);
+    };
+    let Some(row) = RangeRow::of(from, to, points, method)? else {
+        return Ok(internal);
+    };
+    let Some(input) = input()? else {
+        return Ok(internal);
+    };
+    let s = aggregate::get_or_put(&mut internal, fcinfo, || {
+        let (method, n) = row.parsed()?;
+        Ok(WithMethodText {
+            state: S::new(row.from, row.to, n, method)?,
+            method_text: row.method.to_string(),
+        })
+    })?;
+    let (from, to, points) = s.state.window();
+    row.check(from, to, points)?;
+    s.same_method(row.method)?;
+    s.state.push(input);
+    Ok(internal)
+}
+
+/// A range aggregate's final function: its points as a `sensor.timevector`.
+fn range_final<S: RangeBins>(internal: &Internal) -> SensorResult<Option<Composite>> {
+    let Some(s) = aggregate::get::<WithMethodText<S>>(internal)? else {
+        return Ok(None);
+    };
+    timevector(&s.state.finish()?).map(Some)
 }
 
 /// The window, point count and method of a range aggregate's row, checked against the
@@ -110,39 +244,6 @@ impl<'a> RangeRow<'a> {
 
 type DownsampleAggState = WithMethodText<MethodBuckets>;
 
-#[allow(clippy::too_many_arguments)]
-fn downsample_agg_step(
-    mut internal: Internal,
-    time: Option<TimestampWithTimeZone>,
-    value: Option<f64>,
-    from: Option<TimestampWithTimeZone>,
-    to: Option<TimestampWithTimeZone>,
-    points: Option<i32>,
-    method: &str,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SensorResult<Internal> {
-    let (Some(t), Some(value), Some(row)) = (
-        time.and_then(time::row_unix_micros),
-        value,
-        RangeRow::of(from, to, points, method)?,
-    ) else {
-        return Ok(internal);
-    };
-    let s = aggregate::get_or_put(&mut internal, fcinfo, || {
-        let (method, n) = row.parsed()?;
-        Ok(DownsampleAggState {
-            state: MethodBuckets::new(row.from, row.to, n, method)?,
-            method_text: row.method.to_string(),
-        })
-    })?;
-    let b = &s.state.buckets;
-    row.check(b.from(), b.to(), b.points())?;
-    let method = s.state.method;
-    s.same_method(row.method, method)?;
-    s.state.buckets.push(t, value);
-    Ok(internal)
-}
-
 /// Transition function of `sensor.downsample_agg` (6 arguments).
 #[pg_extern(immutable, parallel_safe, name = "downsample_agg_transition")]
 #[allow(clippy::too_many_arguments)]
@@ -156,12 +257,9 @@ fn downsample_agg_transition_method(
     method: Option<&str>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    let Some(method) = method else {
-        return Ok(state);
-    };
-    Ok(downsample_agg_step(
-        state, time, value, from, to, points, method, fcinfo,
-    )?)
+    // NULL, NaN and infinite values and infinite times are skipped.
+    let point = || Ok(time.and_then(time::row_unix_micros).zip(value));
+    range_step::<MethodBuckets>(state, from, to, points, method, fcinfo, point)
 }
 
 /// Transition function of `sensor.downsample_agg` (5 arguments: method minmax_lttb).
@@ -175,63 +273,20 @@ fn downsample_agg_transition(
     points: Option<i32>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    let method = Method::MinMaxLttb.name();
-    Ok(downsample_agg_step(
-        state, time, value, from, to, points, method, fcinfo,
-    )?)
+    let method = Some(Method::MinMaxLttb.name());
+    downsample_agg_transition_method(state, time, value, from, to, points, method, fcinfo)
 }
 
 #[pg_extern(immutable, parallel_safe)]
 fn downsample_agg_final(
     state: Internal,
 ) -> Option<pgrx::composite_type!('static, "sensor.timevector")> {
-    let s = aggregate::get::<DownsampleAggState>(&state).or_raise()?;
-    s.state
-        .buckets
-        .finish(s.state.method)
-        .map_err(SensorError::from)
-        .and_then(|points| timevector(&points))
-        .map(Some)
-        .or_raise()
+    range_final::<MethodBuckets>(&state).or_raise()
 }
 
-impl aggregate::BytesState for DownsampleAggState {
-    fn decode(bytes: &[u8]) -> SensorResult<Self> {
-        let state = MethodBuckets::from_bytes(bytes)?;
-        let method_text = state.method.name().to_string();
-        Ok(DownsampleAggState { state, method_text })
-    }
-    fn merge_from(&mut self, other: &Self) -> SensorResult<()> {
-        self.state
-            .merge(&other.state)
-            .map_err(|_| mismatch("method, \"from\", \"to\" and points"))
-    }
-    fn partial_bytes(&self) -> Vec<u8> {
-        self.state.to_bytes()
-    }
-}
-
-#[pg_extern(immutable, parallel_safe)]
-fn downsample_agg_combine(
-    a: Internal,
-    b: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    Ok(aggregate::combine_states::<DownsampleAggState>(
-        a, b, fcinfo,
-    )?)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn downsample_agg_serialize(state: Internal) -> SqlResult<Option<Vec<u8>>> {
-    Ok(Some(aggregate::serialize_state::<DownsampleAggState>(
-        &state,
-    )?))
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn downsample_agg_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Internal> {
-    Ok(aggregate::deserialize_state::<DownsampleAggState>(bytes)?)
+aggregate::parallel_support_functions! {
+    DownsampleAggState: DownsampleAggState::decode, DownsampleAggState::merge, DownsampleAggState::bytes;
+    downsample_agg_combine, downsample_agg_serialize(state), downsample_agg_deserialize(bytes, _state)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -334,36 +389,9 @@ fn m4_summary_final(state: Internal) -> Option<pgrx::composite_type!('static, "s
     m4_composite(s).map(Some).or_raise()
 }
 
-impl aggregate::BytesState for M4Summary {
-    fn decode(bytes: &[u8]) -> SensorResult<Self> {
-        Ok(M4Summary::from_bytes(bytes)?)
-    }
-    fn merge_from(&mut self, other: &Self) -> SensorResult<()> {
-        self.merge(other);
-        Ok(())
-    }
-    fn partial_bytes(&self) -> Vec<u8> {
-        self.to_bytes()
-    }
-}
-
-#[pg_extern(immutable, parallel_safe)]
-fn m4_summary_combine(
-    a: Internal,
-    b: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    Ok(aggregate::combine_states::<M4Summary>(a, b, fcinfo)?)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn m4_summary_serialize(state: Internal) -> SqlResult<Option<Vec<u8>>> {
-    Ok(Some(aggregate::serialize_state::<M4Summary>(&state)?))
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn m4_summary_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Internal> {
-    Ok(aggregate::deserialize_state::<M4Summary>(bytes)?)
+aggregate::parallel_support_functions! {
+    M4Summary: M4Summary::from_bytes, M4Summary::merge, M4Summary::to_bytes;
+    m4_summary_combine, m4_summary_serialize(state), m4_summary_deserialize(bytes, _state)
 }
 
 /// Transition function of `sensor.rollup(sensor.m4)`: summaries of adjacent buckets merged
@@ -390,38 +418,6 @@ fn m4_rollup_transition(
 
 type SummariesState = WithMethodText<SummaryBins>;
 
-#[allow(clippy::too_many_arguments)]
-fn downsample_summaries_step(
-    mut internal: Internal,
-    bucket: Option<TimestampWithTimeZone>,
-    summary: Option<PgHeapTuple<'_, AllocatedByRust>>,
-    from: Option<TimestampWithTimeZone>,
-    to: Option<TimestampWithTimeZone>,
-    points: Option<i32>,
-    method: &str,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SensorResult<Internal> {
-    let (Some(bucket), Some(summary), Some(row)) =
-        (bucket, summary, RangeRow::of(from, to, points, method)?)
-    else {
-        return Ok(internal);
-    };
-    let start = time::unix_micros(bucket, "bucket")?;
-    let summary = m4_of(&summary)?;
-    let s = aggregate::get_or_put(&mut internal, fcinfo, || {
-        let (method, n) = row.parsed()?;
-        Ok(SummariesState {
-            state: SummaryBins::new(row.from, row.to, n, method)?,
-            method_text: row.method.to_string(),
-        })
-    })?;
-    row.check(s.state.from(), s.state.to(), s.state.points())?;
-    let method = s.state.method();
-    s.same_method(row.method, method)?;
-    s.state.push(start, &summary);
-    Ok(internal)
-}
-
 /// Transition function of `sensor.downsample_summaries` (6 arguments).
 #[pg_extern(immutable, parallel_safe, name = "downsample_summaries_transition")]
 #[allow(clippy::too_many_arguments)]
@@ -435,12 +431,16 @@ fn downsample_summaries_transition_method(
     method: Option<&str>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    let Some(method) = method else {
-        return Ok(state);
+    let bucket_summary = || {
+        let (Some(bucket), Some(summary)) = (bucket, summary) else {
+            return Ok(None);
+        };
+        Ok(Some((
+            time::unix_micros(bucket, "bucket")?,
+            m4_of(&summary)?,
+        )))
     };
-    Ok(downsample_summaries_step(
-        state, bucket, summary, from, to, points, method, fcinfo,
-    )?)
+    range_step::<SummaryBins>(state, from, to, points, method, fcinfo, bucket_summary)
 }
 
 /// Transition function of `sensor.downsample_summaries` (5 arguments: minmax_lttb).
@@ -454,56 +454,20 @@ fn downsample_summaries_transition(
     points: Option<i32>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SqlResult<Internal> {
-    let method = Method::MinMaxLttb.name();
-    Ok(downsample_summaries_step(
-        state, bucket, summary, from, to, points, method, fcinfo,
-    )?)
+    let method = Some(Method::MinMaxLttb.name());
+    downsample_summaries_transition_method(state, bucket, summary, from, to, points, method, fcinfo)
 }
 
 #[pg_extern(immutable, parallel_safe)]
 fn downsample_summaries_final(
     state: Internal,
 ) -> Option<pgrx::composite_type!('static, "sensor.timevector")> {
-    let s = aggregate::get::<SummariesState>(&state).or_raise()?;
-    s.state
-        .finish()
-        .map_err(SensorError::from)
-        .and_then(|points| timevector(&points))
-        .map(Some)
-        .or_raise()
+    range_final::<SummaryBins>(&state).or_raise()
 }
 
-impl aggregate::BytesState for SummariesState {
-    fn decode(bytes: &[u8]) -> SensorResult<Self> {
-        let state = SummaryBins::from_bytes(bytes)?;
-        let method_text = state.method().name().to_string();
-        Ok(SummariesState { state, method_text })
-    }
-    fn merge_from(&mut self, other: &Self) -> SensorResult<()> {
-        Ok(self.state.merge(&other.state)?)
-    }
-    fn partial_bytes(&self) -> Vec<u8> {
-        self.state.to_bytes()
-    }
-}
-
-#[pg_extern(immutable, parallel_safe)]
-fn downsample_summaries_combine(
-    a: Internal,
-    b: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    Ok(aggregate::combine_states::<SummariesState>(a, b, fcinfo)?)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn downsample_summaries_serialize(state: Internal) -> SqlResult<Option<Vec<u8>>> {
-    Ok(Some(aggregate::serialize_state::<SummariesState>(&state)?))
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn downsample_summaries_deserialize(bytes: &[u8], _state: Internal) -> SqlResult<Internal> {
-    Ok(aggregate::deserialize_state::<SummariesState>(bytes)?)
+aggregate::parallel_support_functions! {
+    SummariesState: SummariesState::decode, SummariesState::merge, SummariesState::bytes;
+    downsample_summaries_combine, downsample_summaries_serialize(state), downsample_summaries_deserialize(bytes, _state)
 }
 
 pgrx::extension_sql!(

@@ -163,6 +163,75 @@ pub fn deserialize_state<T: BytesState>(bytes: &[u8]) -> SensorResult<Internal> 
     Ok(transient(T::decode(bytes)?))
 }
 
+/// What a state's merge returns: nothing, or a result whose error becomes a [`SensorError`].
+pub trait MergeOutcome {
+    fn into_result(self) -> SensorResult<()>;
+}
+
+impl MergeOutcome for () {
+    fn into_result(self) -> SensorResult<()> {
+        Ok(())
+    }
+}
+
+impl<E: Into<SensorError>> MergeOutcome for Result<(), E> {
+    fn into_result(self) -> SensorResult<()> {
+        self.map_err(Into::into)
+    }
+}
+
+/// A state's [`BytesState`] (from its decode, merge and byte functions) and its aggregates'
+/// combine, serialize and deserialize functions. The caller names those and their arguments
+/// (both are part of the installed SQL) and has `Internal` and `pg_sys` in scope:
+///
+/// ```text
+/// aggregate::parallel_support_functions! {
+///     EnergyState: decode_energy, EnergyState::merge, EnergyState::to_bytes;
+///     energy_combine, energy_serialize(internal), energy_deserialize(bytes, _unused)
+/// }
+/// ```
+macro_rules! parallel_support_functions {
+    ($state:ty: $decode:expr, $merge:expr, $bytes:expr;
+     $combine:ident, $serialize:ident($internal:ident), $deserialize:ident($raw:ident, $unused:ident)) => {
+        impl $crate::pg::aggregate::BytesState for $state {
+            fn decode(bytes: &[u8]) -> $crate::error::SensorResult<Self> {
+                Ok($decode(bytes)?)
+            }
+            fn merge_from(&mut self, other: &Self) -> $crate::error::SensorResult<()> {
+                $crate::pg::aggregate::MergeOutcome::into_result($merge(self, other))
+            }
+            fn partial_bytes(&self) -> Vec<u8> {
+                $bytes(self)
+            }
+        }
+
+        #[pgrx::pg_extern(immutable, parallel_safe)]
+        fn $combine(
+            a: Internal,
+            b: Internal,
+            fcinfo: pg_sys::FunctionCallInfo,
+        ) -> $crate::error::SqlResult<Internal> {
+            Ok($crate::pg::aggregate::combine_states::<$state>(
+                a, b, fcinfo,
+            )?)
+        }
+
+        /// Strict: PostgreSQL only serializes existing states.
+        #[pgrx::pg_extern(immutable, parallel_safe, strict)]
+        fn $serialize($internal: Internal) -> $crate::error::SqlResult<Vec<u8>> {
+            Ok($crate::pg::aggregate::serialize_state::<$state>(
+                &$internal,
+            )?)
+        }
+
+        #[pgrx::pg_extern(immutable, parallel_safe, strict)]
+        fn $deserialize($raw: &[u8], $unused: Internal) -> $crate::error::SqlResult<Internal> {
+            Ok($crate::pg::aggregate::deserialize_state::<$state>($raw)?)
+        }
+    };
+}
+pub(crate) use parallel_support_functions;
+
 /// A rollup's transition: a stored state merged into the group's (NULL skipped).
 pub fn rollup_step<T: BytesState>(
     internal: &mut Internal,
