@@ -20,16 +20,21 @@
 
 mod aggregates;
 mod channels;
+mod filter;
+mod heap_order;
 mod tiers;
 
+pub(crate) use filter::{check_filter, filter_mentions_only};
+use heap_order::exact_in_heap_order;
+#[cfg(any(test, feature = "pg_test"))]
+pub(crate) use heap_order::HEAP_ORDER_PASSES;
+
 use std::collections::{HashMap, HashSet};
-use std::ffi::CString;
 
 use ::downsample::{
     bins_for, gap_breaks, DownsampleOptions, LttbStream, M4Summary, Method, Point,
     TimeRangeDownsampler, DEFAULT_RATIO,
 };
-use pgrx::list::old_list::PgList;
 use pgrx::prelude::*;
 
 use pgrx::pg_sys::panic::ErrorReport;
@@ -39,7 +44,7 @@ use crate::error::{SensorError, SensorResult};
 use crate::pg::args::{RegClass, SqlName};
 use crate::pg::row_groups::{KeyColumn, RowGroups};
 use crate::pg::row_store::RowStore;
-use crate::pg::row_stream::{stream_rows, stream_rows_serial, Param, Row, RowSink};
+use crate::pg::row_stream::{stream_rows, Param, Row, RowSink};
 use crate::pg::time;
 
 /// What a window's x axis holds.
@@ -315,113 +320,6 @@ pub(crate) fn downsample_window(
         }
     }
     Ok(())
-}
-
-/// Exact LTTB's second pass without ORDER BY, in a serial plan: where the table was filled
-/// in time order (the usual case for sensor data), the rows of each series already come
-/// in time order from a sequential or bitmap scan, and neither an index scan nor a sort is
-/// needed. `None` at the first row out of time order, or when the kernels would need more
-/// than `work_mem`: the caller then reads the window ordered.
-fn exact_in_heap_order(
-    source: &Source,
-    request: &Request,
-    counts: &HashMap<Label, u64>,
-) -> SensorResult<Option<Vec<(Label, SeriesResult)>>> {
-    let (sql, key) = match &source.series {
-        Some(series) => (source.grouped_scan_sql(series), series.key),
-        // Column 0 is NULL: one group.
-        None => (source.scan_sql(false), KeyColumn::Text),
-    };
-    let mut sink = HeapOrderSink {
-        request,
-        axis: source.axis,
-        counts,
-        groups: RowGroups::new(key, 0),
-        // SAFETY: reading an integer GUC of this backend.
-        budget: u64::try_from(unsafe { pg_sys::work_mem }).unwrap_or(0) * 1024,
-        give_up: false,
-    };
-    let streamed = stream_rows_serial(&sql, &source.all_params(request), 3, &mut sink);
-    if sink.give_up {
-        return Ok(None);
-    }
-    streamed?;
-    #[cfg(any(test, feature = "pg_test"))]
-    HEAP_ORDER_PASSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    sink.groups
-        .into_sorted()
-        .into_iter()
-        .map(|(_, series)| Ok((series.label, series.kernel.finish()?)))
-        .collect::<SensorResult<Vec<_>>>()
-        .map(Some)
-}
-
-/// Exact LTTB windows read in heap order, for tests to tell the two paths apart.
-#[cfg(any(test, feature = "pg_test"))]
-pub(crate) static HEAP_ORDER_PASSES: std::sync::atomic::AtomicU64 =
-    std::sync::atomic::AtomicU64::new(0);
-
-/// Feeds rows in heap order to each series' exact LTTB kernel, as long as they come in
-/// time order.
-struct HeapOrderSink<'a> {
-    request: &'a Request,
-    axis: Axis,
-    counts: &'a HashMap<Label, u64>,
-    groups: RowGroups<HeapOrderSeries>,
-    /// `work_mem`, in bytes.
-    budget: u64,
-    give_up: bool,
-}
-
-impl HeapOrderSink<'_> {
-    /// Stops the executor: the caller reads the window again, ordered.
-    fn give_up(&mut self) -> SensorError {
-        self.give_up = true;
-        SensorError::not_supported("rows out of time order")
-    }
-}
-
-impl RowSink for HeapOrderSink<'_> {
-    fn row(&mut self, row: &Row) -> SensorResult<()> {
-        let groups_before = self.groups.len();
-        let (request, counts) = (self.request, self.counts);
-        let group = self.groups.group_of(row, |key| {
-            let label = key.label().map(String::into_bytes);
-            let total = counts.get(&label).copied().unwrap_or(0);
-            Ok(HeapOrderSeries {
-                label,
-                kernel: Kernel::Exact {
-                    stream: Box::new(LttbStream::new(total, request.points)?),
-                    total,
-                },
-                last_x: i64::MIN,
-            })
-        })?;
-        if let (Some(x), Some(v)) = (row.i64(1), row.f64(2)) {
-            if x < group.last_x {
-                return Err(self.give_up());
-            }
-            group.last_x = x;
-            group.kernel.push(self.axis.to_kernel(x), v)?;
-        }
-        if self.groups.len() != groups_before {
-            // A bound of a kernel: its fixed part and up to `points` kept points, twice.
-            let per_kernel = (std::mem::size_of::<LttbStream>() + 128) as u64
-                + 2 * self.request.points as u64 * std::mem::size_of::<Point>() as u64;
-            if self.groups.len() as u64 * per_kernel > self.budget {
-                return Err(self.give_up());
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One series of [`HeapOrderSink`].
-struct HeapOrderSeries {
-    label: Label,
-    kernel: Kernel,
-    /// The latest x so far: a smaller one means the rows are not in time order.
-    last_x: i64,
 }
 
 /// [`downsample_window`] into a vector: for windows of one series.
@@ -722,163 +620,6 @@ pub(crate) fn with_gaps(
         out.push((p.t, Some(p.v)));
     }
     Ok(out)
-}
-
-/// Rejects a filter that is not exactly one SQL expression, so that it cannot change the
-/// shape of the query it is put into (close our parenthesis, add an ORDER BY or LIMIT,
-/// comment out the rest, or add a statement). It still runs with the caller's privileges.
-pub(crate) fn check_filter(filter: &str) -> SensorResult<()> {
-    let not_an_expression = || {
-        SensorError::invalid_parameter("filter must be a single SQL boolean expression")
-            .with_hint("For example: filter => 'sensor_id = 7 AND quality > 0'.")
-    };
-    let probe = CString::new(format!("SELECT {filter}\n")).map_err(|_| not_an_expression())?;
-    let parsed = PgTryBuilder::new(|| {
-        // SAFETY: raw_parser only builds a parse tree in the current memory context.
-        let list =
-            unsafe { pg_sys::raw_parser(probe.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT) };
-        Ok(unsafe { is_single_expression(list) })
-    })
-    .catch_others(|cause| {
-        let message = match &cause {
-            pg_sys::panic::CaughtError::PostgresError(report)
-            | pg_sys::panic::CaughtError::ErrorReport(report) => report.message().to_string(),
-            pg_sys::panic::CaughtError::RustPanic { .. } => "could not parse".to_string(),
-        };
-        Err(not_an_expression().with_detail(message))
-    })
-    .execute()?;
-    if parsed {
-        Ok(())
-    } else {
-        Err(not_an_expression())
-    }
-}
-
-/// Whether `filter` (already checked by [`check_filter`]) mentions no column but `column`
-/// and holds no subquery, so that a rollup tier with that column can answer it.
-pub(crate) fn filter_mentions_only(filter: &str, column: &str) -> SensorResult<bool> {
-    let probe = CString::new(format!("SELECT {filter}\n"))
-        .map_err(|_| SensorError::invalid_parameter("filter must not contain NUL"))?;
-    PgTryBuilder::new(|| {
-        // SAFETY: raw_parser only builds a parse tree in the current memory context; the
-        // walker reads it.
-        unsafe {
-            let list = pg_sys::raw_parser(probe.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
-            let stmts = PgList::<pg_sys::RawStmt>::from_pg(list);
-            let Some(raw) = stmts.get_ptr(0) else {
-                return Ok(false);
-            };
-            let select = (*raw).stmt.cast::<pg_sys::SelectStmt>();
-            let targets = PgList::<pg_sys::ResTarget>::from_pg((*select).targetList);
-            let Some(target) = targets.get_ptr(0) else {
-                return Ok(false);
-            };
-            let mut context = (column, true);
-            let ctx = std::ptr::from_mut(&mut context).cast::<std::ffi::c_void>();
-            let stopped = only_column_walker((*target).val, ctx);
-            Ok(!stopped && context.1)
-        }
-    })
-    .catch_others(|_| Ok(false))
-    .execute()
-}
-
-/// Raw-tree walker of [`filter_mentions_only`]: stops (true) at a column other than the
-/// context's, or at a subquery.
-#[pg_guard]
-unsafe extern "C-unwind" fn only_column_walker(
-    node: *mut pg_sys::Node,
-    ctx: *mut std::ffi::c_void,
-) -> bool {
-    if node.is_null() {
-        return false;
-    }
-    // SAFETY: ctx is the (&str, bool) of filter_mentions_only; node a raw parse node.
-    unsafe {
-        let context = &mut *ctx.cast::<(&str, bool)>();
-        if pgrx::is_a(node, pg_sys::NodeTag::T_SubLink) {
-            context.1 = false;
-            return true;
-        }
-        if pgrx::is_a(node, pg_sys::NodeTag::T_ColumnRef) {
-            let fields =
-                PgList::<pg_sys::Node>::from_pg((*node.cast::<pg_sys::ColumnRef>()).fields);
-            let name = match (fields.len(), fields.get_ptr(0)) {
-                (1, Some(f)) if pgrx::is_a(f, pg_sys::NodeTag::T_String) => {
-                    std::ffi::CStr::from_ptr((*f.cast::<pg_sys::String>()).sval)
-                        .to_str()
-                        .ok()
-                }
-                _ => None,
-            };
-            if name != Some(context.0) {
-                context.1 = false;
-                return true;
-            }
-            return false;
-        }
-        pg_sys::raw_expression_tree_walker(node, Some(only_column_walker), ctx)
-    }
-}
-
-/// Whether `list` (raw_parser output) is `SELECT <one unnamed expression>` and nothing else.
-unsafe fn is_single_expression(list: *mut pg_sys::List) -> bool {
-    let stmts = unsafe { PgList::<pg_sys::RawStmt>::from_pg(list) };
-    if stmts.len() != 1 {
-        return false;
-    }
-    let Some(raw) = stmts.get_ptr(0) else {
-        return false;
-    };
-    let node = unsafe { (*raw).stmt };
-    if node.is_null() || !unsafe { pgrx::is_a(node, pg_sys::NodeTag::T_SelectStmt) } {
-        return false;
-    }
-    let s = unsafe { &*node.cast::<pg_sys::SelectStmt>() };
-    let bare = s.distinctClause.is_null()
-        && s.intoClause.is_null()
-        && s.fromClause.is_null()
-        && s.whereClause.is_null()
-        && s.groupClause.is_null()
-        && s.havingClause.is_null()
-        && s.windowClause.is_null()
-        && s.valuesLists.is_null()
-        && s.sortClause.is_null()
-        && s.limitOffset.is_null()
-        && s.limitCount.is_null()
-        && s.lockingClause.is_null()
-        && s.withClause.is_null()
-        && s.op == pg_sys::SetOperation::SETOP_NONE;
-    if !bare {
-        return false;
-    }
-    let targets = unsafe { PgList::<pg_sys::ResTarget>::from_pg(s.targetList) };
-    if targets.len() != 1 {
-        return false;
-    }
-    let Some(target) = targets.get_ptr(0) else {
-        return false;
-    };
-    let target = unsafe { &*target };
-    // `x AS name` or `*` would not be an expression.
-    target.name.is_null()
-        && target.indirection.is_null()
-        && !target.val.is_null()
-        && !unsafe { is_star(target.val) }
-}
-
-unsafe fn is_star(node: *mut pg_sys::Node) -> bool {
-    if !unsafe { pgrx::is_a(node, pg_sys::NodeTag::T_ColumnRef) } {
-        return false;
-    }
-    let fields =
-        unsafe { PgList::<pg_sys::Node>::from_pg((*node.cast::<pg_sys::ColumnRef>()).fields) };
-    (0..fields.len()).any(|i| {
-        fields
-            .get_ptr(i)
-            .is_some_and(|f| unsafe { pgrx::is_a(f, pg_sys::NodeTag::T_A_Star) })
-    })
 }
 
 /// The arguments `downsample` and `window_source` share, checked: the relation and its

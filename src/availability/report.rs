@@ -16,7 +16,7 @@ use crate::error::{ErrorKind, SensorError, SensorResult};
 use crate::pg::args::RegClass;
 use crate::pg::quoting::{quote_identifier, quote_literal};
 use crate::pg::row_groups::{GroupKey, KeyColumn, RowGroups};
-use crate::pg::row_store::RowStore;
+use crate::pg::row_store::{RowStore, StoredRow};
 use crate::pg::row_stream::{stream_rows_serial, Param, Row, RowSink};
 use crate::pg::{search_path, time};
 
@@ -74,7 +74,35 @@ pub(super) struct EventSource {
     pub to: i64,
 }
 
+/// The time, state and (optional) equipment columns of an event table.
+pub(super) type EventColumns<'a> = (&'a str, &'a str, Option<&'a str>);
+
 impl EventSource {
+    /// The rows of a set-returning function over a table's events in [from, to): `fill`
+    /// computes them from the checked source under the pinned search_path, into a
+    /// tuplestore (work_mem, then a temporary file), not a vector.
+    pub fn rows<R: StoredRow + 'static>(
+        relation: RegClass,
+        (time_column, state_column, equipment_column): EventColumns<'_>,
+        from: TimestampWithTimeZone,
+        to: TimestampWithTimeZone,
+        fill: impl FnOnce(&EventSource, &mut RowStore<R>) -> SensorResult<()>,
+    ) -> Result<TableIterator<'static, R>, ErrorReport> {
+        let mut rows = RowStore::new();
+        search_path::pinned(|| {
+            let source = EventSource::new(
+                relation.0,
+                time_column,
+                state_column,
+                equipment_column,
+                from,
+                to,
+            )?;
+            fill(&source, &mut rows)
+        })?;
+        Ok(TableIterator::new(rows.into_rows()))
+    }
+
     pub fn new(
         relation: pg_sys::Oid,
         time_column: &str,
@@ -223,20 +251,10 @@ fn availability_report(
     else {
         return Ok(TableIterator::new(Vec::new()));
     };
-    // Rows wait in a tuplestore (work_mem, then a temporary file), not in a vector.
-    let mut rows = RowStore::new();
-    search_path::pinned(|| {
-        let source = EventSource::new(
-            relation.0,
-            time_column,
-            state_column,
-            equipment_column,
-            from,
-            to,
-        )?;
-        report_rows(&source, bucket, weights, liveness, &mut rows)
-    })?;
-    Ok(TableIterator::new(rows.into_rows()))
+    let columns = (time_column, state_column, equipment_column);
+    EventSource::rows(relation, columns, from, to, |source, rows| {
+        report_rows(source, bucket, weights, liveness, rows)
+    })
 }
 
 type ReportSqlRow = (

@@ -18,7 +18,7 @@ use crate::error::{SensorError, SensorResult};
 use crate::pg::args::RegClass;
 use crate::pg::row_store::RowStore;
 use crate::pg::row_stream::{stream_rows, Param, Row, RowSink};
-use crate::pg::{search_path, time};
+use crate::pg::time;
 
 /// Events per chunk of one equipment's timeline (about 1.5 MB of state); small in tests,
 /// so that they cross chunk boundaries.
@@ -63,20 +63,10 @@ fn state_timeline(
     let (Some(from), Some(to)) = (from, to) else {
         return Err(SensorError::invalid_parameter("\"from\" and \"to\" are required").into());
     };
-    // Rows wait in a tuplestore (work_mem, then a temporary file), not in a vector.
-    let mut rows = RowStore::new();
-    search_path::pinned(|| {
-        let source = EventSource::new(
-            relation.0,
-            time_column,
-            state_column,
-            equipment_column,
-            from,
-            to,
-        )?;
-        timeline_rows(&source, points, weights, &mut rows)
-    })?;
-    Ok(TableIterator::new(rows.into_rows()))
+    let columns = (time_column, state_column, equipment_column);
+    EventSource::rows(relation, columns, from, to, |source, rows| {
+        timeline_rows(source, points, weights, rows)
+    })
 }
 
 type TimelineRow = (

@@ -1,0 +1,119 @@
+//! Exact LTTB's second pass read in heap order, when the rows of each series come in time
+//! order without an ORDER BY.
+
+use std::collections::HashMap;
+
+use ::downsample::{LttbStream, Point};
+use pgrx::prelude::*;
+
+use super::{Axis, Kernel, Label, Request, SeriesResult, Source};
+use crate::error::{SensorError, SensorResult};
+use crate::pg::row_groups::{KeyColumn, RowGroups};
+use crate::pg::row_stream::{stream_rows_serial, Row, RowSink};
+
+/// Exact LTTB's second pass without ORDER BY, in a serial plan: where the table was filled
+/// in time order (the usual case for sensor data), the rows of each series already come
+/// in time order from a sequential or bitmap scan, and neither an index scan nor a sort is
+/// needed. `None` at the first row out of time order, or when the kernels would need more
+/// than `work_mem`: the caller then reads the window ordered.
+pub(super) fn exact_in_heap_order(
+    source: &Source,
+    request: &Request,
+    counts: &HashMap<Label, u64>,
+) -> SensorResult<Option<Vec<(Label, SeriesResult)>>> {
+    let (sql, key) = match &source.series {
+        Some(series) => (source.grouped_scan_sql(series), series.key),
+        // Column 0 is NULL: one group.
+        None => (source.scan_sql(false), KeyColumn::Text),
+    };
+    let mut sink = HeapOrderSink {
+        request,
+        axis: source.axis,
+        counts,
+        groups: RowGroups::new(key, 0),
+        // SAFETY: reading an integer GUC of this backend.
+        budget: u64::try_from(unsafe { pg_sys::work_mem }).unwrap_or(0) * 1024,
+        give_up: false,
+    };
+    let streamed = stream_rows_serial(&sql, &source.all_params(request), 3, &mut sink);
+    if sink.give_up {
+        return Ok(None);
+    }
+    streamed?;
+    #[cfg(any(test, feature = "pg_test"))]
+    HEAP_ORDER_PASSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    sink.groups
+        .into_sorted()
+        .into_iter()
+        .map(|(_, series)| Ok((series.label, series.kernel.finish()?)))
+        .collect::<SensorResult<Vec<_>>>()
+        .map(Some)
+}
+
+/// Exact LTTB windows read in heap order, for tests to tell the two paths apart.
+#[cfg(any(test, feature = "pg_test"))]
+pub(crate) static HEAP_ORDER_PASSES: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
+/// Feeds rows in heap order to each series' exact LTTB kernel, as long as they come in
+/// time order.
+struct HeapOrderSink<'a> {
+    request: &'a Request,
+    axis: Axis,
+    counts: &'a HashMap<Label, u64>,
+    groups: RowGroups<HeapOrderSeries>,
+    /// `work_mem`, in bytes.
+    budget: u64,
+    give_up: bool,
+}
+
+impl HeapOrderSink<'_> {
+    /// Stops the executor: the caller reads the window again, ordered.
+    fn give_up(&mut self) -> SensorError {
+        self.give_up = true;
+        SensorError::not_supported("rows out of time order")
+    }
+}
+
+impl RowSink for HeapOrderSink<'_> {
+    fn row(&mut self, row: &Row) -> SensorResult<()> {
+        let groups_before = self.groups.len();
+        let (request, counts) = (self.request, self.counts);
+        let group = self.groups.group_of(row, |key| {
+            let label = key.label().map(String::into_bytes);
+            let total = counts.get(&label).copied().unwrap_or(0);
+            Ok(HeapOrderSeries {
+                label,
+                kernel: Kernel::Exact {
+                    stream: Box::new(LttbStream::new(total, request.points)?),
+                    total,
+                },
+                last_x: i64::MIN,
+            })
+        })?;
+        if let (Some(x), Some(v)) = (row.i64(1), row.f64(2)) {
+            if x < group.last_x {
+                return Err(self.give_up());
+            }
+            group.last_x = x;
+            group.kernel.push(self.axis.to_kernel(x), v)?;
+        }
+        if self.groups.len() != groups_before {
+            // A bound of a kernel: its fixed part and up to `points` kept points, twice.
+            let per_kernel = (std::mem::size_of::<LttbStream>() + 128) as u64
+                + 2 * self.request.points as u64 * std::mem::size_of::<Point>() as u64;
+            if self.groups.len() as u64 * per_kernel > self.budget {
+                return Err(self.give_up());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One series of [`HeapOrderSink`].
+struct HeapOrderSeries {
+    label: Label,
+    kernel: Kernel,
+    /// The latest x so far: a smaller one means the rows are not in time order.
+    last_x: i64,
+}
