@@ -496,6 +496,10 @@ fn run_of((&start, &(last, state)): (&i64, &(i64, u32))) -> Run {
 mod tests {
     use super::*;
 
+    fn run(start: i64, last: i64, state: u32) -> Run {
+        Run { start, last, state }
+    }
+
     // Ranks: state id == rank for these tests (0 worst).
     const RANK: [u32; 3] = [0, 1, 2];
     const PLAIN: Joiner<'static> = Joiner {
@@ -521,21 +525,9 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                Run {
-                    start: 0,
-                    last: 5,
-                    state: 2
-                },
-                Run {
-                    start: 10,
-                    last: 10,
-                    state: 0
-                },
-                Run {
-                    start: 20,
-                    last: 20,
-                    state: 2
-                },
+                run(0, 5, 2),
+                run(10, 10, 0),
+                run(20, 20, 2),
             ]
         );
     }
@@ -556,11 +548,7 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                Run {
-                    start: 0,
-                    last: 5,
-                    state: 2
-                },
+                run(0, 5, 2),
                 Run::point(30, 2)
             ]
         );
@@ -570,28 +558,16 @@ mod tests {
     #[test]
     fn nested_point_resumes_enclosing_run() {
         let items = [
-            Run {
-                start: 0,
-                last: 100,
-                state: 2,
-            },
+            run(0, 100, 2),
             Run::point(40, 0),
         ];
         let (out, approx) = normalize(&items, &RANK, &LIVE10);
         assert_eq!(
             out,
             vec![
-                Run {
-                    start: 0,
-                    last: 39,
-                    state: 2
-                },
+                run(0, 39, 2),
                 Run::point(40, 0),
-                Run {
-                    start: 41,
-                    last: 100,
-                    state: 2
-                },
+                run(41, 100, 2),
             ]
         );
         assert!(approx);
@@ -609,11 +585,7 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                Run {
-                    start: 0,
-                    last: 10,
-                    state: 2
-                },
+                run(0, 10, 2),
                 Run::point(40, 2)
             ]
         );
@@ -689,20 +661,12 @@ mod tests {
 
     #[test]
     fn fold_in_appends_and_joins() {
-        let mut runs = RunList::from_sorted([Run {
-            start: 0,
-            last: 10,
-            state: 2,
-        }]);
+        let mut runs = RunList::from_sorted([run(0, 10, 2)]);
         assert!(!runs.fold_in(&[Run::point(15, 2), Run::point(20, 0)], &RANK, &PLAIN,));
         assert_eq!(
             runs.to_vec(),
             vec![
-                Run {
-                    start: 0,
-                    last: 15,
-                    state: 2
-                },
+                run(0, 15, 2),
                 Run::point(20, 0)
             ]
         );

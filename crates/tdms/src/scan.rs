@@ -117,6 +117,21 @@ struct Meta<'a, R: Read> {
     big: bool,
 }
 
+/// `fn u16(&mut self)` and friends of [`Meta`]: the next bytes as an unsigned integer in
+/// the segment's byte order.
+macro_rules! unsigned_readers {
+    ($($ty:ident),*) => {$(
+        fn $ty(&mut self) -> Result<$ty, TdmsError> {
+            let b = self.array::<{ std::mem::size_of::<$ty>() }>()?;
+            Ok(if self.big {
+                $ty::from_be_bytes(b)
+            } else {
+                $ty::from_le_bytes(b)
+            })
+        }
+    )*};
+}
+
 impl<R: Read> Meta<'_, R> {
     fn remaining(&self) -> u64 {
         self.end.saturating_sub(self.pos)
@@ -148,30 +163,7 @@ impl<R: Read> Meta<'_, R> {
     fn u8(&mut self) -> Result<u8, TdmsError> {
         Ok(self.array::<1>()?[0])
     }
-    fn u16(&mut self) -> Result<u16, TdmsError> {
-        let b = self.array::<2>()?;
-        Ok(if self.big {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        })
-    }
-    fn u32(&mut self) -> Result<u32, TdmsError> {
-        let b = self.array::<4>()?;
-        Ok(if self.big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    }
-    fn u64(&mut self) -> Result<u64, TdmsError> {
-        let b = self.array::<8>()?;
-        Ok(if self.big {
-            u64::from_be_bytes(b)
-        } else {
-            u64::from_le_bytes(b)
-        })
-    }
+    unsigned_readers!(u16, u32, u64);
 
     fn bytes(&mut self, n: u64) -> Result<Vec<u8>, TdmsError> {
         self.need(n)?;
