@@ -72,6 +72,18 @@ impl Joiner<'_> {
         self.raw.get(i).is_some_and(|e| e.0 <= b)
     }
 
+    /// The worst state among the raw events at instant `t`.
+    fn worst_raw_at(&self, t: i64, rank: &[u32]) -> Option<u32> {
+        let i = self.raw.partition_point(|e| e.0 < t);
+        self.raw
+            .get(i..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|e| e.0 == t)
+            .map(|e| e.1)
+            .min_by_key(|&s| (rank_of(rank, s), s))
+    }
+
     /// Some uncovered instant lies strictly between `a` and `b`.
     fn hole_between(&self, a: i64, b: i64) -> bool {
         let lo = a.saturating_add(1);
@@ -106,7 +118,10 @@ struct Boundary {
 /// the last event. This is the documented approximation for events that
 /// land strictly inside a collapsed run of another state: consecutive such
 /// events are treated as contiguous, and the enclosing state returns right
-/// after the last of them. Without such nesting the result is exact.
+/// after the last of them. Without such nesting the result is exact. Nor is it
+/// approximate when a raw event (still buffered, see [`Joiner::raw`]) of the open run's
+/// state lies at that event's instant and outranks it: once folded in, it wins there and
+/// the run's state holds across the interval, which the resumed run already says.
 ///
 /// Returns the runs and whether the approximation was needed (a run of a
 /// different state was open between two known events).
@@ -191,8 +206,26 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
                 .and_then(|&(_, _, item)| items.get(item))
                 .map(|r| r.state);
             if let Some(s) = open_state {
-                approximate |= s != winner;
-                if s == winner {
+                // A raw event at `t` of the open run's state that beats the winner: once it
+                // is folded in, `s` wins at `t` and holds across the interval, as if the
+                // run were of the winner's state. Until then `s` resumes right after `t`.
+                let raw_resumes = s != winner
+                    && join.worst_raw_at(t, rank).is_some_and(|r| {
+                        r == s && rank_of(rank, s) < rank_of(rank, winner)
+                    });
+                approximate |= s != winner && !raw_resumes;
+                if raw_resumes {
+                    if t + 1 < next {
+                        if let Some(c) = cur.take() {
+                            out.push(c);
+                        }
+                        cur = Some(Run {
+                            start: t + 1,
+                            last: next - 1,
+                            state: s,
+                        });
+                    }
+                } else if s == winner {
                     // Covered by a run of the same state: alive through the interval.
                     if let Some(c) = cur.as_mut() {
                         c.last = c.last.max(next - 1);

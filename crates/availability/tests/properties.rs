@@ -325,3 +325,32 @@ proptest! {
         prop_assert_eq!(out, expect);
     }
 }
+
+/// Found by `overlapping_windows_with_the_same_events_merge_exactly`: at capacity 1 the left
+/// state holds maintenance at 85 folded and online at 85 still raw; the right state's one
+/// online run (52–93) is open across 85. The raw online event wins at 85 once folded, so the
+/// merge is exact and must not be flagged approximate.
+#[test]
+fn a_raw_event_that_wins_its_instant_keeps_a_merge_exact() {
+    let cfg = AvailabilityConfig::new(Weights::default(), None, GapPolicy::Down).expect("config");
+    let ordered = sorted(&vec![
+        (85, "maintenance"),
+        (93, "online"),
+        (85, "maintenance"),
+        (85, "online"),
+        (52, "online"),
+        (93, "online"),
+    ]);
+    let whole = build(&cfg, FROM, TO, None, &ordered, 1024);
+    let left: Events = ordered.iter().copied().filter(|&(t, _)| t < 86).collect();
+    let right: Events = ordered.iter().copied().filter(|&(t, _)| t >= 1).collect();
+    let a = build(&cfg, FROM, 86, None, &left, 1);
+    let b = build(&cfg, 1, TO, None, &right, 1);
+    for (x, y) in [(&a, &b), (&b, &a)] {
+        let mut merged = x.clone();
+        merged.merge(y).expect("merge");
+        assert_eq!(merged.timeline(), whole.timeline());
+        assert_eq!(merged.summary(), whole.summary());
+        assert!(!merged.is_approximate());
+    }
+}
