@@ -194,6 +194,8 @@ macro_rules! parallel_support_functions {
     ($state:ty: $decode:expr, $merge:expr, $bytes:expr;
      $combine:ident, $serialize:ident($internal:ident), $deserialize:ident($raw:ident, $unused:ident)) => {
         impl $crate::pg::aggregate::BytesState for $state {
+            // `?` converts each crate's error; for some `$decode` it is already ours.
+            #[allow(clippy::needless_question_mark)]
             fn decode(bytes: &[u8]) -> $crate::error::SensorResult<Self> {
                 Ok($decode(bytes)?)
             }

@@ -118,7 +118,8 @@ struct Boundary {
 /// the last event. This is the documented approximation for events that
 /// land strictly inside a collapsed run of another state: consecutive such
 /// events are treated as contiguous, and the enclosing state returns right
-/// after the last of them. Without such nesting the result is exact. Nor is it
+/// after the last of them. An older open run of a third state is approximate too: its
+/// events may lie anywhere in the interval. Without such nesting the result is exact. Nor is it
 /// approximate when a raw event (still buffered, see [`Joiner::raw`]) of the open run's
 /// state lies at that event's instant and outranks it: once folded in, it wins there and
 /// the run's state holds across the interval, which the resumed run already says.
@@ -146,6 +147,8 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
 
     // Open runs keyed so that the maximum is the latest start, then the worst.
     let mut open: BTreeSet<(i64, u32, usize)> = BTreeSet::new();
+    // How many open runs there are of each state (by id).
+    let mut open_of_state: Vec<usize> = Vec::new();
     let mut out: Vec<Run> = Vec::new();
     let mut cur: Option<Run> = None;
     let mut approximate = false;
@@ -171,9 +174,17 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
                 let key = (it.start, u32::MAX - b.rank, b.item);
                 if it.start == t && it.last > t {
                     open.insert(key);
+                    let k = it.state as usize;
+                    if open_of_state.len() <= k {
+                        open_of_state.resize(k + 1, 0);
+                    }
+                    open_of_state[k] += 1;
                 }
                 if it.last == t && it.start < t {
                     open.remove(&key);
+                    if let Some(n) = open_of_state.get_mut(it.state as usize) {
+                        *n = n.saturating_sub(1);
+                    }
                     winning_run_end |= it.state == winner;
                 }
                 other_state |= it.state != winner;
@@ -205,14 +216,26 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
                 .last()
                 .and_then(|&(_, _, item)| items.get(item))
                 .map(|r| r.state);
+            // An older open run of a third state may hold events of that state anywhere
+            // in the interval (or at `t`), which no rule here can place.
+            let of = |state: Option<u32>| {
+                state.map_or(0, |x| open_of_state.get(x as usize).copied().unwrap_or(0))
+            };
+            let latest = if open_state == Some(winner) {
+                0
+            } else {
+                of(open_state)
+            };
+            let third = open.len().saturating_sub(of(Some(winner)) + latest);
+            approximate |= third > 0;
             if let Some(s) = open_state {
                 // A raw event at `t` of the open run's state that beats the winner: once it
                 // is folded in, `s` wins at `t` and holds across the interval, as if the
                 // run were of the winner's state. Until then `s` resumes right after `t`.
                 let raw_resumes = s != winner
-                    && join.worst_raw_at(t, rank).is_some_and(|r| {
-                        r == s && rank_of(rank, s) < rank_of(rank, winner)
-                    });
+                    && join
+                        .worst_raw_at(t, rank)
+                        .is_some_and(|r| r == s && rank_of(rank, s) < rank_of(rank, winner));
                 approximate |= s != winner && !raw_resumes;
                 if raw_resumes {
                     if t + 1 < next {
@@ -555,14 +578,17 @@ mod tests {
             Run::point(20, 2),
         ];
         let (out, _) = normalize(&items, &RANK, &PLAIN);
-        assert_eq!(
-            out,
-            vec![
-                run(0, 5, 2),
-                run(10, 10, 0),
-                run(20, 20, 2),
-            ]
-        );
+        assert_eq!(out, vec![run(0, 5, 2), run(10, 10, 0), run(20, 20, 2)]);
+    }
+
+    /// Found by `compacted_partials_are_exact_or_flagged`: at 15 a run of state 1 starts inside
+    /// an open run of the worse state 0, whose events may lie at 15 and win there. The
+    /// latest-starting open run is the winner's own, yet the result is approximate.
+    #[test]
+    fn an_older_open_run_of_another_state_is_approximate() {
+        let items = [run(10, 20, 0), run(15, 20, 1)];
+        let (_, approx) = normalize(&items, &RANK, &PLAIN);
+        assert!(approx);
     }
 
     #[test]
@@ -578,30 +604,17 @@ mod tests {
     fn liveness_breaks_runs() {
         let items = [Run::point(0, 2), Run::point(5, 2), Run::point(30, 2)];
         let (out, approx) = normalize(&items, &RANK, &LIVE10);
-        assert_eq!(
-            out,
-            vec![
-                run(0, 5, 2),
-                Run::point(30, 2)
-            ]
-        );
+        assert_eq!(out, vec![run(0, 5, 2), Run::point(30, 2)]);
         assert!(!approx);
     }
 
     #[test]
     fn nested_point_resumes_enclosing_run() {
-        let items = [
-            run(0, 100, 2),
-            Run::point(40, 0),
-        ];
+        let items = [run(0, 100, 2), Run::point(40, 0)];
         let (out, approx) = normalize(&items, &RANK, &LIVE10);
         assert_eq!(
             out,
-            vec![
-                run(0, 39, 2),
-                Run::point(40, 0),
-                run(41, 100, 2),
-            ]
+            vec![run(0, 39, 2), Run::point(40, 0), run(41, 100, 2),]
         );
         assert!(approx);
     }
@@ -615,13 +628,7 @@ mod tests {
         };
         let items = [Run::point(0, 2), Run::point(10, 2), Run::point(40, 2)];
         let (out, _) = normalize(&items, &RANK, &join);
-        assert_eq!(
-            out,
-            vec![
-                run(0, 10, 2),
-                Run::point(40, 2)
-            ]
-        );
+        assert_eq!(out, vec![run(0, 10, 2), Run::point(40, 2)]);
         assert!(join.connected(10, 20));
         assert!(!join.connected(10, 21));
         assert!(join.connected(29, 31));
@@ -696,13 +703,7 @@ mod tests {
     fn fold_in_appends_and_joins() {
         let mut runs = RunList::from_sorted([run(0, 10, 2)]);
         assert!(!runs.fold_in(&[Run::point(15, 2), Run::point(20, 0)], &RANK, &PLAIN,));
-        assert_eq!(
-            runs.to_vec(),
-            vec![
-                run(0, 15, 2),
-                Run::point(20, 0)
-            ]
-        );
+        assert_eq!(runs.to_vec(), vec![run(0, 15, 2), Run::point(20, 0)]);
         assert!(!runs.fold_in(&[Run::point(-5, 0)], &RANK, &PLAIN));
         assert_eq!(runs.to_vec().len(), 3);
         assert_eq!(runs.first(), Some(Run::point(-5, 0)));
