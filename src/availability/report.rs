@@ -122,7 +122,7 @@ impl EventSource {
             .into_iter()
             .flatten()
         {
-            let exists = Spi::get_one_with_args::<bool>(
+            let exists = crate::pg::spi::get_one_with_args::<bool>(
                 "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2 AND attnum > 0 AND NOT attisdropped)",
                 &[relation.into(), column.into()],
             )

@@ -255,7 +255,7 @@ pub(crate) static PARALLEL_REPORTS: std::sync::atomic::AtomicU64 =
 /// Whether every row of `relid` is a heap tuple with a `ctid` (a table, or a partitioned
 /// table or hypertable of tables, none of its chunks compressed).
 fn rows_have_heap_positions(relid: pg_sys::Oid) -> SensorResult<bool> {
-    let plain = Spi::get_one_with_args::<bool>(
+    let plain = crate::pg::spi::get_one_with_args::<bool>(
         "SELECT c.relkind OPERATOR(pg_catalog.=) 'r' OR (c.relkind OPERATOR(pg_catalog.=) 'p' AND NOT EXISTS ( \
              SELECT FROM pg_catalog.pg_partition_tree(c.oid) t JOIN pg_catalog.pg_class l ON l.oid OPERATOR(pg_catalog.=) t.relid \
              WHERE t.isleaf AND l.relkind OPERATOR(pg_catalog.<>) 'r')) \
@@ -269,7 +269,7 @@ fn rows_have_heap_positions(relid: pg_sys::Oid) -> SensorResult<bool> {
     if !crate::pg::timescaledb::is_hypertable(relid)? {
         return Ok(true);
     }
-    let compressed = Spi::get_one_with_args::<bool>(
+    let compressed = crate::pg::spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT FROM _timescaledb_catalog.hypertable h \
              JOIN _timescaledb_catalog.chunk k ON k.hypertable_id OPERATOR(pg_catalog.=) h.id \
              JOIN pg_catalog.pg_class c ON c.relname OPERATOR(pg_catalog.=) h.table_name \

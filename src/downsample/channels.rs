@@ -31,7 +31,7 @@ fn no_channel(channel: impl std::fmt::Display) -> SensorError {
 
 /// Whether TDMS channel `id` has waveform time; 42704 when there is no such channel.
 fn tdms_channel_has_time(id: i64) -> SensorResult<bool> {
-    Spi::get_one_with_args::<bool>(
+    crate::pg::spi::get_one_with_args::<bool>(
         "SELECT has_time FROM sensor_data.channels WHERE id = $1",
         &[id.into()],
     )
@@ -44,7 +44,7 @@ fn tdms_channel_has_time(id: i64) -> SensorResult<bool> {
 
 /// Smallest and largest x of a channel's rows, `None` when it has none.
 fn x_extent(sql: &str, args: &[DatumWithOid]) -> SensorResult<Option<(i64, i64)>> {
-    let (lo, hi) = Spi::get_two_with_args::<i64, i64>(sql, args).map_err(spi_error)?;
+    let (lo, hi) = crate::pg::spi::get_two_with_args::<i64, i64>(sql, args).map_err(spi_error)?;
     Ok(lo.zip(hi))
 }
 
@@ -231,7 +231,7 @@ fn channel_time_window(
 /// time; `None` when the channel has no samples.
 fn time_extent(sql: &str, args: &[DatumWithOid]) -> SensorResult<Option<(i64, i64)>> {
     let (lo, hi) =
-        Spi::get_two_with_args::<TimestampWithTimeZone, TimestampWithTimeZone>(sql, args)
+        crate::pg::spi::get_two_with_args::<TimestampWithTimeZone, TimestampWithTimeZone>(sql, args)
             .map_err(spi_error)?;
     match (lo, hi) {
         (Some(lo), Some(hi)) => Ok(Some((
@@ -338,7 +338,7 @@ fn channel_points(
     request: &Request,
     tiered: &Tiered,
 ) -> SensorResult<(Request, Vec<SeriesPoints>)> {
-    let relid = Spi::get_one_with_args::<pg_sys::Oid>(
+    let relid = crate::pg::spi::get_one_with_args::<pg_sys::Oid>(
         "SELECT $1::pg_catalog.text::pg_catalog.regclass::pg_catalog.oid",
         &[tiered.relation.into()],
     )
@@ -552,7 +552,7 @@ fn channel_page(
                     more_args.push(to.into());
                     upper = " AND time < $3".into();
                 }
-                Spi::get_one_with_args::<bool>(
+                crate::pg::spi::get_one_with_args::<bool>(
                     &format!("SELECT EXISTS (SELECT FROM sensor_data.samples WHERE channel_id = $1 AND time > $2{upper})"),
                     &more_args,
                 )

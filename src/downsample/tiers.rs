@@ -100,7 +100,7 @@ fn spi_error(e: pgrx::spi::Error) -> SensorError {
 fn registered(query: &TierQuery) -> SensorResult<Vec<Tier>> {
     // Only a caller who may read the registry gets tiers (a role with SELECT on its table
     // alone reads raw rows, as before tiers existed).
-    let registry = Spi::get_one::<bool>(
+    let registry = crate::pg::spi::get_one::<bool>(
         "SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) 'sensor_data')
                       AND pg_catalog.has_schema_privilege('sensor_data', 'USAGE')
                  THEN pg_catalog.to_regclass('sensor_data.rollup_tiers') IS NOT NULL
@@ -161,7 +161,7 @@ fn registered(query: &TierQuery) -> SensorResult<Vec<Tier>> {
 
 /// How far a tier is materialized (Unix µs), `None` when nothing is.
 fn watermark(tier: &Tier) -> SensorResult<Option<i64>> {
-    let mark = Spi::get_one_with_args::<TimestampWithTimeZone>(
+    let mark = crate::pg::spi::get_one_with_args::<TimestampWithTimeZone>(
         "SELECT sensor.rollup_watermark($1::pg_catalog.text::pg_catalog.regclass)",
         &[tier.rollup.as_str().into()],
     )

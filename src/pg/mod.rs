@@ -21,5 +21,6 @@ pub mod row_groups;
 pub mod row_store;
 pub mod row_stream;
 pub mod search_path;
+pub mod spi;
 pub mod time;
 pub mod timescaledb;

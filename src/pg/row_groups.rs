@@ -51,7 +51,7 @@ impl KeyColumn {
     /// How column `column` of `relation` is read (as text when there is no such column: the
     /// query then reports it).
     pub fn of(relation: pg_sys::Oid, column: &str) -> SensorResult<KeyColumn> {
-        let type_oid = Spi::get_one_with_args::<pg_sys::Oid>(
+        let type_oid = crate::pg::spi::get_one_with_args::<pg_sys::Oid>(
             "SELECT (SELECT a.atttypid FROM pg_catalog.pg_attribute a \
              WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname OPERATOR(pg_catalog.=) $2 \
              AND NOT a.attisdropped)",

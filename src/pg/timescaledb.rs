@@ -7,7 +7,7 @@ use crate::error::{SensorError, SensorResult};
 
 /// The version of the `timescaledb` extension installed in this database, if any.
 pub fn installed_version() -> SensorResult<Option<String>> {
-    Spi::get_one::<String>(
+    crate::pg::spi::get_one::<String>(
         "SELECT (SELECT extversion::pg_catalog.text FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'timescaledb')",
     )
     .map_err(|e| SensorError::internal_query("reading pg_extension", e))
@@ -15,7 +15,7 @@ pub fn installed_version() -> SensorResult<Option<String>> {
 
 /// Whether the server could load TimescaleDB (its control file is installed).
 pub fn available_version() -> SensorResult<Option<String>> {
-    Spi::get_one::<String>(
+    crate::pg::spi::get_one::<String>(
         "SELECT (SELECT default_version::pg_catalog.text FROM pg_catalog.pg_available_extensions WHERE name OPERATOR(pg_catalog.=) 'timescaledb')",
     )
     .map_err(|e| SensorError::internal_query("reading pg_available_extensions", e))
@@ -27,7 +27,7 @@ pub fn available_version() -> SensorResult<Option<String>> {
 pub fn is_hypertable(relid: pg_sys::Oid) -> SensorResult<bool> {
     let catalog_error = |e| SensorError::internal_query("reading the hypertable catalog", e);
     // Looked up in pg_class: to_regclass would need USAGE on a schema that may not exist.
-    let has_catalog = Spi::get_one::<bool>(
+    let has_catalog = crate::pg::spi::get_one::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE n.nspname OPERATOR(pg_catalog.=) '_timescaledb_catalog' AND c.relname OPERATOR(pg_catalog.=) 'hypertable')",
     )
@@ -35,7 +35,7 @@ pub fn is_hypertable(relid: pg_sys::Oid) -> SensorResult<bool> {
     if has_catalog != Some(true) {
         return Ok(false);
     }
-    Spi::get_one_with_args::<bool>(
+    crate::pg::spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM _timescaledb_catalog.hypertable h, pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.oid OPERATOR(pg_catalog.=) $1 AND h.schema_name OPERATOR(pg_catalog.=) n.nspname \
