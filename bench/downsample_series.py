@@ -10,7 +10,9 @@ series column `channel_id int`, indexed on (channel_id, ts) and on ts, in
   bench_series_compressed, the same compressed (segmented by channel_id).
 
 For each table: count(value) over the window, and
-sensor.downsample(table, 'ts', 'value', from, to, 1000, series_column => 'channel_id'),
+sensor.downsample(table, 'ts', 'value', from, to, 1000, series_column => 'channel_id'), and the
+aggregate form, sensor.downsample_agg(ts, value, from, to, 1000) ... GROUP BY channel_id (no
+target: it is what a continuous aggregate or a hand-written panel query runs),
 each round the second right after the first; a ratio is the median over ROUNDS of those
 pairs (the machine is shared: pairs cancel its drift). JIT off, serial plans and parallel
 plans allowed (2 workers), the same settings on both sides of a ratio; on compressed
@@ -62,10 +64,14 @@ def make_table(conn, name, kind):
     conn.execute(f"VACUUM ANALYZE {name}")
 
 
-def pairs(conn, table, rounds, parallel, settings=()):
+def pairs(conn, table, rounds, parallel, settings=(), aggregate=False):
     base = f"SELECT count(value) FROM {table} WHERE ts >= %(f)s AND ts < %(t)s"
-    ours = (f"SELECT series, count(*) FROM sensor.downsample('{table}', 'ts', 'value', %(f)s, %(t)s, %(n)s, "
-            f"series_column => 'channel_id') GROUP BY series ORDER BY series")
+    if aggregate:
+        ours = (f"SELECT channel_id, cardinality((sensor.downsample_agg(ts, value, %(f)s, %(t)s, %(n)s)).time) "
+                f"FROM {table} WHERE ts >= %(f)s AND ts < %(t)s GROUP BY channel_id ORDER BY channel_id")
+    else:
+        ours = (f"SELECT series, count(*) FROM sensor.downsample('{table}', 'ts', 'value', %(f)s, %(t)s, %(n)s, "
+                f"series_column => 'channel_id') GROUP BY series ORDER BY series")
     return paired(conn, base, ours, rounds, parallel, {"f": FROM, "t": TO, "n": POINTS}, settings)
 
 
@@ -105,6 +111,13 @@ def main():
                 print(f"  {kind:<11} {plans:<21} count(value) {base * 1e3:8.1f} ms   downsample {ours * 1e3:8.1f} ms   "
                       f"ratio {wall:.3f}{cpu_text}   (target <= 1.25)")
             assert rows and len(rows) == SERIES, rows
+        for name, kind, settings in variants:
+            for parallel in (False, True):
+                (base, ours), wall, _, rows = pairs(conn, name, rounds, parallel, settings, aggregate=True)
+                plans = "parallel (2 workers)" if parallel else "serial"
+                print(f"  {kind:<11} {plans:<21} count(value) {base * 1e3:8.1f} ms   downsample_agg GROUP BY {ours * 1e3:8.1f} ms   "
+                      f"ratio {wall:.3f}")
+            assert rows and len(rows) == SERIES and all(r[1] > 0 for r in rows), rows
         n, kb, work_mem = many_series_memory(conn)
         print(f"  1,000,000 series of one row: {n:,} rows out, peak backend memory +{kb:,} kB (work_mem {work_mem})")
 

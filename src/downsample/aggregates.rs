@@ -24,7 +24,7 @@ use pgrx::{AllocatedByRust, Internal};
 use super::{parse_method, points_arg};
 use crate::error::{RaiseError, SensorError, SensorResult, SqlResult};
 use crate::pg::composite::sensor_composite;
-use crate::pg::{aggregate, time};
+use crate::pg::{aggregate, fmgr, time};
 
 type Composite = PgHeapTuple<'static, AllocatedByRust>;
 
@@ -127,8 +127,9 @@ struct WithMethodText<S> {
 }
 
 impl<S: RangeBins> WithMethodText<S> {
-    fn same_method(&mut self, current: &str) -> SensorResult<()> {
-        if self.method_text != current {
+    fn same_method(&mut self, current: &[u8]) -> SensorResult<()> {
+        if self.method_text.as_bytes() != current {
+            let current = method_str(current)?;
             if parse_method(current)? != self.state.method() {
                 return Err(mismatch("method"));
             }
@@ -152,19 +153,25 @@ impl<S: RangeBins> WithMethodText<S> {
     }
 }
 
+/// A method argument's text (its bytes are compared per row, parsed only when they change).
+fn method_str(bytes: &[u8]) -> SensorResult<&str> {
+    std::str::from_utf8(bytes)
+        .map_err(|_| SensorError::invalid_parameter("method is not valid UTF-8"))
+}
+
 /// One row of a range aggregate: `input` (read after the window arguments, so their errors
 /// come first) pushed into the group's bins, made from the first row's arguments. A NULL
 /// method, window argument or input skips the row.
 #[allow(clippy::too_many_arguments)]
 fn range_step<S: RangeBins>(
     mut internal: Internal,
-    from: Option<TimestampWithTimeZone>,
-    to: Option<TimestampWithTimeZone>,
+    from: Option<i64>,
+    to: Option<i64>,
     points: Option<i32>,
-    method: Option<&str>,
+    method: Option<&[u8]>,
     fcinfo: pg_sys::FunctionCallInfo,
     input: impl FnOnce() -> SensorResult<Option<S::Input>>,
-) -> SqlResult<Internal> {
+) -> SensorResult<Internal> {
     let Some(method) = method else {
         return Ok(internal);
     };
@@ -178,7 +185,7 @@ fn range_step<S: RangeBins>(
         let (method, n) = row.parsed()?;
         Ok(WithMethodText {
             state: S::new(row.from, row.to, n, method)?,
-            method_text: row.method.to_string(),
+            method_text: method_str(row.method)?.to_string(),
         })
     })?;
     let (from, to, points) = s.state.window();
@@ -202,22 +209,23 @@ struct RangeRow<'a> {
     from: i64,
     to: i64,
     points: i32,
-    method: &'a str,
+    method: &'a [u8],
 }
 
 impl<'a> RangeRow<'a> {
+    /// From raw `timestamptz` values (PostgreSQL microseconds).
     fn of(
-        from: Option<TimestampWithTimeZone>,
-        to: Option<TimestampWithTimeZone>,
+        from: Option<i64>,
+        to: Option<i64>,
         points: Option<i32>,
-        method: &'a str,
+        method: &'a [u8],
     ) -> SensorResult<Option<Self>> {
         let (Some(from), Some(to), Some(points)) = (from, to, points) else {
             return Ok(None);
         };
         Ok(Some(RangeRow {
-            from: time::unix_micros(from, "from")?,
-            to: time::unix_micros(to, "to")?,
+            from: time::finite_pg_micros(from, "from")? + time::UNIX_TO_PG_US,
+            to: time::finite_pg_micros(to, "to")? + time::UNIX_TO_PG_US,
             points,
             method,
         }))
@@ -234,7 +242,7 @@ impl<'a> RangeRow<'a> {
     }
 
     fn parsed(&self) -> SensorResult<(Method, usize)> {
-        let method = parse_method(self.method)?;
+        let method = parse_method(method_str(self.method)?)?;
         Ok((method, points_arg(self.points, method)?))
     }
 }
@@ -244,38 +252,77 @@ impl<'a> RangeRow<'a> {
 
 type DownsampleAggState = WithMethodText<MethodBuckets>;
 
-/// Transition function of `sensor.downsample_agg` (6 arguments).
-#[pg_extern(immutable, parallel_safe, name = "downsample_agg_transition")]
-#[allow(clippy::too_many_arguments)]
-fn downsample_agg_transition_method(
-    state: Internal,
-    time: Option<TimestampWithTimeZone>,
-    value: Option<f64>,
-    from: Option<TimestampWithTimeZone>,
-    to: Option<TimestampWithTimeZone>,
-    points: Option<i32>,
-    method: Option<&str>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
+/// One row of `sensor.downsample_agg`: `(state, time, value, "from", "to", points)`, then
+/// the method's argument when the form has one (else minmax_lttb).
+///
+/// # Safety
+/// `fcinfo` is the current call's, declared with 6 arguments, or 7 when `with_method`.
+unsafe fn downsample_agg_row(fcinfo: pg_sys::FunctionCallInfo, with_method: bool) -> pg_sys::Datum {
+    // SAFETY: see above.
+    let args = unsafe { fmgr::args(fcinfo, if with_method { 7 } else { 6 }) };
+    let method = if with_method {
+        // SAFETY: the 7th argument is the method's text.
+        unsafe { fmgr::text_bytes_arg(&args[6]) }
+    } else {
+        Some(Method::MinMaxLttb.name().as_bytes())
+    };
     // NULL, NaN and infinite values and infinite times are skipped.
-    let point = || Ok(time.and_then(time::row_unix_micros).zip(value));
-    range_step::<MethodBuckets>(state, from, to, points, method, fcinfo, point)
+    let time = fmgr::i64_arg(&args[1]).and_then(time::raw_row_unix_micros);
+    let point = || Ok(time.zip(fmgr::f64_arg(&args[2])));
+    let (from, to, points) = (
+        fmgr::i64_arg(&args[3]),
+        fmgr::i64_arg(&args[4]),
+        fmgr::i32_arg(&args[5]),
+    );
+    let internal = fmgr::internal_arg(&args[0]);
+    let internal =
+        range_step::<MethodBuckets>(internal, from, to, points, method, fcinfo, point).or_raise();
+    // SAFETY: fcinfo is this call's.
+    unsafe { fmgr::return_internal(fcinfo, internal) }
 }
 
-/// Transition function of `sensor.downsample_agg` (5 arguments: method minmax_lttb).
-#[pg_extern(immutable, parallel_safe)]
-fn downsample_agg_transition(
-    state: Internal,
-    time: Option<TimestampWithTimeZone>,
-    value: Option<f64>,
-    from: Option<TimestampWithTimeZone>,
-    to: Option<TimestampWithTimeZone>,
-    points: Option<i32>,
+/// Transition function of `sensor.downsample_agg` (5 arguments: method minmax_lttb), called
+/// once per row: a plain version-1 C function ([`crate::pg::fmgr`]) under the symbol the
+/// installed `CREATE FUNCTION` of 0.2.0 names.
+///
+/// # Safety
+/// Called by PostgreSQL's function manager with the 6 arguments its `CREATE FUNCTION` declares.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn downsample_agg_transition_wrapper(
     fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    let method = Some(Method::MinMaxLttb.name());
-    downsample_agg_transition_method(state, time, value, from, to, points, method, fcinfo)
+) -> pg_sys::Datum {
+    // SAFETY: see above.
+    unsafe { downsample_agg_row(fcinfo, false) }
 }
+
+crate::finfo_v1!(pg_finfo_downsample_agg_transition_wrapper);
+
+/// Transition function of `sensor.downsample_agg` (6 arguments).
+///
+/// # Safety
+/// Called by PostgreSQL's function manager with the 7 arguments its `CREATE FUNCTION` declares.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn downsample_agg_transition_method_wrapper(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    // SAFETY: see above.
+    unsafe { downsample_agg_row(fcinfo, true) }
+}
+
+crate::finfo_v1!(pg_finfo_downsample_agg_transition_method_wrapper);
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION sensor.downsample_agg_transition(state internal, "time" timestamptz, value float8, "from" timestamptz, "to" timestamptz, points integer) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'downsample_agg_transition_wrapper';
+CREATE FUNCTION sensor.downsample_agg_transition(state internal, "time" timestamptz, value float8, "from" timestamptz, "to" timestamptz, points integer, method text) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'downsample_agg_transition_method_wrapper';
+"#,
+    name = "downsample_agg_transitions",
+    requires = ["bootstrap"]
+);
 
 #[pg_extern(immutable, parallel_safe)]
 fn downsample_agg_final(
@@ -440,7 +487,16 @@ fn downsample_summaries_transition_method(
             m4_of(&summary)?,
         )))
     };
-    range_step::<SummaryBins>(state, from, to, points, method, fcinfo, bucket_summary)
+    let (from, to) = (from.map(i64::from), to.map(i64::from));
+    Ok(range_step::<SummaryBins>(
+        state,
+        from,
+        to,
+        points,
+        method.map(str::as_bytes),
+        fcinfo,
+        bucket_summary,
+    )?)
 }
 
 /// Transition function of `sensor.downsample_summaries` (5 arguments: minmax_lttb).
@@ -533,8 +589,7 @@ COMMENT ON AGGREGATE sensor.downsample_summaries(timestamptz, sensor.m4, timesta
 "#,
     name = "downsample_aggregates",
     requires = [
-        downsample_agg_transition,
-        downsample_agg_transition_method,
+        "downsample_agg_transitions",
         downsample_agg_final,
         downsample_agg_combine,
         downsample_agg_serialize,

@@ -231,8 +231,10 @@ fn channel_time_window(
 /// time; `None` when the channel has no samples.
 fn time_extent(sql: &str, args: &[DatumWithOid]) -> SensorResult<Option<(i64, i64)>> {
     let (lo, hi) =
-        crate::pg::spi::get_two_with_args::<TimestampWithTimeZone, TimestampWithTimeZone>(sql, args)
-            .map_err(spi_error)?;
+        crate::pg::spi::get_two_with_args::<TimestampWithTimeZone, TimestampWithTimeZone>(
+            sql, args,
+        )
+        .map_err(spi_error)?;
     match (lo, hi) {
         (Some(lo), Some(hi)) => Ok(Some((
             time::unix_micros(lo, "time")?,

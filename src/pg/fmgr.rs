@@ -25,6 +25,37 @@ pub fn i64_arg(arg: &pg_sys::NullableDatum) -> Option<i64> {
     (!arg.isnull).then(|| arg.value.value() as i64)
 }
 
+/// An `int4` argument.
+pub fn i32_arg(arg: &pg_sys::NullableDatum) -> Option<i32> {
+    (!arg.isnull).then(|| arg.value.value() as i32)
+}
+
+/// A `text` argument's bytes, valid for the call: read in place when stored inline and
+/// uncompressed (the usual case), else detoasted into the call's memory.
+///
+/// # Safety
+/// `arg` is a `text` argument of the current call.
+pub unsafe fn text_bytes_arg<'a>(arg: &pg_sys::NullableDatum) -> Option<&'a [u8]> {
+    if arg.isnull {
+        return None;
+    }
+    let raw = arg.value.cast_mut_ptr::<pg_sys::varlena>();
+    // SAFETY: a non-NULL text datum of this call; a detoasted copy lives in the call's
+    // memory context, reset by the caller after the call.
+    unsafe {
+        let plain = if pgrx::varatt_is_4b_c(raw) || pgrx::varatt_is_1b_e(raw) {
+            pg_sys::pg_detoast_datum_packed(raw)
+        } else {
+            raw
+        };
+        let data = pgrx::vardata_any(plain) as *const u8;
+        Some(std::slice::from_raw_parts(
+            data,
+            pgrx::varsize_any_exhdr(plain),
+        ))
+    }
+}
+
 /// A `float8` argument.
 pub fn f64_arg(arg: &pg_sys::NullableDatum) -> Option<f64> {
     (!arg.isnull).then(|| f64::from_bits(arg.value.value() as u64))
