@@ -4,16 +4,7 @@
 -- One transaction, rolled back at the end: nothing is left for the tests after this one.
 BEGIN;
 SET LOCAL timezone = 'UTC';
--- SQLSTATE and message of the error a query raises; channel ids (identity values, which
--- depend on what ran before) are masked.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text LANGUAGE plpgsql AS $fn$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'channel [0-9]+', 'channel N');
-END
-$fn$;
+\i common/error_of.sql
 
 -- 1,440 minutes of two series; values exact in binary (multiples of 1/8).
 CREATE TABLE ds_minutes (ts timestamptz NOT NULL, sensor text, v float8);

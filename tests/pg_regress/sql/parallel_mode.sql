@@ -3,14 +3,7 @@
 -- fails (an internal lookup that ran as an update used to raise XX000 here).
 BEGIN;
 SET LOCAL timezone = 'UTC';
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text LANGUAGE plpgsql AS $fn$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$fn$;
+\i common/error_of.sql
 
 CREATE TABLE pm_samples (ts timestamptz NOT NULL, sensor int NOT NULL, v float8);
 INSERT INTO pm_samples
