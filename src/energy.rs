@@ -65,41 +65,38 @@ fn transition(
     Ok(internal)
 }
 
-/// Transition function of `sensor.energy_agg(time, value)`, called once per row: a plain
-/// version-1 C function ([`crate::pg::fmgr`]).
-///
-/// # Safety
-/// Called by PostgreSQL's function manager with the three arguments its `CREATE FUNCTION`
-/// declares: `internal`, `timestamptz`, `float8`.
-#[pg_guard]
-#[no_mangle]
-pub unsafe extern "C-unwind" fn energy_trans(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    // SAFETY: the function manager passes the 3 declared arguments.
-    let args = unsafe { fmgr::args(fcinfo, 3) };
-    let mut internal = fmgr::internal_arg(&args[0]);
-    let unix = fmgr::i64_arg(&args[1]).and_then(time::raw_row_unix_micros);
-    if let (Some(t), Some(v)) = (unix, fmgr::f64_arg(&args[2])) {
-        let pushed = match aggregate::get_mut::<EnergyState>(&mut internal) {
-            Ok(Some(st)) => {
-                st.push(t, v);
-                Ok(())
-            }
-            Ok(None) => EnergyState::new(None)
-                .map_err(SensorError::from)
-                .and_then(|mut st| {
-                    st.set_buffer_capacity(buffer_rows());
+crate::v1_function!(
+    /// Transition function of `sensor.energy_agg(time, value)`, called once per row: a plain
+    /// version-1 C function ([`crate::pg::fmgr`]) of three arguments: `internal`,
+    /// `timestamptz`, `float8`.
+    energy_trans,
+    pg_finfo_energy_trans,
+    |fcinfo| {
+        // SAFETY: the function manager passes the 3 declared arguments.
+        let args = unsafe { fmgr::args(fcinfo, 3) };
+        let mut internal = fmgr::internal_arg(&args[0]);
+        let unix = fmgr::i64_arg(&args[1]).and_then(time::raw_row_unix_micros);
+        if let (Some(t), Some(v)) = (unix, fmgr::f64_arg(&args[2])) {
+            let pushed = match aggregate::get_mut::<EnergyState>(&mut internal) {
+                Ok(Some(st)) => {
                     st.push(t, v);
-                    aggregate::put(&mut internal, fcinfo, st)
-                }),
-            Err(e) => Err(e),
-        };
-        pushed.or_raise();
+                    Ok(())
+                }
+                Ok(None) => EnergyState::new(None)
+                    .map_err(SensorError::from)
+                    .and_then(|mut st| {
+                        st.set_buffer_capacity(buffer_rows());
+                        st.push(t, v);
+                        aggregate::put(&mut internal, fcinfo, st)
+                    }),
+                Err(e) => Err(e),
+            };
+            pushed.or_raise();
+        }
+        // SAFETY: fcinfo is this call's.
+        unsafe { fmgr::return_internal(fcinfo, internal) }
     }
-    // SAFETY: fcinfo is this call's.
-    unsafe { fmgr::return_internal(fcinfo, internal) }
-}
-
-crate::finfo_v1!(pg_finfo_energy_trans);
+);
 
 pgrx::extension_sql!(
     r#"

@@ -52,60 +52,34 @@ impl ShareState {
     }
 }
 
-/// Transition function of `sensor.availability_report_share`, once per event: a plain
-/// version-1 C function ([`crate::pg::fmgr`]).
-///
-/// # Safety
-/// Called by PostgreSQL's function manager with the six arguments its `CREATE FUNCTION`
-/// declares: `internal`, `oid`, `tid`, `timestamptz`, `text`, `bytea`.
-#[pg_guard]
-#[no_mangle]
-pub unsafe extern "C-unwind" fn availability_report_share_trans(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    // SAFETY: the function manager passes the 6 declared arguments.
-    let args = unsafe { fmgr::args(fcinfo, 6) };
-    let mut internal = fmgr::internal_arg(&args[0]);
-    // SAFETY: the arguments have the declared types: a by-reference tid, a text and a bytea
-    // (read only while this call runs).
-    unsafe { share_step(&mut internal, args, fcinfo) }.or_raise();
-    // SAFETY: fcinfo is this call's.
-    unsafe { fmgr::return_internal(fcinfo, internal) }
-}
-
-crate::finfo_v1!(pg_finfo_availability_report_share_trans);
-
-/// The symbol 0.2.0's `CREATE FUNCTION` names (a `#[pg_extern]` wrapper then): a database
-/// not yet updated calls it.
-///
-/// # Safety
-/// As [`availability_report_share_trans`].
-#[pg_guard]
-#[no_mangle]
-pub unsafe extern "C-unwind" fn availability_report_share_trans_wrapper(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    // SAFETY: the same arguments.
-    unsafe { availability_report_share_trans(fcinfo) }
-}
-
-crate::finfo_v1!(pg_finfo_availability_report_share_trans_wrapper);
-
-/// A `text` or `bytea` argument's bytes (detoasted; a copy only when it was compressed or
-/// stored out of line).
-///
-/// # Safety
-/// `arg` is a non-NULL varlena datum of this call.
-unsafe fn varlena_bytes<'a>(arg: &pg_sys::NullableDatum) -> &'a [u8] {
-    // SAFETY: see above.
-    unsafe {
-        let plain = pg_sys::pg_detoast_datum_packed(arg.value.cast_mut_ptr());
-        std::slice::from_raw_parts(
-            pgrx::vardata_any(plain) as *const u8,
-            pgrx::varsize_any_exhdr(plain),
-        )
+crate::v1_function!(
+    /// Transition function of `sensor.availability_report_share`, once per event: a plain
+    /// version-1 C function ([`crate::pg::fmgr`]) of six arguments: `internal`, `oid`, `tid`,
+    /// `timestamptz`, `text`, `bytea`.
+    availability_report_share_trans,
+    pg_finfo_availability_report_share_trans,
+    |fcinfo| {
+        // SAFETY: the function manager passes the 6 declared arguments.
+        let args = unsafe { fmgr::args(fcinfo, 6) };
+        let mut internal = fmgr::internal_arg(&args[0]);
+        // SAFETY: the arguments have the declared types: a by-reference tid, a text and a
+        // bytea (read only while this call runs).
+        unsafe { share_step(&mut internal, args, fcinfo) }.or_raise();
+        // SAFETY: fcinfo is this call's.
+        unsafe { fmgr::return_internal(fcinfo, internal) }
     }
-}
+);
+
+crate::v1_function!(
+    /// The symbol 0.2.0's `CREATE FUNCTION` names (a `#[pg_extern]` wrapper then): a database
+    /// not yet updated calls it.
+    availability_report_share_trans_wrapper,
+    pg_finfo_availability_report_share_trans_wrapper,
+    |fcinfo| {
+        // SAFETY: the same arguments.
+        unsafe { availability_report_share_trans(fcinfo) }
+    }
+);
 
 /// # Safety
 /// As [`availability_report_share_trans`].
@@ -115,11 +89,10 @@ unsafe fn share_step(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> SensorResult<()> {
     let st = aggregate::get_or_put(internal, fcinfo, || {
-        if args[5].isnull {
+        // SAFETY: a bytea argument.
+        let Some(spec) = (unsafe { fmgr::varlena_arg(&args[5]) }) else {
             return Err(SensorError::invalid_parameter("spec must not be NULL"));
-        }
-        // SAFETY: a non-NULL bytea argument.
-        let spec = unsafe { varlena_bytes(&args[5]) };
+        };
         Ok(ShareState {
             spec: Some(BucketSpec::from_bytes(spec).map_err(SensorError::from)?),
             share: ReportShare::default(),
@@ -139,12 +112,12 @@ unsafe fn share_step(
         args[1].value.value() as u32
     };
     let block = u64::from(relation) << 32 | u64::from(block);
-    let state = if args[4].isnull {
-        ::availability::UNKNOWN
-    } else {
-        // SAFETY: a non-NULL text argument, in the database encoding.
-        std::str::from_utf8(unsafe { varlena_bytes(&args[4]) })
-            .map_err(|_| SensorError::invalid_input("state is not valid UTF-8"))?
+    // SAFETY: a text argument, in the database encoding.
+    let state = match unsafe { fmgr::varlena_arg(&args[4]) } {
+        // A NULL status is a status nobody knows.
+        None => ::availability::UNKNOWN,
+        Some(bytes) => std::str::from_utf8(bytes)
+            .map_err(|_| SensorError::invalid_input("state is not valid UTF-8"))?,
     };
     st.share
         .push(spec, time::finite_pg_micros(time, "time")?, state, block)

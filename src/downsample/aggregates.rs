@@ -262,7 +262,7 @@ unsafe fn downsample_agg_row(fcinfo: pg_sys::FunctionCallInfo, with_method: bool
     let args = unsafe { fmgr::args(fcinfo, if with_method { 7 } else { 6 }) };
     let method = if with_method {
         // SAFETY: the 7th argument is the method's text.
-        unsafe { fmgr::text_bytes_arg(&args[6]) }
+        unsafe { fmgr::varlena_arg(&args[6]) }
     } else {
         Some(Method::MinMaxLttb.name().as_bytes())
     };
@@ -281,37 +281,27 @@ unsafe fn downsample_agg_row(fcinfo: pg_sys::FunctionCallInfo, with_method: bool
     unsafe { fmgr::return_internal(fcinfo, internal) }
 }
 
-/// Transition function of `sensor.downsample_agg` (5 arguments: method minmax_lttb), called
-/// once per row: a plain version-1 C function ([`crate::pg::fmgr`]) under the symbol the
-/// installed `CREATE FUNCTION` of 0.2.0 names.
-///
-/// # Safety
-/// Called by PostgreSQL's function manager with the 6 arguments its `CREATE FUNCTION` declares.
-#[pg_guard]
-#[no_mangle]
-pub unsafe extern "C-unwind" fn downsample_agg_transition_wrapper(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    // SAFETY: see above.
-    unsafe { downsample_agg_row(fcinfo, false) }
-}
+crate::v1_function!(
+    /// Transition function of `sensor.downsample_agg` (5 arguments: method minmax_lttb),
+    /// called once per row: a plain version-1 C function ([`crate::pg::fmgr`]) under the
+    /// symbol the installed `CREATE FUNCTION` of 0.2.0 names.
+    downsample_agg_transition_wrapper,
+    pg_finfo_downsample_agg_transition_wrapper,
+    |fcinfo| {
+        // SAFETY: declared with 6 arguments.
+        unsafe { downsample_agg_row(fcinfo, false) }
+    }
+);
 
-crate::finfo_v1!(pg_finfo_downsample_agg_transition_wrapper);
-
-/// Transition function of `sensor.downsample_agg` (6 arguments).
-///
-/// # Safety
-/// Called by PostgreSQL's function manager with the 7 arguments its `CREATE FUNCTION` declares.
-#[pg_guard]
-#[no_mangle]
-pub unsafe extern "C-unwind" fn downsample_agg_transition_method_wrapper(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    // SAFETY: see above.
-    unsafe { downsample_agg_row(fcinfo, true) }
-}
-
-crate::finfo_v1!(pg_finfo_downsample_agg_transition_method_wrapper);
+crate::v1_function!(
+    /// Transition function of `sensor.downsample_agg` (6 arguments).
+    downsample_agg_transition_method_wrapper,
+    pg_finfo_downsample_agg_transition_method_wrapper,
+    |fcinfo| {
+        // SAFETY: declared with 7 arguments.
+        unsafe { downsample_agg_row(fcinfo, true) }
+    }
+);
 
 pgrx::extension_sql!(
     r#"

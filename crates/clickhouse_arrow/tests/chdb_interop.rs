@@ -493,13 +493,8 @@ fn fixture() -> Vec<FixtureColumn> {
             json!(10_961),
         ]),
     );
-    add(
-        "tm",
-        PgType::Time,
-        true,
-        plain,
-        "time",
-        "pa.time64('us')",
+    // Midnight to 24:00 (PostgreSQL's end of day), both as time64 and as an integer.
+    let times_of_day = || {
         vec![
             TimeMicros(0),
             TimeMicros(3_723_000_004),
@@ -509,7 +504,16 @@ fn fixture() -> Vec<FixtureColumn> {
             TimeMicros(1),
             Null,
             TimeMicros(43_200_000_000),
-        ],
+        ]
+    };
+    add(
+        "tm",
+        PgType::Time,
+        true,
+        plain,
+        "time",
+        "pa.time64('us')",
+        times_of_day(),
         None,
     );
     add(
@@ -519,16 +523,7 @@ fn fixture() -> Vec<FixtureColumn> {
         time_int,
         "int",
         "pa.int64()",
-        vec![
-            TimeMicros(0),
-            TimeMicros(3_723_000_004),
-            Null,
-            TimeMicros(86_399_999_999),
-            TimeMicros(86_400_000_000),
-            TimeMicros(1),
-            Null,
-            TimeMicros(43_200_000_000),
-        ],
+        times_of_day(),
         None,
     );
     add(
