@@ -237,25 +237,15 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
                         .worst_raw_at(t, rank)
                         .is_some_and(|r| r == s && rank_of(rank, s) < rank_of(rank, winner));
                 approximate |= s != winner && !raw_resumes;
-                if raw_resumes {
-                    if t + 1 < next {
-                        if let Some(c) = cur.take() {
-                            out.push(c);
-                        }
-                        cur = Some(Run {
-                            start: t + 1,
-                            last: next - 1,
-                            state: s,
-                        });
-                    }
-                } else if s == winner {
+                if s == winner {
                     // Covered by a run of the same state: alive through the interval.
                     if let Some(c) = cur.as_mut() {
                         c.last = c.last.max(next - 1);
                         covered = true;
                     }
                 } else if t + 1 < next
-                    && next_group_has_state(bounds.get(j..).unwrap_or(&[]), items, s)
+                    && (raw_resumes
+                        || next_group_has_state(bounds.get(j..).unwrap_or(&[]), items, s))
                 {
                     if let Some(c) = cur.take() {
                         out.push(c);

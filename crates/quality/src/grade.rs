@@ -136,19 +136,26 @@ impl Serialize for Grade {
     }
 }
 
+/// The grade of the first `(threshold, grade)` step whose threshold `score` reaches (steps
+/// from the best grade down), otherwise (including NaN) REJECT.
+pub(crate) fn grade_by_steps(score: f64, steps: &[(f64, Grade)]) -> Grade {
+    steps
+        .iter()
+        .find(|&&(threshold, _)| score >= threshold)
+        .map_or(Grade::Reject, |&(_, grade)| grade)
+}
+
 /// Grade from a score using the thresholds shared by the spectral final grade
 /// and the fused grade: `≥ 0.85` A+, `≥ 0.75` A, `≥ 0.60` B, `≥ 0.45` C,
 /// otherwise (including NaN) REJECT.
 pub fn quality_grade(score: f64) -> Grade {
-    if score >= 0.85 {
-        Grade::APlus
-    } else if score >= 0.75 {
-        Grade::A
-    } else if score >= 0.60 {
-        Grade::B
-    } else if score >= 0.45 {
-        Grade::C
-    } else {
-        Grade::Reject
-    }
+    grade_by_steps(
+        score,
+        &[
+            (0.85, Grade::APlus),
+            (0.75, Grade::A),
+            (0.60, Grade::B),
+            (0.45, Grade::C),
+        ],
+    )
 }

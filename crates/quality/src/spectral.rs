@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use crate::grade::grade_by_steps;
 use crate::numpy_reductions::py_max;
 use crate::{quality_grade, Grade};
 
@@ -369,17 +370,15 @@ pub fn spectral_ratios(input: &SpectralInput) -> SpectralRatios {
 
 /// Preliminary grade of the base score.
 fn preliminary_grade(score: f64) -> Grade {
-    if score >= 0.85 {
-        Grade::APlus
-    } else if score >= 0.75 {
-        Grade::A
-    } else if score >= 0.65 {
-        Grade::B
-    } else if score >= 0.50 {
-        Grade::C
-    } else {
-        Grade::Reject
-    }
+    grade_by_steps(
+        score,
+        &[
+            (0.85, Grade::APlus),
+            (0.75, Grade::A),
+            (0.65, Grade::B),
+            (0.50, Grade::C),
+        ],
+    )
 }
 
 /// Analyses one AS7341 reading (spec §2). Never fails.

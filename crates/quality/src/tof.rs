@@ -3,6 +3,7 @@
 use serde::ser::SerializeTuple;
 use serde::{Serialize, Serializer};
 
+use crate::grade::grade_by_steps;
 use crate::histogram::{analyse_zone, SmoothingWindow, ZoneScratch};
 use crate::numpy_reductions::{mean, median_in, py_max, py_min, std64_with_mean, sum};
 use crate::{Grade, QualityError};
@@ -765,16 +766,12 @@ fn has_critical_foreign_body(defects: &[TofDefect], params: &TofParams) -> bool 
 /// `≥ 0.50` C, otherwise REJECT.
 fn tof_grade(score: f64, defects: &[TofDefect], params: &TofParams) -> Grade {
     if has_critical_foreign_body(defects, params) {
-        Grade::Reject
-    } else if score >= 0.80 {
-        Grade::A
-    } else if score >= 0.65 {
-        Grade::B
-    } else if score >= 0.50 {
-        Grade::C
-    } else {
-        Grade::Reject
+        return Grade::Reject;
     }
+    grade_by_steps(
+        score,
+        &[(0.80, Grade::A), (0.65, Grade::B), (0.50, Grade::C)],
+    )
 }
 
 #[cfg(test)]
