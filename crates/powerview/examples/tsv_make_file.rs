@@ -19,18 +19,6 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let Some(out) = args.next() else { usage() };
@@ -70,14 +58,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut points = 0u64;
         while let Some(row) = file.next_row()? {
             let secs = row.time_us.div_euclid(1_000_000);
-            let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-            let s = secs.rem_euclid(86_400);
-            let time = format!(
-                "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02}+00",
-                s / 3600,
-                s / 60 % 60,
-                s % 60
-            );
+            let time = chrono::DateTime::from_timestamp(secs, 0)
+                .ok_or("time out of range")?
+                .format("%Y-%m-%d %H:%M:%S+00")
+                .to_string();
             for (id, value) in ids.iter().zip(row.values) {
                 if let Some(v) = value {
                     writeln!(writer, "{time},{id},{v}")?;

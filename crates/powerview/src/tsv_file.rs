@@ -648,29 +648,25 @@ fn parse_plain_decimal(cells: &[u8]) -> Option<(f64, usize)> {
     let negative = cells.first() == Some(&b'-');
     let mut i = usize::from(negative);
     let mut mantissa: u64 = 0;
-    let mut digits = 0usize;
-    while let Some(d) = cells
-        .get(i)
-        .map(|b| b.wrapping_sub(b'0'))
-        .filter(|d| *d <= 9)
-    {
-        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-        digits += 1;
-        i += 1;
-    }
-    let mut fraction_digits = 0usize;
-    if cells.get(i) == Some(&b'.') {
-        i += 1;
+    // The digits from `i` on, appended to `mantissa`; how many.
+    let mut take_digits = |i: &mut usize| {
+        let start = *i;
         while let Some(d) = cells
-            .get(i)
+            .get(*i)
             .map(|b| b.wrapping_sub(b'0'))
             .filter(|d| *d <= 9)
         {
             mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-            digits += 1;
-            fraction_digits += 1;
-            i += 1;
+            *i += 1;
         }
+        *i - start
+    };
+    let mut digits = take_digits(&mut i);
+    let mut fraction_digits = 0usize;
+    if cells.get(i) == Some(&b'.') {
+        i += 1;
+        fraction_digits = take_digits(&mut i);
+        digits += fraction_digits;
     }
     if digits == 0 || digits > 15 || !matches!(cells.get(i), None | Some(b'\t')) {
         return None;
