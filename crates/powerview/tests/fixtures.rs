@@ -125,12 +125,7 @@ fn v003_single_phase_utc() {
     assert_eq!(json["MasterType"], "Mono");
     assert_eq!(json["FileVersion"], 3);
 
-    let ids: Vec<&str> = p
-        .header
-        .channels
-        .iter()
-        .map(|c| c.channel_id.as_str())
-        .collect();
+    let ids = p.channel_ids();
     assert_eq!(
         ids,
         [
@@ -203,12 +198,7 @@ fn v002_clock_reset_and_zero_rows() {
     assert_eq!(p.outcome, Outcome::Ok);
     assert_eq!(p.header.master_sn.as_deref(), Some("02001283"));
     assert_eq!(p.header.phase_type, Some(PhaseType::Three));
-    let ids: Vec<&str> = p
-        .header
-        .channels
-        .iter()
-        .map(|c| c.channel_id.as_str())
-        .collect();
+    let ids = p.channel_ids();
     assert_eq!(
         ids,
         [

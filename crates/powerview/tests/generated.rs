@@ -67,12 +67,7 @@ fn local_time_across_spring_forward() {
     assert_eq!(p.header.time_basis, TimeBasis::Local(Tz::Europe__Paris));
     assert_eq!(p.header.format, Some(TsvFormat::V003));
     // Channels: single-phase master U1, Ch1, Ch2 and one slave channel.
-    let ids: Vec<&str> = p
-        .header
-        .channels
-        .iter()
-        .map(|c| c.channel_id.as_str())
-        .collect();
+    let ids = p.channel_ids();
     assert_eq!(
         ids,
         [

@@ -39,6 +39,17 @@ pub fn collect<R: std::io::BufRead>(mut file: TsvFile<R>) -> Parsed {
     }
 }
 
+impl Parsed {
+    /// The header's channel ids, in file order.
+    pub fn channel_ids(&self) -> Vec<&str> {
+        self.header
+            .channels
+            .iter()
+            .map(|c| c.channel_id.as_str())
+            .collect()
+    }
+}
+
 pub fn parse_path(path: &std::path::Path, options: &ParseOptions) -> Parsed {
     collect(TsvFile::open_path(path, options).expect("open"))
 }
