@@ -137,6 +137,23 @@ impl<R: Read> Meta<'_, R> {
         self.end.saturating_sub(self.pos)
     }
 
+    /// A count of `what` (e.g. "object"), each at least `min_bytes` of metadata: a count
+    /// the rest of the metadata cannot hold is malformed, before anything is allocated.
+    fn count(&mut self, what: &str, min_bytes: u64) -> Result<u32, TdmsError> {
+        let at = self.pos;
+        let n = self.u32()?;
+        if u64::from(n).saturating_mul(min_bytes) > self.remaining() {
+            return Err(TdmsError::malformed(
+                at,
+                format!(
+                    "{what} count {n} does not fit in {} metadata bytes",
+                    self.remaining()
+                ),
+            ));
+        }
+        Ok(n)
+    }
+
     fn need(&self, n: u64) -> Result<(), TdmsError> {
         if n > self.remaining() {
             return Err(TdmsError::malformed(
@@ -538,18 +555,8 @@ impl Scanner {
             }
             _ => (Vec::new(), None),
         };
-        let at = meta.pos;
-        let n_objects = meta.u32()?;
         // Each object needs at least path length, raw index header and property count.
-        if u64::from(n_objects).saturating_mul(12) > meta.remaining() {
-            return Err(TdmsError::malformed(
-                at,
-                format!(
-                    "object count {n_objects} does not fit in {} metadata bytes",
-                    meta.remaining()
-                ),
-            ));
-        }
+        let n_objects = meta.count("object", 12)?;
         for _ in 0..n_objects {
             let path_at = meta.pos;
             let path = meta.string()?;
@@ -587,17 +594,8 @@ impl Scanner {
                 };
                 list.push(so);
             }
-            let props_at = meta.pos;
-            let n_props = meta.u32()?;
-            if u64::from(n_props).saturating_mul(9) > meta.remaining() {
-                return Err(TdmsError::malformed(
-                    props_at,
-                    format!(
-                        "property count {n_props} does not fit in {} metadata bytes",
-                        meta.remaining()
-                    ),
-                ));
-            }
+            // Each property needs at least name length, type code and one byte of value.
+            let n_props = meta.count("property", 9)?;
             for _ in 0..n_props {
                 let name = meta.string()?;
                 let code = meta.u32()?;
