@@ -648,12 +648,6 @@ impl<R: Read + Seek> TdmsFile<R> {
                                         i,
                                         want,
                                     )?;
-                                    if n == 0 {
-                                        return Err(TdmsError::malformed(
-                                            chunk_pos,
-                                            "no progress reading channel data",
-                                        ));
-                                    }
                                     emit(visitor, ci, &bufs, &work, what)?;
                                     i += n as u64;
                                 }
@@ -958,6 +952,13 @@ fn produce_from_file<R: Read + Seek>(
         n = k;
         Ok(e)
     })?;
+    // Callers loop until they have every value: a step that yields none would never end.
+    if n == 0 {
+        return Err(TdmsError::malformed(
+            chunk_pos,
+            "no progress reading channel data",
+        ));
+    }
     Ok((what, n))
 }
 
@@ -1053,12 +1054,6 @@ impl<R: Read + Seek> ChannelReader<'_, R> {
             i,
             want,
         )?;
-        if n == 0 {
-            return Err(TdmsError::malformed(
-                chunk_pos,
-                "no progress reading channel data",
-            ));
-        }
         self.pos += n as u64;
         Ok(Some(what))
     }
