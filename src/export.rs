@@ -27,6 +27,7 @@ use pgrx::prelude::*;
 
 use self::columns::{ResultColumn, SourceType};
 use crate::error::{ErrorKind, RaiseError, SensorError, SensorResult, SqlResult};
+use crate::pg::args::required;
 use crate::pg::cursor::{Cursor, SpiConnection};
 use crate::pg::privileges::{require_server_file_access, ServerFileAccess};
 use query::{batch_failure, column_list, BatchSink, PreparedQuery, TimeWindow};
@@ -193,10 +194,6 @@ fn export_columns(
         })
         .collect::<SensorResult<Vec<_>>>()?;
     Ok((specs, sources))
-}
-
-fn required<T>(argument: &str, value: Option<T>) -> SensorResult<T> {
-    value.ok_or_else(|| SensorError::invalid_parameter(format!("{argument} must not be NULL")))
 }
 
 fn batch_rows_of(batch_rows: Option<i32>) -> SensorResult<i64> {
@@ -510,8 +507,8 @@ fn arrow_export(
     ErrorReport,
 > {
     let started = Instant::now();
-    let query = required("query", query)?;
-    let path = required("path", path)?;
+    let query = required(query, "query")?;
+    let path = required(path, "path")?;
     let format = choice(
         "format",
         format,
@@ -610,7 +607,7 @@ fn arrow_stream(
     time_mode: default!(Option<&str>, "'time64'"),
     special_values: default!(Option<&str>, "'error'"),
 ) -> Result<SetOfIterator<'static, Vec<u8>>, ErrorReport> {
-    let query = required("query", query)?;
+    let query = required(query, "query")?;
     let batch_rows = batch_rows_of(batch_rows)?;
     let compression = compression_of(compression)?;
     let window = window_of(time_column, from, to)?;
@@ -652,8 +649,8 @@ fn clickhouse_ddl(
     time_mode: default!(Option<&str>, "'time64'"),
     special_values: default!(Option<&str>, "'error'"),
 ) -> SqlResult<String> {
-    let query = required("query", query)?;
-    let table_name = required("table_name", table_name)?;
+    let query = required(query, "query")?;
+    let table_name = required(table_name, "table_name")?;
     let options = TypeOptions::from_sql(
         low_cardinality,
         datetime_columns,

@@ -43,6 +43,7 @@ use powerview::{ChannelInfo, Outcome, ParseOptions, PowerviewError, TsvFile};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ErrorKind, RaiseError, SensorError, SensorResult};
+use crate::pg::args::required;
 use crate::pg::privileges::{require_server_file_access, ServerFileAccess};
 use crate::pg::search_path;
 use crate::pg::time::timestamptz_from_unix;
@@ -336,10 +337,6 @@ fn load_file(
     } else {
         Finish::Commit(report)
     })
-}
-
-fn required<'a>(value: Option<&'a str>, argument: &str) -> SensorResult<&'a str> {
-    value.ok_or_else(|| SensorError::invalid_parameter(format!("{argument} must not be NULL")))
 }
 
 /// Streams the points of a T302 TSV file on the database server, without loading anything:

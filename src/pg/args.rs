@@ -1,4 +1,5 @@
-//! `regclass` and `name` arguments, and the quoted SQL text they stand for.
+//! `regclass` and `name` arguments, and the quoted SQL text they stand for; required
+//! arguments ([`required`]).
 //!
 //! pgrx's own `regclass` type (`PgRelation`) opens the relation while unboxing the
 //! argument, which turns an OID that names no relation into an internal error; these
@@ -115,4 +116,9 @@ impl SqlName {
     pub fn quoted(&self) -> String {
         quote_identifier(&self.0)
     }
+}
+
+/// A required argument's value: NULL is an error naming the argument (22023).
+pub fn required<T>(value: Option<T>, argument: &str) -> SensorResult<T> {
+    value.ok_or_else(|| SensorError::invalid_parameter(format!("{argument} must not be NULL")))
 }

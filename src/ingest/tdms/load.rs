@@ -16,10 +16,11 @@ use tdms::{
 };
 
 use super::{
-    open_server_file, properties_json, required, sample_row, sample_time, to_i64, Origin,
-    INDEXED_SAMPLES, READ_BLOCK, TIMED_SAMPLES,
+    open_server_file, properties_json, sample_row, sample_time, to_i64, Origin, INDEXED_SAMPLES,
+    READ_BLOCK, TIMED_SAMPLES,
 };
 use crate::error::{ErrorKind, SensorError, SensorResult};
+use crate::pg::args::required;
 use crate::pg::bulk_insert::{spi_error, BulkInsert, Indexes};
 use crate::pg::search_path;
 use crate::pg::time::{self, timestamptz};

@@ -112,10 +112,6 @@ impl Origin {
     }
 }
 
-fn required<T>(value: Option<T>, argument: &str) -> SensorResult<T> {
-    value.ok_or_else(|| SensorError::invalid_parameter(format!("{argument} must not be NULL")))
-}
-
 /// A server file opened for reading, after the privilege check, with its length.
 fn open_server_file(path: &str) -> SensorResult<(File, u64)> {
     let p = Path::new(path);

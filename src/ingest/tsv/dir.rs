@@ -10,8 +10,9 @@ use powerview::ParseOptions;
 
 use super::report::{FileReport, Status};
 use super::subtransaction::{self, Failure};
-use super::{file_moves, load_file, parse_options, required, spi_error, Tags};
+use super::{file_moves, load_file, parse_options, spi_error, Tags};
 use crate::error::{ErrorKind, SensorError, SensorResult};
+use crate::pg::args::required;
 use crate::pg::privileges::{require_server_file_access, ServerFileAccess};
 use crate::pg::search_path;
 
