@@ -273,16 +273,16 @@ impl BucketedState {
         if !v.is_finite() || self.last_t == Some(t) {
             return;
         }
-        let Some(summary) = M4Summary::new(t, v) else {
-            return;
-        };
         if let Some(hot) = &mut self.hot {
             if hot.lo <= t && t < hot.hi {
-                hot.summary.merge(&summary);
+                hot.summary.add_point(Point { t, v });
                 self.accepted_point(t, v);
                 return;
             }
         }
+        let Some(summary) = M4Summary::new(t, v) else {
+            return;
+        };
         let Some(j) = self.bins.index(t).and_then(|j| u32::try_from(j).ok()) else {
             return;
         };

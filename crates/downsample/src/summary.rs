@@ -53,6 +53,7 @@ fn cmp_bits(a: f64, b: f64) -> Ordering {
 }
 
 /// Order for `first`/`last`: time, then value.
+#[inline]
 pub(crate) fn cmp_time_value(a: &Point, b: &Point) -> Ordering {
     a.t.cmp(&b.t)
         .then_with(|| cmp_value(a.v, b.v))
@@ -60,6 +61,7 @@ pub(crate) fn cmp_time_value(a: &Point, b: &Point) -> Ordering {
 }
 
 /// Order for `min`/`max` in "better is smaller" form: value, then time.
+#[inline]
 fn cmp_value_time(a: &Point, b: &Point) -> Ordering {
     cmp_value(a.v, b.v)
         .then_with(|| a.t.cmp(&b.t))
@@ -67,6 +69,7 @@ fn cmp_value_time(a: &Point, b: &Point) -> Ordering {
 }
 
 /// Order for `max`: larger value first, then earlier time.
+#[inline]
 fn cmp_max(a: &Point, b: &Point) -> Ordering {
     cmp_value(b.v, a.v)
         .then_with(|| a.t.cmp(&b.t))
@@ -107,8 +110,29 @@ impl M4Summary {
         }
     }
 
+    /// Adds one point with a finite value: [`M4Summary::merge`] with its one-point summary,
+    /// without building it (the per-row path of the bucketed kernels).
+    #[inline]
+    pub(crate) fn add_point(&mut self, p: Point) {
+        if cmp_time_value(&p, &self.first) == Ordering::Less {
+            self.first = p;
+        }
+        if cmp_time_value(&p, &self.last) == Ordering::Greater {
+            self.last = p;
+        }
+        if cmp_value_time(&p, &self.min) == Ordering::Less {
+            self.min = p;
+        }
+        if cmp_max(&p, &self.max) == Ordering::Less {
+            self.max = p;
+        }
+        self.count = self.count.saturating_add(1);
+        self.sum += p.v;
+    }
+
     /// Merges `other` into `self`. Commutative and associative (up to float
     /// rounding of `sum`); `count` saturates at `u64::MAX`.
+    #[inline]
     pub fn merge(&mut self, other: &M4Summary) {
         if cmp_time_value(&other.first, &self.first) == Ordering::Less {
             self.first = other.first;
@@ -274,5 +298,29 @@ impl M4Summary {
         };
         s.validate()?;
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The per-row path equals merging one-point summaries, ties and signed zeros included.
+        #[test]
+        fn add_point_is_merge_of_a_one_point_summary(
+            points in prop::collection::vec((0i64..20, prop::sample::select(vec![-1.5, -0.0, 0.0, 1.0, 2.5])), 1..40),
+        ) {
+            let (t0, v0) = points[0];
+            let mut by_merge = M4Summary::new(t0, v0).expect("finite");
+            let mut by_add = by_merge;
+            for &(t, v) in &points[1..] {
+                by_merge.merge(&M4Summary::new(t, v).expect("finite"));
+                by_add.add_point(Point { t, v });
+            }
+            prop_assert_eq!(by_add.to_bytes(), by_merge.to_bytes());
+        }
     }
 }
