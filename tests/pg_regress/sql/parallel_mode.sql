@@ -39,4 +39,12 @@ SELECT (SELECT count(*) FROM sensor.state_timeline('pm_events', 'time', 'status'
 SELECT pg_temp.error_of($$SELECT (SELECT count(*) FROM sensor.channel_window(-1::bigint)), (SELECT count(v) FROM pm_samples)$$);
 SELECT pg_temp.error_of($$SELECT (SELECT count(*) FROM sensor.channel_window('M0_nothing')), (SELECT count(v) FROM pm_samples)$$);
 
+-- Inside a parallel worker (one worker runs the whole plan): the parallel-safe functions
+-- that run queries of their own.
+SET LOCAL force_parallel_mode = on;
+EXPLAIN (COSTS OFF) SELECT * FROM sensor.window_source('pm_samples', 'ts', 'v', '2024-01-01', '2024-01-02', 10);
+SELECT source, points FROM sensor.window_source('pm_samples', 'ts', 'v', '2024-01-01', '2024-01-02', 10);
+SELECT pg_temp.error_of($$SELECT count(*) FROM sensor.channel_window(-1::bigint)$$);
+SELECT pg_temp.error_of($$SELECT count(*) FROM sensor.channel_window('M0_nothing')$$);
+
 ROLLBACK;
