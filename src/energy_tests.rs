@@ -2,7 +2,7 @@
 
 use pgrx::prelude::*;
 
-use crate::tests::sqlstate_of;
+use crate::tests::assert_sqlstate;
 
 /// Two power channels, one sample a minute for two days; channel 2 is off 03:00-05:00.
 fn setup() {
@@ -124,20 +124,15 @@ fn parallel_plans_give_the_serial_figures_exactly() {
 
 #[pg_test]
 fn energy_errors_have_their_sqlstates() {
-    let s = |sql: &str| sqlstate_of(sql);
     // max_gap must be positive and not NULL.
-    assert_eq!(s("SELECT sensor.energy_agg(now(), 1, interval '0 s')").as_deref(), Some("22023"));
-    assert_eq!(s("SELECT sensor.energy_agg(now(), 1, NULL::interval)").as_deref(), Some("22023"));
+    assert_sqlstate("SELECT sensor.energy_agg(now(), 1, interval '0 s')", "22023");
+    assert_sqlstate("SELECT sensor.energy_agg(now(), 1, NULL::interval)", "22023");
     // Not an energy state (an availability state's bytes, garbage, a newer version).
-    assert_eq!(s("SELECT sensor.energy_wh('\\x0102'::sensor.energy_state)").as_deref(), Some("22P02"));
-    assert_eq!(s("SELECT sensor.energy_wh('\\x4502000000000000000000'::sensor.energy_state)").as_deref(), Some("0A000"));
+    assert_sqlstate("SELECT sensor.energy_wh('\\x0102'::sensor.energy_state)", "22P02");
+    assert_sqlstate("SELECT sensor.energy_wh('\\x4502000000000000000000'::sensor.energy_state)", "0A000");
     // States of different max_gap do not roll up.
-    assert_eq!(
-        s("SELECT sensor.rollup(st) FROM (SELECT sensor.energy_agg(now(), 1) st
-           UNION ALL SELECT sensor.energy_agg(now(), 1, interval '1 minute')) x")
-        .as_deref(),
-        Some("22023")
-    );
+    assert_sqlstate("SELECT sensor.rollup(st) FROM (SELECT sensor.energy_agg(now(), 1) st
+           UNION ALL SELECT sensor.energy_agg(now(), 1, interval '1 minute')) x", "22023");
     // NULLs and non-finite values are skipped; no rows: NULL state, NULL figures.
     let (n, wh) = Spi::get_two::<i64, f64>(
         "SELECT (sensor.energy_summary(s)->>'rows')::bigint, sensor.energy_wh(s)

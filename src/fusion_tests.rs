@@ -1,6 +1,6 @@
 // `#[pg_test]`s of the quality scoring functions.
 
-use crate::tests::sqlstate_of;
+use crate::tests::assert_sqlstate;
 use pgrx::prelude::*;
 
 const FLAT: &str = "array_fill(60::float8, ARRAY[8,8])";
@@ -40,20 +40,12 @@ fn wrong_shapes_name_the_array_and_the_shape() {
         err,
         "22023|histograms must be an 8×8×n array (or 64×n), n ≥ 1 bins, got 8×7×3||"
     );
-    assert_eq!(
-        sqlstate_of(&format!(
+    assert_sqlstate(&format!(
             "SELECT sensor.tof_analysis({FLAT}, ARRAY[1,NULL]::float8[], {FLAT})"
-        ))
-        .as_deref(),
-        Some("22023")
-    );
-    assert_eq!(
-        sqlstate_of(&format!(
+        ), "22023");
+    assert_sqlstate(&format!(
             "SELECT sensor.tof_analysis({FLAT}, {FLAT}, {FLAT}, params => '{{\"nope\": 1}}')"
-        ))
-        .as_deref(),
-        Some("22023")
-    );
+        ), "22023");
 }
 
 #[pg_test]
@@ -83,18 +75,9 @@ fn fusion_without_spectral_is_tof_only_and_null_tof_is_null() {
     let null =
         Spi::get_one::<bool>("SELECT sensor.quality_fusion(NULL, 'A', 0) IS NULL").unwrap();
     assert_eq!(null, Some(true));
-    assert_eq!(
-        sqlstate_of("SELECT sensor.quality_fusion(0.8, 'Z', 0)").as_deref(),
-        Some("22P02")
-    );
-    assert_eq!(
-        sqlstate_of("SELECT sensor.quality_fusion(1.8, 'A', 0)").as_deref(),
-        Some("22023")
-    );
-    assert_eq!(
-        sqlstate_of("SELECT sensor.quality_fusion(0.8, 'A', 0, 0.5)").as_deref(),
-        Some("22023")
-    );
+    assert_sqlstate("SELECT sensor.quality_fusion(0.8, 'Z', 0)", "22P02");
+    assert_sqlstate("SELECT sensor.quality_fusion(1.8, 'A', 0)", "22023");
+    assert_sqlstate("SELECT sensor.quality_fusion(0.8, 'A', 0, 0.5)", "22023");
 }
 
 #[pg_test]

@@ -100,6 +100,12 @@ mod tests {
             .expect("tests.sqlstate_of")
     }
 
+    /// Asserts that running `sql` raises `expected` (a SQLSTATE).
+    #[track_caller]
+    pub fn assert_sqlstate(sql: &str, expected: &str) {
+        assert_eq!(sqlstate_of(sql).as_deref(), Some(expected), "{sql}");
+    }
+
     /// "SQLSTATE|message|detail|hint" of the error `sql` raises ("" if none), in a
     /// subtransaction like [`sqlstate_of`].
     pub fn error_fields_of(sql: &str) -> String {
@@ -196,10 +202,7 @@ mod tests {
     #[pg_test]
     fn a_rust_panic_would_surface_as_xx000() {
         // Documents why we never panic: this is what a user would see.
-        assert_eq!(
-            sqlstate_of("SELECT tests.panic_for_test()").as_deref(),
-            Some("XX000")
-        );
+        assert_sqlstate("SELECT tests.panic_for_test()", "XX000");
     }
 
     #[pg_extern]

@@ -1,6 +1,6 @@
 // `#[pg_test]`s of the downsampling functions.
 
-use crate::tests::{error_of, sqlstate_of};
+use crate::tests::{assert_sqlstate, error_of, sqlstate_of};
 use pgrx::prelude::*;
 
 /// (time as text, value) rows of a query, in its order.
@@ -174,13 +174,9 @@ fn gap_inserts_null_rows_between_distant_neighbours() {
         "SELECT time::text, value FROM sensor.downsample('ds_one', 'ts', 'v', {WINDOW}, 100, 'm4')"
     ));
     assert_eq!(rows.len(), without.len() + 1);
-    assert_eq!(
-        sqlstate_of(&format!(
+    assert_sqlstate(&format!(
             "SELECT * FROM sensor.downsample('ds_one', 'ts', 'v', {WINDOW}, 100, gap => '-1 second')"
-        ))
-        .as_deref(),
-        Some("22023")
-    );
+        ), "22023");
 }
 
 #[pg_test]
@@ -376,18 +372,8 @@ fn downsample_agg_groups_and_matches_the_stream() {
     )
     .unwrap();
     assert_eq!(five, Some(5));
-    assert_eq!(
-        sqlstate_of(
-            "SELECT sensor.downsample_agg(ts, v, '2024-01-01', ts + interval '1 day', 5) FROM ds_one"
-        )
-        .as_deref(),
-        Some("22023")
-    );
-    assert_eq!(
-        sqlstate_of("SELECT sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-02', 2, 'lttb') FROM ds_one")
-            .as_deref(),
-        Some("22023")
-    );
+    assert_sqlstate("SELECT sensor.downsample_agg(ts, v, '2024-01-01', ts + interval '1 day', 5) FROM ds_one", "22023");
+    assert_sqlstate("SELECT sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-02', 2, 'lttb') FROM ds_one", "22023");
     let empty = Spi::get_one::<bool>(
         "SELECT sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-02', 5) IS NULL FROM ds_one WHERE false",
     )
@@ -468,13 +454,7 @@ fn summaries_of_a_materialized_view_zoom_like_raw_rows() {
     assert_eq!(count, want_count);
     assert_eq!(max, want_max);
     // A forged inconsistent summary is refused.
-    assert_eq!(
-        sqlstate_of(
-            "SELECT sensor.downsample_summaries(now(), ROW(now(), 1, now(), 5, now(), 0, now(), 1, 1, 1)::sensor.m4, now() - interval '1 day', now() + interval '1 day', 10)"
-        )
-        .as_deref(),
-        Some("22P02")
-    );
+    assert_sqlstate("SELECT sensor.downsample_summaries(now(), ROW(now(), 1, now(), 5, now(), 0, now(), 1, 1, 1)::sensor.m4, now() - interval '1 day', now() + interval '1 day', 10)", "22P02");
 }
 
 #[pg_test]

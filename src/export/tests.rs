@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::tests::{error_fields_of, sqlstate_of};
+use crate::tests::{assert_sqlstate, error_fields_of, sqlstate_of};
 use pgrx::prelude::*;
 
 fn one(sql: &str) -> String {
@@ -175,7 +175,7 @@ fn export_writes_a_complete_file_atomically() {
     assert_eq!(mode & 0o777, 0o644);
 
     // An existing file is refused, or replaced with overwrite => true.
-    assert_eq!(sqlstate_of(&sql).as_deref(), Some("58P02"));
+    assert_sqlstate(&sql, "58P02");
     let replaced = Spi::get_one::<i64>(&format!(
         "SELECT rows FROM sensor.arrow_export('SELECT 1 AS x', '{}', overwrite => true)",
         path.display()
@@ -196,7 +196,7 @@ fn a_failed_export_leaves_nothing_behind() {
         "SELECT * FROM sensor.arrow_export('SELECT 1 / (i - 25000) AS x FROM generate_series(1, 30000) i', '{}', batch_rows => 10000)",
         path.display()
     );
-    assert_eq!(sqlstate_of(&failing).as_deref(), Some("22012"));
+    assert_sqlstate(&failing, "22012");
     assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
 
     // A failed overwrite keeps the old file as it was.
@@ -374,10 +374,7 @@ fn stream_chunks_concatenate_to_the_stream_file() {
     ))
     .unwrap();
     assert_eq!(first_two, Some(2));
-    assert_eq!(
-        sqlstate_of(&format!("SELECT count(*) FROM ({failing}) AS s(c)")).as_deref(),
-        Some("22012")
-    );
+    assert_sqlstate(&format!("SELECT count(*) FROM ({failing}) AS s(c)"), "22012");
     // An empty result is a schema and the end marker.
     let empty = Spi::get_one::<i64>(
         "SELECT count(*) FROM sensor.arrow_stream('SELECT 1 AS a WHERE false')",

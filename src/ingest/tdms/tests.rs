@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::tests::{error_fields_of, sqlstate_of};
+use crate::tests::{assert_sqlstate, error_fields_of, sqlstate_of};
 use pgrx::prelude::*;
 
 use super::{sample_row, INDEXED_SAMPLES, TIMED_SAMPLES};
@@ -157,27 +157,15 @@ fn read_rejects_bad_filters_and_arguments() {
         error_fields_of(&format!("SELECT * FROM sensor.tdms_read('{small}', 'nope')")),
         format!("42704|group \"nope\" not found in TDMS file \"{small}\"||sensor.tdms_channels(path) lists the groups and channels.")
     );
-    assert_eq!(
-        sqlstate_of(&format!(
+    assert_sqlstate(&format!(
             "SELECT * FROM sensor.tdms_read('{small}', 'aux', 'temp')"
-        ))
-        .as_deref(),
-        Some("42704")
-    );
-    assert_eq!(
-        sqlstate_of(&format!(
+        ), "42704");
+    assert_sqlstate(&format!(
             "SELECT * FROM sensor.tdms_read('{small}', \"offset\" => -1)"
-        ))
-        .as_deref(),
-        Some("22023")
-    );
-    assert_eq!(
-        sqlstate_of(&format!(
+        ), "22023");
+    assert_sqlstate(&format!(
             "SELECT * FROM sensor.tdms_read('{small}', \"limit\" => -1)"
-        ))
-        .as_deref(),
-        Some("22023")
-    );
+        ), "22023");
 }
 
 #[pg_test]
@@ -201,10 +189,7 @@ fn bad_files_have_deliberate_sqlstates() {
     let rtd = fixture("rtd_scale");
     let err = error_fields_of(&format!("SELECT * FROM sensor.tdms_read('{rtd}')"));
     assert_eq!(err, format!("0A000|TDMS file \"{rtd}\" uses an unsupported feature: scale type 'RTD' (NI_Scale[1]) of channel /'g'/'rtd'||"));
-    assert_eq!(
-        sqlstate_of(&format!("SELECT * FROM sensor.load_tdms('{rtd}')")).as_deref(),
-        Some("0A000")
-    );
+    assert_sqlstate(&format!("SELECT * FROM sensor.load_tdms('{rtd}')"), "0A000");
     // tdms_channels still describes the channel and its scaling.
     assert_eq!(
         text(&format!(
@@ -219,19 +204,12 @@ fn bad_files_have_deliberate_sqlstates() {
         error_fields_of(&format!("SELECT * FROM sensor.tdms_channels('{missing}')")),
         format!("58P01|could not open file \"{missing}\": No such file or directory||")
     );
-    assert_eq!(
-        sqlstate_of(&format!("SELECT * FROM sensor.load_tdms('{missing}')")).as_deref(),
-        Some("58P01")
-    );
+    assert_sqlstate(&format!("SELECT * FROM sensor.load_tdms('{missing}')"), "58P01");
     let dir = fixture_dir();
-    assert_eq!(
-        sqlstate_of(&format!(
+    assert_sqlstate(&format!(
             "SELECT * FROM sensor.tdms_read('{}')",
             dir.display()
-        ))
-        .as_deref(),
-        Some("42809")
-    );
+        ), "42809");
 }
 
 #[pg_test]
@@ -337,10 +315,7 @@ fn failed_load_leaves_nothing_behind() {
     // And one that fails on the SPI path (a trigger forces it).
     Spi::run("CREATE FUNCTION pg_temp.keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$").unwrap();
     Spi::run("CREATE TRIGGER keep BEFORE INSERT ON sensor_data.indexed_samples FOR EACH ROW EXECUTE FUNCTION pg_temp.keep()").unwrap();
-    assert_eq!(
-        sqlstate_of(&format!("SELECT * FROM sensor.load_tdms('{overflow}')")).as_deref(),
-        Some("22008")
-    );
+    assert_sqlstate(&format!("SELECT * FROM sensor.load_tdms('{overflow}')"), "22008");
     for table in ["datasets", "channels", "samples", "indexed_samples"] {
         assert_eq!(
             count(&format!("SELECT count(*) FROM sensor_data.{table}")),
@@ -409,10 +384,7 @@ fn direct_path_is_taken_for_plain_tables_only() {
         BulkInsert::direct_path_blocker(&TIMED_SAMPLES).unwrap(),
         None
     );
-    assert_eq!(
-        sqlstate_of("SELECT tests.push_samples_twice()").as_deref(),
-        Some("23505")
-    );
+    assert_sqlstate("SELECT tests.push_samples_twice()", "23505");
     Spi::run("ALTER TABLE sensor_data.samples DROP CONSTRAINT u").unwrap();
     Spi::run("ALTER TABLE sensor_data.samples ADD COLUMN note text DEFAULT 'x'").unwrap();
     assert_eq!(
@@ -524,22 +496,10 @@ fn server_files_need_the_read_privilege_but_uploads_do_not() {
 #[pg_test]
 fn upload_arguments_must_not_be_null() {
     fixture("small");
-    assert_eq!(
-        sqlstate_of("SELECT * FROM sensor.load_tdms_bytes(NULL, 'x')").as_deref(),
-        Some("22023")
-    );
-    assert_eq!(
-        sqlstate_of("SELECT * FROM sensor.load_tdms_bytes('\\x00'::bytea, NULL)").as_deref(),
-        Some("22023")
-    );
-    assert_eq!(
-        sqlstate_of("SELECT * FROM sensor.load_tdms(NULL)").as_deref(),
-        Some("22023")
-    );
-    assert_eq!(
-        sqlstate_of("SELECT * FROM sensor.load_tdms_bytes(''::bytea, 'empty')").as_deref(),
-        Some("22P02")
-    );
+    assert_sqlstate("SELECT * FROM sensor.load_tdms_bytes(NULL, 'x')", "22023");
+    assert_sqlstate("SELECT * FROM sensor.load_tdms_bytes('\\x00'::bytea, NULL)", "22023");
+    assert_sqlstate("SELECT * FROM sensor.load_tdms(NULL)", "22023");
+    assert_sqlstate("SELECT * FROM sensor.load_tdms_bytes(''::bytea, 'empty')", "22P02");
 }
 
 #[pg_test]

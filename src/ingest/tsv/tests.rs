@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::tests::{error_fields_of, sqlstate_of};
+use crate::tests::{assert_sqlstate, error_fields_of, sqlstate_of};
 use pgrx::prelude::*;
 use powerview::synthetic::{write_synthetic_tsv, SyntheticSpec, SyntheticV003};
 
@@ -459,14 +459,10 @@ fn v002_timezone_argument_shifts_times() {
     let path = dir.file("paris.tsv", &small_file(&["03/08/25 03:20:00\t230.0\t1.0"]));
     let report = load_with(&path, "company => 'c', campaign => 'k', timezone => 'Europe/Paris'");
     assert!(report.ends_with("|2025-08-03 01:20:00|2025-08-03 01:20:00"), "{report}");
-    assert_eq!(
-        sqlstate_of(&format!(
+    assert_sqlstate(&format!(
             "SELECT * FROM sensor.load_tsv({}, company => 'c', campaign => 'k', timezone => 'Mars/Olympus')",
             quoted(&path)
-        ))
-        .as_deref(),
-        Some("22023")
-    );
+        ), "22023");
 }
 
 #[pg_test]
@@ -714,14 +710,8 @@ fn tenants_see_only_their_companies_through_the_views() {
         as_role("grafana_c1", "SELECT sensor.grant_company_access('grafana_c1', 'company2')"),
         "42501"
     );
-    assert_eq!(
-        sqlstate_of("SELECT sensor.grant_company_access('no_such_role', 'company1')").as_deref(),
-        Some("42704")
-    );
-    assert_eq!(
-        sqlstate_of("SELECT sensor.grant_company_access('grafana_c1', '')").as_deref(),
-        Some("22023")
-    );
+    assert_sqlstate("SELECT sensor.grant_company_access('no_such_role', 'company1')", "42704");
+    assert_sqlstate("SELECT sensor.grant_company_access('grafana_c1', '')", "22023");
 }
 
 /// The tenant view's filter and the loaders' row policy are evaluated once per query (an

@@ -124,20 +124,10 @@ fn indexes_are_rebuilt_once_into_an_empty_table_only() {
     // Not empty any more: entries go in batch by batch, and the key is still unique.
     assert_eq!(push("2501, 3000", true), "ft");
     assert_eq!(by_index(), "3000|2250750|00:00:01|00:50:00");
-    assert_eq!(
-        crate::tests::sqlstate_of("SELECT tests.bulk_scratch_push(ARRAY[7]::int8[], true)")
-            .as_deref(),
-        Some("23505")
-    );
+    crate::tests::assert_sqlstate("SELECT tests.bulk_scratch_push(ARRAY[7]::int8[], true)", "23505");
     // A duplicate within a deferred load fails at the rebuild.
     Spi::run("TRUNCATE tests.bulk_scratch").unwrap();
-    assert_eq!(
-        crate::tests::sqlstate_of(
-            "SELECT tests.bulk_scratch_push(ARRAY[5, 6, 5]::int8[], true)"
-        )
-        .as_deref(),
-        Some("23505")
-    );
+    crate::tests::assert_sqlstate("SELECT tests.bulk_scratch_push(ARRAY[5, 6, 5]::int8[], true)", "23505");
     // The failed load left pages (of dead rows) behind: not empty.
     assert_eq!(push("1, 3", true), "ft");
     // The option is only an option.
@@ -315,10 +305,7 @@ fn hypertable_rows_go_to_their_chunks_on_the_direct_path() {
         401
     );
     // Each chunk's unique index checks the rows it gets.
-    assert_eq!(
-        crate::tests::sqlstate_of("SELECT tests.bulk_scratch_push(ARRAY[8000, 8000]::int8[], false)").as_deref(),
-        Some("23505")
-    );
+    crate::tests::assert_sqlstate("SELECT tests.bulk_scratch_push(ARRAY[8000, 8000]::int8[], false)", "23505");
     // A continuous aggregate learns of new rows in TimescaleDB's insert path.
     Spi::run(
         "CREATE MATERIALIZED VIEW tests.bulk_scratch_hourly WITH (timescaledb.continuous) AS
