@@ -188,26 +188,24 @@ impl EventSource {
     fn carry_ins(&self) -> SensorResult<HashMap<Option<String>, (i64, String)>> {
         let (from, _) = self.window_literals()?;
         let query = self.last_events_sql(&from, true);
-        Spi::connect(|client| {
-            let mut out = HashMap::new();
-            for row in client.select(&query, None, &[])? {
-                let equipment = row.get::<String>(1)?;
-                let (Some(time), state) =
-                    (row.get::<TimestampWithTimeZone>(2)?, row.get::<String>(3)?)
-                else {
-                    continue;
-                };
-                out.insert(
-                    equipment,
-                    (
-                        i64::from(time),
-                        state.unwrap_or_else(|| ::availability::UNKNOWN.to_string()),
-                    ),
-                );
-            }
-            Ok::<_, pgrx::spi::SpiError>(out)
+        let mut out = HashMap::new();
+        crate::pg::spi::select(&query, &[], None, |row| {
+            let equipment = row.get::<String>(1)?;
+            let (Some(time), state) = (row.get::<TimestampWithTimeZone>(2)?, row.get::<String>(3)?)
+            else {
+                return Ok(());
+            };
+            out.insert(
+                equipment,
+                (
+                    i64::from(time),
+                    state.unwrap_or_else(|| ::availability::UNKNOWN.to_string()),
+                ),
+            );
+            Ok(())
         })
-        .map_err(spi_error)
+        .map_err(spi_error)?;
+        Ok(out)
     }
 }
 

@@ -395,17 +395,16 @@ fn t302_channel(
     company: Option<&str>,
     campaign: Option<&str>,
 ) -> SensorResult<i32> {
-    let ids: Vec<i32> = Spi::connect(|client| {
-        let table = client.select(
-            "SELECT id FROM sensor_data.electrical_channels WHERE channel_id = $1 AND ($2::text IS NULL OR company = $2) AND ($3::text IS NULL OR campaign = $3) ORDER BY id LIMIT 2",
-            None,
-            &[channel_id.into(), company.into(), campaign.into()],
-        )?;
-        table
-            .map(|row| row.get::<i32>(1))
-            .filter_map(Result::transpose)
-            .collect::<Result<Vec<_>, _>>()
-    })
+    let mut ids: Vec<i32> = Vec::new();
+    crate::pg::spi::select(
+        "SELECT id FROM sensor_data.electrical_channels WHERE channel_id = $1 AND ($2::text IS NULL OR company = $2) AND ($3::text IS NULL OR campaign = $3) ORDER BY id LIMIT 2",
+        &[channel_id.into(), company.into(), campaign.into()],
+        None,
+        |row| {
+            ids.extend(row.get::<i32>(1)?);
+            Ok(())
+        },
+    )
     .map_err(spi_error)?;
     match ids.as_slice() {
         [id] => Ok(*id),
@@ -577,17 +576,15 @@ fn read_rows(
     sql: &str,
     args: &[DatumWithOid],
 ) -> SensorResult<Vec<(TimestampWithTimeZone, Option<f64>)>> {
-    Spi::connect(|client| {
-        let table = client.select(sql, None, args)?;
-        let mut out = Vec::with_capacity(table.len());
-        for row in table {
-            if let Some(t) = row.get::<TimestampWithTimeZone>(1)? {
-                out.push((t, row.get::<f64>(2)?));
-            }
+    let mut out = Vec::new();
+    crate::pg::spi::select(sql, args, None, |row| {
+        if let Some(t) = row.get::<TimestampWithTimeZone>(1)? {
+            out.push((t, row.get::<f64>(2)?));
         }
-        Ok::<_, pgrx::spi::Error>(out)
+        Ok(())
     })
-    .map_err(spi_error)
+    .map_err(spi_error)?;
+    Ok(out)
 }
 
 pgrx::extension_sql!(

@@ -118,32 +118,30 @@ fn registered(query: &TierQuery) -> SensorResult<Vec<Tier>> {
         query.value_column.into(),
         query.series_column.into(),
     ];
-    let tiers = Spi::connect(|client| {
-        let rows = client.select(
-            "SELECT (EXTRACT(epoch FROM r.tier) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8, r.rollup::pg_catalog.text,
-                    r.series_column::pg_catalog.text
-             FROM sensor_data.rollup_tiers r
-             WHERE r.relation OPERATOR(pg_catalog.=) $1::pg_catalog.oid
-               AND r.time_column OPERATOR(pg_catalog.=) $2::pg_catalog.name
-               AND r.value_column OPERATOR(pg_catalog.=) $3::pg_catalog.name
-               AND ($4::pg_catalog.name IS NULL OR r.series_column OPERATOR(pg_catalog.=) $4::pg_catalog.name)
-               AND CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) r.rollup
-                                     AND a.attname OPERATOR(pg_catalog.=) 'summary' AND NOT a.attisdropped)
-                        THEN pg_catalog.has_table_privilege(r.rollup, 'SELECT') ELSE false END
-             ORDER BY r.level",
-            None,
-            &args,
-        )?;
-        let mut tiers = Vec::new();
-        for row in rows {
+    let mut tiers = Vec::new();
+    crate::pg::spi::select(
+        "SELECT (EXTRACT(epoch FROM r.tier) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8, r.rollup::pg_catalog.text,
+                r.series_column::pg_catalog.text
+         FROM sensor_data.rollup_tiers r
+         WHERE r.relation OPERATOR(pg_catalog.=) $1::pg_catalog.oid
+           AND r.time_column OPERATOR(pg_catalog.=) $2::pg_catalog.name
+           AND r.value_column OPERATOR(pg_catalog.=) $3::pg_catalog.name
+           AND ($4::pg_catalog.name IS NULL OR r.series_column OPERATOR(pg_catalog.=) $4::pg_catalog.name)
+           AND CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) r.rollup
+                                 AND a.attname OPERATOR(pg_catalog.=) 'summary' AND NOT a.attisdropped)
+                    THEN pg_catalog.has_table_privilege(r.rollup, 'SELECT') ELSE false END
+         ORDER BY r.level",
+        &args,
+        None,
+        |row| {
             if let (Some(width), Some(rollup), Some(series_column)) =
                 (row.get::<i64>(1)?, row.get::<String>(2)?, row.get::<String>(3)?)
             {
                 tiers.push(Tier { width, rollup, series_column });
             }
-        }
-        Ok::<_, pgrx::spi::Error>(tiers)
-    })
+            Ok(())
+        },
+    )
     .map_err(spi_error)?;
     // A filter the tiers cannot answer: raw rows.
     let mut usable = Vec::with_capacity(tiers.len());
