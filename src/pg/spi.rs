@@ -1,9 +1,10 @@
-//! One-row SPI lookups for read paths, run read-only: they see the snapshot of the calling
-//! query, as a STABLE function's queries do. pgrx's `Spi::get_one*` run as updates (they
-//! first assign the transaction an ID) and its `select` runs read-write once the
-//! transaction has written (a command counter increment first); inside a parallel query
-//! both fail ("cannot assign XIDs during a parallel operation", "cannot start commands
-//! during a parallel operation"), and the first spends an XID on a plain SELECT.
+//! SPI queries of read paths. pgrx's `Spi::get_one*` run as updates (they first assign
+//! the transaction an ID) and its `select` runs read-write once the transaction has written
+//! (a command counter increment first); inside a parallel query both fail ("cannot assign
+//! XIDs during a parallel operation", "cannot start commands during a parallel
+//! operation"), and the first spends an XID on a plain SELECT. These never assign an ID,
+//! and run read-only in parallel mode (where this command cannot have written anything) or
+//! while the transaction has written nothing; otherwise read-write, seeing its writes.
 
 use std::ffi::CString;
 
@@ -37,8 +38,17 @@ impl SpiRow<'_> {
     }
 }
 
-/// Runs `query` read-only with `args` as $1, $2, … (at most `limit` rows when given) and
-/// passes each result row to `each`, in order.
+/// Whether a query may run read-only (see the module documentation).
+fn read_only() -> bool {
+    // SAFETY: both only read the backend's transaction state.
+    unsafe {
+        pg_sys::IsInParallelMode()
+            || pg_sys::GetCurrentTransactionIdIfAny() == pg_sys::InvalidTransactionId
+    }
+}
+
+/// Runs `query` with `args` as $1, $2, … (at most `limit` rows when given) and passes each
+/// result row to `each`, in order.
 pub fn select(
     query: &str,
     args: &[DatumWithOid<'_>],
@@ -69,7 +79,7 @@ pub fn select(
                 types.as_mut_ptr(),
                 values.as_mut_ptr(),
                 nulls.as_ptr(),
-                true,
+                read_only(),
                 limit.unwrap_or(0),
             );
             Spi::check_status(rc)?;
