@@ -267,6 +267,18 @@ pub(crate) fn downsample_window(
         sink.finish()?;
         return Ok(());
     }
+    // Exact LTTB of one series: one pass when its rows come in time order.
+    if source.series.is_none() {
+        if let Some(points) = heap_order::exact_in_one_pass(source, request)? {
+            if let Some(points) = points {
+                emit(SeriesPoints {
+                    label: None,
+                    points,
+                })?;
+            }
+            return Ok(());
+        }
+    }
     // Exact LTTB: per-series row counts, then the rows of each series in time order.
     let mut counter = CountSink::default();
     stream_rows(

@@ -1,5 +1,6 @@
-//! Exact LTTB's second pass read in heap order, when the rows of each series come in time
-//! order without an ORDER BY.
+//! Exact LTTB read in heap order, when the rows of each series come in time order without
+//! an ORDER BY: in one pass through a spill for a window without a series column, else as
+//! the second pass after the counts.
 
 use std::collections::HashMap;
 
@@ -8,6 +9,7 @@ use pgrx::prelude::*;
 
 use super::{Axis, Kernel, Label, Request, SeriesResult, Source};
 use crate::error::{SensorError, SensorResult};
+use crate::pg::point_spill::PointSpill;
 use crate::pg::row_groups::{KeyColumn, RowGroups};
 use crate::pg::row_stream::{stream_rows_serial, Row, RowSink};
 
@@ -116,4 +118,73 @@ struct HeapOrderSeries {
     kernel: Kernel,
     /// The latest x so far: a smaller one means the rows are not in time order.
     last_x: i64,
+}
+
+/// Exact LTTB of a window without a series column in one pass: its rows in heap order,
+/// checked to come in time order, kept in `work_mem` and beyond it in a temporary file; the
+/// kernel then reads them back knowing how many there are. Replaces the count pass and the
+/// second read of the table with a write and a read of 16 bytes a point. `None` at the
+/// first row out of time order: the caller then counts and reads the window ordered.
+pub(super) fn exact_in_one_pass(
+    source: &Source,
+    request: &Request,
+) -> SensorResult<Option<Option<Vec<Point>>>> {
+    let mut sink = SpillSink {
+        axis: source.axis,
+        // SAFETY: reading an integer GUC of this backend.
+        points: PointSpill::new(u64::try_from(unsafe { pg_sys::work_mem }).unwrap_or(0) * 1024),
+        last_x: i64::MIN,
+        last_accepted: None,
+        rows: 0,
+        give_up: false,
+    };
+    let streamed = stream_rows_serial(
+        &source.scan_sql(false),
+        &source.all_params(request),
+        3,
+        &mut sink,
+    );
+    if sink.give_up {
+        return Ok(None);
+    }
+    streamed?;
+    #[cfg(any(test, feature = "pg_test"))]
+    HEAP_ORDER_PASSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if sink.rows == 0 {
+        return Ok(Some(None));
+    }
+    let mut kernel = LttbStream::new(sink.points.count(), request.points)?;
+    sink.points.for_each(|p| Ok(kernel.push(p.t, p.v)?))?;
+    Ok(Some(Some(kernel.finish()?)))
+}
+
+/// Keeps the points [`LttbStream`] accepts (finite values, the first of each timestamp)
+/// while the rows come in time order.
+struct SpillSink {
+    axis: Axis,
+    points: PointSpill,
+    last_x: i64,
+    last_accepted: Option<i64>,
+    rows: u64,
+    give_up: bool,
+}
+
+impl RowSink for SpillSink {
+    fn row(&mut self, row: &Row) -> SensorResult<()> {
+        self.rows += 1;
+        let (Some(x), Some(v)) = (row.i64(1), row.f64(2)) else {
+            return Ok(());
+        };
+        if x < self.last_x {
+            self.give_up = true;
+            // Stops the executor: the caller reads the window again, ordered.
+            return Err(SensorError::not_supported("rows out of time order"));
+        }
+        self.last_x = x;
+        if v.is_finite() && self.last_accepted != Some(x) {
+            self.last_accepted = Some(x);
+            self.points.push(Point::new(self.axis.to_kernel(x), v));
+        }
+        Ok(())
+    }
 }

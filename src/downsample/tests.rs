@@ -149,6 +149,13 @@ fn exact_lttb_reads_rows_in_heap_order_when_it_is_time_order() {
         assert_eq!(in_order.len(), if series { 400 } else { 100 });
         assert_eq!(in_order, shuffled, "series {series}");
     }
+    // One series beyond work_mem: its points go through a temporary file, same result.
+    let (in_memory, _) = read("ds_heap", false);
+    Spi::run("SET LOCAL work_mem = '64kB'").unwrap();
+    let (spilled, spilled_passes) = read("ds_heap", false);
+    Spi::run("RESET work_mem").unwrap();
+    assert_eq!(spilled_passes, 1);
+    assert_eq!(spilled, in_memory);
     // The batch kernel on one series agrees.
     let want = points(
         "SELECT '2 ' || time::text, value FROM sensor.downsample_arrays(

@@ -15,6 +15,7 @@ pub mod composite;
 pub mod cursor;
 pub mod float8_array;
 pub mod fmgr;
+pub mod point_spill;
 pub mod privileges;
 pub mod quoting;
 pub mod row_groups;
