@@ -11,6 +11,11 @@ so pairs cancel its drift). Ratios are printed for serial plans
 (max_parallel_workers_per_gather = 0) and with parallel plans allowed (2 workers), with
 JIT off: the same settings on both sides of a ratio.
 
+Per kind of table, at the default work_mem (so exact lttb's points beyond it go through a
+temporary file): the same rows in bench_ds_hyper (a hypertable, 1-day chunks) and
+bench_ds_compressed (the same, compressed) when TimescaleDB is installed; minmax_lttb and
+exact lttb against count(value), serial plans (the goal) and parallel plans allowed.
+
 Memory: the peak anonymous memory (RssAnon: private memory, not shared buffers) of the
 backend while it runs downsample over a 1M-row and a 10M-row window, above what the same
 fresh backend held after a plain scan of that window, median of three backends.
@@ -21,7 +26,7 @@ import sys
 import psycopg
 
 from backend_memory import peak_memory
-from paired_timing import timed
+from paired_timing import ROW_AT_A_TIME, paired, timed
 
 ROWS = 10_000_000
 SPACING = "259200 microseconds"  # 10M rows = 30 days
@@ -104,6 +109,52 @@ def timings(conn, rounds, parallel):
     return best, median(wall), median(cpu)
 
 
+def timescaledb(conn):
+    return conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb')").fetchone()[0]
+
+
+def copy_as_hypertable(conn, name, compressed):
+    """`name`: bench_ds's rows in a hypertable of 1-day chunks, compressed or not."""
+    have = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
+    if have and conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == ROWS:
+        print(f"reusing {name}", file=sys.stderr)
+        return
+    print(f"generating {name}...", file=sys.stderr)
+    conn.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
+    conn.execute(f"CREATE TABLE {name} (ts timestamptz NOT NULL, v float8)")
+    conn.execute(f"SELECT create_hypertable('{name}', 'ts', chunk_time_interval => interval '1 day')")
+    conn.execute(f"INSERT INTO {name} SELECT * FROM bench_ds ORDER BY ts")
+    if compressed:
+        conn.execute(f"ALTER TABLE {name} SET (timescaledb.compress, timescaledb.compress_orderby = 'ts')")
+        conn.execute(f"SELECT compress_chunk(c) FROM show_chunks('{name}') c")
+    conn.execute(f"VACUUM ANALYZE {name}")
+
+
+def per_table_kind(conn, rounds):
+    """minmax_lttb and exact lttb / count(value) on each kind of table, default work_mem."""
+    conn.execute("RESET work_mem")
+    tables = [("bench_ds", "plain", ())]
+    if timescaledb(conn):
+        copy_as_hypertable(conn, "bench_ds_hyper", False)
+        copy_as_hypertable(conn, "bench_ds_compressed", True)
+        tables += [("bench_ds_hyper", "hypertable", ()), ("bench_ds_compressed", "compressed", ()),
+                   ("bench_ds_compressed", "compressed, row at a time", ROW_AT_A_TIME)]
+    else:
+        print("SKIP: TimescaleDB is not installed: hypertable and compressed variants skipped")
+    print(f"\nper kind of table, default work_mem ({conn.execute('SHOW work_mem').fetchone()[0]}), "
+          "ratio to count(value) (median of pairs):")
+    for table, kind, settings in tables:
+        base = f"SELECT count(v) FROM {table} WHERE ts >= %(f)s AND ts < %(t)s"
+        for method, target in (("minmax_lttb", "<= 1.25"), ("lttb", "<= 1.8 serial")):
+            ours = f"SELECT count(*) FROM sensor.downsample('{table}', 'ts', 'v', %(f)s, %(t)s, %(n)s, '{method}')"
+            for parallel in (False, True):
+                (b, o), wall, _, rows = paired(conn, base, ours, rounds, parallel, PARAMS, settings)
+                assert rows and rows[0][0] > 0, rows
+                plans = "parallel (2 workers)" if parallel else "serial"
+                print(f"  {kind:<26} {plans:<21} {method:<12} count(value) {b * 1e3:8.1f} ms   "
+                      f"downsample {o * 1e3:8.1f} ms   ratio {wall:.3f}   ({target})")
+
+
 def peak_memory_kb(method, to, points):
     """Peak RssAnon increase of a fresh backend while it downsamples [FROM, to), above what
     the same backend holds after a plain scan of that window (PostgreSQL's own scan keeps
@@ -152,6 +203,7 @@ def main():
                 print(f"  {name + ' / count(value)':<38} {median[name]:6.3f}  {cpu_text}   ({target})")
             speedup = best["downsample minmax_lttb"] / best["summaries minmax_lttb"]
             print(f"  30 days from 1-minute summaries: {speedup:.1f}x faster than from raw rows  (target >= 20)")
+        per_table_kind(conn, rounds)
     print("\nmemory of the function (peak backend RssAnon above a plain scan of the window; median of 3):")
     for points in (POINTS, 100_000):
         for method in ("minmax_lttb", "lttb"):
