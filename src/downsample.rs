@@ -11,9 +11,10 @@
 //! scan (index, bitmap, sequential, parallel). With a series column the rows come
 //! `ORDER BY series, time`, which a `(series, time)` index serves without a sort, and
 //! each series' kernel finishes when the next series starts. Exact `lttb` needs the
-//! point count first: a `count(*)` query (index-only when an index covers the time
-//! column), then the ordered stream (a second stream only for series whose rows hold
-//! NULL or non-finite values or repeated timestamps, which the count cannot see).
+//! point count first: without a series column one pass in heap order through a spill
+//! ([`heap_order`]), else (or when rows come out of time order) a `count(*)` query, then
+//! the ordered stream (a second stream only for series whose rows hold NULL or non-finite
+//! values or repeated timestamps, which the count cannot see).
 //!
 //! Kernel time is Unix microseconds (what other tools use), converted from PostgreSQL's
 //! microseconds since 2000 on the way in and back on the way out.
