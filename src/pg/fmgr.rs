@@ -2,7 +2,7 @@
 //! arguments straight from `fcinfo` costs a fraction of a `#[pg_extern]` wrapper's
 //! conversions (energy_agg went from 1.53× to 1.19× `sum(value)` that way). Each such
 //! function is `#[pg_guard] unsafe extern "C-unwind" fn(FunctionCallInfo) -> Datum` with a
-//! [`finfo_v1!`] record ([`v1_function!`] writes both), and its `CREATE FUNCTION` written by
+//! [`crate::finfo_v1!`] record ([`crate::v1_function!`] writes both), and its `CREATE FUNCTION` written by
 //! hand.
 
 use pgrx::{pg_sys, Internal};
