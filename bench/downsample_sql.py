@@ -27,6 +27,7 @@ import psycopg
 
 from backend_memory import peak_memory
 from paired_timing import ROW_AT_A_TIME, paired, timed
+from power_tables import timescaledb
 
 ROWS = 10_000_000
 SPACING = "259200 microseconds"  # 10M rows = 30 days
@@ -107,10 +108,6 @@ def timings(conn, rounds, parallel):
         return {name: sorted(r)[len(r) // 2] for name, r in values.items()}
 
     return best, median(wall), median(cpu)
-
-
-def timescaledb(conn):
-    return conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb')").fetchone()[0]
 
 
 def copy_as_hypertable(conn, name, compressed):

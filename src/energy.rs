@@ -171,13 +171,7 @@ fn summary(bytes: &[u8]) -> SensorResult<Option<Summary>> {
 
 macro_rules! accessor {
     ($name:ident, $sql:literal, $ret:ty, |$s:ident| $body:expr) => {
-        #[pg_extern(immutable, parallel_safe, strict, sql = $sql)]
-        fn $name(state: &[u8]) -> SqlResult<Option<$ret>> {
-            let Some($s) = summary(state)? else {
-                return Ok(None);
-            };
-            Ok($body)
-        }
+        aggregate::state_accessor!($name, $sql, $ret, summary, |$s| $body);
     };
 }
 

@@ -9,16 +9,18 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 
 use super::summary;
-use crate::error::SqlResult;
+use crate::error::{SensorResult, SqlResult};
+use crate::pg::aggregate;
 use crate::pg::time;
+
+/// A state always has figures (an empty window too).
+fn figures(state: &[u8]) -> SensorResult<Option<::availability::Summary>> {
+    summary(state).map(Some)
+}
 
 macro_rules! accessor {
     ($name:ident, $sql:literal, $ret:ty, |$s:ident| $body:expr) => {
-        #[pg_extern(immutable, parallel_safe, strict, sql = $sql)]
-        fn $name(state: &[u8]) -> SqlResult<Option<$ret>> {
-            let $s = summary(state)?;
-            Ok($body)
-        }
+        aggregate::state_accessor!($name, $sql, $ret, figures, |$s| $body);
     };
 }
 

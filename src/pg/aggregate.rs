@@ -249,3 +249,19 @@ pub fn rollup_step<T: BytesState>(
         None => put(internal, fcinfo, incoming),
     }
 }
+
+/// An accessor of a stored state (a domain over bytea): `$summary(state)` reads the state's
+/// figures (`None`: no rows, a NULL result), `|$s| $body` picks one. Its SQL is given (to
+/// name the domain); the function is immutable, strict and parallel safe.
+macro_rules! state_accessor {
+    ($name:ident, $sql:literal, $ret:ty, $summary:expr, |$s:ident| $body:expr) => {
+        #[pgrx::pg_extern(immutable, parallel_safe, strict, sql = $sql)]
+        fn $name(state: &[u8]) -> $crate::error::SqlResult<Option<$ret>> {
+            let Some($s) = $summary(state)? else {
+                return Ok(None);
+            };
+            Ok($body)
+        }
+    };
+}
+pub(crate) use state_accessor;
