@@ -26,9 +26,9 @@ mod heap_order;
 mod tiers;
 
 pub(crate) use filter::{check_filter, filter_mentions_only};
-use heap_order::exact_in_heap_order;
 #[cfg(any(test, feature = "pg_test"))]
 pub(crate) use heap_order::HEAP_ORDER_PASSES;
+use heap_order::{exact_in_heap_order, OnePass};
 
 use std::collections::{HashMap, HashSet};
 
@@ -270,14 +270,15 @@ pub(crate) fn downsample_window(
     }
     // Exact LTTB of one series: one pass when its rows come in time order.
     if source.series.is_none() {
-        if let Some(points) = heap_order::exact_in_one_pass(source, request)? {
-            if let Some(points) = points {
-                emit(SeriesPoints {
+        match heap_order::exact_in_one_pass(source, request)? {
+            OnePass::Points(points) => {
+                return emit(SeriesPoints {
                     label: None,
                     points,
-                })?;
+                })
             }
-            return Ok(());
+            OnePass::NoRows => return Ok(()),
+            OnePass::OutOfOrder => {}
         }
     }
     // Exact LTTB: per-series row counts, then the rows of each series in time order.

@@ -123,12 +123,8 @@ struct HeapOrderSeries {
 /// Exact LTTB of a window without a series column in one pass: its rows in heap order,
 /// checked to come in time order, kept in `work_mem` and beyond it in a temporary file; the
 /// kernel then reads them back knowing how many there are. Replaces the count pass and the
-/// second read of the table with a write and a read of 16 bytes a point. `None` at the
-/// first row out of time order: the caller then counts and reads the window ordered.
-pub(super) fn exact_in_one_pass(
-    source: &Source,
-    request: &Request,
-) -> SensorResult<Option<Option<Vec<Point>>>> {
+/// second read of the table with a write and a read of 16 bytes a point.
+pub(super) fn exact_in_one_pass(source: &Source, request: &Request) -> SensorResult<OnePass> {
     let mut sink = SpillSink {
         axis: source.axis,
         // SAFETY: reading an integer GUC of this backend.
@@ -145,17 +141,26 @@ pub(super) fn exact_in_one_pass(
         &mut sink,
     );
     if sink.give_up {
-        return Ok(None);
+        return Ok(OnePass::OutOfOrder);
     }
     streamed?;
     #[cfg(any(test, feature = "pg_test"))]
     HEAP_ORDER_PASSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if sink.rows == 0 {
-        return Ok(Some(None));
+        return Ok(OnePass::NoRows);
     }
     let mut kernel = LttbStream::new(sink.points.count(), request.points)?;
     sink.points.for_each(|p| Ok(kernel.push(p.t, p.v)?))?;
-    Ok(Some(Some(kernel.finish()?)))
+    Ok(OnePass::Points(kernel.finish()?))
+}
+
+/// What [`exact_in_one_pass`] found.
+pub(super) enum OnePass {
+    /// A row came out of time order: the caller counts and reads the window ordered.
+    OutOfOrder,
+    /// The window holds no row (no series to return).
+    NoRows,
+    Points(Vec<Point>),
 }
 
 /// Keeps the points [`LttbStream`] accepts (finite values, the first of each timestamp)
