@@ -1,0 +1,123 @@
+//! The partial states the parallel support functions send between processes, pinned:
+//! `tests/frozen/v1/*.hex` were written by format version 1 of each state, with the points
+//! they finish to in `*.txt`. While version 1 is current, today's encoder must write
+//! exactly these bytes. `DOWNSAMPLE_WRITE_FROZEN=1` writes missing files (never overwrites:
+//! a changed encoder is a new version).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use downsample::{
+    M4Summary, Method, MethodBuckets, Point, SummaryBins, M4_SUMMARY_FORMAT_VERSION,
+    METHOD_BUCKETS_FORMAT_VERSION, SUMMARY_BINS_FORMAT_VERSION,
+};
+
+const S: i64 = 1_000_000;
+const DAY: i64 = 1_700_000_000 * S;
+
+/// A wave with a spike, one row a minute for a day.
+fn rows() -> Vec<(i64, f64)> {
+    (0..1440)
+        .map(|i| {
+            let spike = if i == 700 { 50.0 } else { 0.0 };
+            (DAY + i * 60 * S, (i as f64 / 90.0).sin() * 10.0 + spike)
+        })
+        .collect()
+}
+
+fn render(points: &[Point]) -> String {
+    let mut out = String::new();
+    for p in points {
+        let _ = writeln!(out, "{} {:?}", p.t, p.v);
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n"
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    let t = text.trim();
+    (0..t.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&t[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Checks one case: the frozen bytes decode to the frozen points, and today's encoder
+/// writes the frozen bytes while the version is 1.
+fn check(name: &str, bytes: Vec<u8>, version: u8, decode: impl Fn(&[u8]) -> Vec<Point>) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/frozen/v1");
+    let (hex_path, txt_path) = (
+        dir.join(format!("{name}.hex")),
+        dir.join(format!("{name}.txt")),
+    );
+    if std::env::var_os("DOWNSAMPLE_WRITE_FROZEN").is_some() && !hex_path.exists() {
+        std::fs::write(&hex_path, hex(&bytes)).unwrap();
+        std::fs::write(&txt_path, render(&decode(&bytes))).unwrap();
+    }
+    let frozen = unhex(&std::fs::read_to_string(&hex_path).unwrap());
+    assert_eq!(
+        render(&decode(&frozen)),
+        std::fs::read_to_string(&txt_path).unwrap(),
+        "{name}"
+    );
+    if version == 1 {
+        assert_eq!(hex(&bytes), hex(&frozen), "{name}: the v1 encoder changed");
+    }
+}
+
+#[test]
+fn version_1_partial_states_decode_to_their_points_and_today_writes_them_byte_for_byte() {
+    let (from, to) = (DAY, DAY + 86_400 * S);
+    for method in [Method::MinMaxLttb, Method::M4, Method::Avg] {
+        let mut state = MethodBuckets::new(from, to, 24, method).unwrap();
+        for (t, v) in rows() {
+            state.buckets.push(t, v);
+        }
+        check(
+            &format!("method_buckets_{}", method.name()),
+            state.to_bytes(),
+            METHOD_BUCKETS_FORMAT_VERSION,
+            |b| {
+                let s = MethodBuckets::from_bytes(b).unwrap();
+                s.buckets.finish(s.method).unwrap()
+            },
+        );
+    }
+    // Hourly summaries merged into 6 points.
+    let mut bins = SummaryBins::new(from, to, 6, Method::MinMaxLttb).unwrap();
+    for hour in rows().chunks(60) {
+        let mut summary = M4Summary::new(hour[0].0, hour[0].1).unwrap();
+        for &(t, v) in &hour[1..] {
+            summary.push(t, v);
+        }
+        bins.push(hour[0].0, &summary);
+    }
+    check(
+        "summary_bins",
+        bins.to_bytes(),
+        SUMMARY_BINS_FORMAT_VERSION,
+        |b| SummaryBins::from_bytes(b).unwrap().finish().unwrap(),
+    );
+    let mut summary = M4Summary::new(DAY, 1.5).unwrap();
+    for (t, v) in rows() {
+        summary.push(t, v);
+    }
+    check(
+        "m4_summary",
+        summary.to_bytes(),
+        M4_SUMMARY_FORMAT_VERSION,
+        |b| {
+            let s = M4Summary::from_bytes(b).unwrap();
+            vec![
+                s.first,
+                s.min,
+                s.max,
+                s.last,
+                Point::new(s.count as i64, s.sum),
+            ]
+        },
+    );
+}
