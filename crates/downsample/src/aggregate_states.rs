@@ -18,7 +18,7 @@ pub const METHOD_BUCKETS_FORMAT_VERSION: u8 = 1;
 /// Format version of [`SummaryBins`] bytes.
 pub const SUMMARY_BINS_FORMAT_VERSION: u8 = 1;
 
-fn method_index(method: Method) -> u8 {
+pub(crate) fn method_index(method: Method) -> u8 {
     Method::ALL
         .iter()
         .position(|&m| m == method)
@@ -26,7 +26,7 @@ fn method_index(method: Method) -> u8 {
         .unwrap_or(0)
 }
 
-fn method_at(index: u8) -> Result<Method> {
+pub(crate) fn method_at(index: u8) -> Result<Method> {
     Method::ALL
         .get(usize::from(index))
         .copied()

@@ -32,6 +32,7 @@ mod kernels;
 mod lttb;
 mod lttb_stream;
 mod series;
+mod series_buckets;
 mod summary;
 mod wire;
 
@@ -46,4 +47,5 @@ pub use bucketed::{
 pub use error::{DownsampleError, Result};
 pub use lttb_stream::{LttbStream, MAX_EXACT_TIME};
 pub use series::{clean_series, DownsampleOptions, Method, Point, DEFAULT_RATIO, MAX_RATIO};
+pub use series_buckets::{SeriesBuckets, SeriesKey, SERIES_BUCKETS_FORMAT_VERSION};
 pub use summary::{M4Summary, M4_SUMMARY_FORMAT_VERSION};

@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use downsample::{
-    M4Summary, Method, MethodBuckets, Point, SummaryBins, M4_SUMMARY_FORMAT_VERSION,
-    METHOD_BUCKETS_FORMAT_VERSION, SUMMARY_BINS_FORMAT_VERSION,
+    M4Summary, Method, MethodBuckets, Point, SeriesBuckets, SummaryBins, M4_SUMMARY_FORMAT_VERSION,
+    METHOD_BUCKETS_FORMAT_VERSION, SERIES_BUCKETS_FORMAT_VERSION, SUMMARY_BINS_FORMAT_VERSION,
 };
 
 const S: i64 = 1_000_000;
@@ -100,6 +100,37 @@ fn version_1_partial_states_decode_to_their_points_and_today_writes_them_byte_fo
         bins.to_bytes(),
         SUMMARY_BINS_FORMAT_VERSION,
         |b| SummaryBins::from_bytes(b).unwrap().finish().unwrap(),
+    );
+    // Two integer series and a NULL one; then text keys.
+    let mut series = SeriesBuckets::new(from, to, 12, Method::MinMaxLttb).unwrap();
+    for (i, (t, v)) in rows().into_iter().enumerate() {
+        let key = [Some(7), Some(-3), None][i % 3];
+        series.push_int(key, t, v).unwrap();
+    }
+    let flatten = |b: &[u8]| -> Vec<Point> {
+        let s = SeriesBuckets::from_bytes(b).unwrap();
+        s.finish()
+            .unwrap()
+            .into_iter()
+            .flat_map(|(_, points)| points)
+            .collect()
+    };
+    check(
+        "series_buckets_int",
+        series.to_bytes(),
+        SERIES_BUCKETS_FORMAT_VERSION,
+        flatten,
+    );
+    let mut series = SeriesBuckets::new(from, to, 6, Method::M4).unwrap();
+    for (i, (t, v)) in rows().into_iter().enumerate() {
+        let key: &[u8] = if i % 2 == 0 { b"U1" } else { b"Ch2" };
+        series.push_text(Some(key), t, v).unwrap();
+    }
+    check(
+        "series_buckets_text",
+        series.to_bytes(),
+        SERIES_BUCKETS_FORMAT_VERSION,
+        flatten,
     );
     let mut summary = M4Summary::new(DAY, 1.5).unwrap();
     for (t, v) in rows() {

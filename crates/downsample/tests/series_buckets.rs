@@ -1,0 +1,124 @@
+//! SeriesBuckets: per-series results equal one MethodBuckets per series, and partial states
+//! of any split of the rows, through their bytes, merge to the whole.
+
+use downsample::{Method, MethodBuckets, SeriesBuckets, SeriesKey};
+use proptest::prelude::*;
+
+const FROM: i64 = 0;
+const TO: i64 = 10_000;
+
+fn rows_strategy() -> impl Strategy<Value = Vec<(Option<i64>, i64, f64)>> {
+    prop::collection::vec(
+        (
+            prop::option::weighted(0.9, 0i64..4),
+            FROM..TO,
+            -100.0f64..100.0,
+        ),
+        0..300,
+    )
+}
+
+fn method_strategy() -> impl Strategy<Value = Method> {
+    prop::sample::select(vec![
+        Method::MinMaxLttb,
+        Method::M4,
+        Method::MinMax,
+        Method::Uniform,
+        Method::Avg,
+    ])
+}
+
+fn build(rows: &[(Option<i64>, i64, f64)], method: Method, points: usize) -> SeriesBuckets {
+    let mut s = SeriesBuckets::new(FROM, TO, points, method).unwrap();
+    for &(k, t, v) in rows {
+        s.push_int(k, t, v).unwrap();
+    }
+    s
+}
+
+proptest! {
+    #[test]
+    fn each_series_is_its_own_method_buckets(rows in rows_strategy(), method in method_strategy(), points in 4usize..40) {
+        let got = build(&rows, method, points).finish().unwrap();
+        let mut keys: Vec<Option<i64>> = rows.iter().map(|r| r.0).collect();
+        keys.sort_by_key(|k| (k.is_none(), *k));
+        keys.dedup();
+        prop_assert_eq!(got.len(), keys.len());
+        for ((key, points_got), k) in got.iter().zip(&keys) {
+            prop_assert_eq!(key, &k.map_or(SeriesKey::Null, SeriesKey::Int));
+            let mut one = MethodBuckets::new(FROM, TO, points, method).unwrap();
+            for &(_, t, v) in rows.iter().filter(|r| r.0 == *k) {
+                one.buckets.push(t, v);
+            }
+            prop_assert_eq!(points_got, &one.buckets.finish(method).unwrap());
+        }
+    }
+
+    #[test]
+    fn partial_states_through_their_bytes_merge_to_the_whole(
+        rows in rows_strategy(),
+        method in prop::sample::select(vec![Method::MinMaxLttb, Method::M4, Method::MinMax, Method::Uniform]),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+    ) {
+        let whole = build(&rows, method, 12);
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c.index(rows.len() + 1)).collect();
+        bounds.push(0);
+        bounds.push(rows.len());
+        bounds.sort_unstable();
+        let mut merged: Option<SeriesBuckets> = None;
+        for w in bounds.windows(2) {
+            let part = build(&rows[w[0]..w[1]], method, 12);
+            let part = SeriesBuckets::from_bytes(&part.to_bytes()).unwrap();
+            match merged.as_mut() {
+                None => merged = Some(part),
+                Some(m) => m.merge(&part).unwrap(),
+            }
+        }
+        prop_assert_eq!(merged.unwrap().finish().unwrap(), whole.finish().unwrap());
+    }
+}
+
+#[test]
+fn text_keys_and_nulls_come_in_key_order() {
+    let mut s = SeriesBuckets::new(FROM, TO, 4, Method::M4).unwrap();
+    for (k, t) in [
+        (Some(&b"b"[..]), 1),
+        (None, 2),
+        (Some(&b"a"[..]), 3),
+        (Some(&b"b"[..]), 4),
+    ] {
+        s.push_text(k, t, 1.0).unwrap();
+    }
+    let keys: Vec<SeriesKey> = s.finish().unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        keys,
+        [
+            SeriesKey::Text(b"a".to_vec()),
+            SeriesKey::Text(b"b".to_vec()),
+            SeriesKey::Null
+        ]
+    );
+    let back = SeriesBuckets::from_bytes(&s.to_bytes()).unwrap();
+    assert_eq!(back.finish().unwrap(), s.finish().unwrap());
+}
+
+#[test]
+fn bad_bytes_and_other_windows_are_errors() {
+    let s = build(&[(Some(1), 5, 1.0)], Method::M4, 8);
+    let bytes = s.to_bytes();
+    for cut in 0..bytes.len() {
+        assert!(
+            SeriesBuckets::from_bytes(&bytes[..cut]).is_err(),
+            "cut {cut}"
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(SeriesBuckets::from_bytes(&longer).is_err());
+    let mut v2 = bytes;
+    v2[0] = 2;
+    assert!(SeriesBuckets::from_bytes(&v2).is_err());
+    let mut a = build(&[], Method::M4, 8);
+    assert!(a.merge(&build(&[], Method::M4, 9)).is_err());
+    assert!(a.merge(&build(&[], Method::MinMax, 8)).is_err());
+}
