@@ -23,12 +23,14 @@ mod aggregates;
 mod channels;
 mod filter;
 mod heap_order;
+mod parallel_series;
 mod tiers;
 
 pub(crate) use filter::{check_filter, filter_mentions_only};
 #[cfg(any(test, feature = "pg_test"))]
 pub(crate) use heap_order::HEAP_ORDER_PASSES;
 use heap_order::{exact_in_heap_order, OnePass};
+use parallel_series::ParallelSeries;
 
 use std::collections::{HashMap, HashSet};
 
@@ -252,6 +254,11 @@ pub(crate) fn downsample_window(
 ) -> SensorResult<()> {
     if request.method != Method::Lttb {
         if let Some(series) = &source.series {
+            if let ParallelSeries::Done =
+                parallel_series::parallel_series_window(source, series, request, emit)?
+            {
+                return Ok(());
+            }
             if grouped_window(source, series, request, emit)? {
                 return Ok(());
             }

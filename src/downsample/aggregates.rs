@@ -16,7 +16,9 @@
 
 use std::num::NonZeroUsize;
 
-use ::downsample::{M4Summary, Method, MethodBuckets, Point, SummaryBins};
+use ::downsample::{
+    bins_for, M4Summary, Method, MethodBuckets, Point, SeriesBuckets, SummaryBins, DEFAULT_RATIO,
+};
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
 use pgrx::{AllocatedByRust, Internal};
@@ -50,11 +52,15 @@ trait RangeBins: Clone + Sized + 'static {
     /// from, to and the number of points.
     fn window(&self) -> (i64, i64, usize);
     fn method(&self) -> Method;
-    fn push(&mut self, input: Self::Input);
+    fn push(&mut self, input: Self::Input) -> SensorResult<()>;
     fn merge(&mut self, other: &Self) -> SensorResult<()>;
-    fn finish(&self) -> SensorResult<Vec<Point>>;
     fn to_bytes(&self) -> Vec<u8>;
     fn from_bytes(bytes: &[u8]) -> SensorResult<Self>;
+}
+
+/// Bins that finish as one series' points (a `sensor.timevector`).
+trait SeriesPointsBins: RangeBins {
+    fn finish(&self) -> SensorResult<Vec<Point>>;
 }
 
 impl RangeBins for MethodBuckets {
@@ -72,21 +78,25 @@ impl RangeBins for MethodBuckets {
     fn method(&self) -> Method {
         self.method
     }
-    fn push(&mut self, (t, v): (i64, f64)) {
+    fn push(&mut self, (t, v): (i64, f64)) -> SensorResult<()> {
         self.buckets.push(t, v);
+        Ok(())
     }
     fn merge(&mut self, other: &Self) -> SensorResult<()> {
         MethodBuckets::merge(self, other)
             .map_err(|_| mismatch("method, \"from\", \"to\" and points"))
-    }
-    fn finish(&self) -> SensorResult<Vec<Point>> {
-        Ok(self.buckets.finish(self.method)?)
     }
     fn to_bytes(&self) -> Vec<u8> {
         MethodBuckets::to_bytes(self)
     }
     fn from_bytes(bytes: &[u8]) -> SensorResult<Self> {
         Ok(MethodBuckets::from_bytes(bytes)?)
+    }
+}
+
+impl SeriesPointsBins for MethodBuckets {
+    fn finish(&self) -> SensorResult<Vec<Point>> {
+        Ok(self.buckets.finish(self.method)?)
     }
 }
 
@@ -101,20 +111,24 @@ impl RangeBins for SummaryBins {
     fn method(&self) -> Method {
         SummaryBins::method(self)
     }
-    fn push(&mut self, (start, summary): (i64, M4Summary)) {
+    fn push(&mut self, (start, summary): (i64, M4Summary)) -> SensorResult<()> {
         SummaryBins::push(self, start, &summary);
+        Ok(())
     }
     fn merge(&mut self, other: &Self) -> SensorResult<()> {
         Ok(SummaryBins::merge(self, other)?)
-    }
-    fn finish(&self) -> SensorResult<Vec<Point>> {
-        Ok(SummaryBins::finish(self)?)
     }
     fn to_bytes(&self) -> Vec<u8> {
         SummaryBins::to_bytes(self)
     }
     fn from_bytes(bytes: &[u8]) -> SensorResult<Self> {
         Ok(SummaryBins::from_bytes(bytes)?)
+    }
+}
+
+impl SeriesPointsBins for SummaryBins {
+    fn finish(&self) -> SensorResult<Vec<Point>> {
+        Ok(SummaryBins::finish(self)?)
     }
 }
 
@@ -191,12 +205,12 @@ fn range_step<S: RangeBins>(
     let (from, to, points) = s.state.window();
     row.check(from, to, points)?;
     s.same_method(row.method)?;
-    s.state.push(input);
+    s.state.push(input)?;
     Ok(internal)
 }
 
 /// A range aggregate's final function: its points as a `sensor.timevector`.
-fn range_final<S: RangeBins>(internal: &Internal) -> SensorResult<Option<Composite>> {
+fn range_final<S: SeriesPointsBins>(internal: &Internal) -> SensorResult<Option<Composite>> {
     let Some(s) = aggregate::get::<WithMethodText<S>>(internal)? else {
         return Ok(None);
     };
@@ -516,6 +530,157 @@ aggregate::parallel_support_functions! {
     downsample_summaries_combine, downsample_summaries_serialize(state), downsample_summaries_deserialize(bytes, _state)
 }
 
+// ---------------------------------------------------------------------------------------
+// downsample_series_agg: sensor.downsample with an integer series column, in parallel
+
+/// Per-series buckets within `work_mem`: beyond it the state stops taking rows and says so,
+/// and `sensor.downsample` reads the window series by series instead.
+#[derive(Clone)]
+pub(super) struct BoundedSeries {
+    pub buckets: SeriesBuckets,
+    /// Series the state may hold.
+    budget: usize,
+    pub over_budget: bool,
+}
+
+impl BoundedSeries {
+    /// Series that fit in `work_mem`, each counted with all its bins filled.
+    fn budget(points: usize, method: Method) -> usize {
+        let bins = usize::try_from(bins_for(method, points, DEFAULT_RATIO).unwrap_or(u64::MAX))
+            .unwrap_or(usize::MAX);
+        let per_series = bins
+            .saturating_mul(std::mem::size_of::<M4Summary>() + 48)
+            .saturating_add(points.saturating_mul(std::mem::size_of::<Point>()))
+            .saturating_add(256);
+        // SAFETY: reading an integer GUC of this backend.
+        let work_mem = usize::try_from(unsafe { pg_sys::work_mem }).unwrap_or(0) * 1024;
+        (work_mem / per_series.max(1)).max(1)
+    }
+
+    fn check_budget(&mut self) -> SensorResult<()> {
+        if self.buckets.series_count() > self.budget {
+            self.over_budget = true;
+            let (from, to, points, method) = self.buckets.window();
+            self.buckets = SeriesBuckets::new(from, to, points, method)?;
+        }
+        Ok(())
+    }
+}
+
+impl RangeBins for BoundedSeries {
+    /// (series, time, value).
+    type Input = (Option<i64>, i64, f64);
+    fn new(from: i64, to: i64, points: usize, method: Method) -> SensorResult<Self> {
+        Ok(BoundedSeries {
+            buckets: SeriesBuckets::new(from, to, points, method)?,
+            budget: BoundedSeries::budget(points, method),
+            over_budget: false,
+        })
+    }
+    fn window(&self) -> (i64, i64, usize) {
+        let (from, to, points, _) = self.buckets.window();
+        (from, to, points)
+    }
+    fn method(&self) -> Method {
+        self.buckets.window().3
+    }
+    fn push(&mut self, (series, t, v): (Option<i64>, i64, f64)) -> SensorResult<()> {
+        if self.over_budget {
+            return Ok(());
+        }
+        self.buckets.push_int(series, t, v)?;
+        self.check_budget()
+    }
+    fn merge(&mut self, other: &Self) -> SensorResult<()> {
+        self.over_budget |= other.over_budget;
+        if !self.over_budget {
+            self.buckets
+                .merge(&other.buckets)
+                .map_err(|_| mismatch("method, \"from\", \"to\" and points"))?;
+        }
+        self.check_budget()
+    }
+    /// `u8` 1 when over work_mem (no series then), else 0; then [`SeriesBuckets`] bytes.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![u8::from(self.over_budget)];
+        out.extend_from_slice(&self.buckets.to_bytes());
+        out
+    }
+    fn from_bytes(bytes: &[u8]) -> SensorResult<Self> {
+        let (&flag, rest) = bytes
+            .split_first()
+            .ok_or_else(|| SensorError::invalid_input("empty series state"))?;
+        if flag > 1 {
+            return Err(SensorError::invalid_input("bad series state"));
+        }
+        let buckets = SeriesBuckets::from_bytes(rest)?;
+        let (_, _, points, method) = buckets.window();
+        Ok(BoundedSeries {
+            buckets,
+            budget: BoundedSeries::budget(points, method),
+            over_budget: flag == 1,
+        })
+    }
+}
+
+impl BoundedSeries {
+    /// The final value of `sensor.downsample_series_agg` read back.
+    pub(super) fn decode(bytes: &[u8]) -> SensorResult<Self> {
+        <BoundedSeries as RangeBins>::from_bytes(bytes)
+    }
+}
+
+type SeriesAggState = WithMethodText<BoundedSeries>;
+
+crate::v1_function!(
+    /// Transition function of `sensor.downsample_series_agg`, once per row: `(state, series
+    /// bigint, time, value, "from", "to", points, method)`.
+    downsample_series_trans,
+    pg_finfo_downsample_series_trans,
+    |fcinfo| {
+        // SAFETY: the function manager passes the 8 declared arguments.
+        let args = unsafe { fmgr::args(fcinfo, 8) };
+        // SAFETY: the 8th argument is the method's text.
+        let method = unsafe { fmgr::varlena_arg(&args[7]) };
+        let series = fmgr::i64_arg(&args[1]);
+        // NULL, NaN and infinite values and infinite times are skipped.
+        let time = fmgr::i64_arg(&args[2]).and_then(time::raw_row_unix_micros);
+        let value = fmgr::f64_arg(&args[3]);
+        let row = || Ok(time.zip(value).map(|(t, v)| (series, t, v)));
+        let (from, to, points) = (
+            fmgr::i64_arg(&args[4]),
+            fmgr::i64_arg(&args[5]),
+            fmgr::i32_arg(&args[6]),
+        );
+        let internal = fmgr::internal_arg(&args[0]);
+        let internal = range_step::<BoundedSeries>(internal, from, to, points, method, fcinfo, row)
+            .or_raise();
+        // SAFETY: fcinfo is this call's.
+        unsafe { fmgr::return_internal(fcinfo, internal) }
+    }
+);
+
+/// The per-series state's bytes (see [`BoundedSeries::to_bytes`]), read by
+/// `sensor.downsample`.
+#[pg_extern(immutable, parallel_safe)]
+fn downsample_series_final(state: Internal) -> SqlResult<Option<Vec<u8>>> {
+    Ok(aggregate::get::<SeriesAggState>(&state)?.map(|s| s.state.to_bytes()))
+}
+
+aggregate::parallel_support_functions! {
+    SeriesAggState: SeriesAggState::decode, SeriesAggState::merge, SeriesAggState::bytes;
+    downsample_series_combine, downsample_series_serialize(state), downsample_series_deserialize(bytes, _state)
+}
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION sensor.downsample_series_trans(state internal, series bigint, "time" timestamptz, value float8, "from" timestamptz, "to" timestamptz, points integer, method text) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'downsample_series_trans';
+"#,
+    name = "downsample_series_trans",
+    requires = ["bootstrap"]
+);
+
 pgrx::extension_sql!(
     r#"
 CREATE AGGREGATE sensor.downsample_agg("time" timestamptz, value float8, "from" timestamptz, "to" timestamptz, points integer, method text) (
@@ -528,6 +693,11 @@ CREATE AGGREGATE sensor.downsample_agg("time" timestamptz, value float8, "from" 
     FINALFUNC = sensor.downsample_agg_final, COMBINEFUNC = sensor.downsample_agg_combine,
     SERIALFUNC = sensor.downsample_agg_serialize,
     DESERIALFUNC = sensor.downsample_agg_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE sensor.downsample_series_agg(series bigint, "time" timestamptz, value float8, "from" timestamptz, "to" timestamptz, points integer, method text) (
+    SFUNC = sensor.downsample_series_trans, STYPE = internal,
+    FINALFUNC = sensor.downsample_series_final, COMBINEFUNC = sensor.downsample_series_combine,
+    SERIALFUNC = sensor.downsample_series_serialize,
+    DESERIALFUNC = sensor.downsample_series_deserialize, PARALLEL = SAFE);
 CREATE AGGREGATE sensor.m4_summary("time" timestamptz, value float8) (
     SFUNC = sensor.m4_summary_transition, STYPE = internal,
     FINALFUNC = sensor.m4_summary_final, COMBINEFUNC = sensor.m4_summary_combine,
@@ -568,6 +738,8 @@ COMMENT ON AGGREGATE sensor.downsample_agg(timestamptz, float8, timestamptz, tim
     'Downsamples the rows of a group to about points points of [from, to) with method (minmax_lttb, m4, minmax, uniform, avg; lttb here is LTTB over per-bucket M4 candidates). Equal-time buckets fixed by from, to and points keep the state small and mergeable: combinable, parallel safe. Returns a sensor.timevector; sensor.points() turns it into rows.';
 COMMENT ON AGGREGATE sensor.downsample_agg(timestamptz, float8, timestamptz, timestamptz, integer) IS
     'sensor.downsample_agg with method minmax_lttb.';
+COMMENT ON AGGREGATE sensor.downsample_series_agg(bigint, timestamptz, float8, timestamptz, timestamptz, integer, text) IS
+    'Internal to sensor.downsample with an integer series column under a parallel plan: every series of the rows downsampled by one aggregate (no GROUP BY), its partial states merged exactly; returns them as bytes that sensor.downsample reads.';
 COMMENT ON AGGREGATE sensor.m4_summary(timestamptz, float8) IS
     'First, min, max and last point (with their times), count and sum of the rows of a group, as a sensor.m4. Combinable and parallel safe; store it per time bucket (e.g. 1 minute) in a materialized view or continuous aggregate and zoom out with sensor.downsample_summaries.';
 COMMENT ON AGGREGATE sensor.rollup(sensor.m4) IS
@@ -580,6 +752,11 @@ COMMENT ON AGGREGATE sensor.downsample_summaries(timestamptz, sensor.m4, timesta
     name = "downsample_aggregates",
     requires = [
         "downsample_agg_transitions",
+        "downsample_series_trans",
+        downsample_series_final,
+        downsample_series_combine,
+        downsample_series_serialize,
+        downsample_series_deserialize,
         downsample_agg_final,
         downsample_agg_combine,
         downsample_agg_serialize,

@@ -1,0 +1,55 @@
+-- sensor_analytics 0.3.0 -> 0.4.0.
+-- New: sensor.downsample_series_agg and its support functions (src/downsample/aggregates.rs),
+-- which sensor.downsample runs for an integer series column when the planner gives the
+-- query parallel workers. downsample_agg's transition functions became plain version-1
+-- functions under the same names, arguments and symbols: nothing to change for them. The
+-- statements are the ones `cargo pgrx schema` writes for these objects in the 0.4.0 install
+-- script, with the comments its finishing blocks (sql/foundation.sql) give them.
+\echo Use "ALTER EXTENSION sensor_analytics UPDATE TO '0.4.0'" to load this file. \quit
+
+CREATE FUNCTION sensor.downsample_series_trans(state internal, series bigint, "time" timestamptz, value float8, "from" timestamptz, "to" timestamptz, points integer, method text) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'downsample_series_trans';
+
+CREATE  FUNCTION "downsample_series_final"(
+	"state" internal /* Internal */
+) RETURNS bytea /* SqlResult < Option < Vec < u8 > > > */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'downsample_series_final_wrapper';
+
+CREATE  FUNCTION "downsample_series_combine"(
+	"a" internal, /* Internal */
+	"b" internal /* Internal */
+) RETURNS internal /* $crate :: error :: SqlResult < Internal > */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'downsample_series_combine_wrapper';
+
+CREATE  FUNCTION "downsample_series_serialize"(
+	"state" internal /* Internal */
+) RETURNS bytea /* $crate :: error :: SqlResult < Vec < u8 > > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'downsample_series_serialize_wrapper';
+
+CREATE  FUNCTION "downsample_series_deserialize"(
+	"bytes" bytea, /* & [u8] */
+	"_state" internal /* Internal */
+) RETURNS internal /* $crate :: error :: SqlResult < Internal > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'downsample_series_deserialize_wrapper';
+
+CREATE AGGREGATE sensor.downsample_series_agg(series bigint, "time" timestamptz, value float8, "from" timestamptz, "to" timestamptz, points integer, method text) (
+    SFUNC = sensor.downsample_series_trans, STYPE = internal,
+    FINALFUNC = sensor.downsample_series_final, COMBINEFUNC = sensor.downsample_series_combine,
+    SERIALFUNC = sensor.downsample_series_serialize,
+    DESERIALFUNC = sensor.downsample_series_deserialize, PARALLEL = SAFE);
+
+COMMENT ON AGGREGATE sensor.downsample_series_agg(bigint, timestamptz, float8, timestamptz, timestamptz, integer, text) IS
+    'Internal to sensor.downsample with an integer series column under a parallel plan: every series of the rows downsampled by one aggregate (no GROUP BY), its partial states merged exactly; returns them as bytes that sensor.downsample reads. See docs/downsampling.md.';
+COMMENT ON FUNCTION sensor.downsample_series_trans(internal, bigint, timestamptz, float8, timestamptz, timestamptz, integer, text) IS 'Support function of the aggregate sensor.downsample_series_agg.';
+COMMENT ON FUNCTION sensor.downsample_series_final(internal) IS 'Support function of the aggregate sensor.downsample_series_agg.';
+COMMENT ON FUNCTION sensor.downsample_series_combine(internal, internal) IS 'Support function of the aggregate sensor.downsample_series_agg.';
+COMMENT ON FUNCTION sensor.downsample_series_serialize(internal) IS 'Support function of the aggregate sensor.downsample_series_agg.';
+COMMENT ON FUNCTION sensor.downsample_series_deserialize(bytea, internal) IS 'Support function of the aggregate sensor.downsample_series_agg.';
