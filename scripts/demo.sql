@@ -89,19 +89,8 @@ FROM demo_power_rollup_1h h GROUP BY channel ORDER BY channel;
 \echo '== Tables the provisioned Grafana dashboards read (grafana/): status events and quality scans'
 \set QUIET on
 SET client_min_messages = warning;
-DROP TABLE IF EXISTS public.status_events, public.quality_scans;
+\ir ../grafana/sample_tables.sql
 RESET client_min_messages;
-CREATE TABLE public.status_events (equipment int NOT NULL, time timestamptz NOT NULL, status text);
-INSERT INTO public.status_events
-SELECT e, timestamptz '2026-01-01' + i * interval '7 minutes', (ARRAY['online', 'online', 'online', 'warning', 'offline'])[1 + (i / 13 + e) % 5]
-FROM generate_series(1, 4) e, generate_series(0, 1600) i;
-CREATE TABLE public.quality_scans (time timestamptz NOT NULL, farmer text, tof_score float8, tof_grade text,
-                                   tof_defect_count int, spectral_score float8, spectral_grade text, spectral_defect_count int);
-INSERT INTO public.quality_scans
-SELECT timestamptz '2026-01-01' + i * interval '17 minutes', (ARRAY['Dupont', 'Martin', 'Bernard'])[1 + i % 3],
-       0.4 + (i % 60) / 100.0, sensor.quality_grade(0.4 + (i % 60) / 100.0), i % 3,
-       0.5 + (i % 45) / 100.0, sensor.quality_grade(0.5 + (i % 45) / 100.0), i % 2
-FROM generate_series(0, 2400) i;
 \set QUIET off
 SELECT (SELECT count(*) FROM public.status_events) AS status_events, (SELECT count(*) FROM public.quality_scans) AS quality_scans;
 \echo '== Every function in schema sensor'

@@ -371,8 +371,7 @@ fn grouped_window(
         groups: RowGroups::new(series.key, 0),
         rows: 0,
         bins: bins_for(request.method, request.points, DEFAULT_RATIO)?,
-        // SAFETY: reading an integer GUC of this backend.
-        budget: u64::try_from(unsafe { pg_sys::work_mem }).unwrap_or(0) * 1024,
+        budget: crate::pg::work_mem_bytes(),
         over_budget: false,
     };
     let streamed = stream_rows(

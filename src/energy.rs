@@ -23,9 +23,9 @@ mod tests {
 /// Raw rows a group buffers before folding them into runs: work_mem's worth (16 bytes a
 /// row), so a group that fits in work_mem is exact in any input order.
 fn buffer_rows() -> usize {
-    // SAFETY: work_mem is a plain int GUC of this backend, in kB.
-    let kb = usize::try_from(unsafe { pg_sys::work_mem }).unwrap_or(4096);
-    (kb * 1024 / 16).clamp(1024, 1 << 24)
+    usize::try_from(crate::pg::work_mem_bytes() / 16)
+        .unwrap_or(usize::MAX)
+        .clamp(1024, 1 << 24)
 }
 
 fn max_gap_micros(max_gap: Option<PgInterval>) -> SensorResult<Option<i64>> {

@@ -552,8 +552,7 @@ impl BoundedSeries {
             .saturating_mul(std::mem::size_of::<M4Summary>() + 48)
             .saturating_add(points.saturating_mul(std::mem::size_of::<Point>()))
             .saturating_add(256);
-        // SAFETY: reading an integer GUC of this backend.
-        let work_mem = usize::try_from(unsafe { pg_sys::work_mem }).unwrap_or(0) * 1024;
+        let work_mem = usize::try_from(crate::pg::work_mem_bytes()).unwrap_or(usize::MAX);
         (work_mem / per_series.max(1)).max(1)
     }
 
@@ -588,7 +587,7 @@ impl RangeBins for BoundedSeries {
         if self.over_budget {
             return Ok(());
         }
-        self.buckets.push_int(series, t, v)?;
+        self.buckets.push(series, t, v)?;
         self.check_budget()
     }
     fn merge(&mut self, other: &Self) -> SensorResult<()> {

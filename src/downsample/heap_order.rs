@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use ::downsample::{LttbStream, Point};
-use pgrx::prelude::*;
 
 use super::{Axis, Kernel, Label, Request, SeriesResult, Source};
 use crate::error::{SensorError, SensorResult};
@@ -33,8 +32,7 @@ pub(super) fn exact_in_heap_order(
         axis: source.axis,
         counts,
         groups: RowGroups::new(key, 0),
-        // SAFETY: reading an integer GUC of this backend.
-        budget: u64::try_from(unsafe { pg_sys::work_mem }).unwrap_or(0) * 1024,
+        budget: crate::pg::work_mem_bytes(),
         give_up: false,
     };
     let streamed = stream_rows_serial(&sql, &source.all_params(request), 3, &mut sink);
@@ -127,8 +125,7 @@ struct HeapOrderSeries {
 pub(super) fn exact_in_one_pass(source: &Source, request: &Request) -> SensorResult<OnePass> {
     let mut sink = SpillSink {
         axis: source.axis,
-        // SAFETY: reading an integer GUC of this backend.
-        points: PointSpill::new(u64::try_from(unsafe { pg_sys::work_mem }).unwrap_or(0) * 1024),
+        points: PointSpill::new(crate::pg::work_mem_bytes()),
         last_x: i64::MIN,
         last_accepted: None,
         rows: 0,

@@ -82,7 +82,6 @@ pub(super) fn parallel_series_window(
     for (key, points) in state.buckets.finish()? {
         let key = match key {
             SeriesKey::Int(k) => GroupKey::Int(k),
-            SeriesKey::Text(bytes) => GroupKey::Text(bytes),
             SeriesKey::Null => GroupKey::Null,
         };
         emit(SeriesPoints {

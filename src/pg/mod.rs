@@ -25,3 +25,10 @@ pub mod search_path;
 pub mod spi;
 pub mod time;
 pub mod timescaledb;
+
+/// `work_mem` in bytes: the budget of what a function keeps in memory before it spills or
+/// takes another path.
+pub fn work_mem_bytes() -> u64 {
+    // SAFETY: reading an integer GUC of this backend (in kB, never negative).
+    u64::try_from(unsafe { pgrx::pg_sys::work_mem }).unwrap_or(0) * 1024
+}

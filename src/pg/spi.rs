@@ -55,6 +55,7 @@ pub fn select(
     limit: Option<i64>,
     mut each: impl FnMut(&SpiRow<'_>) -> spi::Result<()>,
 ) -> spi::Result<()> {
+    // The extension's own query texts, without NUL bytes; pgrx's errors have no better kind.
     let sql = CString::new(query).map_err(|_| SpiError::NoTupleTable)?;
     let mut types: Vec<pg_sys::Oid> = args.iter().map(DatumWithOid::oid).collect();
     let mut values: Vec<pg_sys::Datum> = args

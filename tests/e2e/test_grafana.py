@@ -91,24 +91,14 @@ def grafana_db(request, shared_fixtures, tmp_path_factory):
         SELECT d.id, 'g', 'pressure', 'bar', 'tdsTypeDoubleFloat', true, '2025-08-03', 1, 172800 FROM sensor_data.datasets d;
         INSERT INTO sensor_data.samples SELECT c.id, timestamptz '2025-08-03' + i * interval '1 second', sin(i / 3000.0)
         FROM sensor_data.channels c, generate_series(0, 172799) i;
-        CREATE TABLE public.status_events (equipment int NOT NULL, time timestamptz NOT NULL, status text);
-        INSERT INTO public.status_events
-        SELECT e, timestamptz '2026-01-01' + i * interval '7 minutes',
-               (ARRAY['online', 'online', 'online', 'warning', 'offline'])[1 + (i / 13 + e) % 5]
-        FROM generate_series(1, 4) e, generate_series(0, 1600) i;
-        CREATE TABLE public.quality_scans (time timestamptz NOT NULL, farmer text, tof_score float8, tof_grade text,
-                                           tof_defect_count int, spectral_score float8, spectral_grade text, spectral_defect_count int);
-        INSERT INTO public.quality_scans
-        SELECT timestamptz '2026-01-01' + i * interval '17 minutes', (ARRAY['Dupont', 'Martin', 'Bernard'])[1 + i % 3],
-               0.4 + (i % 60) / 100.0, sensor.quality_grade(0.4 + (i % 60) / 100.0), i % 3,
-               0.5 + (i % 45) / 100.0, sensor.quality_grade(0.5 + (i % 45) / 100.0), i % 2
-        FROM generate_series(0, 2400) i;
         CREATE TABLE public.measurements (sensor_id int NOT NULL, time timestamptz NOT NULL, value float8);
         INSERT INTO public.measurements SELECT s, timestamptz '2025-08-03' + i * interval '10 seconds', sin(i / 500.0) * s
         FROM generate_series(1, 3) s, generate_series(0, 17279) i;
         CREATE TABLE public.measurements_1m AS
         SELECT sensor_id, date_trunc('minute', time) AS bucket, sensor.m4_summary(time, value) AS summary
         FROM public.measurements GROUP BY 1, 2""")
+    # The availability and quality dashboards' tables, as the demo makes them.
+    conn.execute((SOURCE / "grafana" / "sample_tables.sql").read_text())
     conn.execute("CALL sensor.enable_rollups('sensor_data.samples')")
     conn.execute("CALL sensor.enable_rollups('sensor_data.electrical_samples')")
     yield conn

@@ -1,5 +1,5 @@
-//! The state of a multi-series range aggregate: one [`MethodBuckets`] per series over one
-//! window, so that every series of a table is downsampled by one aggregate without GROUP BY
+//! The state of a multi-series range aggregate: one [`MethodBuckets`] per integer series
+//! over one window, so that every series of a table is downsampled by one aggregate without GROUP BY
 //! (a plain Agg: no hash table per row) whose partial states, one per parallel worker,
 //! merge exactly.
 
@@ -13,11 +13,10 @@ use crate::wire::{invalid, put_i64, put_u8, put_varint, Reader};
 /// Format version of [`SeriesBuckets`] bytes.
 pub const SERIES_BUCKETS_FORMAT_VERSION: u8 = 1;
 
-/// A series: integers by value, then texts by bytes, NULL last (the order results come in).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A series: integers by value, NULL last (the order results come in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SeriesKey {
     Int(i64),
-    Text(Vec<u8>),
     Null,
 }
 
@@ -30,7 +29,6 @@ pub struct SeriesBuckets {
     method: Method,
     series: Vec<(SeriesKey, MethodBuckets)>,
     by_int: HashMap<i64, usize>,
-    by_text: HashMap<Vec<u8>, usize>,
     null: Option<usize>,
     /// The series of the previous row (rows of one series often come together).
     last_int: Option<(i64, usize)>,
@@ -47,7 +45,6 @@ impl SeriesBuckets {
             method,
             series: Vec::new(),
             by_int: HashMap::new(),
-            by_text: HashMap::new(),
             null: None,
             last_int: None,
         })
@@ -66,12 +63,9 @@ impl SeriesBuckets {
     fn add(&mut self, key: SeriesKey) -> Result<usize> {
         let buckets = MethodBuckets::new(self.from, self.to, self.points, self.method)?;
         let i = self.series.len();
-        match &key {
+        match key {
             SeriesKey::Int(k) => {
-                self.by_int.insert(*k, i);
-            }
-            SeriesKey::Text(bytes) => {
-                self.by_text.insert(bytes.clone(), i);
+                self.by_int.insert(k, i);
             }
             SeriesKey::Null => self.null = Some(i),
         }
@@ -79,20 +73,19 @@ impl SeriesBuckets {
         Ok(i)
     }
 
-    fn index_of(&mut self, key: &SeriesKey) -> Result<usize> {
+    fn index_of(&mut self, key: SeriesKey) -> Result<usize> {
         let found = match key {
-            SeriesKey::Int(k) => self.by_int.get(k).copied(),
-            SeriesKey::Text(bytes) => self.by_text.get(bytes).copied(),
+            SeriesKey::Int(k) => self.by_int.get(&k).copied(),
             SeriesKey::Null => self.null,
         };
         match found {
             Some(i) => Ok(i),
-            None => self.add(key.clone()),
+            None => self.add(key),
         }
     }
 
-    /// A row of an integer series (`None`: NULL).
-    pub fn push_int(&mut self, key: Option<i64>, t: i64, v: f64) -> Result<()> {
+    /// A row of a series (`None`: NULL).
+    pub fn push(&mut self, key: Option<i64>, t: i64, v: f64) -> Result<()> {
         let i = match (key, self.last_int) {
             (Some(k), Some((last, i))) if last == k => i,
             (Some(k), _) => {
@@ -103,22 +96,7 @@ impl SeriesBuckets {
                 self.last_int = Some((k, i));
                 i
             }
-            (None, _) => self.index_of(&SeriesKey::Null)?,
-        };
-        if let Some((_, buckets)) = self.series.get_mut(i) {
-            buckets.buckets.push(t, v);
-        }
-        Ok(())
-    }
-
-    /// A row of a text series (`None`: NULL).
-    pub fn push_text(&mut self, key: Option<&[u8]>, t: i64, v: f64) -> Result<()> {
-        let i = match key {
-            Some(bytes) => match self.by_text.get(bytes) {
-                Some(&i) => i,
-                None => self.add(SeriesKey::Text(bytes.to_vec()))?,
-            },
-            None => self.index_of(&SeriesKey::Null)?,
+            (None, _) => self.index_of(SeriesKey::Null)?,
         };
         if let Some((_, buckets)) = self.series.get_mut(i) {
             buckets.buckets.push(t, v);
@@ -134,7 +112,7 @@ impl SeriesBuckets {
             ));
         }
         for (key, buckets) in &other.series {
-            let i = self.index_of(key)?;
+            let i = self.index_of(*key)?;
             if let Some((_, mine)) = self.series.get_mut(i) {
                 mine.merge(buckets)?;
             }
@@ -147,15 +125,15 @@ impl SeriesBuckets {
         let mut out = self
             .series
             .iter()
-            .map(|(key, b)| Ok((key.clone(), b.buckets.finish(b.method)?)))
+            .map(|(key, b)| Ok((*key, b.buckets.finish(b.method)?)))
             .collect::<Result<Vec<_>>>()?;
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by_key(|(key, _)| *key);
         Ok(out)
     }
 
     /// `u8` version, `u8` method, `i64` from, `i64` to, varint points, varint series count,
-    /// then per series: `u8` key kind (0 integer, 1 text, 2 NULL), the key (`i64`, or varint
-    /// length and bytes), varint length and [`MethodBuckets`] bytes.
+    /// then per series: `u8` key kind (0 integer, 1 NULL), the key (`i64`, for an integer),
+    /// varint length and [`MethodBuckets`] bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![
             SERIES_BUCKETS_FORMAT_VERSION,
@@ -171,12 +149,7 @@ impl SeriesBuckets {
                     put_u8(&mut out, 0);
                     put_i64(&mut out, *k);
                 }
-                SeriesKey::Text(bytes) => {
-                    put_u8(&mut out, 1);
-                    put_varint(&mut out, bytes.len() as u64);
-                    out.extend_from_slice(bytes);
-                }
-                SeriesKey::Null => put_u8(&mut out, 2),
+                SeriesKey::Null => put_u8(&mut out, 1),
             }
             let bytes = buckets.to_bytes();
             put_varint(&mut out, bytes.len() as u64);
@@ -201,12 +174,7 @@ impl SeriesBuckets {
         for _ in 0..count {
             let key = match r.u8("key kind")? {
                 0 => SeriesKey::Int(r.i64("key")?),
-                1 => {
-                    let len = usize::try_from(r.varint("key length")?)
-                        .map_err(|_| invalid("key length"))?;
-                    SeriesKey::Text(r.bytes(len, "key")?.to_vec())
-                }
-                2 => SeriesKey::Null,
+                1 => SeriesKey::Null,
                 _ => return Err(invalid("unknown key kind")),
             };
             let len = usize::try_from(r.varint("buckets length")?)
@@ -217,7 +185,7 @@ impl SeriesBuckets {
             {
                 return Err(invalid("a series' buckets do not match the window"));
             }
-            let i = state.index_of(&key)?;
+            let i = state.index_of(key)?;
             if i + 1 != state.series.len() {
                 return Err(invalid("a series appears twice"));
             }

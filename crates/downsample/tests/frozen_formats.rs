@@ -101,11 +101,11 @@ fn version_1_partial_states_decode_to_their_points_and_today_writes_them_byte_fo
         SUMMARY_BINS_FORMAT_VERSION,
         |b| SummaryBins::from_bytes(b).unwrap().finish().unwrap(),
     );
-    // Two integer series and a NULL one; then text keys.
+    // Two series and a NULL one.
     let mut series = SeriesBuckets::new(from, to, 12, Method::MinMaxLttb).unwrap();
     for (i, (t, v)) in rows().into_iter().enumerate() {
         let key = [Some(7), Some(-3), None][i % 3];
-        series.push_int(key, t, v).unwrap();
+        series.push(key, t, v).unwrap();
     }
     let flatten = |b: &[u8]| -> Vec<Point> {
         let s = SeriesBuckets::from_bytes(b).unwrap();
@@ -116,18 +116,7 @@ fn version_1_partial_states_decode_to_their_points_and_today_writes_them_byte_fo
             .collect()
     };
     check(
-        "series_buckets_int",
-        series.to_bytes(),
-        SERIES_BUCKETS_FORMAT_VERSION,
-        flatten,
-    );
-    let mut series = SeriesBuckets::new(from, to, 6, Method::M4).unwrap();
-    for (i, (t, v)) in rows().into_iter().enumerate() {
-        let key: &[u8] = if i % 2 == 0 { b"U1" } else { b"Ch2" };
-        series.push_text(Some(key), t, v).unwrap();
-    }
-    check(
-        "series_buckets_text",
+        "series_buckets",
         series.to_bytes(),
         SERIES_BUCKETS_FORMAT_VERSION,
         flatten,
