@@ -5,14 +5,14 @@
 //! whose bins merge exactly (m4, minmax, minmax_lttb, uniform), time windows, and a plan
 //! the planner makes parallel.
 
-use ::downsample::{Method, SeriesKey};
+use ::downsample::Method;
 use pgrx::datum::ToIsoString;
 
 use super::aggregates::BoundedSeries;
 use super::{Axis, Emit, Request, Series, SeriesPoints, Source};
 use crate::error::{SensorError, SensorResult};
 use crate::pg::quoting::quote_literal;
-use crate::pg::row_groups::{GroupKey, KeyColumn};
+use crate::pg::row_groups::KeyColumn;
 use crate::pg::row_stream::{stream_rows_if_parallel, Row, RowSink};
 use crate::pg::time;
 
@@ -80,10 +80,6 @@ pub(super) fn parallel_series_window(
         return Ok(ParallelSeries::NotTaken);
     }
     for (key, points) in state.buckets.finish()? {
-        let key = match key {
-            SeriesKey::Int(k) => GroupKey::Int(k),
-            SeriesKey::Null => GroupKey::Null,
-        };
         emit(SeriesPoints {
             label: key.label().map(String::into_bytes),
             points,

@@ -45,7 +45,8 @@ pub use bucketed::{
     MAX_BUCKETS,
 };
 pub use error::{DownsampleError, Result};
+pub use key_groups::GroupKey;
 pub use lttb_stream::{LttbStream, MAX_EXACT_TIME};
 pub use series::{clean_series, DownsampleOptions, Method, Point, DEFAULT_RATIO, MAX_RATIO};
-pub use series_buckets::{SeriesBuckets, SeriesKey, SERIES_BUCKETS_FORMAT_VERSION};
+pub use series_buckets::{SeriesBuckets, SERIES_BUCKETS_FORMAT_VERSION};
 pub use summary::{M4Summary, M4_SUMMARY_FORMAT_VERSION};

@@ -103,6 +103,11 @@ impl<'a> Reader<'a> {
         Err(malformed(&format!("{what} varint too long")))
     }
 
+    /// The bytes not read yet, left unread.
+    pub(crate) fn peek(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     pub(crate) fn remaining(&self) -> usize {
         self.bytes.len()
     }

@@ -1,7 +1,7 @@
 //! SeriesBuckets: per-series results equal one MethodBuckets per series, and partial states
 //! of any split of the rows, through their bytes, merge to the whole.
 
-use downsample::{Method, MethodBuckets, SeriesBuckets, SeriesKey};
+use downsample::{GroupKey, Method, MethodBuckets, SeriesBuckets};
 use proptest::prelude::*;
 
 const FROM: i64 = 0;
@@ -53,7 +53,7 @@ proptest! {
         keys.dedup();
         prop_assert_eq!(got.len(), keys.len());
         for ((key, points_got), k) in got.iter().zip(&keys) {
-            prop_assert_eq!(key, &k.map_or(SeriesKey::Null, SeriesKey::Int));
+            prop_assert_eq!(key, &k.map_or(GroupKey::Null, GroupKey::Int));
             let mut one = MethodBuckets::new(FROM, TO, points, method).unwrap();
             for &(_, t, v) in rows.iter().filter(|r| r.0 == *k) {
                 one.buckets.push(t, v);
@@ -92,11 +92,8 @@ fn keys_come_in_order_null_last_and_survive_the_bytes() {
     for (k, t) in [(Some(9), 1), (None, 2), (Some(-4), 3), (Some(9), 4)] {
         s.push(k, t, 1.0).unwrap();
     }
-    let keys: Vec<SeriesKey> = s.finish().unwrap().into_iter().map(|(k, _)| k).collect();
-    assert_eq!(
-        keys,
-        [SeriesKey::Int(-4), SeriesKey::Int(9), SeriesKey::Null]
-    );
+    let keys: Vec<GroupKey> = s.finish().unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, [GroupKey::Int(-4), GroupKey::Int(9), GroupKey::Null]);
     let back = SeriesBuckets::from_bytes(&s.to_bytes()).unwrap();
     assert_eq!(back.finish().unwrap(), s.finish().unwrap());
 }
