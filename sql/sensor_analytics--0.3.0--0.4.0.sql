@@ -1,8 +1,11 @@
 -- sensor_analytics 0.3.0 -> 0.4.0.
 -- New: sensor.downsample_series_agg and its support functions (src/downsample/aggregates.rs),
 -- which sensor.downsample runs for an integer series column when the planner gives the
--- query parallel workers. downsample_agg's transition functions became plain version-1
--- functions under the same names, arguments and symbols: nothing to change for them. The
+-- query parallel workers; sensor.availability_report_shares and its support functions
+-- (src/availability/report_share.rs), which availability_report runs in parallel plans for
+-- every equipment at once, in place of sensor.availability_report_share (dropped below).
+-- downsample_agg's transition functions became plain version-1 functions under the same
+-- names, arguments and symbols: nothing to change for them. The
 -- statements are the ones `cargo pgrx schema` writes for these objects in the 0.4.0 install
 -- script, with the comments its finishing blocks (sql/foundation.sql) give them.
 \echo Use "ALTER EXTENSION sensor_analytics UPDATE TO '0.4.0'" to load this file. \quit
@@ -53,3 +56,72 @@ COMMENT ON FUNCTION sensor.downsample_series_final(internal) IS 'Support functio
 COMMENT ON FUNCTION sensor.downsample_series_combine(internal, internal) IS 'Support function of the aggregate sensor.downsample_series_agg.';
 COMMENT ON FUNCTION sensor.downsample_series_serialize(internal) IS 'Support function of the aggregate sensor.downsample_series_agg.';
 COMMENT ON FUNCTION sensor.downsample_series_deserialize(bytea, internal) IS 'Support function of the aggregate sensor.downsample_series_agg.';
+
+-- sensor.availability_report_share (one equipment's share, grouped by equipment) is replaced
+-- by sensor.availability_report_shares (every equipment's, no GROUP BY). The library keeps
+-- the old symbols (the 0.2.0 and 0.3.0 scripts name them), raising an error if called.
+DROP AGGREGATE sensor.availability_report_share(oid, tid, timestamptz, text, bytea);
+DROP FUNCTION sensor.availability_report_share_trans(internal, oid, tid, timestamptz, text, bytea);
+DROP FUNCTION sensor.availability_report_share_final(internal);
+DROP FUNCTION sensor.availability_report_share_combine(internal, internal);
+DROP FUNCTION sensor.availability_report_share_serialize(internal);
+DROP FUNCTION sensor.availability_report_share_deserialize(bytea, internal);
+
+CREATE FUNCTION sensor.availability_report_shares_trans(internal internal, equipment bigint, relation oid, row_id tid, "time" timestamptz, state text, spec bytea) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'availability_report_shares_trans';
+CREATE FUNCTION sensor.availability_report_shares_trans(internal internal, equipment text, relation oid, row_id tid, "time" timestamptz, state text, spec bytea) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'availability_report_shares_text_trans';
+
+CREATE  FUNCTION "availability_report_shares_final"(
+	"internal" internal /* Internal */
+) RETURNS bytea /* SqlResult < Option < Vec < u8 > > > */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'availability_report_shares_final_wrapper';
+
+CREATE  FUNCTION "availability_report_shares_combine"(
+	"a" internal, /* Internal */
+	"b" internal /* Internal */
+) RETURNS internal /* SqlResult < Internal > */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'availability_report_shares_combine_wrapper';
+
+CREATE  FUNCTION "availability_report_shares_serialize"(
+	"internal" internal /* Internal */
+) RETURNS bytea /* SqlResult < Vec < u8 > > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'availability_report_shares_serialize_wrapper';
+
+CREATE  FUNCTION "availability_report_shares_deserialize"(
+	"bytes" bytea, /* & [u8] */
+	"_unused" internal /* Internal */
+) RETURNS internal /* SqlResult < Internal > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'availability_report_shares_deserialize_wrapper';
+
+CREATE AGGREGATE sensor.availability_report_shares(equipment bigint, relation oid, row_id tid, "time" timestamptz, state text, spec bytea) (
+    SFUNC = sensor.availability_report_shares_trans, STYPE = internal,
+    FINALFUNC = sensor.availability_report_shares_final,
+    COMBINEFUNC = sensor.availability_report_shares_combine,
+    SERIALFUNC = sensor.availability_report_shares_serialize,
+    DESERIALFUNC = sensor.availability_report_shares_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE sensor.availability_report_shares(equipment text, relation oid, row_id tid, "time" timestamptz, state text, spec bytea) (
+    SFUNC = sensor.availability_report_shares_trans, STYPE = internal,
+    FINALFUNC = sensor.availability_report_shares_final,
+    COMBINEFUNC = sensor.availability_report_shares_combine,
+    SERIALFUNC = sensor.availability_report_shares_serialize,
+    DESERIALFUNC = sensor.availability_report_shares_deserialize, PARALLEL = SAFE);
+
+COMMENT ON AGGREGATE sensor.availability_report_shares(bigint, oid, tid, timestamptz, text, bytea) IS
+    'Used by availability_report in parallel plans: every equipment''s events in one aggregate (no GROUP BY), each parallel worker''s share compressed to run boundaries, merged by the leader. Its arguments and bytes are internal (they may change in any version); call availability_report instead.';
+COMMENT ON AGGREGATE sensor.availability_report_shares(text, oid, tid, timestamptz, text, bytea) IS
+    'sensor.availability_report_shares by a text equipment.';
+COMMENT ON FUNCTION sensor.availability_report_shares_trans(internal, bigint, oid, tid, timestamptz, text, bytea) IS 'Support function of the aggregate sensor.availability_report_shares.';
+COMMENT ON FUNCTION sensor.availability_report_shares_trans(internal, text, oid, tid, timestamptz, text, bytea) IS 'Support function of the aggregate sensor.availability_report_shares.';
+COMMENT ON FUNCTION sensor.availability_report_shares_final(internal) IS 'Support function of the aggregate sensor.availability_report_shares.';
+COMMENT ON FUNCTION sensor.availability_report_shares_combine(internal, internal) IS 'Support function of the aggregate sensor.availability_report_shares.';
+COMMENT ON FUNCTION sensor.availability_report_shares_serialize(internal) IS 'Support function of the aggregate sensor.availability_report_shares.';
+COMMENT ON FUNCTION sensor.availability_report_shares_deserialize(bytea, internal) IS 'Support function of the aggregate sensor.availability_report_shares.';

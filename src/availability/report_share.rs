@@ -1,27 +1,27 @@
-//! `availability_report` in parallel plans (opt-in: `sensor_analytics.parallel_report`): the
-//! aggregate `availability_report_share`,
-//! whose workers each compress their share of an equipment's events to run boundaries
-//! (`availability::ReportShare`), and the leader's side, which merges the shares and
-//! checks that they are exact. The report takes this path only when the planner chooses a
+//! `availability_report` in parallel plans (`sensor_analytics.parallel_report`): the
+//! aggregate `availability_report_shares`, one over every equipment's events (no GROUP BY:
+//! a plain Agg, no hash table per row), whose workers each compress their share of each
+//! equipment's events to run boundaries (`availability::ReportShares`), and the leader's
+//! side, which merges the shares and checks that they are exact. The report takes this path only when the planner chooses a
 //! parallel plan for it; a serial plan, or shares that cannot be exact (rows stored far
 //! from their time), leave the report to its serial scan, so the figures are always those
 //! of the serial plan.
 
-use ::availability::{BucketSpec, BucketStates, ReportShare};
+use ::availability::{BucketSpec, BucketStates, KeyRef, ReportShares};
 use pgrx::datum::Internal;
 use pgrx::prelude::*;
 
 use super::report::EventSource;
 use crate::error::RaiseError;
 use crate::error::{SensorError, SensorResult, SqlResult};
-use crate::pg::row_groups::{GroupKey, KeyColumn, RowGroups};
+use crate::pg::row_groups::{GroupKey, KeyColumn};
 use crate::pg::row_stream::{stream_rows_if_parallel, Row, RowSink};
 use crate::pg::{aggregate, fmgr, time};
 
-/// `sensor_analytics.parallel_report`: off by default. Measured on 2 cores the aggregate's
-/// per-row call costs more than the workers save (bench/availability_report.sh); on more
-/// cores the parallel plan may pay.
-static PARALLEL_REPORT: pgrx::GucSetting<bool> = pgrx::GucSetting::<bool>::new(false);
+/// `sensor_analytics.parallel_report`: on by default (1.05-1.21x a parallel `count(*) GROUP
+/// BY` on 2 cores, bench/availability_report.sh; the serial scan costs what a serial one
+/// does). Off, the report always scans serially.
+static PARALLEL_REPORT: pgrx::GucSetting<bool> = pgrx::GucSetting::<bool>::new(true);
 
 /// Registers the settings of this module (from `_PG_init`).
 pub(crate) fn define_settings() {
@@ -36,106 +36,139 @@ pub(crate) fn define_settings() {
 }
 
 /// The aggregate's state: the report's settings (from the first row; not sent between
-/// processes) and the share.
-#[derive(Clone)]
+/// processes), every equipment's share, and the last event's state (its text checked once
+/// per run of equal states, not per row).
+#[derive(Clone, Default)]
 struct ShareState {
     spec: Option<BucketSpec>,
-    share: ReportShare,
+    shares: ReportShares,
+    state: String,
 }
 
 impl ShareState {
     fn finish(&mut self) -> SensorResult<()> {
         if let Some(spec) = &self.spec {
-            self.share.finish(spec)?;
+            self.shares.finish(spec)?;
         }
         Ok(())
     }
 }
 
-crate::v1_function!(
-    /// Transition function of `sensor.availability_report_share`, once per event: a plain
-    /// version-1 C function ([`crate::pg::fmgr`]) of six arguments: `internal`, `oid`, `tid`,
-    /// `timestamptz`, `text`, `bytea`.
-    availability_report_share_trans,
-    pg_finfo_availability_report_share_trans,
-    |fcinfo| {
-        // SAFETY: the function manager passes the 6 declared arguments.
-        let args = unsafe { fmgr::args(fcinfo, 6) };
-        let mut internal = fmgr::internal_arg(&args[0]);
-        // SAFETY: the arguments have the declared types: a by-reference tid, a text and a
-        // bytea (read only while this call runs).
-        unsafe { share_step(&mut internal, args, fcinfo) }.or_raise();
-        // SAFETY: fcinfo is this call's.
-        unsafe { fmgr::return_internal(fcinfo, internal) }
-    }
-);
-
-crate::v1_function!(
-    /// The symbol 0.2.0's `CREATE FUNCTION` names (a `#[pg_extern]` wrapper then): a database
-    /// not yet updated calls it.
-    availability_report_share_trans_wrapper,
-    pg_finfo_availability_report_share_trans_wrapper,
-    |fcinfo| {
-        // SAFETY: the same arguments.
-        unsafe { availability_report_share_trans(fcinfo) }
-    }
-);
-
+/// One event: the arguments after `internal`, `equipment` (read by the caller): `oid`,
+/// `tid`, `timestamptz`, `text` and `bytea` (the spec). Returns the state (made from the spec
+/// on the first row) and the event as (time, block); `None` for a row without time or
+/// position.
+///
 /// # Safety
-/// As [`availability_report_share_trans`].
-unsafe fn share_step(
-    internal: &mut Internal,
+/// `args` are the current call's 7 arguments, of those types.
+unsafe fn share_event<'a>(
+    internal: &'a mut Internal,
     args: &[pg_sys::NullableDatum],
     fcinfo: pg_sys::FunctionCallInfo,
-) -> SensorResult<()> {
+) -> SensorResult<Option<(&'a mut ShareState, i64, u64)>> {
     let st = aggregate::get_or_put(internal, fcinfo, || {
         // SAFETY: a bytea argument.
-        let Some(spec) = (unsafe { fmgr::varlena_arg(&args[5]) }) else {
+        let Some(spec) = (unsafe { fmgr::varlena_arg(&args[6]) }) else {
             return Err(SensorError::invalid_parameter("spec must not be NULL"));
         };
         Ok(ShareState {
             spec: Some(BucketSpec::from_bytes(spec).map_err(SensorError::from)?),
-            share: ReportShare::default(),
+            ..ShareState::default()
         })
     })?;
-    let (Some(time), false, Some(spec)) = (fmgr::i64_arg(&args[3]), args[2].isnull, &st.spec)
-    else {
-        return Ok(());
+    let (Some(time), false) = (fmgr::i64_arg(&args[4]), args[3].isnull) else {
+        return Ok(None);
     };
     // SAFETY: a non-NULL tid argument points to an ItemPointerData.
-    let row_id = unsafe { *args[2].value.cast_mut_ptr::<pg_sys::ItemPointerData>() };
+    let row_id = unsafe { *args[3].value.cast_mut_ptr::<pg_sys::ItemPointerData>() };
     let (block, _) = pgrx::itemptr::item_pointer_get_both(row_id);
     // Blocks of different relations (a hypertable's chunks) are never contiguous.
-    let relation = if args[1].isnull {
+    let relation = if args[2].isnull {
         0
     } else {
-        args[1].value.value() as u32
+        args[2].value.value() as u32
     };
     let block = u64::from(relation) << 32 | u64::from(block);
-    // SAFETY: a text argument, in the database encoding.
-    let state = match unsafe { fmgr::varlena_arg(&args[4]) } {
-        // A NULL status is a status nobody knows.
-        None => ::availability::UNKNOWN,
-        Some(bytes) => std::str::from_utf8(bytes)
-            .map_err(|_| SensorError::invalid_input("state is not valid UTF-8"))?,
-    };
-    st.share
-        .push(spec, time::finite_pg_micros(time, "time")?, state, block)
-        .map_err(SensorError::from)?;
-    Ok(())
+    // SAFETY: a text argument, in the database encoding. A NULL status is a status nobody
+    // knows.
+    let state = unsafe { fmgr::varlena_arg(&args[5]) };
+    let state = state.unwrap_or(::availability::UNKNOWN.as_bytes());
+    if st.state.as_bytes() != state {
+        let text = std::str::from_utf8(state)
+            .map_err(|_| SensorError::invalid_input("state is not valid UTF-8"))?;
+        st.state.clear();
+        st.state.push_str(text);
+    }
+    Ok(Some((st, time::finite_pg_micros(time, "time")?, block)))
 }
 
+/// The transition's body, given how to read the equipment argument.
+///
+/// # Safety
+/// `fcinfo` is the current call's, with the 7 arguments of `share_event`; `equipment`
+/// reads the second as its declared type.
+unsafe fn share_step(
+    fcinfo: pg_sys::FunctionCallInfo,
+    equipment: impl FnOnce(&pg_sys::NullableDatum) -> KeyRef<'_>,
+) -> pg_sys::Datum {
+    // SAFETY: the function manager passes the 7 declared arguments.
+    let args = unsafe { fmgr::args(fcinfo, 7) };
+    let mut internal = fmgr::internal_arg(&args[0]);
+    // SAFETY: the arguments have the declared types.
+    let event = unsafe { share_event(&mut internal, args, fcinfo) }.or_raise();
+    if let Some((
+        ShareState {
+            spec: Some(spec),
+            shares,
+            state,
+        },
+        t,
+        block,
+    )) = event
+    {
+        shares
+            .push(equipment(&args[1]), spec, t, state, block)
+            .map_err(SensorError::from)
+            .or_raise();
+    }
+    // SAFETY: fcinfo is this call's.
+    unsafe { fmgr::return_internal(fcinfo, internal) }
+}
+
+crate::v1_function!(
+    /// Transition function of `sensor.availability_report_shares` by an integer equipment,
+    /// once per event: a plain version-1 C function ([`crate::pg::fmgr`]) of seven arguments:
+    /// `internal`, `int8` (the equipment), `oid`, `tid`, `timestamptz`, `text`, `bytea`.
+    availability_report_shares_trans,
+    pg_finfo_availability_report_shares_trans,
+    |fcinfo| {
+        // SAFETY: the second argument is an int8.
+        unsafe { share_step(fcinfo, |arg| KeyRef::int(fmgr::i64_arg(arg))) }
+    }
+);
+
+crate::v1_function!(
+    /// Transition function of `sensor.availability_report_shares` by a text equipment: as
+    /// `availability_report_shares_trans`, the equipment a `text`.
+    availability_report_shares_text_trans,
+    pg_finfo_availability_report_shares_text_trans,
+    |fcinfo| {
+        // SAFETY: the second argument is a text, read while this call runs.
+        unsafe { share_step(fcinfo, |arg| KeyRef::text(fmgr::varlena_arg(arg))) }
+    }
+);
+
 #[pg_extern(immutable, parallel_safe)]
-fn availability_report_share_final(mut internal: Internal) -> SqlResult<Option<Vec<u8>>> {
+fn availability_report_shares_final(mut internal: Internal) -> SqlResult<Option<Vec<u8>>> {
     let Some(st) = aggregate::get_mut::<ShareState>(&mut internal)? else {
         return Ok(None);
     };
     st.finish()?;
-    Ok(Some(st.share.to_bytes()))
+    Ok(Some(st.shares.to_bytes()))
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn availability_report_share_combine(
+fn availability_report_shares_combine(
     a: Internal,
     b: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
@@ -148,28 +181,77 @@ fn availability_report_share_combine(
             left.finish()?;
             let mut right = right.clone();
             right.finish()?;
-            left.share.merge(right.share).map_err(SensorError::from)
+            left.shares.merge(right.shares).map_err(SensorError::from)
         },
     )?)
 }
 
+/// Strict: PostgreSQL only serializes existing states.
 #[pg_extern(immutable, parallel_safe, strict)]
-fn availability_report_share_serialize(mut internal: Internal) -> SqlResult<Vec<u8>> {
-    // Strict: PostgreSQL only serializes existing states.
+fn availability_report_shares_serialize(mut internal: Internal) -> SqlResult<Vec<u8>> {
     Ok(match aggregate::get_mut::<ShareState>(&mut internal)? {
         Some(st) => {
             st.finish()?;
-            st.share.to_bytes()
+            st.shares.to_bytes()
         }
         None => Vec::new(),
     })
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
-fn availability_report_share_deserialize(bytes: &[u8], _unused: Internal) -> SqlResult<Internal> {
-    let share = ReportShare::from_bytes(bytes).map_err(SensorError::from)?;
-    Ok(aggregate::transient(ShareState { spec: None, share }))
+fn availability_report_shares_deserialize(bytes: &[u8], _unused: Internal) -> SqlResult<Internal> {
+    let shares = ReportShares::from_bytes(bytes).map_err(SensorError::from)?;
+    Ok(aggregate::transient(ShareState {
+        shares,
+        ..ShareState::default()
+    }))
 }
+
+/// The symbols of 0.2.0 and 0.3.0's `sensor.availability_report_share` (one equipment's
+/// share, grouped by it), which 0.4.0 drops: their update scripts create functions over
+/// them, so they stay, and say what happened if a database not yet updated calls them.
+macro_rules! removed_share_functions {
+    ($(($name:ident, $finfo:ident)),*) => {$(
+        crate::v1_function!(
+            /// Removed in 0.4.0 (see above).
+            $name,
+            $finfo,
+            |_fcinfo| {
+                Err::<pg_sys::Datum, _>(SensorError::not_supported(
+                    "sensor.availability_report_share was replaced in version 0.4.0 of sensor_analytics: run ALTER EXTENSION sensor_analytics UPDATE",
+                ))
+                .or_raise()
+            }
+        );
+    )*};
+}
+
+removed_share_functions!(
+    (
+        availability_report_share_trans,
+        pg_finfo_availability_report_share_trans
+    ),
+    (
+        availability_report_share_trans_wrapper,
+        pg_finfo_availability_report_share_trans_wrapper
+    ),
+    (
+        availability_report_share_final_wrapper,
+        pg_finfo_availability_report_share_final_wrapper
+    ),
+    (
+        availability_report_share_combine_wrapper,
+        pg_finfo_availability_report_share_combine_wrapper
+    ),
+    (
+        availability_report_share_serialize_wrapper,
+        pg_finfo_availability_report_share_serialize_wrapper
+    ),
+    (
+        availability_report_share_deserialize_wrapper,
+        pg_finfo_availability_report_share_deserialize_wrapper
+    )
+);
 
 /// Each equipment's bucket states from a parallel plan, or `None` when the planner keeps
 /// the query serial, the relation's rows have no stable heap position (a view, a foreign
@@ -189,27 +271,35 @@ pub(super) fn parallel_groups(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let equipment = match &source.equipment {
-        Some(e) => key.select_expr(e),
-        None => "NULL::pg_catalog.text".to_string(),
+    // Before `ALTER EXTENSION ... UPDATE` to 0.4.0 the catalog has no such aggregate.
+    if !crate::pg::spi::function_exists(
+        "sensor.availability_report_shares(bigint, oid, tid, timestamptz, text, bytea)",
+    )? {
+        return Ok(None);
+    }
+    let equipment = match (&source.equipment, key) {
+        (Some(e), KeyColumn::Integer(_)) => format!("CAST({e} AS pg_catalog.int8)"),
+        (Some(e), KeyColumn::Text) => key.select_expr(e),
+        (None, _) => "NULL::pg_catalog.int8".to_string(),
     };
     // Literal window and settings: the planner sees the rows the window holds.
     let query = format!(
-        "SELECT {equipment}, sensor.availability_report_share(tableoid, ctid, {t}::timestamptz, {s}::text, \
-         pg_catalog.decode('{spec_hex}', 'hex')) FROM {rel} WHERE {t} >= {from} AND {t} < {to} GROUP BY 1",
+        "SELECT sensor.availability_report_shares({equipment}, tableoid, ctid, {t}::timestamptz, {s}::text, \
+         pg_catalog.decode('{spec_hex}', 'hex')) FROM {rel} WHERE {t} >= {from} AND {t} < {to}",
         t = source.time,
         s = source.state,
         rel = source.relation,
     );
-    let mut sink = ShareSink {
-        groups: RowGroups::new(key, 0),
-    };
-    if stream_rows_if_parallel(&query, 2, &mut sink)?.is_none() {
+    let mut sink = SharesSink { shares: None };
+    if stream_rows_if_parallel(&query, 1, &mut sink)?.is_none() {
         return Ok(None);
     }
-    let mut groups = Vec::new();
-    for (key, share) in sink.groups.into_sorted() {
-        let Some(share) = share else { continue };
+    let shares = sink
+        .shares
+        .map(ReportShares::into_sorted)
+        .unwrap_or_default();
+    let mut groups = Vec::with_capacity(shares.len());
+    for (key, share) in shares {
         if !share.is_exact() {
             return Ok(None);
         }
@@ -254,42 +344,51 @@ fn rows_have_heap_positions(relid: pg_sys::Oid) -> SensorResult<bool> {
     Ok(compressed == Some(false))
 }
 
-/// Receives (equipment, share bytes) rows.
-struct ShareSink {
-    groups: RowGroups<Option<ReportShare>>,
+/// Receives the one row of `availability_report_shares` (NULL when the window is empty).
+struct SharesSink {
+    shares: Option<ReportShares>,
 }
 
-impl RowSink for ShareSink {
+impl RowSink for SharesSink {
     fn row(&mut self, row: &Row) -> SensorResult<()> {
-        let share = row.with_text(1, |bytes| {
+        self.shares = row.with_text(0, |bytes| {
             bytes
-                .map(|b| ReportShare::from_bytes(b).map_err(SensorError::from))
+                .map(|b| ReportShares::from_bytes(b).map_err(SensorError::from))
                 .transpose()
         })?;
-        *self.groups.group_of(row, |_| Ok(None))? = share;
         Ok(())
     }
 }
 
 pgrx::extension_sql!(
     r#"
-CREATE FUNCTION sensor.availability_report_share_trans(internal internal, relation oid, row_id tid, "time" timestamptz, state text, spec bytea) RETURNS internal
-LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'availability_report_share_trans';
-CREATE AGGREGATE sensor.availability_report_share(relation oid, row_id tid, "time" timestamptz, state text, spec bytea) (
-    SFUNC = sensor.availability_report_share_trans, STYPE = internal,
-    FINALFUNC = sensor.availability_report_share_final,
-    COMBINEFUNC = sensor.availability_report_share_combine,
-    SERIALFUNC = sensor.availability_report_share_serialize,
-    DESERIALFUNC = sensor.availability_report_share_deserialize, PARALLEL = SAFE);
-COMMENT ON AGGREGATE sensor.availability_report_share(oid, tid, timestamptz, text, bytea) IS
-    'Used by availability_report in parallel plans: one equipment''s events, each parallel worker''s share compressed to run boundaries, merged by the leader. Its arguments and bytes are internal (they may change in any version); call availability_report instead.';
+CREATE FUNCTION sensor.availability_report_shares_trans(internal internal, equipment bigint, relation oid, row_id tid, "time" timestamptz, state text, spec bytea) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'availability_report_shares_trans';
+CREATE FUNCTION sensor.availability_report_shares_trans(internal internal, equipment text, relation oid, row_id tid, "time" timestamptz, state text, spec bytea) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'availability_report_shares_text_trans';
+CREATE AGGREGATE sensor.availability_report_shares(equipment bigint, relation oid, row_id tid, "time" timestamptz, state text, spec bytea) (
+    SFUNC = sensor.availability_report_shares_trans, STYPE = internal,
+    FINALFUNC = sensor.availability_report_shares_final,
+    COMBINEFUNC = sensor.availability_report_shares_combine,
+    SERIALFUNC = sensor.availability_report_shares_serialize,
+    DESERIALFUNC = sensor.availability_report_shares_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE sensor.availability_report_shares(equipment text, relation oid, row_id tid, "time" timestamptz, state text, spec bytea) (
+    SFUNC = sensor.availability_report_shares_trans, STYPE = internal,
+    FINALFUNC = sensor.availability_report_shares_final,
+    COMBINEFUNC = sensor.availability_report_shares_combine,
+    SERIALFUNC = sensor.availability_report_shares_serialize,
+    DESERIALFUNC = sensor.availability_report_shares_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE sensor.availability_report_shares(bigint, oid, tid, timestamptz, text, bytea) IS
+    'Used by availability_report in parallel plans: every equipment''s events in one aggregate (no GROUP BY), each parallel worker''s share compressed to run boundaries, merged by the leader. Its arguments and bytes are internal (they may change in any version); call availability_report instead.';
+COMMENT ON AGGREGATE sensor.availability_report_shares(text, oid, tid, timestamptz, text, bytea) IS
+    'sensor.availability_report_shares by a text equipment.';
 "#,
-    name = "availability_report_share",
+    name = "availability_report_shares",
     requires = [
         "bootstrap",
-        availability_report_share_final,
-        availability_report_share_combine,
-        availability_report_share_serialize,
-        availability_report_share_deserialize
+        availability_report_shares_final,
+        availability_report_shares_combine,
+        availability_report_shares_serialize,
+        availability_report_shares_deserialize
     ]
 );

@@ -190,4 +190,27 @@ fn availability_report_in_parallel_equals_the_serial_plan() {
     let (serial, _) = digest(false);
     let (parallel, _) = digest(true);
     assert_eq!(parallel, serial);
+    // A text equipment column, and none: the same aggregate, the same figures.
+    Spi::run(
+        "CREATE TABLE par_events_text AS SELECT 'press-' || equipment AS equipment, time, status FROM par_events ORDER BY time;
+         ANALYZE par_events_text;",
+    )
+    .unwrap();
+    for (table, equipment) in [("par_events_text", "'equipment'"), ("par_events_text", "NULL")] {
+        let report = format!(
+            "SELECT md5(string_agg(r::text, ',' ORDER BY equipment, time)) FROM sensor.availability_report('{table}', 'time', 'status', {equipment},
+             '2026-01-01', '2026-01-01 03:00', bucket => '10 minutes') r"
+        );
+        let digest = |workers: u32| {
+            Spi::run(&format!("SET LOCAL max_parallel_workers_per_gather = {workers}")).unwrap();
+            let before = super::report_share::PARALLEL_REPORTS.load(Relaxed);
+            let d = Spi::get_one::<String>(&report).unwrap();
+            (d, super::report_share::PARALLEL_REPORTS.load(Relaxed) - before)
+        };
+        let (serial, serial_runs) = digest(0);
+        let (parallel, parallel_runs) = digest(2);
+        assert_eq!((serial_runs, parallel_runs), (0, 1), "{table}");
+        assert!(serial.is_some(), "{table}");
+        assert_eq!(parallel, serial, "{table}");
+    }
 }

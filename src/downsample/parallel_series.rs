@@ -43,6 +43,12 @@ pub(super) fn parallel_series_window(
     {
         return Ok(ParallelSeries::NotTaken);
     }
+    // Before `ALTER EXTENSION ... UPDATE` to 0.4.0 the catalog has no such aggregate.
+    if !crate::pg::spi::function_exists(
+        "sensor.downsample_series_agg(bigint, timestamptz, float8, timestamptz, timestamptz, integer, text)",
+    )? {
+        return Ok(ParallelSeries::NotTaken);
+    }
     // Literals, not parameters: the planner sizes the scan (and its workers) by them.
     let literal = |unix_us: i64| -> SensorResult<String> {
         let ts = time::timestamptz_from_unix(unix_us)?.to_iso_string();

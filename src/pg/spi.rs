@@ -135,3 +135,15 @@ pub fn get_two_with_args<A: FromDatum + IntoDatum, B: FromDatum + IntoDatum>(
 ) -> spi::Result<(Option<A>, Option<B>)> {
     first_row(query, args, |row| Ok((row.get(1)?, row.get(2)?)))
 }
+
+/// Whether the function or aggregate `signature` (e.g. `sensor.f(bigint, text)`) is in the
+/// catalog: the objects a version adds are missing while a database runs the new library
+/// before `ALTER EXTENSION ... UPDATE`.
+pub fn function_exists(signature: &str) -> crate::error::SensorResult<bool> {
+    get_one_with_args::<bool>(
+        "SELECT pg_catalog.to_regprocedure($1) IS NOT NULL",
+        &[signature.into()],
+    )
+    .map(|exists| exists == Some(true))
+    .map_err(|e| crate::error::SensorError::internal_query("looking up a function", e))
+}

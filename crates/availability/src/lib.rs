@@ -192,8 +192,9 @@ mod timeline;
 mod weights;
 
 pub use error::{AvailabilityError, Result};
+pub use key_groups::{GroupKey, KeyRef};
 pub use report::{BucketRow, BucketSpec, BucketStates};
-pub use report_share::ReportShare;
+pub use report_share::{ReportShare, ReportShares};
 pub use rollup::WindowedRollup;
 pub use sample_mean::{sample_mean, status_value, SampleMean, SAMPLE_MEAN_BYTES};
 pub use state::{

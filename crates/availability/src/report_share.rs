@@ -12,6 +12,8 @@
 //! serially instead. The kept events go into per-bucket states that keep them raw, so the
 //! leader's merge of the buckets is exact as well.
 
+use key_groups::{GroupKey, KeyGroups, KeyRef};
+
 use crate::error::{AvailabilityError, Result};
 use crate::report::{BucketSpec, BucketStates};
 use crate::state::AvailabilityState;
@@ -232,6 +234,100 @@ impl ReportShare {
             spans,
             instant: None,
         })
+    }
+}
+
+/// Format version of [`ReportShares::to_bytes`] (transient, as a share's).
+const SHARES_FORMAT: u8 = 1;
+
+/// Every equipment's share, for one aggregate without GROUP BY over all of them (a plain
+/// Agg: no hash table per row, which costs a parallel plan more than the shares do).
+#[derive(Clone, Debug, Default)]
+pub struct ReportShares {
+    shares: KeyGroups<ReportShare>,
+}
+
+impl ReportShares {
+    /// Adds an event of equipment `equipment`, as [`ReportShare::push`].
+    pub fn push(
+        &mut self,
+        equipment: KeyRef<'_>,
+        spec: &BucketSpec,
+        t: i64,
+        state: &str,
+        block: u64,
+    ) -> Result<()> {
+        self.shares
+            .of_ref(equipment, |_| {
+                Ok::<_, AvailabilityError>(ReportShare::default())
+            })?
+            .push(spec, t, state, block)
+    }
+
+    /// How many pieces of equipment there are.
+    pub fn len(&self) -> usize {
+        self.shares.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shares.is_empty()
+    }
+
+    /// Finishes every share ([`ReportShare::finish`]).
+    pub fn finish(&mut self, spec: &BucketSpec) -> Result<()> {
+        self.shares.values_mut().try_for_each(|s| s.finish(spec))
+    }
+
+    /// Merges other finished shares, equipment by equipment.
+    pub fn merge(&mut self, other: ReportShares) -> Result<()> {
+        for (key, share) in other.shares.into_sorted() {
+            let mut share = Some(share);
+            let mine = self.shares.of_key(&key, |_| {
+                Ok::<_, AvailabilityError>(share.take().unwrap_or_default())
+            })?;
+            if let Some(share) = share {
+                mine.merge(share)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Each equipment's merged share, in key order.
+    pub fn into_sorted(self) -> Vec<(GroupKey, ReportShare)> {
+        self.shares.into_sorted()
+    }
+
+    /// Finished shares' bytes: version, then per equipment its key ([`GroupKey::write`]),
+    /// the `u64` length of its share's bytes ([`ReportShare::to_bytes`]) and those bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![SHARES_FORMAT];
+        for (key, share) in self.shares.iter() {
+            key.write(&mut out);
+            let bytes = share.to_bytes();
+            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(&bytes);
+        }
+        out
+    }
+
+    /// Reads [`ReportShares::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<ReportShares> {
+        if bytes.first() != Some(&SHARES_FORMAT) {
+            return Err(corrupt("unknown shares format version"));
+        }
+        let mut reader = Reader { bytes, at: 1 };
+        let mut shares = KeyGroups::new();
+        while reader.at < bytes.len() {
+            let rest = bytes.get(reader.at..).unwrap_or_default();
+            let (key, n) = GroupKey::read(rest).ok_or_else(|| corrupt("equipment key"))?;
+            reader.take(n)?;
+            let len = usize::try_from(reader.word()?).map_err(|_| corrupt("share length"))?;
+            let share = ReportShare::from_bytes(reader.take(len)?)?;
+            if shares.insert_new(key, share).is_err() {
+                return Err(corrupt("an equipment appears twice"));
+            }
+        }
+        Ok(ReportShares { shares })
     }
 }
 

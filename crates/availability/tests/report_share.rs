@@ -1,7 +1,9 @@
 //! Report shares (parallel workers' compressed events) merge to the figures of one serial
 //! pass, or say they cannot.
 
-use availability::{BucketRow, BucketSpec, BucketStates, ReportShare};
+use availability::{
+    BucketRow, BucketSpec, BucketStates, GroupKey, KeyRef, ReportShare, ReportShares,
+};
 use proptest::prelude::*;
 
 mod common;
@@ -53,6 +55,35 @@ fn merged_shares(
         }
     }
     merged.expect("a share")
+}
+
+/// Events of several pieces of equipment interleaved in heap order (an equipment per event:
+/// an integer, NULL as `None`, and 2 as a text key, so that both kinds meet), dealt to workers' [`ReportShares`] as [`merged_shares`] deals them, sent
+/// as bytes and merged.
+fn merged_equipment_shares(
+    spec: &BucketSpec,
+    heap: &[(Option<i64>, i64, &'static str)],
+    chunk: usize,
+    workers: usize,
+) -> ReportShares {
+    let mut shares = vec![ReportShares::default(); workers];
+    for (block, &(e, t, s)) in heap.iter().enumerate() {
+        let worker = (block / chunk) % workers;
+        let key = match e {
+            Some(2) => KeyRef::Text(b"two"),
+            e => KeyRef::int(e),
+        };
+        shares[worker]
+            .push(key, spec, t, s, block as u64)
+            .expect("push");
+    }
+    let mut merged = ReportShares::default();
+    for mut share in shares {
+        share.finish(spec).expect("finish");
+        let back = ReportShares::from_bytes(&share.to_bytes()).expect("bytes");
+        merged.merge(back).expect("merge");
+    }
+    merged
 }
 
 proptest! {
@@ -112,6 +143,56 @@ proptest! {
         }
     }
 
+    /// Several pieces of equipment in one state: each one's merged share is the share it
+    /// gets alone (same heap blocks, same workers), so its figures are the serial ones.
+    #[test]
+    fn equipment_shares_are_each_equipment_alone(
+        cfg in config_strategy(),
+        events in ordered_events(300),
+        keys in prop::collection::vec(prop::option::weighted(0.8, -2i64..3), 300),
+        width in 7i64..80,
+        chunk in 1usize..40,
+        workers in 1usize..4,
+    ) {
+        let spec = BucketSpec { config: cfg, from: FROM, to: TO, width };
+        let heap: Vec<_> = events.iter().zip(&keys).map(|(&(t, s), &e)| (e, t, s)).collect();
+        let merged = merged_equipment_shares(&spec, &heap, chunk, workers).into_sorted();
+        let mut expected: Vec<Option<i64>> = heap.iter().map(|h| h.0).collect();
+        // Integers, then the text key, then NULL: the order of GroupKey.
+        expected.sort_by_key(|e| match e {
+            Some(2) => (1, 0),
+            Some(k) => (0, *k),
+            None => (2, 0),
+        });
+        expected.dedup();
+        prop_assert_eq!(merged.len(), expected.len());
+        for ((key, share), e) in merged.into_iter().zip(expected) {
+            let want = match e {
+                Some(2) => GroupKey::Text(b"two".to_vec()),
+                e => e.map_or(GroupKey::Null, GroupKey::Int),
+            };
+            prop_assert_eq!(&key, &want);
+            // The same equipment alone: its events at the same heap blocks.
+            let mut alone = vec![ReportShare::default(); workers];
+            for (block, &(k, t, s)) in heap.iter().enumerate() {
+                if k == e {
+                    alone[(block / chunk) % workers].push(&spec, t, s, block as u64).expect("push");
+                }
+            }
+            let mut alone_merged: Option<ReportShare> = None;
+            for mut a in alone {
+                a.finish(&spec).expect("finish");
+                match &mut alone_merged {
+                    Some(m) => m.merge(a).expect("merge"),
+                    None => alone_merged = Some(a),
+                }
+            }
+            let alone = alone_merged.expect("a share");
+            prop_assert_eq!(share.is_exact(), alone.is_exact());
+            prop_assert_eq!(rows(share.into_buckets(), &spec, None), rows(alone.into_buckets(), &spec, None));
+        }
+    }
+
     #[test]
     fn a_spec_comes_back_from_its_bytes(cfg in config_strategy(), width in 1i64..500) {
         let spec = BucketSpec { config: cfg, from: FROM, to: TO, width };
@@ -123,6 +204,7 @@ proptest! {
     #[test]
     fn corrupted_share_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         let _ = ReportShare::from_bytes(&bytes);
+        let _ = ReportShares::from_bytes(&bytes);
         let _ = BucketSpec::from_bytes(&bytes);
     }
 }

@@ -68,6 +68,26 @@ impl GroupKey {
     }
 }
 
+/// A key as a row holds it, borrowed: what lookups take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRef<'a> {
+    Int(i64),
+    Text(&'a [u8]),
+    Null,
+}
+
+impl<'a> KeyRef<'a> {
+    /// An integer key (`None`: NULL).
+    pub fn int(k: Option<i64>) -> Self {
+        k.map_or(KeyRef::Null, KeyRef::Int)
+    }
+
+    /// A text key (`None`: NULL).
+    pub fn text(bytes: Option<&'a [u8]>) -> Self {
+        bytes.map_or(KeyRef::Null, KeyRef::Text)
+    }
+}
+
 /// Values of type `T` by [`GroupKey`].
 #[derive(Clone, Debug)]
 pub struct KeyGroups<T> {
@@ -188,6 +208,19 @@ impl<T> KeyGroups<T> {
             GroupKey::Int(k) => self.of_int(Some(*k), init),
             GroupKey::Text(bytes) => self.of_text(Some(bytes), init),
             GroupKey::Null => self.of_null(init),
+        }
+    }
+
+    /// The group of a borrowed `key`, made with `init` (given the key) when it is new.
+    pub fn of_ref<E>(
+        &mut self,
+        key: KeyRef<'_>,
+        init: impl FnOnce(&GroupKey) -> Result<T, E>,
+    ) -> Result<&mut T, E> {
+        match key {
+            KeyRef::Int(k) => self.of_int(Some(k), init),
+            KeyRef::Text(bytes) => self.of_text(Some(bytes), init),
+            KeyRef::Null => self.of_null(init),
         }
     }
 

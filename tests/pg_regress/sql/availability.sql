@@ -112,15 +112,13 @@ SELECT count(*) AS equipments,
        count(*) FILTER (WHERE sensor.is_approximate(p.s)) AS approximate
 FROM (SELECT equipment, sensor.availability_agg(time, status, '2026-01-01', '2026-01-05') AS s FROM many_events GROUP BY equipment) p
 JOIN serial_result r USING (equipment);
--- availability_report in parallel (opt-in; shares compressed to run boundaries): the same rows.
-SET sensor_analytics.parallel_report = on;
+-- availability_report in parallel (the default; shares compressed to run boundaries): the same rows.
 SELECT (SELECT count(*) FROM serial_report) AS report_rows,
        (SELECT count(*) FROM serial_report WHERE approximate) AS approximate,
        count(*) AS differing_rows
 FROM (SELECT * FROM sensor.availability_report('many_events', 'time', 'status', 'equipment', '2026-01-01', '2026-01-05', bucket => '6 hours')
       EXCEPT SELECT * FROM serial_report) d;
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather;
-RESET sensor_analytics.parallel_report;
 
 -- Errors.
 \set SHOW_CONTEXT never
