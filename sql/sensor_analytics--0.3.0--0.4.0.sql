@@ -116,9 +116,9 @@ CREATE AGGREGATE sensor.availability_report_shares(equipment text, relation oid,
     DESERIALFUNC = sensor.availability_report_shares_deserialize, PARALLEL = SAFE);
 
 COMMENT ON AGGREGATE sensor.availability_report_shares(bigint, oid, tid, timestamptz, text, bytea) IS
-    'Used by availability_report in parallel plans: every equipment''s events in one aggregate (no GROUP BY), each parallel worker''s share compressed to run boundaries, merged by the leader. Its arguments and bytes are internal (they may change in any version); call availability_report instead.';
+    'Used by availability_report in parallel plans: every equipment''s events in one aggregate (no GROUP BY), each parallel worker''s share compressed to run boundaries, merged by the leader. Its arguments and bytes are internal (they may change in any version); call availability_report instead. See docs/availability.md.';
 COMMENT ON AGGREGATE sensor.availability_report_shares(text, oid, tid, timestamptz, text, bytea) IS
-    'sensor.availability_report_shares by a text equipment.';
+    'sensor.availability_report_shares by a text equipment. See docs/availability.md.';
 COMMENT ON FUNCTION sensor.availability_report_shares_trans(internal, bigint, oid, tid, timestamptz, text, bytea) IS 'Support function of the aggregate sensor.availability_report_shares.';
 COMMENT ON FUNCTION sensor.availability_report_shares_trans(internal, text, oid, tid, timestamptz, text, bytea) IS 'Support function of the aggregate sensor.availability_report_shares.';
 COMMENT ON FUNCTION sensor.availability_report_shares_final(internal) IS 'Support function of the aggregate sensor.availability_report_shares.';
