@@ -24,26 +24,17 @@ import sys
 import psycopg
 
 from backend_memory import peak_memory
+from bench_tables import compress, new_table, timescaledb
 from paired_timing import ROW_AT_A_TIME, paired
 
 FROM = "2026-01-01 00:00+00"
 EQUIPMENT = 100
 
 
-def timescaledb(conn):
-    return conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb')").fetchone()[0]
-
-
 def make_table(conn, name, kind, events):
-    have = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
-    if have and conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == events:
-        print(f"reusing {name}", file=sys.stderr)
+    if not new_table(conn, name, events, "equipment int NOT NULL, time timestamptz NOT NULL, status text NOT NULL",
+                     kind, "time", "2 hours", f"{kind}, {events:,} events"):
         return
-    print(f"generating {name} ({kind}, {events:,} events)...", file=sys.stderr)
-    conn.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
-    conn.execute(f"CREATE TABLE {name} (equipment int NOT NULL, time timestamptz NOT NULL, status text NOT NULL)")
-    if kind != "plain":
-        conn.execute(f"SELECT create_hypertable('{name}', 'time', chunk_time_interval => interval '2 hours')")
     conn.execute(
         f"""INSERT INTO {name}
             SELECT i % {EQUIPMENT}, timestamptz '{FROM}' + (i / {EQUIPMENT}) * interval '1 second',
@@ -53,9 +44,7 @@ def make_table(conn, name, kind, events):
     )
     conn.execute(f"CREATE INDEX ON {name} (equipment, time)")
     if kind == "compressed":
-        conn.execute(f"ALTER TABLE {name} SET (timescaledb.compress, timescaledb.compress_segmentby = 'equipment', "
-                     f"timescaledb.compress_orderby = 'time')")
-        conn.execute(f"SELECT compress_chunk(c) FROM show_chunks('{name}') c")
+        compress(conn, name, "time", "equipment")
     conn.execute(f"VACUUM ANALYZE {name}")
 
 

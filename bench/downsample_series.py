@@ -25,6 +25,7 @@ import sys
 import psycopg
 
 from backend_memory import peak_memory
+from bench_tables import compress, new_table, timescaledb
 from paired_timing import ROW_AT_A_TIME, paired
 
 SERIES = 3
@@ -33,20 +34,10 @@ FROM, TO = "2024-01-01 00:00+00", "2024-02-01 00:00+00"
 POINTS = 1000
 
 
-def timescaledb(conn):
-    return conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb')").fetchone()[0]
-
-
 def make_table(conn, name, kind):
-    have = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
-    if have and conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == SERIES * ROWS_PER_SERIES:
-        print(f"reusing {name}", file=sys.stderr)
+    if not new_table(conn, name, SERIES * ROWS_PER_SERIES, "channel_id int NOT NULL, ts timestamptz NOT NULL, value float8",
+                     kind, "ts", "1 day"):
         return
-    print(f"generating {name} ({kind})...", file=sys.stderr)
-    conn.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
-    conn.execute(f"CREATE TABLE {name} (channel_id int NOT NULL, ts timestamptz NOT NULL, value float8)")
-    if kind != "plain":
-        conn.execute(f"SELECT create_hypertable('{name}', 'ts', chunk_time_interval => interval '1 day')")
     # Rows arrive as a logger writes them: every series at each second.
     conn.execute(
         f"""INSERT INTO {name}
@@ -58,9 +49,7 @@ def make_table(conn, name, kind):
     if kind == "plain":
         conn.execute(f"CREATE INDEX ON {name} (ts)")
     if kind == "compressed":
-        conn.execute(f"ALTER TABLE {name} SET (timescaledb.compress, timescaledb.compress_segmentby = 'channel_id', "
-                     f"timescaledb.compress_orderby = 'ts')")
-        conn.execute(f"SELECT compress_chunk(c) FROM show_chunks('{name}') c")
+        compress(conn, name, "ts", "channel_id")
     conn.execute(f"VACUUM ANALYZE {name}")
 
 

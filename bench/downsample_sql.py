@@ -27,7 +27,7 @@ import psycopg
 
 from backend_memory import peak_memory
 from paired_timing import ROW_AT_A_TIME, paired, timed
-from power_tables import timescaledb
+from bench_tables import compress, new_table, timescaledb
 
 ROWS = 10_000_000
 SPACING = "259200 microseconds"  # 10M rows = 30 days
@@ -112,18 +112,12 @@ def timings(conn, rounds, parallel):
 
 def copy_as_hypertable(conn, name, compressed):
     """`name`: bench_ds's rows in a hypertable of 1-day chunks, compressed or not."""
-    have = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
-    if have and conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == ROWS:
-        print(f"reusing {name}", file=sys.stderr)
+    kind = "compressed" if compressed else "hypertable"
+    if not new_table(conn, name, ROWS, "ts timestamptz NOT NULL, v float8", kind, "ts", "1 day"):
         return
-    print(f"generating {name}...", file=sys.stderr)
-    conn.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
-    conn.execute(f"CREATE TABLE {name} (ts timestamptz NOT NULL, v float8)")
-    conn.execute(f"SELECT create_hypertable('{name}', 'ts', chunk_time_interval => interval '1 day')")
     conn.execute(f"INSERT INTO {name} SELECT * FROM bench_ds ORDER BY ts")
     if compressed:
-        conn.execute(f"ALTER TABLE {name} SET (timescaledb.compress, timescaledb.compress_orderby = 'ts')")
-        conn.execute(f"SELECT compress_chunk(c) FROM show_chunks('{name}') c")
+        compress(conn, name, "ts")
     conn.execute(f"VACUUM ANALYZE {name}")
 
 

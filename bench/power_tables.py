@@ -5,7 +5,8 @@ timestamptz, value float8), indexed on (channel, ts):
 - with TimescaleDB: bench_power_hyper, a hypertable (1-day chunks), and
   bench_power_compressed, the same compressed (segmented by channel, ordered by ts).
 """
-import sys
+
+from bench_tables import compress, new_table, timescaledb
 
 CHANNELS = 4
 DAYS = 30
@@ -13,20 +14,9 @@ ROWS = CHANNELS * DAYS * 86_400
 START = "2024-01-01 00:00+00"
 
 
-def timescaledb(conn):
-    return conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb')").fetchone()[0]
-
-
 def make_table(conn, name, kind):
-    have = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
-    if have and conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == ROWS:
-        print(f"reusing {name}", file=sys.stderr)
+    if not new_table(conn, name, ROWS, "channel int NOT NULL, ts timestamptz NOT NULL, value float8", kind, "ts", "1 day"):
         return
-    print(f"generating {name} ({kind})...", file=sys.stderr)
-    conn.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
-    conn.execute(f"CREATE TABLE {name} (channel int NOT NULL, ts timestamptz NOT NULL, value float8)")
-    if kind != "plain":
-        conn.execute(f"SELECT create_hypertable('{name}', 'ts', chunk_time_interval => interval '1 day')")
     # As a logger writes them: every channel each second; power with a daily cycle and noise.
     conn.execute(
         f"""INSERT INTO {name}
@@ -36,9 +26,7 @@ def make_table(conn, name, kind):
     )
     conn.execute(f"CREATE INDEX ON {name} (channel, ts)")
     if kind == "compressed":
-        conn.execute(f"ALTER TABLE {name} SET (timescaledb.compress, timescaledb.compress_segmentby = 'channel', "
-                     f"timescaledb.compress_orderby = 'ts')")
-        conn.execute(f"SELECT compress_chunk(c) FROM show_chunks('{name}') c")
+        compress(conn, name, "ts", "channel")
     conn.execute(f"VACUUM ANALYZE {name}")
 
 

@@ -25,14 +25,12 @@ import time
 
 import psycopg
 
+from bench_tables import timescaledb
+
 CHANNELS = 4
 DAYS = 30
 ROWS = CHANNELS * DAYS * 86_400
 START = "2024-03-01 00:00+00"
-
-
-def timescaledb(conn):
-    return conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb')").fetchone()[0]
 
 
 def make_data(conn):
