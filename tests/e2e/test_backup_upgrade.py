@@ -324,3 +324,37 @@ def test_old_versions_objects_are_served_by_this_library(version):
     exported = subprocess.run(["nm", "-D", "--defined-only", str(lib)], capture_output=True, text=True).stdout
     names = {line.split()[-1] for line in exported.splitlines() if line.strip()}
     assert [s for s in symbols if s not in names] == []
+
+
+def test_a_0_3_0_catalog_on_this_library_keeps_its_parallel_paths_serial(flavour, make_database):
+    """Before ALTER EXTENSION UPDATE a 0.3.0 catalog has neither of the internal aggregates
+    0.4.0 runs under parallel plans (downsample_series_agg, availability_report_shares): the
+    functions take their serial paths there, with the same rows, and the parallel ones after
+    the update."""
+    db = make_database("old", timescaledb=flavour == "timescaledb", extension_version="0.3.0")
+    db.execute("""CREATE TABLE public.events AS
+                  SELECT i % 7 AS equipment, timestamptz '2026-01-01' + (i / 7) * interval '1 second' AS time,
+                         CASE WHEN ((i / 7) / 50 + i % 7) % 5 = 0 THEN 'offline' ELSE 'online' END AS status,
+                         sin(i / 300.0) AS value
+                  FROM generate_series(0, 200000) i;
+                  ANALYZE public.events""")
+    queries = [
+        "SELECT md5(string_agg(r::text, ',' ORDER BY equipment, time)) FROM sensor.availability_report("
+        "'public.events', 'time', 'status', 'equipment', '2026-01-01', '2026-01-01 08:00', bucket => '1 hour') r",
+        "SELECT md5(string_agg(d::text, ',' ORDER BY series, time)) FROM sensor.downsample("
+        "'public.events', 'time', 'value', '2026-01-01', '2026-01-01 08:00', 100, method => 'm4', series_column => 'equipment') d",
+    ]
+
+    def results(workers):
+        with db.connect() as conn:
+            for setting in (f"max_parallel_workers_per_gather = {workers}", "parallel_setup_cost = 0",
+                            "parallel_tuple_cost = 0", "min_parallel_table_scan_size = 0"):
+                conn.execute(f"SET {setting}")
+            return [conn.execute(q).fetchone()[0] for q in queries]
+
+    serial = results(0)
+    assert all(serial), serial
+    assert results(2) == serial
+    db.execute("ALTER EXTENSION sensor_analytics UPDATE")
+    assert db.one("SELECT to_regprocedure('sensor.availability_report_shares(bigint, oid, tid, timestamptz, text, bytea)') IS NOT NULL")
+    assert results(2) == serial
