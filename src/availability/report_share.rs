@@ -18,7 +18,7 @@ use crate::pg::row_groups::{GroupKey, KeyColumn};
 use crate::pg::row_stream::{stream_rows_if_parallel, Row, RowSink};
 use crate::pg::{aggregate, fmgr, time};
 
-/// `sensor_analytics.parallel_report`: on by default (1.05-1.21x a parallel `count(*) GROUP
+/// `sensor_analytics.parallel_report`: on by default (1.05-1.25x a parallel `count(*) GROUP
 /// BY` on 2 cores, bench/availability_report.sh; the serial scan costs what a serial one
 /// does). Off, the report always scans serially.
 static PARALLEL_REPORT: pgrx::GucSetting<bool> = pgrx::GucSetting::<bool>::new(true);
@@ -264,6 +264,12 @@ pub(super) fn parallel_groups(
     if !PARALLEL_REPORT.get() || !rows_have_heap_positions(source.relid)? {
         return Ok(None);
     }
+    // Before `ALTER EXTENSION ... UPDATE` to 0.4.0 the catalog has no such aggregate.
+    if !crate::pg::spi::function_exists(
+        "sensor.availability_report_shares(bigint, oid, tid, timestamptz, text, bytea)",
+    )? {
+        return Ok(None);
+    }
     let (from, to) = source.window_literals()?;
     let spec_hex: String = spec
         .to_bytes()
@@ -271,12 +277,6 @@ pub(super) fn parallel_groups(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    // Before `ALTER EXTENSION ... UPDATE` to 0.4.0 the catalog has no such aggregate.
-    if !crate::pg::spi::function_exists(
-        "sensor.availability_report_shares(bigint, oid, tid, timestamptz, text, bytea)",
-    )? {
-        return Ok(None);
-    }
     let equipment = match (&source.equipment, key) {
         (Some(e), KeyColumn::Integer(_)) => format!("CAST({e} AS pg_catalog.int8)"),
         (Some(e), KeyColumn::Text) => key.select_expr(e),

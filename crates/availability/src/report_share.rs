@@ -280,13 +280,13 @@ impl ReportShares {
 
     /// Merges other finished shares, equipment by equipment.
     pub fn merge(&mut self, other: ReportShares) -> Result<()> {
-        for (key, share) in other.shares.into_sorted() {
-            let mut share = Some(share);
-            let mine = self.shares.of_key(&key, |_| {
-                Ok::<_, AvailabilityError>(share.take().unwrap_or_default())
-            })?;
-            if let Some(share) = share {
-                mine.merge(share)?;
+        for (key, share) in other.shares {
+            match self.shares.get_mut(&key) {
+                Some(mine) => mine.merge(share)?,
+                None => {
+                    // Absent, so new: insert_new cannot hand the share back.
+                    let _ = self.shares.insert_new(key, share);
+                }
             }
         }
         Ok(())

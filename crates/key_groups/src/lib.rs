@@ -227,16 +227,21 @@ impl<T> KeyGroups<T> {
     /// Adds a group that must be new (reading stored groups): `Err(value)` when `key` is
     /// already there.
     pub fn insert_new(&mut self, key: GroupKey, value: T) -> Result<&mut T, T> {
-        let present = match &key {
-            GroupKey::Int(k) => self.by_int.contains_key(k),
-            GroupKey::Text(bytes) => self.by_text.contains_key(bytes),
-            GroupKey::Null => self.null.is_some(),
-        };
-        if present {
+        if self.get_mut(&key).is_some() {
             return Err(value);
         }
         let i = self.add(key, value);
         Ok(&mut self.values[i])
+    }
+
+    /// The group of `key`, if there is one.
+    pub fn get_mut(&mut self, key: &GroupKey) -> Option<&mut T> {
+        let i = match key {
+            GroupKey::Int(k) => self.by_int.get(k).copied(),
+            GroupKey::Text(bytes) => self.by_text.get(bytes).copied(),
+            GroupKey::Null => self.null,
+        }?;
+        self.values.get_mut(i)
     }
 
     /// Every group in first-seen order.
@@ -251,8 +256,18 @@ impl<T> KeyGroups<T> {
 
     /// Every group with its key, in key order.
     pub fn into_sorted(self) -> Vec<(GroupKey, T)> {
-        let mut groups: Vec<(GroupKey, T)> = self.keys.into_iter().zip(self.values).collect();
+        let mut groups: Vec<(GroupKey, T)> = self.into_iter().collect();
         groups.sort_by(|a, b| a.0.cmp(&b.0));
         groups
+    }
+}
+
+impl<T> IntoIterator for KeyGroups<T> {
+    type Item = (GroupKey, T);
+    type IntoIter = std::iter::Zip<std::vec::IntoIter<GroupKey>, std::vec::IntoIter<T>>;
+
+    /// Every group with its key, in first-seen order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.keys.into_iter().zip(self.values)
     }
 }

@@ -60,6 +60,7 @@ proptest! {
         for k in &keys {
             let found = groups.of_key(k, |_| Err::<u32, ()>(())).unwrap();
             prop_assert!(*found > 0);
+            prop_assert!(groups.get_mut(k).is_some_and(|n| *n > 0));
             prop_assert_eq!(groups.insert_new(k.clone(), 0).err(), Some(0));
         }
         prop_assert_eq!(groups.len(), before);
@@ -104,6 +105,7 @@ fn a_failed_init_adds_no_group() {
     assert_eq!(groups.of_int(Some(1), |_| Err("no")).err(), Some("no"));
     assert_eq!(groups.of_text(Some(b"x"), |_| Err("no")).err(), Some("no"));
     assert!(groups.is_empty());
+    assert_eq!(groups.get_mut(&GroupKey::Int(1)), None);
 }
 
 #[test]
