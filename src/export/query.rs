@@ -180,9 +180,7 @@ impl BatchSink {
                 "the query's rows do not have the columns it was described with",
             ));
         }
-        if usize::try_from((*slot).tts_nvalid).unwrap_or(0) < natts {
-            pg_sys::slot_getsomeattrs_int(slot, (*desc).natts);
-        }
+        crate::pg::slot::deform(slot, natts);
         let values = std::slice::from_raw_parts((*slot).tts_values, natts);
         let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts);
         let previous = pg_sys::MemoryContextSwitchTo(self.row_context);

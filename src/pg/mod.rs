@@ -22,6 +22,7 @@ pub mod row_groups;
 pub mod row_store;
 pub mod row_stream;
 pub mod search_path;
+pub mod slot;
 pub mod spi;
 pub mod time;
 pub mod timescaledb;

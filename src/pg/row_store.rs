@@ -213,9 +213,7 @@ impl<R: StoredRow> Iterator for StoredRows<R> {
                 self.store = std::ptr::null_mut();
                 return None;
             }
-            if ((*self.slot).tts_nvalid as usize) < self.width {
-                pg_sys::slot_getsomeattrs_int(self.slot, self.width as i32);
-            }
+            crate::pg::slot::deform(self.slot, self.width);
             let values = std::slice::from_raw_parts((*self.slot).tts_values, self.width);
             let nulls = std::slice::from_raw_parts((*self.slot).tts_isnull, self.width);
             Some(R::from_stored(values, nulls))

@@ -28,13 +28,10 @@ impl Row {
     /// The datum of column `index` (0-based), `None` for NULL.
     #[inline]
     pub fn datum(&self, index: usize) -> Option<pg_sys::Datum> {
-        let attnum = i16::try_from(index + 1).unwrap_or(i16::MAX);
         // SAFETY: the slot is the executor's current output slot; `index` is below the
         // column count checked at startup, so deforming up to it is in bounds.
         unsafe {
-            if (*self.slot).tts_nvalid < attnum {
-                deform(self.slot, attnum);
-            }
+            super::slot::deform(self.slot, index + 1);
             if *(*self.slot).tts_isnull.add(index) {
                 None
             } else {
@@ -89,15 +86,6 @@ impl Row {
             result
         }
     }
-}
-
-/// Deforms a heap tuple up to `attnum`. Out of line: projected (virtual) slots, the usual
-/// case, never need it, and the guarded FFI call would weigh on the inlined fast path.
-#[cold]
-#[inline(never)]
-unsafe fn deform(slot: *mut pg_sys::TupleTableSlot, attnum: i16) {
-    // SAFETY: as in Row::datum.
-    unsafe { pg_sys::slot_getsomeattrs_int(slot, i32::from(attnum)) }
 }
 
 /// Receives the rows of [`stream_rows`].
