@@ -138,6 +138,9 @@ impl SeriesPointsBins for SummaryBins {
 struct WithMethodText<S> {
     state: S,
     method_text: String,
+    /// The window and method arguments are constants (or query parameters) in the call: the
+    /// rows after the first push their input without reading or checking them.
+    fixed_window: bool,
 }
 
 impl<S: RangeBins> WithMethodText<S> {
@@ -155,7 +158,11 @@ impl<S: RangeBins> WithMethodText<S> {
     fn decode(bytes: &[u8]) -> SensorResult<Self> {
         let state = S::from_bytes(bytes)?;
         let method_text = state.method().name().to_string();
-        Ok(WithMethodText { state, method_text })
+        Ok(WithMethodText {
+            state,
+            method_text,
+            fixed_window: false,
+        })
     }
 
     fn merge(&mut self, other: &Self) -> SensorResult<()> {
@@ -175,18 +182,27 @@ fn method_str(bytes: &[u8]) -> SensorResult<&str> {
 
 /// One row of a range aggregate: `input` (read after the window arguments, so their errors
 /// come first) pushed into the group's bins, made from the first row's arguments. A NULL
-/// method, window argument or input skips the row.
+/// method, window argument or input skips the row. The window arguments are the
+/// aggregate's last ones, from `window_arg` (0-based, as written in the call).
 #[allow(clippy::too_many_arguments)]
-fn range_step<S: RangeBins>(
+fn range_step<'m, S: RangeBins>(
     mut internal: Internal,
     from: Option<i64>,
     to: Option<i64>,
     points: Option<i32>,
-    method: Option<&[u8]>,
-    fcinfo: pg_sys::FunctionCallInfo,
+    method: impl FnOnce() -> Option<&'m [u8]>,
+    (fcinfo, window_arg): (pg_sys::FunctionCallInfo, usize),
     input: impl FnOnce() -> SensorResult<Option<S::Input>>,
 ) -> SensorResult<Internal> {
-    let Some(method) = method else {
+    if let Some(s) = aggregate::get_mut::<WithMethodText<S>>(&mut internal)? {
+        if s.fixed_window {
+            if let Some(input) = input()? {
+                s.state.push(input)?;
+            }
+            return Ok(internal);
+        }
+    }
+    let Some(method) = method() else {
         return Ok(internal);
     };
     let Some(row) = RangeRow::of(from, to, points, method)? else {
@@ -200,6 +216,7 @@ fn range_step<S: RangeBins>(
         Ok(WithMethodText {
             state: S::new(row.from, row.to, n, method)?,
             method_text: method_str(row.method)?.to_string(),
+            fixed_window: aggregate::fixed_args_from(fcinfo, window_arg),
         })
     })?;
     let (from, to, points) = s.state.window();
@@ -274,11 +291,13 @@ type DownsampleAggState = WithMethodText<MethodBuckets>;
 unsafe fn downsample_agg_row(fcinfo: pg_sys::FunctionCallInfo, with_method: bool) -> pg_sys::Datum {
     // SAFETY: see above.
     let args = unsafe { fmgr::args(fcinfo, if with_method { 7 } else { 6 }) };
-    let method = if with_method {
-        // SAFETY: the 7th argument is the method's text.
-        unsafe { fmgr::varlena_arg(&args[6]) }
-    } else {
-        Some(Method::MinMaxLttb.name().as_bytes())
+    let method = || {
+        if with_method {
+            // SAFETY: the 7th argument is the method's text.
+            unsafe { fmgr::varlena_arg(&args[6]) }
+        } else {
+            Some(Method::MinMaxLttb.name().as_bytes())
+        }
     };
     // NULL, NaN and infinite values and infinite times are skipped.
     let time = fmgr::i64_arg(&args[1]).and_then(time::raw_row_unix_micros);
@@ -290,7 +309,8 @@ unsafe fn downsample_agg_row(fcinfo: pg_sys::FunctionCallInfo, with_method: bool
     );
     let internal = fmgr::internal_arg(&args[0]);
     let internal =
-        range_step::<MethodBuckets>(internal, from, to, points, method, fcinfo, point).or_raise();
+        range_step::<MethodBuckets>(internal, from, to, points, method, (fcinfo, 2), point)
+            .or_raise();
     // SAFETY: fcinfo is this call's.
     unsafe { fmgr::return_internal(fcinfo, internal) }
 }
@@ -497,8 +517,8 @@ fn downsample_summaries_transition_method(
         from,
         to,
         points,
-        method.map(str::as_bytes),
-        fcinfo,
+        || method.map(str::as_bytes),
+        (fcinfo, 2),
         bucket_summary,
     )?)
 }
@@ -640,7 +660,7 @@ crate::v1_function!(
         // SAFETY: the function manager passes the 8 declared arguments.
         let args = unsafe { fmgr::args(fcinfo, 8) };
         // SAFETY: the 8th argument is the method's text.
-        let method = unsafe { fmgr::varlena_arg(&args[7]) };
+        let method = || unsafe { fmgr::varlena_arg(&args[7]) };
         let series = fmgr::i64_arg(&args[1]);
         // NULL, NaN and infinite values and infinite times are skipped.
         let time = fmgr::i64_arg(&args[2]).and_then(time::raw_row_unix_micros);
@@ -652,7 +672,7 @@ crate::v1_function!(
             fmgr::i32_arg(&args[6]),
         );
         let internal = fmgr::internal_arg(&args[0]);
-        let internal = range_step::<BoundedSeries>(internal, from, to, points, method, fcinfo, row)
+        let internal = range_step::<BoundedSeries>(internal, from, to, points, method, (fcinfo, 3), row)
             .or_raise();
         // SAFETY: fcinfo is this call's.
         unsafe { fmgr::return_internal(fcinfo, internal) }

@@ -389,6 +389,41 @@ fn downsample_agg_groups_and_matches_the_stream() {
 }
 
 #[pg_test]
+fn constant_window_arguments_read_once_give_the_checked_rows_points() {
+    setup();
+    // Constants take the fast path (window read on the first row only); the same values
+    // computed per row (volatile-free expressions over a column) take the checked one.
+    let constant = points(
+        "SELECT p.time::text, p.value FROM (SELECT sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-02', 7, 'm4') AS d
+             FROM ds_one) s, sensor.points(s.d) p",
+    );
+    let per_row = points(
+        "SELECT p.time::text, p.value FROM (SELECT sensor.downsample_agg(ts, v, date_trunc('year', ts), date_trunc('year', ts) + interval '1 day',
+                 7 + (v * 0)::int, CASE WHEN v IS NULL THEN 'm4' ELSE 'm4' END) AS d
+             FROM ds_one) s, sensor.points(s.d) p",
+    );
+    assert!(!constant.is_empty());
+    assert_eq!(constant.len(), per_row.len());
+    assert_eq!(constant, per_row);
+    // As a window function there is no Agg node: every row is checked, results agree.
+    let window = Spi::get_one::<String>(
+        "SELECT (sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-02', 7, 'm4') OVER ())::text FROM ds_one LIMIT 1",
+    )
+    .unwrap();
+    let plain = Spi::get_one::<String>(
+        "SELECT sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-02', 7, 'm4')::text FROM ds_one",
+    )
+    .unwrap();
+    assert!(plain.is_some());
+    assert_eq!(window, plain);
+    // A method that changes between rows is still an error.
+    assert_sqlstate(
+        "SELECT sensor.downsample_agg(ts, v, '2024-01-01', '2024-01-02', 7, CASE WHEN v > 0 THEN 'm4' ELSE 'minmax' END) FROM ds_one",
+        "22023",
+    );
+}
+
+#[pg_test]
 fn parallel_partial_aggregation_equals_the_serial_plan() {
     Spi::run(
         "CREATE TABLE ds_big AS SELECT '2024-01-01'::timestamptz + i * interval '10 ms' AS ts,

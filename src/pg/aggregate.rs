@@ -100,6 +100,42 @@ pub fn transient<T: 'static>(value: T) -> Internal {
     tagged_in(PgMemoryContexts::CurrentMemoryContext, value)
 }
 
+/// Whether the aggregate's arguments from `first` (0-based, as written in the call) to its
+/// last are the same for every row of the call: constants or query parameters. False when
+/// not called by an `Agg` node (a window function) or for any other expression.
+pub fn fixed_args_from(fcinfo: pg_sys::FunctionCallInfo, first: usize) -> bool {
+    // SAFETY: fcinfo is the current call's; AggGetAggref only reads it and returns the
+    // planner's Aggref (or NULL), whose `args` is a List of TargetEntry, the call's own
+    // arguments first (ORDER BY entries come after them).
+    unsafe {
+        let aggref = pg_sys::AggGetAggref(fcinfo);
+        if aggref.is_null() || (*aggref).args.is_null() {
+            return false;
+        }
+        let args = (*aggref).args;
+        // The transition function's arguments: the state, then the aggregate's.
+        let count = usize::try_from((*fcinfo).nargs)
+            .unwrap_or(0)
+            .saturating_sub(1);
+        if first >= count || usize::try_from((*args).length).unwrap_or(0) < count {
+            return false;
+        }
+        (first..count).all(|i| {
+            let entry = (*(*args).elements.add(i))
+                .ptr_value
+                .cast::<pg_sys::TargetEntry>();
+            let expr = (*entry).expr.cast::<pg_sys::Node>();
+            match (*expr).type_ {
+                pg_sys::NodeTag::T_Const => true,
+                pg_sys::NodeTag::T_Param => {
+                    (*expr.cast::<pg_sys::Param>()).paramkind == pg_sys::ParamKind::PARAM_EXTERN
+                }
+                _ => false,
+            }
+        })
+    }
+}
+
 /// The state, made by `init` if the aggregate has none yet (the first row of a group).
 pub fn get_or_put<T: 'static>(
     internal: &mut Internal,
