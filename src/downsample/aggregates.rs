@@ -216,7 +216,8 @@ fn range_step<'m, S: RangeBins>(
         Ok(WithMethodText {
             state: S::new(row.from, row.to, n, method)?,
             method_text: method_str(row.method)?.to_string(),
-            fixed_window: aggregate::fixed_args_from(fcinfo, window_arg),
+            // SAFETY: fcinfo is this transition call's.
+            fixed_window: unsafe { aggregate::fixed_args_from(fcinfo, window_arg) },
         })
     })?;
     let (from, to, points) = s.state.window();

@@ -103,8 +103,11 @@ pub fn transient<T: 'static>(value: T) -> Internal {
 /// Whether the aggregate's arguments from `first` (0-based, as written in the call) to its
 /// last are the same for every row of the call: constants or query parameters. False when
 /// not called by an `Agg` node (a window function) or for any other expression.
-pub fn fixed_args_from(fcinfo: pg_sys::FunctionCallInfo, first: usize) -> bool {
-    // SAFETY: fcinfo is the current call's; AggGetAggref only reads it and returns the
+///
+/// # Safety
+/// `fcinfo` is the current call's, of an aggregate's transition function.
+pub unsafe fn fixed_args_from(fcinfo: pg_sys::FunctionCallInfo, first: usize) -> bool {
+    // SAFETY: see above; AggGetAggref only reads it and returns the
     // planner's Aggref (or NULL), whose `args` is a List of TargetEntry, the call's own
     // arguments first (ORDER BY entries come after them).
     unsafe {
