@@ -577,12 +577,19 @@ impl BoundedSeries {
         (work_mem / per_series.max(1)).max(1)
     }
 
+    #[inline]
     fn check_budget(&mut self) -> SensorResult<()> {
         if self.buckets.series_count() > self.budget {
-            self.over_budget = true;
-            let (from, to, points, method) = self.buckets.window();
-            self.buckets = SeriesBuckets::new(from, to, points, method)?;
+            return self.drop_series();
         }
+        Ok(())
+    }
+
+    #[cold]
+    fn drop_series(&mut self) -> SensorResult<()> {
+        self.over_budget = true;
+        let (from, to, points, method) = self.buckets.window();
+        self.buckets = SeriesBuckets::new(from, to, points, method)?;
         Ok(())
     }
 }
