@@ -32,6 +32,8 @@
 //! folded run, or runs that overlap when merged, cannot be placed exactly: the state is
 //! then flagged [`Summary::approximate`] (its rows still count).
 
+#![forbid(unsafe_code)]
+
 mod codec;
 mod run;
 
