@@ -257,31 +257,7 @@ impl AvailabilityState {
     /// input length.
     pub fn from_bytes(bytes: &[u8]) -> Result<AvailabilityState> {
         let mut r = Reader { bytes, pos: 0 };
-        if r.take(2)? != MAGIC {
-            return Err(invalid("bad magic"));
-        }
-        let version = r.byte()?;
-        if version == 0 {
-            return Err(invalid("bad version 0"));
-        }
-        if version > VERSION {
-            return Err(AvailabilityError::Unsupported(format!(
-                "availability state format version {version} (this build reads up to {VERSION})"
-            )));
-        }
-        let flags = r.byte()?;
-        if flags & !KNOWN_FLAGS != 0 {
-            return Err(invalid("unknown flag bits"));
-        }
-        let from = unzigzag(r.varint()?);
-        let span = r.varint()?;
-        if span == 0 {
-            return Err(invalid("empty window"));
-        }
-        let to = i64::try_from(span)
-            .ok()
-            .and_then(|s| from.checked_add(s))
-            .ok_or_else(|| invalid("window end out of range"))?;
+        let Header { flags, from, to } = r.header()?;
         let liveness = if flags & FLAG_LIVENESS != 0 {
             let l = i64::try_from(r.varint()?).map_err(|_| invalid("liveness out of range"))?;
             if l <= 0 {
@@ -296,56 +272,12 @@ impl AvailabilityState {
         } else {
             GapPolicy::Down
         };
-
-        let n_weights = r.count(2)?;
-        let mut weights = Weights::empty();
-        let mut prev: Option<&str> = None;
-        for _ in 0..n_weights {
-            let name = r.str()?;
-            if prev.is_some_and(|p| p >= name) {
-                return Err(invalid("weights not strictly sorted"));
-            }
-            prev = Some(name);
-            let w = match r.byte()? {
-                0 => None,
-                1 => {
-                    let raw: [u8; 8] = r
-                        .take(8)?
-                        .try_into()
-                        .map_err(|_| invalid("truncated weight"))?;
-                    Some(f64::from_le_bytes(raw))
-                }
-                _ => return Err(invalid("bad weight tag")),
-            };
-            weights
-                .set(name, w)
-                .map_err(|_| invalid("weight outside [0, 1]"))?;
-        }
-        let config = AvailabilityConfig::new(weights, liveness, gap_policy)
+        let config = AvailabilityConfig::new(r.weights()?, liveness, gap_policy)
             .map_err(|e| invalid(&e.to_string()))?;
-
-        let n_names = r.count(1)?;
-        let mut names = NameTable::default();
-        let mut prev: Option<&str> = None;
-        for _ in 0..n_names {
-            let name = r.str()?;
-            if prev.is_some_and(|p| p >= name) {
-                return Err(invalid("state names not strictly sorted"));
-            }
-            prev = Some(name);
-            names.intern(name).map_err(|_| invalid("too many names"))?;
-        }
-        let n_names = names.names().len() as u64;
-        let index = |r: &mut Reader| -> Result<u32> {
-            let i = r.varint()?;
-            if i >= n_names {
-                return Err(invalid("state index out of range"));
-            }
-            u32::try_from(i).map_err(|_| invalid("state index out of range"))
-        };
-
+        let names = r.names()?;
+        let index = StateIndex(names.names().len() as u64);
         let carry_in_param = if flags & FLAG_PARAM != 0 {
-            Some(index(&mut r)?)
+            Some(index.read(&mut r)?)
         } else {
             None
         };
@@ -357,70 +289,14 @@ impl AvailabilityState {
             let t = from
                 .checked_sub(back)
                 .ok_or_else(|| invalid("carry-in time out of range"))?;
-            Some((t, index(&mut r)?))
+            Some((t, index.read(&mut r)?))
         } else {
             None
         };
-
-        let n_holes = r.count(2)?;
-        let mut holes: Vec<(i64, i64)> = Vec::with_capacity(n_holes);
-        let mut cursor = from
-            .checked_add(1)
-            .ok_or_else(|| invalid("hole out of range"))?;
-        for _ in 0..n_holes {
-            let a = add(cursor, r.varint()?)?;
-            let b = add(a, r.varint()?)?
-                .checked_add(1)
-                .ok_or_else(|| invalid("hole out of range"))?;
-            if b >= to {
-                return Err(invalid("hole reaches the window end"));
-            }
-            holes.push((a, b));
-            cursor = b
-                .checked_add(1)
-                .ok_or_else(|| invalid("hole out of range"))?;
-        }
-        let n_runs = r.count(3)?;
-        let mut runs: Vec<Run> = Vec::with_capacity(n_runs);
-        let mut cursor = from;
-        for _ in 0..n_runs {
-            let start = add(cursor, r.varint()?)?;
-            let last = add(start, r.varint()?)?;
-            let state = index(&mut r)?;
-            if last >= to {
-                return Err(invalid("run beyond the window end"));
-            }
-            runs.push(Run { start, last, state });
-            cursor = last
-                .checked_add(1)
-                .ok_or_else(|| invalid("run time out of range"))?;
-        }
+        let holes = r.holes(from, to)?;
+        let runs = r.runs(from, to, index)?;
         let buffer = if flags & FLAG_PARTIAL != 0 {
-            let capacity = usize::try_from(r.varint()?)
-                .ok()
-                .filter(|c| (1..=MAX_BUFFER_CAPACITY).contains(c))
-                .ok_or_else(|| invalid("buffer capacity out of range"))?;
-            let n_events = r.count(2)?;
-            if n_events > capacity.saturating_mul(BUFFER_LIMIT_FACTOR) {
-                return Err(invalid("more buffered events than the buffer limit"));
-            }
-            let mut events: Vec<(i64, u32)> = Vec::with_capacity(n_events);
-            let mut cursor = from;
-            for _ in 0..n_events {
-                let t = add(cursor, r.varint()?)?;
-                let s = index(&mut r)?;
-                if t >= to {
-                    return Err(invalid("buffered event beyond the window end"));
-                }
-                if let Some(&(pt, ps)) = events.last() {
-                    if pt == t && ps >= s {
-                        return Err(invalid("buffered events not strictly sorted"));
-                    }
-                }
-                events.push((t, s));
-                cursor = t;
-            }
-            Some(PartialBuffer { capacity, events })
+            Some(r.buffer(from, to, index)?)
         } else {
             None
         };
@@ -528,5 +404,176 @@ impl<'a> Reader<'a> {
         let len = self.count(1)?;
         let raw = self.take(len)?;
         std::str::from_utf8(raw).map_err(|_| invalid("state name is not UTF-8"))
+    }
+}
+
+/// The fixed start of the bytes: magic, version, flags and window.
+struct Header {
+    flags: u8,
+    from: i64,
+    to: i64,
+}
+
+/// Reads a state name's index into a name table of `.0` names.
+#[derive(Clone, Copy)]
+struct StateIndex(u64);
+
+impl StateIndex {
+    fn read(self, r: &mut Reader) -> Result<u32> {
+        let i = r.varint()?;
+        if i >= self.0 {
+            return Err(invalid("state index out of range"));
+        }
+        u32::try_from(i).map_err(|_| invalid("state index out of range"))
+    }
+}
+
+/// The sections of a state's bytes, in the order [`AvailabilityState::from_bytes`] reads
+/// them; each validates what it reads.
+impl Reader<'_> {
+    fn header(&mut self) -> Result<Header> {
+        if self.take(2)? != MAGIC {
+            return Err(invalid("bad magic"));
+        }
+        let version = self.byte()?;
+        if version == 0 {
+            return Err(invalid("bad version 0"));
+        }
+        if version > VERSION {
+            return Err(AvailabilityError::Unsupported(format!(
+                "availability state format version {version} (this build reads up to {VERSION})"
+            )));
+        }
+        let flags = self.byte()?;
+        if flags & !KNOWN_FLAGS != 0 {
+            return Err(invalid("unknown flag bits"));
+        }
+        let from = unzigzag(self.varint()?);
+        let span = self.varint()?;
+        if span == 0 {
+            return Err(invalid("empty window"));
+        }
+        let to = i64::try_from(span)
+            .ok()
+            .and_then(|s| from.checked_add(s))
+            .ok_or_else(|| invalid("window end out of range"))?;
+        Ok(Header { flags, from, to })
+    }
+
+    /// Weights by state name, names strictly sorted.
+    fn weights(&mut self) -> Result<Weights> {
+        let n_weights = self.count(2)?;
+        let mut weights = Weights::empty();
+        let mut prev: Option<&str> = None;
+        for _ in 0..n_weights {
+            let name = self.str()?;
+            if prev.is_some_and(|p| p >= name) {
+                return Err(invalid("weights not strictly sorted"));
+            }
+            prev = Some(name);
+            let w = match self.byte()? {
+                0 => None,
+                1 => {
+                    let raw: [u8; 8] = self
+                        .take(8)?
+                        .try_into()
+                        .map_err(|_| invalid("truncated weight"))?;
+                    Some(f64::from_le_bytes(raw))
+                }
+                _ => return Err(invalid("bad weight tag")),
+            };
+            weights
+                .set(name, w)
+                .map_err(|_| invalid("weight outside [0, 1]"))?;
+        }
+        Ok(weights)
+    }
+
+    /// The state names the runs refer to, strictly sorted.
+    fn names(&mut self) -> Result<NameTable> {
+        let n_names = self.count(1)?;
+        let mut names = NameTable::default();
+        let mut prev: Option<&str> = None;
+        for _ in 0..n_names {
+            let name = self.str()?;
+            if prev.is_some_and(|p| p >= name) {
+                return Err(invalid("state names not strictly sorted"));
+            }
+            prev = Some(name);
+            names.intern(name).map_err(|_| invalid("too many names"))?;
+        }
+        Ok(names)
+    }
+
+    /// Holes (time not covered), disjoint and in order, inside the window.
+    fn holes(&mut self, from: i64, to: i64) -> Result<Vec<(i64, i64)>> {
+        let n_holes = self.count(2)?;
+        let mut holes: Vec<(i64, i64)> = Vec::with_capacity(n_holes);
+        let mut cursor = from
+            .checked_add(1)
+            .ok_or_else(|| invalid("hole out of range"))?;
+        for _ in 0..n_holes {
+            let a = add(cursor, self.varint()?)?;
+            let b = add(a, self.varint()?)?
+                .checked_add(1)
+                .ok_or_else(|| invalid("hole out of range"))?;
+            if b >= to {
+                return Err(invalid("hole reaches the window end"));
+            }
+            holes.push((a, b));
+            cursor = b
+                .checked_add(1)
+                .ok_or_else(|| invalid("hole out of range"))?;
+        }
+        Ok(holes)
+    }
+
+    /// Runs, disjoint and in order, inside the window.
+    fn runs(&mut self, from: i64, to: i64, index: StateIndex) -> Result<Vec<Run>> {
+        let n_runs = self.count(3)?;
+        let mut runs: Vec<Run> = Vec::with_capacity(n_runs);
+        let mut cursor = from;
+        for _ in 0..n_runs {
+            let start = add(cursor, self.varint()?)?;
+            let last = add(start, self.varint()?)?;
+            let state = index.read(self)?;
+            if last >= to {
+                return Err(invalid("run beyond the window end"));
+            }
+            runs.push(Run { start, last, state });
+            cursor = last
+                .checked_add(1)
+                .ok_or_else(|| invalid("run time out of range"))?;
+        }
+        Ok(runs)
+    }
+
+    /// A partial state's raw events, strictly sorted, within its buffer's limit.
+    fn buffer(&mut self, from: i64, to: i64, index: StateIndex) -> Result<PartialBuffer> {
+        let capacity = usize::try_from(self.varint()?)
+            .ok()
+            .filter(|c| (1..=MAX_BUFFER_CAPACITY).contains(c))
+            .ok_or_else(|| invalid("buffer capacity out of range"))?;
+        let n_events = self.count(2)?;
+        if n_events > capacity.saturating_mul(BUFFER_LIMIT_FACTOR) {
+            return Err(invalid("more buffered events than the buffer limit"));
+        }
+        let mut events: Vec<(i64, u32)> = Vec::with_capacity(n_events);
+        let mut cursor = from;
+        for _ in 0..n_events {
+            let t = add(cursor, self.varint()?)?;
+            let s = index.read(self)?;
+            if t >= to {
+                return Err(invalid("buffered event beyond the window end"));
+            }
+            if let Some(&(pt, ps)) = events.last() {
+                if pt == t && ps >= s {
+                    return Err(invalid("buffered events not strictly sorted"));
+                }
+            }
+            events.push((t, s));
+            cursor = t;
+        }
+        Ok(PartialBuffer { capacity, events })
     }
 }
