@@ -803,18 +803,27 @@ fn elem_of(dt: DataType, at: u64) -> Result<Option<ElemType>, TdmsError> {
     }
 }
 
+/// A channel of a segment with a standard (non-DAQmx) raw data index.
+struct StdObject {
+    obj: u32,
+    elem: Option<ElemType>,
+    count: u64,
+    data_size: u64,
+}
+
+impl StdObject {
+    /// Bytes per value; `None` for strings and void channels.
+    fn value_size(&self) -> Option<u64> {
+        self.elem.and_then(|e| e.size())
+    }
+}
+
 fn standard_plan(
     data: &[(u32, &RawIndex)],
     total: u64,
     big: bool,
     seg: &SegmentHeader,
 ) -> Result<Option<ChunkPlan>, TdmsError> {
-    struct Std {
-        obj: u32,
-        elem: Option<ElemType>,
-        count: u64,
-        data_size: u64,
-    }
     let mut objs = Vec::with_capacity(data.len());
     for (obj, ix) in data {
         let RawIndex::Standard {
@@ -825,7 +834,7 @@ fn standard_plan(
         else {
             return Err(TdmsError::malformed(seg.pos, "unexpected DAQmx index"));
         };
-        objs.push(Std {
+        objs.push(StdObject {
             obj: *obj,
             elem: elem_of(*data_type, seg.pos)?,
             count: *count,
@@ -849,138 +858,18 @@ fn standard_plan(
     }
     let full_chunks = total / chunk_size;
     let remainder = total % chunk_size;
-    let unsized_count = objs
-        .iter()
-        .filter(|o| o.elem.and_then(|e| e.size()).is_none())
-        .count();
-    let interleaved_flag = seg.toc & TOC_INTERLEAVED != 0;
-    let interleaved = if !interleaved_flag || (unsized_count == 1 && objs.len() == 1) {
-        false
-    } else if unsized_count == 0 {
-        true
-    } else {
-        return Err(TdmsError::malformed(
-            seg.pos,
-            "interleaved segment contains channels with variable-size types",
-        ));
-    };
-    if interleaved {
-        let first = objs.first().map_or(0, |o| o.count);
-        if objs.iter().any(|o| o.count != first) {
-            return Err(TdmsError::malformed(
-                seg.pos,
-                "interleaved data with different chunk sizes per channel",
-            ));
-        }
-    }
-    let build = |counts: &[u64], chunk: u64| -> Layout {
-        let mut objects = Vec::new();
-        if interleaved {
-            let row_width: u64 = objs
-                .iter()
-                .map(|o| o.elem.and_then(|e| e.size()).unwrap_or(0))
-                .sum();
-            let rows = counts.first().copied().unwrap_or(0);
-            let mut off = 0;
-            for o in &objs {
-                let size = o.elem.and_then(|e| e.size()).unwrap_or(0);
-                if let Some(elem) = o.elem {
-                    if rows > 0 {
-                        objects.push(LayoutObj {
-                            channel: o.obj,
-                            count: rows,
-                            kind: ObjKind::Fixed {
-                                elem,
-                                offset: off,
-                                stride: row_width,
-                            },
-                        });
-                    }
-                }
-                off += size;
-            }
-            Layout {
-                big_endian: big,
-                kind: LayoutKind::Interleaved { row_width, rows },
-                chunk_size: chunk,
-                objects,
-                buffers: Vec::new(),
-            }
-        } else {
-            let mut off: u64 = 0;
-            for (o, &count) in objs.iter().zip(counts.iter()) {
-                let bytes = match o.elem {
-                    Some(ElemType::String) => o.data_size,
-                    Some(e) => count.saturating_mul(e.size().unwrap_or(0)),
-                    None => 0,
-                };
-                if count > 0 {
-                    match o.elem {
-                        Some(ElemType::String) => objects.push(LayoutObj {
-                            channel: o.obj,
-                            count,
-                            kind: ObjKind::Strings {
-                                offset: off,
-                                data_size: o.data_size,
-                            },
-                        }),
-                        Some(elem) => objects.push(LayoutObj {
-                            channel: o.obj,
-                            count,
-                            kind: ObjKind::Fixed {
-                                elem,
-                                offset: off,
-                                stride: elem.size().unwrap_or(1),
-                            },
-                        }),
-                        None => {}
-                    }
-                }
-                off = off.saturating_add(bytes);
-            }
-            Layout {
-                big_endian: big,
-                kind: LayoutKind::Contiguous,
-                chunk_size: chunk,
-                objects,
-                buffers: Vec::new(),
-            }
-        }
-    };
+    let interleaved = standard_interleaved(&objs, seg)?;
     let full_counts: Vec<u64> = objs.iter().map(|o| o.count).collect();
-    let full = build(&full_counts, chunk_size);
+    let full = standard_layout(&objs, &full_counts, chunk_size, interleaved, big);
     let mut partial = None;
     let mut partial_counts = Vec::new();
     if remainder > 0 {
-        // npTDMS `_compute_final_chunk_lengths`.
-        let counts: Vec<u64> = if unsized_count > 0 {
-            vec![0; objs.len()]
-        } else if interleaved_flag || !seg.incomplete {
-            objs.iter()
-                .map(|o| {
-                    (u128::from(o.count) * u128::from(remainder) / u128::from(chunk_size)) as u64
-                })
-                .collect()
-        } else {
-            let mut left = remainder;
-            let mut counts = vec![0; objs.len()];
-            for (o, c) in objs.iter().zip(counts.iter_mut()) {
-                let size = o.elem.and_then(|e| e.size()).unwrap_or(1);
-                if left > o.data_size {
-                    *c = o.count;
-                    left -= o.data_size;
-                } else {
-                    *c = left / size;
-                    break;
-                }
-            }
-            counts
-        };
+        let counts = standard_final_counts(&objs, remainder, chunk_size, seg);
         for (o, &c) in objs.iter().zip(counts.iter()) {
             partial_counts.push((o.obj, c));
         }
         if counts.iter().any(|&c| c > 0) {
-            partial = Some(build(&counts, remainder));
+            partial = Some(standard_layout(&objs, &counts, remainder, interleaved, big));
         }
     }
     Ok(Some(ChunkPlan {
@@ -992,13 +881,185 @@ fn standard_plan(
     }))
 }
 
+/// Whether the segment's values are interleaved: its flag, unless one variable-size
+/// channel stands alone (then it is read contiguously); variable-size channels cannot be
+/// interleaved, and interleaved channels must have the same value count.
+fn standard_interleaved(objs: &[StdObject], seg: &SegmentHeader) -> Result<bool, TdmsError> {
+    let unsized_count = objs.iter().filter(|o| o.value_size().is_none()).count();
+    if seg.toc & TOC_INTERLEAVED == 0 || (unsized_count == 1 && objs.len() == 1) {
+        return Ok(false);
+    }
+    if unsized_count > 0 {
+        return Err(TdmsError::malformed(
+            seg.pos,
+            "interleaved segment contains channels with variable-size types",
+        ));
+    }
+    let first = objs.first().map_or(0, |o| o.count);
+    if objs.iter().any(|o| o.count != first) {
+        return Err(TdmsError::malformed(
+            seg.pos,
+            "interleaved data with different chunk sizes per channel",
+        ));
+    }
+    Ok(true)
+}
+
+/// The value counts of the last, partial chunk of `remainder` bytes (npTDMS
+/// `_compute_final_chunk_lengths`).
+fn standard_final_counts(
+    objs: &[StdObject],
+    remainder: u64,
+    chunk_size: u64,
+    seg: &SegmentHeader,
+) -> Vec<u64> {
+    if objs.iter().any(|o| o.value_size().is_none()) {
+        return vec![0; objs.len()];
+    }
+    if seg.toc & TOC_INTERLEAVED != 0 || !seg.incomplete {
+        return objs
+            .iter()
+            .map(|o| (u128::from(o.count) * u128::from(remainder) / u128::from(chunk_size)) as u64)
+            .collect();
+    }
+    let mut left = remainder;
+    let mut counts = vec![0; objs.len()];
+    for (o, c) in objs.iter().zip(counts.iter_mut()) {
+        let size = o.value_size().unwrap_or(1);
+        if left > o.data_size {
+            *c = o.count;
+            left -= o.data_size;
+        } else {
+            *c = left / size;
+            break;
+        }
+    }
+    counts
+}
+
+/// Where each channel's `counts` values lie in a chunk of `chunk` bytes.
+fn standard_layout(
+    objs: &[StdObject],
+    counts: &[u64],
+    chunk: u64,
+    interleaved: bool,
+    big: bool,
+) -> Layout {
+    let mut objects = Vec::new();
+    let kind = if interleaved {
+        let row_width: u64 = objs.iter().map(|o| o.value_size().unwrap_or(0)).sum();
+        let rows = counts.first().copied().unwrap_or(0);
+        let mut off = 0;
+        for o in objs {
+            if let Some(elem) = o.elem {
+                if rows > 0 {
+                    objects.push(LayoutObj {
+                        channel: o.obj,
+                        count: rows,
+                        kind: ObjKind::Fixed {
+                            elem,
+                            offset: off,
+                            stride: row_width,
+                        },
+                    });
+                }
+            }
+            off += o.value_size().unwrap_or(0);
+        }
+        LayoutKind::Interleaved { row_width, rows }
+    } else {
+        let mut off: u64 = 0;
+        for (o, &count) in objs.iter().zip(counts.iter()) {
+            let bytes = match o.elem {
+                Some(ElemType::String) => o.data_size,
+                Some(e) => count.saturating_mul(e.size().unwrap_or(0)),
+                None => 0,
+            };
+            if count > 0 {
+                match o.elem {
+                    Some(ElemType::String) => objects.push(LayoutObj {
+                        channel: o.obj,
+                        count,
+                        kind: ObjKind::Strings {
+                            offset: off,
+                            data_size: o.data_size,
+                        },
+                    }),
+                    Some(elem) => objects.push(LayoutObj {
+                        channel: o.obj,
+                        count,
+                        kind: ObjKind::Fixed {
+                            elem,
+                            offset: off,
+                            stride: elem.size().unwrap_or(1),
+                        },
+                    }),
+                    None => {}
+                }
+            }
+            off = off.saturating_add(bytes);
+        }
+        LayoutKind::Contiguous
+    };
+    Layout {
+        big_endian: big,
+        kind,
+        chunk_size: chunk,
+        objects,
+        buffers: Vec::new(),
+    }
+}
+
 fn daqmx_plan(
     data: &[(u32, &RawIndex)],
     total: u64,
     big: bool,
     at: u64,
 ) -> Result<Option<ChunkPlan>, TdmsError> {
-    // npTDMS `get_buffer_dimensions`: widths from the first object, rows = max count.
+    let (widths, rows) = daqmx_buffers(data, at)?;
+    let (full_buffers, chunk_size) = daqmx_buffer_locations(&rows, &widths, at)?;
+    if chunk_size == 0 {
+        if total != 0 {
+            return Err(TdmsError::malformed(
+                at,
+                format!("segment has {total} bytes of data but its DAQmx chunk size is zero"),
+            ));
+        }
+        return Ok(None);
+    }
+    let full_counts: Vec<u64> = data.iter().map(|(_, ix)| ix.count()).collect();
+    let full = daqmx_layout(data, full_buffers, &full_counts, chunk_size, big);
+    let full_chunks = total / chunk_size;
+    let remainder = total % chunk_size;
+    let mut partial = None;
+    let mut partial_counts = Vec::new();
+    if remainder > 0 {
+        let updated = daqmx_final_rows(&rows, &widths, remainder);
+        let counts: Vec<u64> = data
+            .iter()
+            .map(|(_, ix)| daqmx_final_count(ix, &updated))
+            .collect();
+        for ((obj, _), &c) in data.iter().zip(counts.iter()) {
+            partial_counts.push((*obj, c));
+        }
+        if counts.iter().any(|&c| c > 0) {
+            let (buffers, _) = daqmx_buffer_locations(&updated, &widths, at)?;
+            partial = Some(daqmx_layout(data, buffers, &counts, remainder, big));
+        }
+    }
+    Ok(Some(ChunkPlan {
+        full,
+        full_chunks,
+        remainder,
+        partial,
+        partial_counts,
+    }))
+}
+
+/// The raw buffers' widths (the first channel's; all must agree) and rows (the largest
+/// count of a channel with a scaler in the buffer), every scaler checked to fit
+/// (npTDMS `get_buffer_dimensions`).
+fn daqmx_buffers(data: &[(u32, &RawIndex)], at: u64) -> Result<(Vec<u64>, Vec<u64>), TdmsError> {
     let mut widths: Option<&Vec<u64>> = None;
     let mut rows: Vec<u64> = Vec::new();
     for (_, ix) in data {
@@ -1059,115 +1120,102 @@ fn daqmx_plan(
             }
         }
     }
-    let widths: Vec<u64> = widths.cloned().unwrap_or_default();
-    let buffers_for = |rows: &[u64]| -> Result<(Vec<BufferLoc>, u64), TdmsError> {
-        let mut off: u64 = 0;
-        let mut out = Vec::with_capacity(rows.len());
-        for (&r, &w) in rows.iter().zip(widths.iter()) {
-            out.push(BufferLoc {
-                rows: r,
-                width: w,
-                offset: off,
+    Ok((widths.cloned().unwrap_or_default(), rows))
+}
+
+/// Each raw buffer's place in a chunk, one after the other, and the chunk's size.
+fn daqmx_buffer_locations(
+    rows: &[u64],
+    widths: &[u64],
+    at: u64,
+) -> Result<(Vec<BufferLoc>, u64), TdmsError> {
+    let mut off: u64 = 0;
+    let mut out = Vec::with_capacity(rows.len());
+    for (&r, &w) in rows.iter().zip(widths.iter()) {
+        out.push(BufferLoc {
+            rows: r,
+            width: w,
+            offset: off,
+        });
+        off = r
+            .checked_mul(w)
+            .and_then(|b| off.checked_add(b))
+            .ok_or_else(|| TdmsError::malformed(at, "DAQmx chunk size overflows"))?;
+    }
+    Ok((out, off))
+}
+
+/// The buffers' rows in the last, partial chunk of `remainder` bytes: filled in order
+/// (npTDMS `get_daqmx_final_chunk_lengths`).
+fn daqmx_final_rows(rows: &[u64], widths: &[u64], remainder: u64) -> Vec<u64> {
+    let mut left = remainder;
+    let mut updated = vec![0u64; rows.len()];
+    for ((u, &r), &w) in updated.iter_mut().zip(rows.iter()).zip(widths.iter()) {
+        let bytes = r.saturating_mul(w);
+        if left > bytes {
+            *u = r;
+            left -= bytes;
+        } else {
+            *u = left.checked_div(w).unwrap_or(0);
+            break;
+        }
+    }
+    updated
+}
+
+/// A channel's values in the partial chunk: its buffer's rows when all its scalers read
+/// one buffer, else none.
+fn daqmx_final_count(ix: &RawIndex, buffer_rows: &[u64]) -> u64 {
+    let RawIndex::Daqmx { scalers, .. } = ix else {
+        return 0;
+    };
+    match scalers.first().map(|s| s.buffer) {
+        Some(b) if scalers.iter().all(|s| s.buffer == b) => {
+            buffer_rows.get(b as usize).copied().unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+/// Where each channel's `counts` values lie in a chunk of `chunk` bytes.
+fn daqmx_layout(
+    data: &[(u32, &RawIndex)],
+    buffers: Vec<BufferLoc>,
+    counts: &[u64],
+    chunk: u64,
+    big: bool,
+) -> Layout {
+    let mut objects = Vec::new();
+    for ((obj, ix), &count) in data.iter().zip(counts.iter()) {
+        if count == 0 {
+            continue;
+        }
+        if let RawIndex::Daqmx { scalers, .. } = ix {
+            objects.push(LayoutObj {
+                channel: *obj,
+                count,
+                kind: ObjKind::Daqmx {
+                    scalers: scalers
+                        .iter()
+                        .map(|s| ScalerLoc {
+                            scale_id: s.scale_id,
+                            elem: s.elem,
+                            buffer: s.buffer,
+                            byte_offset: s.byte_offset,
+                            digital_bit: s.digital_bit,
+                        })
+                        .collect(),
+                },
             });
-            off = r
-                .checked_mul(w)
-                .and_then(|b| off.checked_add(b))
-                .ok_or_else(|| TdmsError::malformed(at, "DAQmx chunk size overflows"))?;
-        }
-        Ok((out, off))
-    };
-    let (full_buffers, chunk_size) = buffers_for(&rows)?;
-    if chunk_size == 0 {
-        if total != 0 {
-            return Err(TdmsError::malformed(
-                at,
-                format!("segment has {total} bytes of data but its DAQmx chunk size is zero"),
-            ));
-        }
-        return Ok(None);
-    }
-    let build = |buffers: Vec<BufferLoc>, counts: &[u64], chunk: u64| -> Layout {
-        let mut objects = Vec::new();
-        for ((obj, ix), &count) in data.iter().zip(counts.iter()) {
-            if count == 0 {
-                continue;
-            }
-            if let RawIndex::Daqmx { scalers, .. } = ix {
-                objects.push(LayoutObj {
-                    channel: *obj,
-                    count,
-                    kind: ObjKind::Daqmx {
-                        scalers: scalers
-                            .iter()
-                            .map(|s| ScalerLoc {
-                                scale_id: s.scale_id,
-                                elem: s.elem,
-                                buffer: s.buffer,
-                                byte_offset: s.byte_offset,
-                                digital_bit: s.digital_bit,
-                            })
-                            .collect(),
-                    },
-                });
-            }
-        }
-        Layout {
-            big_endian: big,
-            kind: LayoutKind::Daqmx,
-            chunk_size: chunk,
-            objects,
-            buffers,
-        }
-    };
-    let full_counts: Vec<u64> = data.iter().map(|(_, ix)| ix.count()).collect();
-    let full = build(full_buffers, &full_counts, chunk_size);
-    let full_chunks = total / chunk_size;
-    let remainder = total % chunk_size;
-    let mut partial = None;
-    let mut partial_counts = Vec::new();
-    if remainder > 0 {
-        // npTDMS `get_daqmx_final_chunk_lengths`: fill buffers in order.
-        let mut left = remainder;
-        let mut updated = vec![0u64; rows.len()];
-        for ((u, &r), &w) in updated.iter_mut().zip(rows.iter()).zip(widths.iter()) {
-            let bytes = r.saturating_mul(w);
-            if left > bytes {
-                *u = r;
-                left -= bytes;
-            } else {
-                *u = left.checked_div(w).unwrap_or(0);
-                break;
-            }
-        }
-        let mut counts = Vec::with_capacity(data.len());
-        for (obj, ix) in data {
-            let c = match ix {
-                RawIndex::Daqmx { scalers, .. } => {
-                    let first = scalers.first().map(|s| s.buffer);
-                    match first {
-                        Some(b) if scalers.iter().all(|s| s.buffer == b) => {
-                            updated.get(b as usize).copied().unwrap_or(0)
-                        }
-                        _ => 0,
-                    }
-                }
-                RawIndex::Standard { .. } => 0,
-            };
-            counts.push(c);
-            partial_counts.push((*obj, c));
-        }
-        if counts.iter().any(|&c| c > 0) {
-            let (buffers, _) = buffers_for(&updated)?;
-            partial = Some(build(buffers, &counts, remainder));
         }
     }
-    Ok(Some(ChunkPlan {
-        full,
-        full_chunks,
-        remainder,
-        partial,
-        partial_counts,
-    }))
+    Layout {
+        big_endian: big,
+        kind: LayoutKind::Daqmx,
+        chunk_size: chunk,
+        objects,
+        buffers,
+    }
 }
 
 fn daqmx_elem(code: u32, at: u64) -> Result<ElemType, TdmsError> {
