@@ -226,6 +226,15 @@ type RunRow = (
     i64,
 );
 
+/// One `load_tsv_dir` run: where it reads, what it may do, and its record.
+struct Run<'a> {
+    id: i64,
+    base: &'a Path,
+    real_base: PathBuf,
+    move_files: bool,
+    options: &'a ParseOptions,
+}
+
 fn load_dir(base_dir: &str, move_files: bool, options: &ParseOptions) -> SensorResult<RunRow> {
     let started = Instant::now();
     let base = Path::new(base_dir);
@@ -240,34 +249,61 @@ fn load_dir(base_dir: &str, move_files: bool, options: &ParseOptions) -> SensorR
         &[base_dir.into(), move_files.into()],
     )
     .map_err(|e| spi_error("could not record the run in sensor_data.tsv_runs", e))?;
-    let run_id = run_id.unwrap_or_default();
+    let run = Run {
+        id: run_id.unwrap_or_default(),
+        base,
+        real_base,
+        move_files,
+        options,
+    };
     let mut counts = RunCounts::default();
     let mut seen = std::collections::HashSet::new();
     for found in files {
         pgrx::check_for_interrupts!();
-        let file_started = Instant::now();
-        let path = match real_path_below(&found, &real_base) {
+        run.file(&found, &mut seen, &mut counts)?;
+    }
+    let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+    let finished_at = counts.record(run.id, duration_ms)?;
+    Ok(counts.row(
+        run.id,
+        base_dir,
+        move_files,
+        (started_at, finished_at),
+        duration_ms,
+    ))
+}
+
+impl Run<'_> {
+    /// Loads (or skips, or reports) one file found below the base folder, counted.
+    fn file(
+        &self,
+        found: &Path,
+        seen: &mut std::collections::HashSet<PathBuf>,
+        counts: &mut RunCounts,
+    ) -> SensorResult<()> {
+        let started = Instant::now();
+        let path = match real_path_below(found, &self.real_base) {
             Ok(Ok(real)) => real,
             // Gone since the listing: moved or deleted by a concurrent run.
             Err(e) if e.kind == ErrorKind::FileNotFound => {
                 counts.skipped += 1;
-                continue;
+                return Ok(());
             }
             Err(e) => return Err(e),
             Ok(Err(refusal)) => {
                 let failure = Failure::from_error(&refusal);
-                let mut report = failed_report(&found, base, run_id, &failure, file_started);
-                if move_files {
-                    report.moved_to = queue_move(&found, "error");
+                let mut report = failed_report(found, self.base, self.id, &failure, started);
+                if self.move_files {
+                    report.moved_to = queue_move(found, "error");
                 }
                 report.record()?;
                 counts.add(&report);
-                continue;
+                return Ok(());
             }
         };
         // A file reached twice (through a link and by its own name) is loaded once.
         if !seen.insert(path.clone()) {
-            continue;
+            return Ok(());
         }
         // Runs over the same files take turns file by file (no deadlock: each takes its
         // locks in path order, and holds them until it ends); one that waited finds the
@@ -275,7 +311,7 @@ fn load_dir(base_dir: &str, move_files: bool, options: &ParseOptions) -> SensorR
         lock_file_path(&path)?;
         if std::fs::symlink_metadata(&path).is_err() {
             counts.skipped += 1;
-            continue;
+            return Ok(());
         }
         let bytes = std::fs::metadata(&path).ok().map(|m| m.len());
         if let Some(status) = final_status_of(&path, bytes)? {
@@ -285,66 +321,90 @@ fn load_dir(base_dir: &str, move_files: bool, options: &ParseOptions) -> SensorR
             } else {
                 "parsed"
             };
-            if move_files {
+            if self.move_files {
                 queue_move(&path, folder);
             }
-            continue;
+            return Ok(());
         }
         let outcome = subtransaction::run(|| {
-            load_file(&path, Some(&real_base), None, None, options, Some(run_id))
+            load_file(
+                &path,
+                Some(&self.real_base),
+                None,
+                None,
+                self.options,
+                Some(self.id),
+            )
         });
         let mut report = match outcome {
             Ok(report) => report,
             Err(failure) if failure.must_propagate() => failure.raise(),
-            Err(failure) => failed_report(&path, &real_base, run_id, &failure, file_started),
+            Err(failure) => failed_report(&path, &self.real_base, self.id, &failure, started),
         };
-        if move_files {
+        if self.move_files {
             if let Some(folder) = report.status.destination_folder() {
                 report.moved_to = queue_move(&path, folder);
             }
         }
         report.record()?;
         counts.add(&report);
+        Ok(())
     }
-    let duration_ms = started.elapsed().as_secs_f64() * 1e3;
-    let finished_at = Spi::get_one_with_args::<TimestampWithTimeZone>(
-        "UPDATE sensor_data.tsv_runs SET finished_at = pg_catalog.clock_timestamp(), duration_ms = $2, files_total = $3, succeeded = $4, \
-         loaded = $5, no_data = $6, unsupported = $7, duplicate = $8, deferred = $9, failed = $10, skipped = $11, points = $12 \
-         WHERE id = $1 RETURNING finished_at",
-        &[
-            run_id.into(),
-            duration_ms.into(),
-            counts.files_total.into(),
-            counts.succeeded().into(),
-            counts.loaded.into(),
-            counts.no_data.into(),
-            counts.unsupported.into(),
-            counts.duplicate.into(),
-            counts.deferred.into(),
-            counts.failed.into(),
-            counts.skipped.into(),
-            counts.points.into(),
-        ],
-    )
-    .map_err(|e| spi_error("could not record the run in sensor_data.tsv_runs", e))?;
-    Ok((
-        run_id,
-        base_dir.to_owned(),
-        move_files,
-        started_at,
-        finished_at,
-        duration_ms,
-        counts.files_total,
-        counts.succeeded(),
-        counts.loaded,
-        counts.no_data,
-        counts.unsupported,
-        counts.duplicate,
-        counts.deferred,
-        counts.failed,
-        counts.skipped,
-        counts.points,
-    ))
+}
+
+impl RunCounts {
+    /// Completes the run's row in sensor_data.tsv_runs; returns its finished_at.
+    fn record(&self, run_id: i64, duration_ms: f64) -> SensorResult<Option<TimestampWithTimeZone>> {
+        Spi::get_one_with_args::<TimestampWithTimeZone>(
+            "UPDATE sensor_data.tsv_runs SET finished_at = pg_catalog.clock_timestamp(), duration_ms = $2, files_total = $3, succeeded = $4, \
+             loaded = $5, no_data = $6, unsupported = $7, duplicate = $8, deferred = $9, failed = $10, skipped = $11, points = $12 \
+             WHERE id = $1 RETURNING finished_at",
+            &[
+                run_id.into(),
+                duration_ms.into(),
+                self.files_total.into(),
+                self.succeeded().into(),
+                self.loaded.into(),
+                self.no_data.into(),
+                self.unsupported.into(),
+                self.duplicate.into(),
+                self.deferred.into(),
+                self.failed.into(),
+                self.skipped.into(),
+                self.points.into(),
+            ],
+        )
+        .map_err(|e| spi_error("could not record the run in sensor_data.tsv_runs", e))
+    }
+
+    /// The run's result row, as recorded.
+    fn row(
+        &self,
+        run_id: i64,
+        base_dir: &str,
+        move_files: bool,
+        (started_at, finished_at): (Option<TimestampWithTimeZone>, Option<TimestampWithTimeZone>),
+        duration_ms: f64,
+    ) -> RunRow {
+        (
+            run_id,
+            base_dir.to_owned(),
+            move_files,
+            started_at,
+            finished_at,
+            duration_ms,
+            self.files_total,
+            self.succeeded(),
+            self.loaded,
+            self.no_data,
+            self.unsupported,
+            self.duplicate,
+            self.deferred,
+            self.failed,
+            self.skipped,
+            self.points,
+        )
+    }
 }
 
 /// Loads every `.tsv` file below `base_dir` not yet recorded, each in its own subtransaction,
