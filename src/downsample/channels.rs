@@ -125,70 +125,90 @@ fn channel_window(
         return Ok(TableIterator::new(Vec::new()));
     };
     let choice = SourceChoice::parse(source)?;
+    let window = ChannelWindow {
+        bounds: (from, to, from_seconds, to_seconds),
+        relative: relative.unwrap_or(false),
+        method,
+        points,
+        gap,
+        choice,
+    };
     // Internal queries only: the caller's search_path cannot redirect them.
-    let rows = search_path::pinned(|| -> SensorResult<Vec<TdmsWindowRow>> {
-        let relative = relative.unwrap_or(false);
-        let mut rows = Vec::new();
+    let rows = search_path::pinned(|| {
         if tdms_channel_has_time(channel_id)? {
             if from_index.is_some() || to_index.is_some() {
                 return Err(SensorError::invalid_parameter(format!(
                     "channel {channel_id} has waveform time: select its window by \"from\"/\"to\" or from_seconds/to_seconds, not by sample index"
                 )));
             }
-            let channel = TimedChannel {
-                relation: "sensor_data.samples",
-                column: "channel_id",
-                id: channel_id,
-                int4: false,
-            };
-            let window = ChannelWindow {
-                bounds: (from, to, from_seconds, to_seconds),
-                relative,
-                method,
-                points,
-                gap,
-                choice,
-            };
-            for (time, seconds, value) in channel.window_rows(&window)? {
-                rows.push((Some(time), seconds, None, value));
-            }
+            tdms_timed_window(channel_id, &window)
         } else {
-            if from.is_some() || to.is_some() || from_seconds.is_some() || to_seconds.is_some() {
-                return Err(SensorError::invalid_parameter(format!(
-                    "channel {channel_id} has no time: select its window by from_index/to_index"
-                )));
-            }
-            if gap.is_some() {
-                return Err(SensorError::invalid_parameter(format!(
-                    "channel {channel_id} has no time, so gap (an interval) does not apply"
-                )));
-            }
-            let Some((first, last)) = x_extent(
-                "SELECT min(sample_index), max(sample_index) FROM sensor_data.indexed_samples WHERE channel_id = $1",
-                &[channel_id.into()],
-            )?
-            else {
-                return Ok(rows);
-            };
-            let lo = from_index.unwrap_or(first);
-            let hi = to_index.unwrap_or(last.saturating_add(1));
-            let request = Request::new(method, points, lo, hi, None)?;
-            let source = channel_source(
-                "sensor_data.indexed_samples",
-                "sample_index",
-                "channel_id",
-                Param::int8(channel_id),
-                Axis::Index,
-            );
-            for series in downsample_window_points(&source, &request)? {
-                for p in &series.points {
-                    rows.push((None, None, Some(p.t), Some(p.v)));
-                }
-            }
+            tdms_indexed_window(channel_id, &window, (from_index, to_index))
         }
-        Ok(rows)
     })?;
     Ok(TableIterator::new(rows))
+}
+
+/// The window of a TDMS channel with waveform time (sensor_data.samples).
+fn tdms_timed_window(channel_id: i64, window: &ChannelWindow) -> SensorResult<Vec<TdmsWindowRow>> {
+    let channel = TimedChannel {
+        relation: "sensor_data.samples",
+        column: "channel_id",
+        id: channel_id,
+        int4: false,
+    };
+    Ok(channel
+        .window_rows(window)?
+        .into_iter()
+        .map(|(time, seconds, value)| (Some(time), seconds, None, value))
+        .collect())
+}
+
+/// The window of a TDMS channel without time (sensor_data.indexed_samples), by sample
+/// index; absent bounds are the channel's first and last index.
+fn tdms_indexed_window(
+    channel_id: i64,
+    window: &ChannelWindow,
+    (from_index, to_index): (Option<i64>, Option<i64>),
+) -> SensorResult<Vec<TdmsWindowRow>> {
+    let (from, to, from_seconds, to_seconds) = window.bounds;
+    if from.is_some() || to.is_some() || from_seconds.is_some() || to_seconds.is_some() {
+        return Err(SensorError::invalid_parameter(format!(
+            "channel {channel_id} has no time: select its window by from_index/to_index"
+        )));
+    }
+    if window.gap.is_some() {
+        return Err(SensorError::invalid_parameter(format!(
+            "channel {channel_id} has no time, so gap (an interval) does not apply"
+        )));
+    }
+    let Some((first, last)) = x_extent(
+        "SELECT min(sample_index), max(sample_index) FROM sensor_data.indexed_samples WHERE channel_id = $1",
+        &[channel_id.into()],
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    let lo = from_index.unwrap_or(first);
+    let hi = to_index.unwrap_or(last.saturating_add(1));
+    let request = Request::new(window.method, window.points, lo, hi, None)?;
+    let source = channel_source(
+        "sensor_data.indexed_samples",
+        "sample_index",
+        "channel_id",
+        Param::int8(channel_id),
+        Axis::Index,
+    );
+    let mut rows = Vec::new();
+    for series in downsample_window_points(&source, &request)? {
+        rows.extend(
+            series
+                .points
+                .iter()
+                .map(|p| (None, None, Some(p.t), Some(p.v))),
+        );
+    }
+    Ok(rows)
 }
 
 /// A row of a TDMS channel's window: time, seconds, sample index, value.
