@@ -252,30 +252,42 @@ pub(crate) fn downsample_window(
     request: &Request,
     emit: &mut Emit<'_>,
 ) -> SensorResult<()> {
-    if request.method != Method::Lttb {
-        if let Some(series) = &source.series {
-            if let ParallelSeries::Done =
-                parallel_series::parallel_series_window(source, series, request, emit)?
-            {
-                return Ok(());
-            }
-            if grouped_window(source, series, request, emit)? {
-                return Ok(());
-            }
-            // Over work_mem: one series at a time, rows ordered by series.
-        }
-        let mut sink = WindowSink::new(source, request, None, None);
-        sink.emit = Some(emit);
-        stream_rows(
-            &source.scan_sql(source.series.is_some()),
-            &source.all_params(request),
-            3,
-            &mut sink,
-        )?;
-        sink.finish()?;
-        return Ok(());
+    if request.method == Method::Lttb {
+        exact_lttb_window(source, request, emit)
+    } else {
+        binned_window(source, request, emit)
     }
-    // Exact LTTB of one series: one pass when its rows come in time order.
+}
+
+/// The binned methods: every series in one scan (in parallel workers when the plan has
+/// them), or, over `work_mem`, one series at a time from rows ordered by series.
+fn binned_window(source: &Source, request: &Request, emit: &mut Emit<'_>) -> SensorResult<()> {
+    if let Some(series) = &source.series {
+        if let ParallelSeries::Done =
+            parallel_series::parallel_series_window(source, series, request, emit)?
+        {
+            return Ok(());
+        }
+        if grouped_window(source, series, request, emit)? {
+            return Ok(());
+        }
+    }
+    let mut sink = WindowSink::new(source, request, None, None);
+    sink.emit = Some(emit);
+    stream_rows(
+        &source.scan_sql(source.series.is_some()),
+        &source.all_params(request),
+        3,
+        &mut sink,
+    )?;
+    sink.finish()?;
+    Ok(())
+}
+
+/// Exact LTTB: one pass when a single series' rows come in time order; else per-series
+/// row counts, then the rows of each series in time order (heap order when it is time
+/// order), and a last pass for series whose count included points the kernel skips.
+fn exact_lttb_window(source: &Source, request: &Request, emit: &mut Emit<'_>) -> SensorResult<()> {
     if source.series.is_none() {
         match heap_order::exact_in_one_pass(source, request)? {
             OnePass::Points(points) => {
@@ -288,7 +300,6 @@ pub(crate) fn downsample_window(
             OnePass::OutOfOrder => {}
         }
     }
-    // Exact LTTB: per-series row counts, then the rows of each series in time order.
     let mut counter = CountSink::default();
     stream_rows(
         &source.count_sql(),
@@ -309,7 +320,24 @@ pub(crate) fn downsample_window(
             sink.finish()?
         }
     };
-    // Series whose rows held points the kernel skips: their exact count is now known.
+    recount_miscounted(source, request, &mut results)?;
+    for (label, result) in results {
+        match result {
+            SeriesResult::Points(points) => emit(SeriesPoints { label, points })?,
+            SeriesResult::Skipped => {}
+            SeriesResult::Miscounted { .. } => return Err(rows_changed()),
+        }
+    }
+    Ok(())
+}
+
+/// Series whose rows held points the kernel skips: their exact count is now known, so
+/// their rows are read again with it.
+fn recount_miscounted(
+    source: &Source,
+    request: &Request,
+    results: &mut [(Label, SeriesResult)],
+) -> SensorResult<()> {
     let recount: HashMap<Label, u64> = results
         .iter()
         .filter_map(|(label, r)| match r {
@@ -317,27 +345,21 @@ pub(crate) fn downsample_window(
             _ => None,
         })
         .collect();
-    if !recount.is_empty() {
-        let only: HashSet<Label> = recount.keys().cloned().collect();
-        let mut again = WindowSink::new(source, request, Some(&recount), Some(&only));
-        stream_rows(
-            &source.scan_sql(true),
-            &source.all_params(request),
-            3,
-            &mut again,
-        )?;
-        let mut redone: HashMap<Label, SeriesResult> = again.finish()?.into_iter().collect();
-        for (label, result) in results.iter_mut() {
-            if let Some(r) = redone.remove(label) {
-                *result = r;
-            }
-        }
+    if recount.is_empty() {
+        return Ok(());
     }
-    for (label, result) in results {
-        match result {
-            SeriesResult::Points(points) => emit(SeriesPoints { label, points })?,
-            SeriesResult::Skipped => {}
-            SeriesResult::Miscounted { .. } => return Err(rows_changed()),
+    let only: HashSet<Label> = recount.keys().cloned().collect();
+    let mut again = WindowSink::new(source, request, Some(&recount), Some(&only));
+    stream_rows(
+        &source.scan_sql(true),
+        &source.all_params(request),
+        3,
+        &mut again,
+    )?;
+    let mut redone: HashMap<Label, SeriesResult> = again.finish()?.into_iter().collect();
+    for (label, result) in results.iter_mut() {
+        if let Some(r) = redone.remove(label) {
+            *result = r;
         }
     }
     Ok(())
