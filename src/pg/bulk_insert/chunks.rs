@@ -55,40 +55,79 @@ struct ChunkEntry {
     range_checks: Vec<String>,
 }
 
+/// A row of [`hypertable_dimensions`]: hypertable id, column, column type, open without a
+/// partitioning function, dimensions in all, has continuous aggregates.
+type DimensionRow = (
+    Option<i32>,
+    Option<String>,
+    Option<pg_sys::Oid>,
+    Option<bool>,
+    Option<i64>,
+    Option<bool>,
+);
+
+/// A hypertable's dimensions, one row each.
+fn hypertable_dimensions(relid: pg_sys::Oid) -> SensorResult<Vec<DimensionRow>> {
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT h.id, d.column_name::pg_catalog.text, d.column_type::pg_catalog.oid, \
+                    d.interval_length IS NOT NULL AND d.partitioning_func IS NULL, \
+                    (SELECT pg_catalog.count(*) FROM _timescaledb_catalog.dimension a WHERE a.hypertable_id OPERATOR(pg_catalog.=) h.id), \
+                    EXISTS (SELECT FROM _timescaledb_catalog.continuous_agg g WHERE g.raw_hypertable_id OPERATOR(pg_catalog.=) h.id) \
+             FROM _timescaledb_catalog.hypertable h \
+             JOIN _timescaledb_catalog.dimension d ON d.hypertable_id OPERATOR(pg_catalog.=) h.id \
+             JOIN pg_catalog.pg_class c ON c.relname OPERATOR(pg_catalog.=) h.table_name \
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace AND n.nspname OPERATOR(pg_catalog.=) h.schema_name \
+             WHERE c.oid OPERATOR(pg_catalog.=) $1",
+            None,
+            &[relid.into()],
+        )?;
+        let mut found = Vec::new();
+        for row in rows {
+            found.push((
+                row.get::<i32>(1)?,
+                row.get::<String>(2)?,
+                row.get::<pg_sys::Oid>(3)?,
+                row.get::<bool>(4)?,
+                row.get::<i64>(5)?,
+                row.get::<bool>(6)?,
+            ));
+        }
+        Ok::<_, pgrx::spi::SpiError>(found)
+    })
+    .map_err(|e| SensorError::internal_query("reading the hypertable's dimensions", e))
+}
+
+/// Why the direct path may not insert into `relid` (what an INSERT would do besides
+/// storing the row, or a missing privilege), if anything.
+fn insert_refusal(relid: pg_sys::Oid) -> Option<&'static str> {
+    // SAFETY: relid is an existing relation; the checks read its relcache entry.
+    unsafe {
+        let rel = pg_sys::table_open(relid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+        let form = &*(*rel).rd_rel;
+        let refused = if !(*rel).trigdesc.is_null() {
+            Some("the hypertable has triggers")
+        } else if form.relrowsecurity {
+            Some("the hypertable has row-level security enabled")
+        } else if pg_sys::pg_class_aclcheck(relid, pg_sys::GetUserId(), pg_sys::ACL_INSERT as _)
+            != pg_sys::AclResult::ACLCHECK_OK
+        {
+            Some("the current role has no INSERT privilege on the hypertable")
+        } else {
+            None
+        };
+        pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        refused
+    }
+}
+
 impl<const N: usize> ChunkRouter<N> {
     /// A router for hypertable `relid`, or why rows cannot be routed to its chunks.
     pub(super) fn open(
         target: &TargetTable<N>,
         relid: pg_sys::Oid,
     ) -> SensorResult<Result<Self, String>> {
-        let dimension = Spi::connect(|client| {
-            let rows = client.select(
-                "SELECT h.id, d.column_name::pg_catalog.text, d.column_type::pg_catalog.oid, \
-                        d.interval_length IS NOT NULL AND d.partitioning_func IS NULL, \
-                        (SELECT pg_catalog.count(*) FROM _timescaledb_catalog.dimension a WHERE a.hypertable_id OPERATOR(pg_catalog.=) h.id), \
-                        EXISTS (SELECT FROM _timescaledb_catalog.continuous_agg g WHERE g.raw_hypertable_id OPERATOR(pg_catalog.=) h.id) \
-                 FROM _timescaledb_catalog.hypertable h \
-                 JOIN _timescaledb_catalog.dimension d ON d.hypertable_id OPERATOR(pg_catalog.=) h.id \
-                 JOIN pg_catalog.pg_class c ON c.relname OPERATOR(pg_catalog.=) h.table_name \
-                 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace AND n.nspname OPERATOR(pg_catalog.=) h.schema_name \
-                 WHERE c.oid OPERATOR(pg_catalog.=) $1",
-                None,
-                &[relid.into()],
-            )?;
-            let mut found = Vec::new();
-            for row in rows {
-                found.push((
-                    row.get::<i32>(1)?,
-                    row.get::<String>(2)?,
-                    row.get::<pg_sys::Oid>(3)?,
-                    row.get::<bool>(4)?,
-                    row.get::<i64>(5)?,
-                    row.get::<bool>(6)?,
-                ));
-            }
-            Ok::<_, pgrx::spi::SpiError>(found)
-        })
-        .map_err(|e| SensorError::internal_query("reading the hypertable's dimensions", e))?;
+        let dimension = hypertable_dimensions(relid)?;
         let [(Some(hypertable_id), Some(column), Some(column_type), Some(open), Some(1), caggs)] =
             dimension.as_slice()
         else {
@@ -113,24 +152,7 @@ impl<const N: usize> ChunkRouter<N> {
                 "its dimension column {column} is not a time or bigint"
             )));
         }
-        // SAFETY: relid is an existing relation; the checks read its relcache entry.
-        let refused = unsafe {
-            let rel = pg_sys::table_open(relid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
-            let form = &*(*rel).rd_rel;
-            let refused = if !(*rel).trigdesc.is_null() {
-                Some("the hypertable has triggers")
-            } else if form.relrowsecurity {
-                Some("the hypertable has row-level security enabled")
-            } else if pg_sys::pg_class_aclcheck(relid, pg_sys::GetUserId(), pg_sys::ACL_INSERT as _)
-                != pg_sys::AclResult::ACLCHECK_OK
-            {
-                Some("the current role has no INSERT privilege on the hypertable")
-            } else {
-                None
-            };
-            pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
-            refused
-        };
+        let refused = insert_refusal(relid);
         if let Some(reason) = refused {
             return Ok(Err(reason.into()));
         }
