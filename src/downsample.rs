@@ -582,8 +582,10 @@ impl<'a, 'e> WindowSink<'a, 'e> {
             Kernel::Skip
         } else if let Some(counts) = self.counts {
             let total = counts.get(&label).copied().unwrap_or(0);
+            // One series at a time: whole buckets within work_mem (else hulls).
+            let work_mem = usize::try_from(crate::pg::work_mem_bytes()).unwrap_or(usize::MAX);
             Kernel::Exact {
-                stream: Box::new(LttbStream::new(total, r.points)?),
+                stream: Box::new(LttbStream::with_memory(total, r.points, work_mem)?),
                 total,
             }
         } else {

@@ -78,14 +78,16 @@ impl HeapOrderSink<'_> {
 impl RowSink for HeapOrderSink<'_> {
     fn row(&mut self, row: &Row) -> SensorResult<()> {
         let groups_before = self.groups.len();
-        let (request, counts) = (self.request, self.counts);
+        let (request, counts, budget) = (self.request, self.counts, self.budget);
         let group = self.groups.group_of(row, |key| {
             let label = key.label().map(String::into_bytes);
             let total = counts.get(&label).copied().unwrap_or(0);
+            // Whole buckets when they fit in this series' share of work_mem (else hulls).
+            let share = usize::try_from(budget / counts.len().max(1) as u64).unwrap_or(0);
             Ok(HeapOrderSeries {
                 label,
                 kernel: Kernel::Exact {
-                    stream: Box::new(LttbStream::new(total, request.points)?),
+                    stream: Box::new(LttbStream::with_memory(total, request.points, share)?),
                     total,
                 },
                 last_x: i64::MIN,
@@ -146,7 +148,9 @@ pub(super) fn exact_in_one_pass(source: &Source, request: &Request) -> SensorRes
     if sink.rows == 0 {
         return Ok(OnePass::NoRows);
     }
-    let mut kernel = LttbStream::new(sink.points.count(), request.points)?;
+    // Whole buckets within work_mem (besides the spill's own): exact, and faster.
+    let work_mem = usize::try_from(crate::pg::work_mem_bytes()).unwrap_or(usize::MAX);
+    let mut kernel = LttbStream::with_memory(sink.points.count(), request.points, work_mem)?;
     sink.points.for_each(|p| Ok(kernel.push(p.t, p.v)?))?;
     Ok(OnePass::Points(kernel.finish()?))
 }

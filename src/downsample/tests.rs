@@ -164,6 +164,40 @@ fn exact_lttb_reads_rows_in_heap_order_when_it_is_time_order() {
     );
     let got: Vec<_> = read("ds_heap", true).0.into_iter().filter(|(k, _)| k.starts_with("2 ")).collect();
     assert_eq!(got, want);
+    // One bucket of 10,000 points per channel: kept whole within the default work_mem,
+    // reduced to its hull within 64 kB; the same points either way, and the batch's.
+    let three = |table: &str| {
+        points(&format!(
+            "SELECT series || ' ' || time::text, value FROM sensor.downsample('{table}', 'ts', 'v', {window}, 3, 'lttb', series_column => 'channel')"
+        ))
+    };
+    let whole = three("ds_heap");
+    Spi::run("SET LOCAL work_mem = '64kB'").unwrap();
+    let hulls = three("ds_heap");
+    let ordered_hulls = three("ds_shuffled");
+    Spi::run("RESET work_mem").unwrap();
+    let ordered_whole = three("ds_shuffled");
+    assert_eq!(whole.len(), 12);
+    assert_eq!(whole, hulls);
+    assert_eq!(whole, ordered_hulls);
+    assert_eq!(whole, ordered_whole);
+    let batch = points(
+        "SELECT '2 ' || time::text, value FROM sensor.downsample_arrays(
+             (SELECT array_agg(ts ORDER BY ts) FROM ds_heap WHERE channel = 2),
+             (SELECT array_agg(v ORDER BY ts) FROM ds_heap WHERE channel = 2), 3, 'lttb')",
+    );
+    let got: Vec<_> = whole.into_iter().filter(|(k, _)| k.starts_with("2 ")).collect();
+    assert_eq!(got, batch);
+    // One series in one pass (its points spilled within 64 kB): the same.
+    let one = || {
+        points(&format!(
+            "SELECT '2 ' || time::text, value FROM sensor.downsample('ds_heap', 'ts', 'v', {window}, 3, 'lttb', filter => 'channel = 2')"
+        ))
+    };
+    assert_eq!(one(), batch);
+    Spi::run("SET LOCAL work_mem = '64kB'").unwrap();
+    assert_eq!(one(), batch);
+    Spi::run("RESET work_mem").unwrap();
 }
 
 #[pg_test]

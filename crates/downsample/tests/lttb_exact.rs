@@ -20,6 +20,16 @@ fn stream_lttb(points: &[Point], n: usize) -> (Vec<Point>, bool, usize) {
     (out, s.exactness_guaranteed(), s.peak_candidates())
 }
 
+/// [`stream_lttb`] with room for two whole buckets: every point kept, no hull.
+fn bucket_stream_lttb(points: &[Point], n: usize) -> (Vec<Point>, bool, usize) {
+    let mut s = LttbStream::with_memory(points.len() as u64, n, 64 << 20).unwrap();
+    for p in points {
+        s.push(p.t, p.v).unwrap();
+    }
+    let out = s.finish().unwrap();
+    (out, s.exactness_guaranteed(), s.peak_candidates())
+}
+
 /// Asserts batch == oracle == stream and returns the stream's peak memory.
 fn check_all(points: &[Point], n: usize) -> usize {
     let oracle = oracle_lttb(points, n);
@@ -28,7 +38,36 @@ fn check_all(points: &[Point], n: usize) -> usize {
     let (stream, exact, peak) = stream_lttb(points, n);
     assert!(exact, "exactness not guaranteed");
     assert!(same_points(&stream, &oracle), "stream != oracle for n={n}");
+    let (buckets, exact, _) = bucket_stream_lttb(points, n);
+    assert!(exact);
+    assert!(
+        same_points(&buckets, &oracle),
+        "bucket stream != oracle for n={n}"
+    );
     peak
+}
+
+#[test]
+fn whole_buckets_only_within_the_memory_given() {
+    let pts = noisy_sine(100_000, 3);
+    // 100 points: 98 buckets of 1,020.4 points (24 bytes each), two at a time.
+    let run = |bytes: usize| {
+        let mut s = LttbStream::with_memory(pts.len() as u64, 100, bytes).unwrap();
+        for p in &pts {
+            s.push(p.t, p.v).unwrap();
+        }
+        let out = s.finish().unwrap();
+        (out, s.peak_candidates())
+    };
+    let (kept, peak_kept) = run(1 << 20);
+    let (hull, peak_hull) = run(40_000);
+    assert!(peak_kept >= 1_000, "{peak_kept}");
+    assert!(peak_kept <= 2 * 1_021, "{peak_kept}");
+    assert!(peak_hull < peak_kept, "{peak_hull} vs {peak_kept}");
+    let oracle = oracle_lttb(&pts, 100);
+    assert_eq!(kept.len(), oracle.len());
+    assert!(same_points(&kept, &oracle));
+    assert!(same_points(&hull, &oracle));
 }
 
 #[test]
@@ -231,6 +270,11 @@ proptest! {
             prop_assert!(same_points(&stream, &oracle));
         }
         prop_assert_eq!(stream.len(), oracle.len());
+        // Whole buckets need no proof: always the oracle's points.
+        let (buckets, exact, _) = bucket_stream_lttb(&pts, n);
+        prop_assert!(exact);
+        prop_assert_eq!(buckets.len(), oracle.len());
+        prop_assert!(same_points(&buckets, &oracle));
     }
 
     #[test]
