@@ -368,15 +368,23 @@ impl LttbStream {
         if self.seg + 2 < self.n {
             self.cur.add_to_hull(Cand { idx, t, v }, self.abs_max);
         }
-        let live = self.cur.candidates() + self.pending.as_ref().map_or(0, Hull::candidates);
-        self.peak = self.peak.max(live);
+        // Whole buckets only grow: their peak is taken when the segment completes.
+        if !self.keep_all {
+            self.note_peak();
+        }
         if idx + 1 >= self.seg_end {
             self.complete_segment();
         }
         Ok(())
     }
 
+    fn note_peak(&mut self) {
+        let live = self.cur.candidates() + self.pending.as_ref().map_or(0, Hull::candidates);
+        self.peak = self.peak.max(live);
+    }
+
     fn complete_segment(&mut self) {
+        self.note_peak();
         let next = Hull::new(self.keep_all, bucket_capacity(self.every));
         let done = std::mem::replace(&mut self.cur, next);
         let count = done.len as f64;
