@@ -47,7 +47,7 @@ use crate::error::{SensorError, SensorResult};
 use crate::pg::args::{RegClass, SqlName};
 use crate::pg::row_groups::{KeyColumn, RowGroups};
 use crate::pg::row_store::RowStore;
-use crate::pg::row_stream::{stream_rows, Param, Row, RowSink};
+use crate::pg::row_stream::{stream_rows, stream_rows_serial, Columns, Param, Row, RowSink};
 use crate::pg::time;
 
 /// What a window's x axis holds.
@@ -154,6 +154,12 @@ pub(crate) struct Source {
     pub axis: Axis,
 }
 
+/// A scan of the window and the columns its sinks read (series text, x, value).
+pub(crate) struct Scan {
+    pub sql: String,
+    pub columns: Columns,
+}
+
 /// A series column: its quoted name and how the grouped scan reads it.
 pub(crate) struct Series {
     pub column: String,
@@ -181,23 +187,53 @@ impl Source {
     }
 
     /// Columns: series text, x, value float8; ordered by series, then x (when asked).
-    fn scan_sql(&self, ordered: bool) -> String {
+    /// Without a series column the query leaves the series out (it reads as NULL): a
+    /// target list of columns alone needs no projection above a hypertable's chunks.
+    fn scan_sql(&self, ordered: bool) -> Scan {
         let order = match (&self.series, ordered) {
             (Some(s), _) => format!(" ORDER BY {}, {}", s.column, self.x),
             (None, true) => format!(" ORDER BY {}", self.x),
             (None, false) => String::new(),
         };
-        self.select_sql(&self.series_text(), &order)
+        match self.series {
+            Some(_) => Scan {
+                sql: self.select_sql(&format!("{}, ", self.series_text()), &order),
+                columns: 3.into(),
+            },
+            None => Scan {
+                sql: self.select_sql("", &order),
+                columns: Columns { read: 3, absent: 1 },
+            },
+        }
     }
 
     /// Columns: the series key as [`KeyColumn`] reads it, x, value float8; in any order.
     fn grouped_scan_sql(&self, series: &Series) -> String {
-        self.select_sql(&series.key.select_expr(&series.column), "")
+        self.select_sql(&format!("{}, ", series.key.select_expr(&series.column)), "")
     }
 
+    /// Streams the rows of [`Self::scan_sql`] over `request`'s window to `sink`, in a
+    /// serial plan when `serial` (heap order for an unordered scan).
+    fn stream_scan(
+        &self,
+        ordered: bool,
+        request: &Request,
+        serial: bool,
+        sink: &mut dyn RowSink,
+    ) -> SensorResult<u64> {
+        let scan = self.scan_sql(ordered);
+        let params = self.all_params(request);
+        if serial {
+            stream_rows_serial(&scan.sql, &params, scan.columns, sink)
+        } else {
+            stream_rows(&scan.sql, &params, scan.columns, sink)
+        }
+    }
+
+    /// `series` is the first column's expression and a comma, or empty.
     fn select_sql(&self, series: &str, order: &str) -> String {
         format!(
-            "SELECT {series}, CAST({x} AS {xt}), CAST({v} AS pg_catalog.float8) FROM {rel} WHERE {w}{order}",
+            "SELECT {series}CAST({x} AS {xt}), CAST({v} AS pg_catalog.float8) FROM {rel} WHERE {w}{order}",
             x = self.x,
             xt = self.axis.sql_type(),
             v = self.value,
@@ -274,12 +310,7 @@ fn binned_window(source: &Source, request: &Request, emit: &mut Emit<'_>) -> Sen
     }
     let mut sink = WindowSink::new(source, request, None, None);
     sink.emit = Some(emit);
-    stream_rows(
-        &source.scan_sql(source.series.is_some()),
-        &source.all_params(request),
-        3,
-        &mut sink,
-    )?;
+    source.stream_scan(source.series.is_some(), request, false, &mut sink)?;
     sink.finish()?;
     Ok(())
 }
@@ -311,12 +342,7 @@ fn exact_lttb_window(source: &Source, request: &Request, emit: &mut Emit<'_>) ->
         Some(results) => results,
         None => {
             let mut sink = WindowSink::new(source, request, Some(&counter.counts), None);
-            stream_rows(
-                &source.scan_sql(true),
-                &source.all_params(request),
-                3,
-                &mut sink,
-            )?;
+            source.stream_scan(true, request, false, &mut sink)?;
             sink.finish()?
         }
     };
@@ -350,12 +376,7 @@ fn recount_miscounted(
     }
     let only: HashSet<Label> = recount.keys().cloned().collect();
     let mut again = WindowSink::new(source, request, Some(&recount), Some(&only));
-    stream_rows(
-        &source.scan_sql(true),
-        &source.all_params(request),
-        3,
-        &mut again,
-    )?;
+    source.stream_scan(true, request, false, &mut again)?;
     let mut redone: HashMap<Label, SeriesResult> = again.finish()?.into_iter().collect();
     for (label, result) in results.iter_mut() {
         if let Some(r) = redone.remove(label) {

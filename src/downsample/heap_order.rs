@@ -22,10 +22,13 @@ pub(super) fn exact_in_heap_order(
     request: &Request,
     counts: &HashMap<Label, u64>,
 ) -> SensorResult<Option<Vec<(Label, SeriesResult)>>> {
-    let (sql, key) = match &source.series {
-        Some(series) => (source.grouped_scan_sql(series), series.key),
-        // Column 0 is NULL: one group.
-        None => (source.scan_sql(false), KeyColumn::Text),
+    let (sql, columns, key) = match &source.series {
+        Some(series) => (source.grouped_scan_sql(series), 3.into(), series.key),
+        // Column 0 is absent (NULL): one group.
+        None => {
+            let scan = source.scan_sql(false);
+            (scan.sql, scan.columns, KeyColumn::Text)
+        }
     };
     let mut sink = HeapOrderSink {
         request,
@@ -35,7 +38,7 @@ pub(super) fn exact_in_heap_order(
         budget: crate::pg::work_mem_bytes(),
         give_up: false,
     };
-    let streamed = stream_rows_serial(&sql, &source.all_params(request), 3, &mut sink);
+    let streamed = stream_rows_serial(&sql, &source.all_params(request), columns, &mut sink);
     if sink.give_up {
         return Ok(None);
     }
@@ -133,12 +136,7 @@ pub(super) fn exact_in_one_pass(source: &Source, request: &Request) -> SensorRes
         rows: 0,
         give_up: false,
     };
-    let streamed = stream_rows_serial(
-        &source.scan_sql(false),
-        &source.all_params(request),
-        3,
-        &mut sink,
-    );
+    let streamed = source.stream_scan(false, request, true, &mut sink);
     if sink.give_up {
         return Ok(OnePass::OutOfOrder);
     }

@@ -288,7 +288,7 @@ fn ordered_scan_plan(source: &super::Source) -> String {
     Spi::run("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off").unwrap();
     Spi::run(&format!(
         "PREPARE ds_scan(timestamptz, timestamptz) AS {}",
-        source.scan_sql(true)
+        source.scan_sql(true).sql
     ))
     .unwrap();
     let plan = Spi::explain("EXECUTE ds_scan('2024-01-01', '2024-01-02')")

@@ -408,12 +408,7 @@ pub(crate) fn serve(source: &Source, plan: &TierPlan, emit: &mut Emit<'_>) -> Se
             from: plan.raw_from,
             ..*request
         };
-        stream_rows(
-            &source.scan_sql(false),
-            &source.all_params(&tail),
-            3,
-            &mut sink,
-        )?;
+        source.stream_scan(false, &tail, false, &mut sink)?;
     }
     let mut series: Vec<(Label, SummaryBins)> = sink.series.into_iter().collect();
     sort_labels(&mut series);

@@ -14,9 +14,26 @@ use crate::error::{ErrorKind, SensorError, SensorResult};
 /// Rows between two interrupt checks of our own (the executor checks as well).
 const INTERRUPT_CHECK_ROWS: u64 = 1 << 14;
 
+/// Which leading result columns a sink reads: `read` of them, the first `absent` of which
+/// the query leaves out (they read as NULL). A scan of a hypertable whose target list is
+/// its columns alone needs no projection (a `Result` node per row above the chunks'
+/// `Append`), which a constant column would add.
+#[derive(Clone, Copy, Debug)]
+pub struct Columns {
+    pub read: usize,
+    pub absent: usize,
+}
+
+impl From<usize> for Columns {
+    fn from(read: usize) -> Self {
+        Columns { read, absent: 0 }
+    }
+}
+
 /// One result row, valid during [`RowSink::row`].
 pub struct Row {
     slot: *mut pg_sys::TupleTableSlot,
+    absent: usize,
 }
 
 impl Row {
@@ -28,6 +45,7 @@ impl Row {
     /// The datum of column `index` (0-based), `None` for NULL.
     #[inline]
     pub fn datum(&self, index: usize) -> Option<pg_sys::Datum> {
+        let index = index.checked_sub(self.absent)?;
         // SAFETY: the slot is the executor's current output slot; `index` is below the
         // column count checked at startup, so deforming up to it is in bounds.
         unsafe {
@@ -130,7 +148,7 @@ impl Param {
 #[repr(C)]
 pub struct SinkReceiver<'a> {
     base: pg_sys::DestReceiver,
-    columns: usize,
+    columns: Columns,
     sink: &'a mut dyn RowSink,
     error: Option<SensorError>,
     rows: u64,
@@ -138,7 +156,7 @@ pub struct SinkReceiver<'a> {
 
 impl<'a> SinkReceiver<'a> {
     /// A receiver that passes rows to `sink`, which reads their first `columns` columns.
-    pub fn new(columns: usize, sink: &'a mut dyn RowSink) -> Self {
+    pub fn new(columns: impl Into<Columns>, sink: &'a mut dyn RowSink) -> Self {
         SinkReceiver {
             base: pg_sys::DestReceiver {
                 receiveSlot: Some(receive_slot),
@@ -147,7 +165,7 @@ impl<'a> SinkReceiver<'a> {
                 rDestroy: Some(shutdown),
                 mydest: pg_sys::CommandDest::DestNone,
             },
-            columns,
+            columns: columns.into(),
             sink,
             error: None,
             rows: 0,
@@ -182,7 +200,11 @@ unsafe extern "C-unwind" fn receive_slot(
     if this.rows % INTERRUPT_CHECK_ROWS == 0 {
         pgrx::check_for_interrupts!();
     }
-    match this.sink.row(&Row { slot }) {
+    let row = Row {
+        slot,
+        absent: this.columns.absent,
+    };
+    match this.sink.row(&row) {
         Ok(()) => true,
         Err(err) => {
             this.error = Some(err);
@@ -200,10 +222,11 @@ unsafe extern "C-unwind" fn startup(
     // SAFETY: as in receive_slot; typeinfo is the plan's result descriptor.
     let this = unsafe { &mut *receiver.cast::<SinkReceiver>() };
     let natts = unsafe { (*typeinfo).natts };
-    if usize::try_from(natts).unwrap_or(0) < this.columns {
+    let expected = this.columns.read.saturating_sub(this.columns.absent);
+    if usize::try_from(natts).unwrap_or(0) < expected {
         this.error = Some(SensorError::new(
             ErrorKind::InvalidParameter,
-            format!("query returns {natts} columns, {} expected", this.columns),
+            format!("query returns {natts} columns, {expected} expected"),
         ));
     }
 }
@@ -219,13 +242,13 @@ unsafe extern "C-unwind" fn shutdown(_receiver: *mut pg_sys::DestReceiver) {}
 pub fn stream_rows(
     sql: &str,
     params: &[Param],
-    columns: usize,
+    columns: impl Into<Columns>,
     sink: &mut dyn RowSink,
 ) -> SensorResult<u64> {
     run(
         sql,
         params,
-        columns,
+        columns.into(),
         sink,
         pg_sys::CURSOR_OPT_PARALLEL_OK as i32,
         false,
@@ -237,10 +260,10 @@ pub fn stream_rows(
 pub fn stream_rows_serial(
     sql: &str,
     params: &[Param],
-    columns: usize,
+    columns: impl Into<Columns>,
     sink: &mut dyn RowSink,
 ) -> SensorResult<u64> {
-    run(sql, params, columns, sink, 0, false).map(|rows| rows.unwrap_or(0))
+    run(sql, params, columns.into(), sink, 0, false).map(|rows| rows.unwrap_or(0))
 }
 
 /// [`stream_rows`] only if the planner chooses a parallel plan (one with a Gather); `None`,
@@ -254,7 +277,7 @@ pub fn stream_rows_if_parallel(
     run(
         sql,
         &[],
-        columns,
+        columns.into(),
         sink,
         pg_sys::CURSOR_OPT_PARALLEL_OK as i32,
         true,
@@ -264,7 +287,7 @@ pub fn stream_rows_if_parallel(
 fn run(
     sql: &str,
     params: &[Param],
-    columns: usize,
+    columns: Columns,
     sink: &mut dyn RowSink,
     cursor_options: i32,
     only_parallel: bool,
