@@ -298,12 +298,13 @@ pub(crate) fn downsample_window(
 /// The binned methods: every series in one scan (in parallel workers when the plan has
 /// them), or, over `work_mem`, one series at a time from rows ordered by series.
 fn binned_window(source: &Source, request: &Request, emit: &mut Emit<'_>) -> SensorResult<()> {
-    if let Some(series) = &source.series {
-        if let ParallelSeries::Done =
-            parallel_series::parallel_series_window(source, series, request, emit)?
-        {
-            return Ok(());
-        }
+    let series = source.series.as_ref();
+    if let ParallelSeries::Done =
+        parallel_series::parallel_series_window(source, series, request, emit)?
+    {
+        return Ok(());
+    }
+    if let Some(series) = series {
         if grouped_window(source, series, request, emit)? {
             return Ok(());
         }

@@ -1,11 +1,11 @@
-//! `sensor.downsample` with an integer series column under a parallel plan: one
-//! `sensor.downsample_series_agg` over the window instead of the stream, so that the
-//! kernels run in the parallel workers (partial states merged exactly in the leader), not
-//! all in the leader behind a Gather. Only where it gives the stream's rows: the methods
-//! whose bins merge exactly (m4, minmax, minmax_lttb, uniform), time windows, and a plan
-//! the planner makes parallel.
+//! `sensor.downsample` under a parallel plan: one aggregate over the window instead of the
+//! stream, so that the kernels run in the parallel workers (partial states merged exactly
+//! in the leader), not all in the leader behind a Gather: `sensor.downsample_series_agg`
+//! with an integer series column, `sensor.downsample_agg` without one. Only where it gives
+//! the stream's rows: the methods whose bins merge exactly (m4, minmax, minmax_lttb,
+//! uniform), time windows, and a plan the planner makes parallel.
 
-use ::downsample::Method;
+use ::downsample::{Method, Point};
 use pgrx::datum::ToIsoString;
 
 use super::aggregates::BoundedSeries;
@@ -24,11 +24,16 @@ pub(super) enum ParallelSeries {
     NotTaken,
 }
 
-/// Runs the window through `sensor.downsample_series_agg` when the planner gives that
-/// query workers; see the module documentation.
+/// Windows downsampled by the aggregate path (tests check that it was taken).
+#[cfg(any(test, feature = "pg_test"))]
+pub(super) static PARALLEL_WINDOWS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
+/// Runs the window through an aggregate when the planner gives that query workers; see
+/// the module documentation.
 pub(super) fn parallel_series_window(
     source: &Source,
-    series: &Series,
+    series: Option<&Series>,
     request: &Request,
     emit: &mut Emit<'_>,
 ) -> SensorResult<ParallelSeries> {
@@ -37,19 +42,26 @@ pub(super) fn parallel_series_window(
         Method::M4 | Method::MinMax | Method::MinMaxLttb | Method::Uniform
     );
     if !exact_merge
-        || !matches!(series.key, KeyColumn::Integer(_))
+        || series.is_some_and(|s| !matches!(s.key, KeyColumn::Integer(_)))
         || source.axis != Axis::Time
         || !source.params.is_empty()
     {
         return Ok(ParallelSeries::NotTaken);
     }
-    // Before `ALTER EXTENSION ... UPDATE` to 0.4.0 the catalog has no such aggregate.
-    if !crate::pg::spi::function_exists(
-        "sensor.downsample_series_agg(bigint, timestamptz, float8, timestamptz, timestamptz, integer, text)",
-    )? {
-        return Ok(ParallelSeries::NotTaken);
+    let taken = match series {
+        Some(series) => series_aggregate(source, series, request, emit)?,
+        None => one_series_aggregate(source, request, emit)?,
+    };
+    #[cfg(any(test, feature = "pg_test"))]
+    if let ParallelSeries::Done = taken {
+        PARALLEL_WINDOWS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    // Literals, not parameters: the planner sizes the scan (and its workers) by them.
+    Ok(taken)
+}
+
+/// The window's conditions and bounds as the aggregate query writes them: literals, not
+/// parameters, so that the planner sizes the scan (and its workers) by them.
+fn window_terms(source: &Source, request: &Request) -> SensorResult<(String, String, String)> {
     let literal = |unix_us: i64| -> SensorResult<String> {
         let ts = time::timestamptz_from_unix(unix_us)?.to_iso_string();
         Ok(format!("{}::pg_catalog.timestamptz", quote_literal(&ts)))
@@ -61,17 +73,33 @@ pub(super) fn parallel_series_window(
         "{c} OPERATOR(pg_catalog.>=) {from} AND {c} OPERATOR(pg_catalog.<) {to}",
         c = source.x
     )];
-    let x = format!("CAST({} AS pg_catalog.timestamptz)", source.x);
     conditions.extend(source.conditions.iter().cloned());
+    Ok((from, to, conditions.join(" AND ")))
+}
+
+/// One `sensor.downsample_series_agg` over every series of the window.
+fn series_aggregate(
+    source: &Source,
+    series: &Series,
+    request: &Request,
+    emit: &mut Emit<'_>,
+) -> SensorResult<ParallelSeries> {
+    // Before `ALTER EXTENSION ... UPDATE` to 0.4.0 the catalog has no such aggregate.
+    if !crate::pg::spi::function_exists(
+        "sensor.downsample_series_agg(bigint, timestamptz, float8, timestamptz, timestamptz, integer, text)",
+    )? {
+        return Ok(ParallelSeries::NotTaken);
+    }
+    let (from, to, conditions) = window_terms(source, request)?;
     let sql = format!(
-        "SELECT sensor.downsample_series_agg(CAST({series} AS pg_catalog.int8), {x}, CAST({v} AS pg_catalog.float8), \
-         {from}, {to}, {points}, {method}) FROM {rel} WHERE {w}",
+        "SELECT sensor.downsample_series_agg(CAST({series} AS pg_catalog.int8), CAST({x} AS pg_catalog.timestamptz), \
+         CAST({v} AS pg_catalog.float8), {from}, {to}, {points}, {method}) FROM {rel} WHERE {conditions}",
         series = series.column,
+        x = source.x,
         v = source.value,
         points = request.points,
         method = quote_literal(request.method.name()),
         rel = source.relation,
-        w = conditions.join(" AND "),
     );
     let mut sink = StateSink { bytes: None };
     if stream_rows_if_parallel(&sql, 1, &mut sink)?.is_none() {
@@ -92,6 +120,54 @@ pub(super) fn parallel_series_window(
         })?;
     }
     Ok(ParallelSeries::Done)
+}
+
+/// One `sensor.downsample_agg` over the window (a series of its own): its points as rows.
+fn one_series_aggregate(
+    source: &Source,
+    request: &Request,
+    emit: &mut Emit<'_>,
+) -> SensorResult<ParallelSeries> {
+    let (from, to, conditions) = window_terms(source, request)?;
+    let sql = format!(
+        "SELECT p.\"time\", p.value FROM sensor.points((SELECT sensor.downsample_agg(CAST({x} AS pg_catalog.timestamptz), \
+         CAST({v} AS pg_catalog.float8), {from}, {to}, {points}, {method}) FROM {rel} WHERE {conditions})) p",
+        x = source.x,
+        v = source.value,
+        points = request.points,
+        method = quote_literal(request.method.name()),
+        rel = source.relation,
+    );
+    let mut sink = PointSink { points: Vec::new() };
+    if stream_rows_if_parallel(&sql, 2, &mut sink)?.is_none() {
+        return Ok(ParallelSeries::NotTaken);
+    }
+    if !sink.points.is_empty() {
+        emit(SeriesPoints {
+            label: None,
+            points: sink.points,
+        })?;
+    }
+    Ok(ParallelSeries::Done)
+}
+
+/// Keeps the (time, value) rows of `sensor.points`, in their order.
+struct PointSink {
+    points: Vec<Point>,
+}
+
+impl RowSink for PointSink {
+    fn row(&mut self, row: &Row) -> SensorResult<()> {
+        let (Some(t), Some(v)) = (row.i64(0), row.f64(1)) else {
+            return Err(SensorError::invalid_input("a NULL point in sensor.points"));
+        };
+        self.points.push(Point::new(
+            time::raw_row_unix_micros(t)
+                .ok_or_else(|| SensorError::invalid_input("an infinite time in sensor.points"))?,
+            v,
+        ));
+        Ok(())
+    }
 }
 
 /// Keeps the aggregate's one value (its state's bytes, or NULL).

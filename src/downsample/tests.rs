@@ -552,3 +552,41 @@ fn aggregates_work_with_the_continuous_aggregate_search_path() {
     .unwrap();
     assert_eq!(m, Some(20));
 }
+
+#[pg_test]
+fn parallel_plans_downsample_through_an_aggregate_with_the_streams_rows() {
+    use std::sync::atomic::Ordering::Relaxed;
+    Spi::run(
+        "CREATE TABLE ds_par AS SELECT '2024-01-01'::timestamptz + i * interval '100 ms' AS ts,
+                (i % 3) AS sensor, sin(i / 700.0) + ((i::int8 * 7919) % 101) / 500.0 AS v
+         FROM generate_series(0, 299999) i;
+         ANALYZE ds_par;",
+    )
+    .unwrap();
+    for method in ["m4", "minmax", "minmax_lttb", "uniform"] {
+        for series in ["", ", series_column => 'sensor'"] {
+            let query = format!(
+                "SELECT coalesce(series, '-') || ' ' || time::text, value FROM sensor.downsample('ds_par', 'ts', 'v',
+                     '2024-01-01', '2024-01-01 08:00', 50, '{method}'{series})"
+            );
+            Spi::run("SET LOCAL max_parallel_workers_per_gather = 0").unwrap();
+            let before = super::parallel_series::PARALLEL_WINDOWS.load(Relaxed);
+            let serial = points(&query);
+            assert_eq!(super::parallel_series::PARALLEL_WINDOWS.load(Relaxed), before);
+            Spi::run(
+                "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0;
+                 SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL max_parallel_workers_per_gather = 2",
+            )
+            .unwrap();
+            let parallel = points(&query);
+            assert_eq!(
+                super::parallel_series::PARALLEL_WINDOWS.load(Relaxed),
+                before + 1,
+                "{method}{series}"
+            );
+            assert!(!serial.is_empty());
+            assert_eq!(serial.len(), parallel.len(), "{method}{series}");
+            assert_eq!(serial, parallel, "{method}{series}");
+        }
+    }
+}

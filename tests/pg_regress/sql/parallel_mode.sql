@@ -49,6 +49,19 @@ FROM unnest(ARRAY['m4', 'minmax', 'minmax_lttb', 'uniform', 'avg']) m,
      LATERAL (SELECT row_number() OVER () AS n, * FROM sensor.downsample('pm_samples', 'ts', 'v', '2024-01-01', '2024-01-02', 12, m, series_column => 'sensor')) d
      LEFT JOIN LATERAL (SELECT row_number() OVER () AS n, series, time, value FROM pm_serial WHERE pm_serial.m = m.m) s ON s.n = d.n
 GROUP BY m ORDER BY m;
+-- Without a series column: one sensor.downsample_agg in the workers, the same rows.
+TRUNCATE pm_serial;
+SET LOCAL max_parallel_workers_per_gather = 0;
+INSERT INTO pm_serial
+SELECT m, d.* FROM unnest(ARRAY['m4', 'minmax', 'minmax_lttb', 'uniform', 'avg']) m,
+     LATERAL sensor.downsample('pm_samples', 'ts', 'v', '2024-01-01', '2024-01-02', 12, m) d;
+SET LOCAL max_parallel_workers_per_gather = 2;
+SELECT m, count(*) AS points,
+       count(*) FILTER (WHERE (d.series, d.time, d.value) IS DISTINCT FROM (s.series, s.time, s.value)) AS differing
+FROM unnest(ARRAY['m4', 'minmax', 'minmax_lttb', 'uniform', 'avg']) m,
+     LATERAL (SELECT row_number() OVER () AS n, * FROM sensor.downsample('pm_samples', 'ts', 'v', '2024-01-01', '2024-01-02', 12, m)) d
+     LEFT JOIN LATERAL (SELECT row_number() OVER () AS n, series, time, value FROM pm_serial WHERE pm_serial.m = m.m) s ON s.n = d.n
+GROUP BY m ORDER BY m;
 
 -- A channel that does not exist: its own error, not a failed internal lookup.
 SELECT pg_temp.error_of($$SELECT (SELECT count(*) FROM sensor.channel_window(-1::bigint)), (SELECT count(v) FROM pm_samples)$$);
