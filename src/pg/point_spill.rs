@@ -93,12 +93,18 @@ impl PointSpill {
         self.memory.clear();
     }
 
-    /// Every point, in the order pushed.
+    /// Every point, in the order pushed. Once some are in the file, the rest join them
+    /// there and the memory is given back first: what `each` keeps then has `work_mem`
+    /// to itself.
     pub fn for_each(
         &mut self,
         mut each: impl FnMut(Point) -> SensorResult<()>,
     ) -> SensorResult<()> {
         if !self.file.is_null() {
+            if !self.memory.is_empty() {
+                self.write_memory();
+            }
+            self.memory = Vec::new();
             // SAFETY: the file is ours and open; reading from its start.
             // (0 is SEEK_SET.)
             if unsafe { pg_sys::BufFileSeek(self.file, 0, 0, 0) } != 0 {
