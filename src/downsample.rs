@@ -320,7 +320,9 @@ fn binned_window(source: &Source, request: &Request, emit: &mut Emit<'_>) -> Sen
 /// row counts, then the rows of each series in time order (heap order when it is time
 /// order), and a last pass for series whose count included points the kernel skips.
 fn exact_lttb_window(source: &Source, request: &Request, emit: &mut Emit<'_>) -> SensorResult<()> {
-    if source.series.is_none() {
+    // Compressed chunks count their rows from batch metadata: counting first costs
+    // nothing there, and the one pass then needs no temporary file.
+    if source.series.is_none() && !counts_for_free(source, request)? {
         match heap_order::exact_in_one_pass(source, request)? {
             OnePass::Points(points) => {
                 return emit(SeriesPoints {
@@ -356,6 +358,19 @@ fn exact_lttb_window(source: &Source, request: &Request, emit: &mut Emit<'_>) ->
         }
     }
     Ok(())
+}
+
+/// Whether the window's rows are mostly in compressed chunks of a hypertable (see
+/// [`crate::pg::timescaledb::window_mostly_compressed`]).
+fn counts_for_free(source: &Source, request: &Request) -> SensorResult<bool> {
+    if source.axis != Axis::Time {
+        return Ok(false);
+    }
+    crate::pg::timescaledb::window_mostly_compressed(
+        &source.relation,
+        time::timestamptz_from_unix(request.from)?,
+        time::timestamptz_from_unix(request.to)?,
+    )
 }
 
 /// Series whose rows held points the kernel skips: their exact count is now known, so

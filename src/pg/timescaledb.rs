@@ -45,3 +45,35 @@ pub fn is_hypertable(relid: pg_sys::Oid) -> SensorResult<bool> {
     .map(|found| found == Some(true))
     .map_err(catalog_error)
 }
+
+/// Whether at least half of the chunks of hypertable `relation` (an SQL name) that overlap
+/// `[from, to)` are compressed: TimescaleDB then counts their rows from each batch's
+/// metadata, without decompressing them. False for a plain table, without TimescaleDB, or
+/// for a hypertable on an integer time column.
+pub fn window_mostly_compressed(
+    relation: &str,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+) -> SensorResult<bool> {
+    let catalog_error = |e| SensorError::internal_query("reading the chunk catalog", e);
+    let has_view = crate::pg::spi::get_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE n.nspname OPERATOR(pg_catalog.=) 'timescaledb_information' AND c.relname OPERATOR(pg_catalog.=) 'chunks')",
+    )
+    .map_err(catalog_error)?;
+    if has_view != Some(true) {
+        return Ok(false);
+    }
+    crate::pg::spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 \
+                AND pg_catalog.count(*) FILTER (WHERE k.is_compressed) OPERATOR(pg_catalog.*) 2 OPERATOR(pg_catalog.>=) pg_catalog.count(*) \
+         FROM timescaledb_information.chunks k \
+         JOIN pg_catalog.pg_class c ON c.relname OPERATOR(pg_catalog.=) k.hypertable_name \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace AND n.nspname OPERATOR(pg_catalog.=) k.hypertable_schema \
+         WHERE c.oid OPERATOR(pg_catalog.=) CAST($1 AS pg_catalog.regclass) \
+           AND k.range_end OPERATOR(pg_catalog.>) $2 AND k.range_start OPERATOR(pg_catalog.<) $3",
+        &[relation.into(), from.into(), to.into()],
+    )
+    .map(|found| found == Some(true))
+    .map_err(catalog_error)
+}

@@ -73,3 +73,38 @@ def test_availability_continuous_aggregate_and_rollup(tsdb):
     assert direct == pytest.approx(43 / 48, abs=1e-12)
     assert rolled == direct
     db.execute("DROP TABLE status_events CASCADE")
+
+
+def test_exact_lttb_on_compressed_chunks_equals_the_plain_table(tsdb):
+    """Mostly compressed windows count first (from batch metadata) and read once without a
+    temporary file; the points are those of the same rows in a plain table."""
+    db = tsdb
+    db.execute("DROP TABLE IF EXISTS e2e_lttb_plain, e2e_lttb_hyper CASCADE")
+    db.execute("""CREATE TABLE e2e_lttb_plain AS
+        SELECT '2024-01-01 00:00+00'::timestamptz + i * interval '2 seconds' AS ts,
+               sin(i / 900.0) + ((i::int8 * 7919) % 101) / 300.0 AS v
+        FROM generate_series(0, 199999) i""")
+    db.execute("CREATE TABLE e2e_lttb_hyper (ts timestamptz NOT NULL, v float8)")
+    db.execute("SELECT create_hypertable('e2e_lttb_hyper', 'ts', chunk_time_interval => interval '12 hours')")
+    db.execute("INSERT INTO e2e_lttb_hyper SELECT * FROM e2e_lttb_plain ORDER BY ts")
+    db.execute("ALTER TABLE e2e_lttb_hyper SET (timescaledb.compress, timescaledb.compress_orderby = 'ts')")
+    chunks = [r[0] for r in db.execute("SELECT show_chunks('e2e_lttb_hyper') ORDER BY 1").fetchall()]
+    assert len(chunks) >= 4
+    # All but the last chunk compressed: most of the window.
+    for chunk in chunks[:-1]:
+        db.execute("SELECT compress_chunk(%s)", (chunk,))
+    query = ("SELECT time, value FROM sensor.downsample(%s, 'ts', 'v', '2024-01-01 03:00+00', '2024-01-04 20:00+00',"
+             " %s, 'lttb')")
+    for points in (3, 100, 2000):
+        want = db.execute(query, ("e2e_lttb_plain", points)).fetchall()
+        got = db.execute(query, ("e2e_lttb_hyper", points)).fetchall()
+        assert len(want) == points
+        assert got == want, points
+    # Within a small work_mem (buckets reduced to their hulls): the same points.
+    db.execute("SET work_mem = '64kB'")
+    try:
+        got = db.execute(query, ("e2e_lttb_hyper", 3)).fetchall()
+    finally:
+        db.execute("RESET work_mem")
+    assert got == db.execute(query, ("e2e_lttb_plain", 3)).fetchall()
+    db.execute("DROP TABLE e2e_lttb_plain, e2e_lttb_hyper CASCADE")
