@@ -21,18 +21,23 @@ pub fn available_version() -> SensorResult<Option<String>> {
     .map_err(|e| SensorError::internal_query("reading pg_available_extensions", e))
 }
 
+/// Whether TimescaleDB's relation `schema.name` exists in this database. Looked up in
+/// pg_class: to_regclass would need USAGE on a schema that may not exist.
+fn relation_exists(schema: &str, name: &str) -> pgrx::spi::Result<bool> {
+    crate::pg::spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2)",
+        &[schema.into(), name.into()],
+    )
+    .map(|found| found == Some(true))
+}
+
 /// Whether `relid` is a TimescaleDB hypertable, whose rows belong in its chunks. Code that
 /// writes heap tuples itself must ask: TimescaleDB 2.23 removed the trigger that blocked
 /// inserts into a hypertable's own heap (timescale/timescaledb#8804).
 pub fn is_hypertable(relid: pg_sys::Oid) -> SensorResult<bool> {
     let catalog_error = |e| SensorError::internal_query("reading the hypertable catalog", e);
-    // Looked up in pg_class: to_regclass would need USAGE on a schema that may not exist.
-    let has_catalog = crate::pg::spi::get_one::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE n.nspname OPERATOR(pg_catalog.=) '_timescaledb_catalog' AND c.relname OPERATOR(pg_catalog.=) 'hypertable')",
-    )
-    .map_err(catalog_error)?;
-    if has_catalog != Some(true) {
+    if !relation_exists("_timescaledb_catalog", "hypertable").map_err(catalog_error)? {
         return Ok(false);
     }
     crate::pg::spi::get_one_with_args::<bool>(
@@ -56,12 +61,7 @@ pub fn window_mostly_compressed(
     to: TimestampWithTimeZone,
 ) -> SensorResult<bool> {
     let catalog_error = |e| SensorError::internal_query("reading the chunk catalog", e);
-    let has_view = crate::pg::spi::get_one::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE n.nspname OPERATOR(pg_catalog.=) 'timescaledb_information' AND c.relname OPERATOR(pg_catalog.=) 'chunks')",
-    )
-    .map_err(catalog_error)?;
-    if has_view != Some(true) {
+    if !relation_exists("timescaledb_information", "chunks").map_err(catalog_error)? {
         return Ok(false);
     }
     crate::pg::spi::get_one_with_args::<bool>(
