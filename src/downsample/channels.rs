@@ -553,36 +553,7 @@ fn channel_page(
         );
         let mut rows = read_rows(&page_sql, &args)?;
         let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
-        let has_more = if rows.len() > page_len {
-            let last = i64::from(rows[page_len - 1].0);
-            let next = i64::from(rows[page_len].0);
-            rows.truncate(page_len);
-            if next > last {
-                true
-            } else {
-                // The boundary timestamp continues past the limit: the page takes all its rows.
-                let last_time = rows[page_len - 1].0;
-                rows.retain(|(t, _)| i64::from(*t) != last);
-                rows.extend(read_rows(
-                    "SELECT time, value FROM sensor_data.samples WHERE channel_id = $1 AND time = $2 ORDER BY value",
-                    &[channel_id.into(), last_time.into()],
-                )?);
-                let mut more_args: Vec<DatumWithOid> = vec![channel_id.into(), last_time.into()];
-                let mut upper = String::new();
-                if let Some(to) = to {
-                    more_args.push(to.into());
-                    upper = " AND time < $3".into();
-                }
-                crate::pg::spi::get_one_with_args::<bool>(
-                    &format!("SELECT EXISTS (SELECT FROM sensor_data.samples WHERE channel_id = $1 AND time > $2{upper})"),
-                    &more_args,
-                )
-                .map_err(spi_error)?
-                .unwrap_or(false)
-            }
-        } else {
-            false
-        };
+        let has_more = rows.len() > page_len && end_page(channel_id, to, &mut rows, page_len)?;
         Ok((rows, has_more))
     })?;
     let next_cursor = rows.last().map(|(t, _)| *t);
@@ -590,6 +561,41 @@ fn channel_page(
         rows.into_iter()
             .map(move |(t, v)| (t, v, has_more, next_cursor)),
     ))
+}
+
+/// Ends a page of `page_len` rows read with one more: true when rows follow. Rows that
+/// share the page's last timestamp all join the page, so that `after` misses none.
+fn end_page(
+    channel_id: i64,
+    to: Option<TimestampWithTimeZone>,
+    rows: &mut Vec<(TimestampWithTimeZone, Option<f64>)>,
+    page_len: usize,
+) -> SensorResult<bool> {
+    let last = i64::from(rows[page_len - 1].0);
+    let next = i64::from(rows[page_len].0);
+    rows.truncate(page_len);
+    if next > last {
+        return Ok(true);
+    }
+    // The boundary timestamp continues past the limit: the page takes all its rows.
+    let last_time = rows[page_len - 1].0;
+    rows.retain(|(t, _)| i64::from(*t) != last);
+    rows.extend(read_rows(
+        "SELECT time, value FROM sensor_data.samples WHERE channel_id = $1 AND time = $2 ORDER BY value",
+        &[channel_id.into(), last_time.into()],
+    )?);
+    let mut more_args: Vec<DatumWithOid> = vec![channel_id.into(), last_time.into()];
+    let mut upper = String::new();
+    if let Some(to) = to {
+        more_args.push(to.into());
+        upper = " AND time < $3".into();
+    }
+    Ok(crate::pg::spi::get_one_with_args::<bool>(
+        &format!("SELECT EXISTS (SELECT FROM sensor_data.samples WHERE channel_id = $1 AND time > $2{upper})"),
+        &more_args,
+    )
+    .map_err(spi_error)?
+    .unwrap_or(false))
 }
 
 fn read_rows(
