@@ -187,6 +187,26 @@ impl ColumnData {
     }
 }
 
+/// `push_*` methods for the columns whose Arrow builder takes the value as it is: the
+/// value appended to a column of that variant, any other column refused.
+macro_rules! primitive_appenders {
+    ($($(#[$doc:meta])* $name:ident($ty:ty) => $variant:ident, $what:literal;)*) => {
+        $(
+            $(#[$doc])*
+            #[inline]
+            pub fn $name(&mut self, value: $ty) -> Result<()> {
+                match &mut self.data {
+                    ColumnData::$variant(b) => {
+                        b.append_value(value);
+                        Ok(())
+                    }
+                    data => Err(mismatch(&self.name, data, $what)),
+                }
+            }
+        )*
+    };
+}
+
 impl ColumnBuilder {
     /// A builder for `spec`, reserving room for `capacity` rows (at most 2^20 are
     /// reserved; builders grow as needed).
@@ -340,76 +360,19 @@ impl ColumnBuilder {
         Ok(())
     }
 
-    /// Appends a `bool` (Bool columns).
-    #[inline]
-    pub fn push_bool(&mut self, value: bool) -> Result<()> {
-        match &mut self.data {
-            ColumnData::Bool(b) => {
-                b.append_value(value);
-                Ok(())
-            }
-            data => Err(mismatch(&self.name, data, "a bool")),
-        }
-    }
-
-    /// Appends an `int2` (Int16 columns).
-    #[inline]
-    pub fn push_i16(&mut self, value: i16) -> Result<()> {
-        match &mut self.data {
-            ColumnData::Int16(b) => {
-                b.append_value(value);
-                Ok(())
-            }
-            data => Err(mismatch(&self.name, data, "an i16")),
-        }
-    }
-
-    /// Appends an `int4` (Int32 columns).
-    #[inline]
-    pub fn push_i32(&mut self, value: i32) -> Result<()> {
-        match &mut self.data {
-            ColumnData::Int32(b) => {
-                b.append_value(value);
-                Ok(())
-            }
-            data => Err(mismatch(&self.name, data, "an i32")),
-        }
-    }
-
-    /// Appends an `int8` (Int64 columns).
-    #[inline]
-    pub fn push_i64(&mut self, value: i64) -> Result<()> {
-        match &mut self.data {
-            ColumnData::Int64(b) => {
-                b.append_value(value);
-                Ok(())
-            }
-            data => Err(mismatch(&self.name, data, "an i64")),
-        }
-    }
-
-    /// Appends a `float4` (Float32 columns); NaN and ±Infinity are kept.
-    #[inline]
-    pub fn push_f32(&mut self, value: f32) -> Result<()> {
-        match &mut self.data {
-            ColumnData::Float32(b) => {
-                b.append_value(value);
-                Ok(())
-            }
-            data => Err(mismatch(&self.name, data, "an f32")),
-        }
-    }
-
-    /// Appends a `float8` (Float64 columns); NaN and ±Infinity are kept.
-    #[inline]
-    pub fn push_f64(&mut self, value: f64) -> Result<()> {
-        match &mut self.data {
-            ColumnData::Float64(b) => {
-                b.append_value(value);
-                Ok(())
-            }
-            data => Err(mismatch(&self.name, data, "an f64")),
-        }
+    primitive_appenders! {
+        /// Appends a `bool` (Bool columns).
+        push_bool(bool) => Bool, "a bool";
+        /// Appends an `int2` (Int16 columns).
+        push_i16(i16) => Int16, "an i16";
+        /// Appends an `int4` (Int32 columns).
+        push_i32(i32) => Int32, "an i32";
+        /// Appends an `int8` (Int64 columns).
+        push_i64(i64) => Int64, "an i64";
+        /// Appends a `float4` (Float32 columns); NaN and ±Infinity are kept.
+        push_f32(f32) => Float32, "an f32";
+        /// Appends a `float8` (Float64 columns); NaN and ±Infinity are kept.
+        push_f64(f64) => Float64, "an f64";
     }
 
     /// Appends text (String and LowCardinality(String) columns).
