@@ -227,6 +227,26 @@ fn range_step<'m, S: RangeBins>(
     Ok(internal)
 }
 
+/// A row of a version-1 range transition once its group's window is fixed (see
+/// [`WithMethodText::fixed_window`]): the input pushed and the same state returned, without
+/// the `Internal` and `Result` round trip of [`range_step`] (4 % of a series aggregate's
+/// time). `None` when there is no such state yet: the caller takes [`range_step`].
+fn fixed_window_step<S: RangeBins>(
+    state: &pg_sys::NullableDatum,
+    input: impl FnOnce() -> Option<S::Input>,
+) -> Option<pg_sys::Datum> {
+    let mut internal = fmgr::internal_arg(state);
+    // A foreign state is not an error here: range_step reports it.
+    let s = aggregate::get_mut::<WithMethodText<S>>(&mut internal).ok()??;
+    if !s.fixed_window {
+        return None;
+    }
+    if let Some(input) = input() {
+        s.state.push(input).or_raise();
+    }
+    Some(state.value)
+}
+
 /// A range aggregate's final function: its points as a `sensor.timevector`.
 fn range_final<S: SeriesPointsBins>(internal: &Internal) -> SensorResult<Option<Composite>> {
     let Some(s) = aggregate::get::<WithMethodText<S>>(internal)? else {
@@ -302,6 +322,11 @@ unsafe fn downsample_agg_row(fcinfo: pg_sys::FunctionCallInfo, with_method: bool
     };
     // NULL, NaN and infinite values and infinite times are skipped.
     let time = fmgr::i64_arg(&args[1]).and_then(time::raw_row_unix_micros);
+    if let Some(state) =
+        fixed_window_step::<MethodBuckets>(&args[0], || time.zip(fmgr::f64_arg(&args[2])))
+    {
+        return state;
+    }
     let point = || Ok(time.zip(fmgr::f64_arg(&args[2])));
     let (from, to, points) = (
         fmgr::i64_arg(&args[3]),
@@ -667,12 +692,16 @@ crate::v1_function!(
     |fcinfo| {
         // SAFETY: the function manager passes the 8 declared arguments.
         let args = unsafe { fmgr::args(fcinfo, 8) };
-        // SAFETY: the 8th argument is the method's text.
-        let method = || unsafe { fmgr::varlena_arg(&args[7]) };
         let series = fmgr::i64_arg(&args[1]);
         // NULL, NaN and infinite values and infinite times are skipped.
         let time = fmgr::i64_arg(&args[2]).and_then(time::raw_row_unix_micros);
         let value = fmgr::f64_arg(&args[3]);
+        let input = || time.zip(value).map(|(t, v)| (series, t, v));
+        if let Some(state) = fixed_window_step::<BoundedSeries>(&args[0], input) {
+            return state;
+        }
+        // SAFETY: the 8th argument is the method's text.
+        let method = || unsafe { fmgr::varlena_arg(&args[7]) };
         let row = || Ok(time.zip(value).map(|(t, v)| (series, t, v)));
         let (from, to, points) = (
             fmgr::i64_arg(&args[4]),
