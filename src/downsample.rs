@@ -620,7 +620,7 @@ impl<'a, 'e> WindowSink<'a, 'e> {
         } else if let Some(counts) = self.counts {
             let total = counts.get(&label).copied().unwrap_or(0);
             // One series at a time: whole buckets within work_mem (else hulls).
-            let work_mem = usize::try_from(crate::pg::work_mem_bytes()).unwrap_or(usize::MAX);
+            let work_mem = crate::pg::work_mem_bytes();
             Kernel::Exact {
                 stream: Box::new(LttbStream::with_memory(total, r.points, work_mem)?),
                 total,

@@ -180,7 +180,8 @@ fn method_str(bytes: &[u8]) -> SensorResult<&str> {
         .map_err(|_| SensorError::invalid_parameter("method is not valid UTF-8"))
 }
 
-/// One row of a range aggregate: `input` (read after the window arguments, so their errors
+/// One row of a range aggregate whose window is not fixed yet (callers take
+/// [`push_if_fixed`] first): `input` (read after the window arguments, so their errors
 /// come first) pushed into the group's bins, made from the first row's arguments. A NULL
 /// method, window argument or input skips the row. The window arguments are the
 /// aggregate's last ones, from `window_arg` (0-based, as written in the call).
@@ -194,14 +195,6 @@ fn range_step<'m, S: RangeBins>(
     (fcinfo, window_arg): (pg_sys::FunctionCallInfo, usize),
     input: impl FnOnce() -> SensorResult<Option<S::Input>>,
 ) -> SensorResult<Internal> {
-    if let Some(s) = aggregate::get_mut::<WithMethodText<S>>(&mut internal)? {
-        if s.fixed_window {
-            if let Some(input) = input()? {
-                s.state.push(input)?;
-            }
-            return Ok(internal);
-        }
-    }
     let Some(method) = method() else {
         return Ok(internal);
     };
@@ -227,24 +220,23 @@ fn range_step<'m, S: RangeBins>(
     Ok(internal)
 }
 
-/// A row of a version-1 range transition once its group's window is fixed (see
-/// [`WithMethodText::fixed_window`]): the input pushed and the same state returned, without
-/// the `Internal` and `Result` round trip of [`range_step`] (4 % of a series aggregate's
-/// time). `None` when there is no such state yet: the caller takes [`range_step`].
-fn fixed_window_step<S: RangeBins>(
-    state: &pg_sys::NullableDatum,
-    input: impl FnOnce() -> Option<S::Input>,
-) -> Option<pg_sys::Datum> {
-    let mut internal = fmgr::internal_arg(state);
-    // A foreign state is not an error here: range_step reports it.
-    let s = aggregate::get_mut::<WithMethodText<S>>(&mut internal).ok()??;
-    if !s.fixed_window {
-        return None;
+/// A row of a group whose window is fixed (see [`WithMethodText::fixed_window`]): its
+/// input pushed without reading or checking the window arguments, so the caller returns
+/// its state as it came (4 % of a series aggregate's time against [`range_step`]). Hands
+/// `input` back, with nothing done, when the group has no such state yet.
+fn push_if_fixed<S: RangeBins, F: FnOnce() -> SensorResult<Option<S::Input>>>(
+    internal: &mut Internal,
+    input: F,
+) -> SensorResult<Option<F>> {
+    match aggregate::get_mut::<WithMethodText<S>>(internal)? {
+        Some(s) if s.fixed_window => {
+            if let Some(input) = input()? {
+                s.state.push(input)?;
+            }
+            Ok(None)
+        }
+        _ => Ok(Some(input)),
     }
-    if let Some(input) = input() {
-        s.state.push(input).or_raise();
-    }
-    Some(state.value)
 }
 
 /// A range aggregate's final function: its points as a `sensor.timevector`.
@@ -322,18 +314,17 @@ unsafe fn downsample_agg_row(fcinfo: pg_sys::FunctionCallInfo, with_method: bool
     };
     // NULL, NaN and infinite values and infinite times are skipped.
     let time = fmgr::i64_arg(&args[1]).and_then(time::raw_row_unix_micros);
-    if let Some(state) =
-        fixed_window_step::<MethodBuckets>(&args[0], || time.zip(fmgr::f64_arg(&args[2])))
-    {
-        return state;
-    }
     let point = || Ok(time.zip(fmgr::f64_arg(&args[2])));
+    let mut internal = fmgr::internal_arg(&args[0]);
+    // Once the group's window is fixed, the state comes back as it came.
+    let Some(point) = push_if_fixed::<MethodBuckets, _>(&mut internal, point).or_raise() else {
+        return args[0].value;
+    };
     let (from, to, points) = (
         fmgr::i64_arg(&args[3]),
         fmgr::i64_arg(&args[4]),
         fmgr::i32_arg(&args[5]),
     );
-    let internal = fmgr::internal_arg(&args[0]);
     let internal =
         range_step::<MethodBuckets>(internal, from, to, points, method, (fcinfo, 2), point)
             .or_raise();
@@ -537,6 +528,10 @@ fn downsample_summaries_transition_method(
             m4_of(&summary)?,
         )))
     };
+    let mut state = state;
+    let Some(bucket_summary) = push_if_fixed::<SummaryBins, _>(&mut state, bucket_summary)? else {
+        return Ok(state);
+    };
     let (from, to) = (from.map(i64::from), to.map(i64::from));
     Ok(range_step::<SummaryBins>(
         state,
@@ -696,19 +691,19 @@ crate::v1_function!(
         // NULL, NaN and infinite values and infinite times are skipped.
         let time = fmgr::i64_arg(&args[2]).and_then(time::raw_row_unix_micros);
         let value = fmgr::f64_arg(&args[3]);
-        let input = || time.zip(value).map(|(t, v)| (series, t, v));
-        if let Some(state) = fixed_window_step::<BoundedSeries>(&args[0], input) {
-            return state;
-        }
         // SAFETY: the 8th argument is the method's text.
         let method = || unsafe { fmgr::varlena_arg(&args[7]) };
         let row = || Ok(time.zip(value).map(|(t, v)| (series, t, v)));
+        let mut internal = fmgr::internal_arg(&args[0]);
+        // Once the group's window is fixed, the state comes back as it came.
+        let Some(row) = push_if_fixed::<BoundedSeries, _>(&mut internal, row).or_raise() else {
+            return args[0].value;
+        };
         let (from, to, points) = (
             fmgr::i64_arg(&args[4]),
             fmgr::i64_arg(&args[5]),
             fmgr::i32_arg(&args[6]),
         );
-        let internal = fmgr::internal_arg(&args[0]);
         let internal = range_step::<BoundedSeries>(internal, from, to, points, method, (fcinfo, 3), row)
             .or_raise();
         // SAFETY: fcinfo is this call's.

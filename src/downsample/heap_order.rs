@@ -86,7 +86,7 @@ impl RowSink for HeapOrderSink<'_> {
             let label = key.label().map(String::into_bytes);
             let total = counts.get(&label).copied().unwrap_or(0);
             // Whole buckets when they fit in this series' share of work_mem (else hulls).
-            let share = usize::try_from(budget / counts.len().max(1) as u64).unwrap_or(0);
+            let share = budget / counts.len().max(1) as u64;
             Ok(HeapOrderSeries {
                 label,
                 kernel: Kernel::Exact {
@@ -147,7 +147,7 @@ pub(super) fn exact_in_one_pass(source: &Source, request: &Request) -> SensorRes
         return Ok(OnePass::NoRows);
     }
     // Whole buckets within work_mem (besides the spill's own): exact, and faster.
-    let work_mem = usize::try_from(crate::pg::work_mem_bytes()).unwrap_or(usize::MAX);
+    let work_mem = crate::pg::work_mem_bytes();
     let mut kernel = LttbStream::with_memory(sink.points.count(), request.points, work_mem)?;
     sink.points.for_each(|p| Ok(kernel.push(p.t, p.v)?))?;
     Ok(OnePass::Points(kernel.finish()?))

@@ -198,10 +198,8 @@ impl ReportShare {
             out.extend_from_slice(&last.to_le_bytes());
         }
         for (k, state) in self.buckets.iter() {
-            let bytes = state.to_partial_bytes();
             out.extend_from_slice(&k.to_le_bytes());
-            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            out.extend_from_slice(&bytes);
+            put_blob(&mut out, &state.to_partial_bytes());
         }
         out
     }
@@ -224,8 +222,7 @@ impl ReportShare {
         let mut buckets = Vec::new();
         while reader.at < bytes.len() {
             let k = reader.word()? as i64;
-            let len = usize::try_from(reader.word()?).map_err(|_| corrupt("bucket length"))?;
-            buckets.push((k, AvailabilityState::from_bytes(reader.take(len)?)?));
+            buckets.push((k, AvailabilityState::from_bytes(reader.blob()?)?));
         }
         Ok(ReportShare {
             buckets: BucketStates::from_buckets(buckets)?,
@@ -303,9 +300,7 @@ impl ReportShares {
         let mut out = vec![SHARES_FORMAT];
         for (key, share) in self.shares.iter() {
             key.write(&mut out);
-            let bytes = share.to_bytes();
-            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            out.extend_from_slice(&bytes);
+            put_blob(&mut out, &share.to_bytes());
         }
         out
     }
@@ -321,8 +316,7 @@ impl ReportShares {
             let rest = bytes.get(reader.at..).unwrap_or_default();
             let (key, n) = GroupKey::read(rest).ok_or_else(|| corrupt("equipment key"))?;
             reader.take(n)?;
-            let len = usize::try_from(reader.word()?).map_err(|_| corrupt("share length"))?;
-            let share = ReportShare::from_bytes(reader.take(len)?)?;
+            let share = ReportShare::from_bytes(reader.blob()?)?;
             if shares.insert_new(key, share).is_err() {
                 return Err(corrupt("an equipment appears twice"));
             }
@@ -357,4 +351,16 @@ impl<'a> Reader<'a> {
             <[u8; 8]>::try_from(b).map_err(|_| corrupt("truncated"))?,
         ))
     }
+
+    /// Bytes written by [`put_blob`].
+    fn blob(&mut self) -> Result<&'a [u8]> {
+        let len = usize::try_from(self.word()?).map_err(|_| corrupt("length"))?;
+        self.take(len)
+    }
+}
+
+/// `bytes` after their `u64` length.
+fn put_blob(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(bytes);
 }

@@ -267,7 +267,7 @@ impl LttbStream {
     /// when two buckets of points fit in `bytes` (24 bytes a point): exact
     /// always ([`LttbStream::exactness_guaranteed`] stays `true`), and
     /// faster.
-    pub fn with_memory(total: u64, n: usize, bytes: usize) -> Result<Self> {
+    pub fn with_memory(total: u64, n: usize, bytes: u64) -> Result<Self> {
         crate::Method::Lttb.check_points(n)?;
         let total_usize = usize::try_from(total).map_err(|_| {
             DownsampleError::InvalidParameter(format!(
@@ -277,8 +277,8 @@ impl LttbStream {
         let passthrough = total <= n as u64;
         let every = bucket_every(total_usize, n);
         let bucket_points = bucket_capacity(every);
-        let keep_all = bucket_points
-            .checked_mul(2 * std::mem::size_of::<Cand>())
+        let keep_all = (bucket_points as u64)
+            .checked_mul(2 * std::mem::size_of::<Cand>() as u64)
             .is_some_and(|need| need <= bytes);
         Ok(LttbStream {
             total,

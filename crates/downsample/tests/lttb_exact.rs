@@ -51,7 +51,7 @@ fn check_all(points: &[Point], n: usize) -> usize {
 fn whole_buckets_only_within_the_memory_given() {
     let pts = noisy_sine(100_000, 3);
     // 100 points: 98 buckets of 1,020.4 points (24 bytes each), two at a time.
-    let run = |bytes: usize| {
+    let run = |bytes: u64| {
         let mut s = LttbStream::with_memory(pts.len() as u64, 100, bytes).unwrap();
         for p in &pts {
             s.push(p.t, p.v).unwrap();
