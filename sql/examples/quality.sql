@@ -97,65 +97,35 @@ BEGIN ATOMIC
 END;
 
 -- Grade statistics. Continuous aggregates may not call now(); get_recent_stats does.
+-- One definition per view; the variant only changes how a bucket is cut and what the
+-- view is (a continuous aggregate, or a materialized view with a unique index).
 \if :use_timescaledb
-CREATE MATERIALIZED VIEW quality.stats_hourly WITH (timescaledb.continuous) AS
-SELECT time_bucket('1 hour', time) AS bucket,
-       count(*) AS samples,
-       count(*) FILTER (WHERE final_grade = 'A+') AS grade_a_plus,
-       count(*) FILTER (WHERE final_grade = 'A') AS grade_a,
-       count(*) FILTER (WHERE final_grade = 'B') AS grade_b,
-       count(*) FILTER (WHERE final_grade = 'C') AS grade_c,
-       count(*) FILTER (WHERE final_grade = 'REJECT') AS grade_reject,
-       count(*) FILTER (WHERE compliant) AS compliant,
-       avg(final_score) AS avg_score, min(final_score) AS min_score, max(final_score) AS max_score
+\set hour_bucket 'time_bucket(''1 hour'', time)'
+\set day_bucket 'time_bucket(''1 day'', time)'
+\set view_kind 'WITH (timescaledb.continuous)'
+\else
+\set hour_bucket 'date_trunc(''hour'', time)'
+\set day_bucket 'date_trunc(''day'', time)'
+\set view_kind ''
+\endif
+\set grade_stats 'count(*) AS samples, count(*) FILTER (WHERE final_grade = ''A+'') AS grade_a_plus, count(*) FILTER (WHERE final_grade = ''A'') AS grade_a, count(*) FILTER (WHERE final_grade = ''B'') AS grade_b, count(*) FILTER (WHERE final_grade = ''C'') AS grade_c, count(*) FILTER (WHERE final_grade = ''REJECT'') AS grade_reject, count(*) FILTER (WHERE compliant) AS compliant, avg(final_score) AS avg_score, min(final_score) AS min_score, max(final_score) AS max_score'
+CREATE MATERIALIZED VIEW quality.stats_hourly :view_kind AS
+SELECT :hour_bucket AS bucket, :grade_stats
 FROM quality.fusion_results
 GROUP BY 1
 WITH NO DATA;
-CREATE MATERIALIZED VIEW quality.stats_by_eleveur WITH (timescaledb.continuous) AS
-SELECT time_bucket('1 day', time) AS bucket, eleveur,
-       count(*) AS samples,
-       count(*) FILTER (WHERE final_grade = 'A+') AS grade_a_plus,
-       count(*) FILTER (WHERE final_grade = 'A') AS grade_a,
-       count(*) FILTER (WHERE final_grade = 'B') AS grade_b,
-       count(*) FILTER (WHERE final_grade = 'C') AS grade_c,
-       count(*) FILTER (WHERE final_grade = 'REJECT') AS grade_reject,
-       count(*) FILTER (WHERE compliant) AS compliant,
-       avg(final_score) AS avg_score, min(final_score) AS min_score, max(final_score) AS max_score
+CREATE MATERIALIZED VIEW quality.stats_by_eleveur :view_kind AS
+SELECT :day_bucket AS bucket, eleveur, :grade_stats
 FROM quality.fusion_results
 GROUP BY 1, 2
 WITH NO DATA;
+\if :use_timescaledb
 SELECT add_continuous_aggregate_policy('quality.stats_hourly',
     start_offset => interval '3 days', end_offset => interval '1 hour', schedule_interval => interval '15 minutes');
 SELECT add_continuous_aggregate_policy('quality.stats_by_eleveur',
     start_offset => interval '7 days', end_offset => interval '1 hour', schedule_interval => interval '1 hour');
 \else
-CREATE MATERIALIZED VIEW quality.stats_hourly AS
-SELECT date_trunc('hour', time) AS bucket,
-       count(*) AS samples,
-       count(*) FILTER (WHERE final_grade = 'A+') AS grade_a_plus,
-       count(*) FILTER (WHERE final_grade = 'A') AS grade_a,
-       count(*) FILTER (WHERE final_grade = 'B') AS grade_b,
-       count(*) FILTER (WHERE final_grade = 'C') AS grade_c,
-       count(*) FILTER (WHERE final_grade = 'REJECT') AS grade_reject,
-       count(*) FILTER (WHERE compliant) AS compliant,
-       avg(final_score) AS avg_score, min(final_score) AS min_score, max(final_score) AS max_score
-FROM quality.fusion_results
-GROUP BY 1
-WITH NO DATA;
 CREATE UNIQUE INDEX ON quality.stats_hourly (bucket);
-CREATE MATERIALIZED VIEW quality.stats_by_eleveur AS
-SELECT date_trunc('day', time) AS bucket, eleveur,
-       count(*) AS samples,
-       count(*) FILTER (WHERE final_grade = 'A+') AS grade_a_plus,
-       count(*) FILTER (WHERE final_grade = 'A') AS grade_a,
-       count(*) FILTER (WHERE final_grade = 'B') AS grade_b,
-       count(*) FILTER (WHERE final_grade = 'C') AS grade_c,
-       count(*) FILTER (WHERE final_grade = 'REJECT') AS grade_reject,
-       count(*) FILTER (WHERE compliant) AS compliant,
-       avg(final_score) AS avg_score, min(final_score) AS min_score, max(final_score) AS max_score
-FROM quality.fusion_results
-GROUP BY 1, 2
-WITH NO DATA;
 CREATE UNIQUE INDEX ON quality.stats_by_eleveur (bucket, eleveur);
 \endif
 
