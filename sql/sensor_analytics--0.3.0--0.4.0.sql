@@ -3,7 +3,9 @@
 -- which sensor.downsample runs for an integer series column when the planner gives the
 -- query parallel workers; sensor.availability_report_shares and its support functions
 -- (src/availability/report_share.rs), which availability_report runs in parallel plans for
--- every equipment at once, in place of sensor.availability_report_share (dropped below).
+-- every equipment at once, in place of sensor.availability_report_share (dropped below);
+-- sensor.downsample_partition (src/downsample/parallel_partitions.rs), which sensor.downsample
+-- runs in parallel workers, a partition of the window each.
 -- downsample_agg's transition functions became plain version-1 functions under the same
 -- names, arguments and symbols: nothing to change for them. The
 -- statements are the ones `cargo pgrx schema` writes for these objects in the 0.4.0 install
@@ -125,3 +127,10 @@ COMMENT ON FUNCTION sensor.availability_report_shares_final(internal) IS 'Suppor
 COMMENT ON FUNCTION sensor.availability_report_shares_combine(internal, internal) IS 'Support function of the aggregate sensor.availability_report_shares.';
 COMMENT ON FUNCTION sensor.availability_report_shares_serialize(internal) IS 'Support function of the aggregate sensor.availability_report_shares.';
 COMMENT ON FUNCTION sensor.availability_report_shares_deserialize(bytea, internal) IS 'Support function of the aggregate sensor.availability_report_shares.';
+
+-- sensor.downsample under a parallel plan: partitions of the window read by the workers
+-- (src/downsample/parallel_partitions.rs).
+CREATE FUNCTION sensor.downsample_partition(relation regclass, time_column name, value_column name, series_column name, filter text, "from" timestamptz, "to" timestamptz, points integer, method text, part_from timestamptz, part_to timestamptz, first_block bigint, end_block bigint) RETURNS bytea
+LANGUAGE c STABLE PARALLEL SAFE COST 1000000 AS 'MODULE_PATHNAME', 'downsample_partition_wrapper';
+COMMENT ON FUNCTION sensor.downsample_partition(regclass, name, name, name, text, timestamptz, timestamptz, integer, text, timestamptz, timestamptz, bigint, bigint) IS
+    'Internal to sensor.downsample under a parallel plan: one partition of the window (a time range, and heap blocks [first_block, end_block) when given) read in the process that calls it, returned as per-series buckets over the whole window that sensor.downsample merges. Its bytes are internal (they may change in any version); call sensor.downsample instead.';

@@ -23,6 +23,7 @@ mod aggregates;
 mod channels;
 mod filter;
 mod heap_order;
+mod parallel_partitions;
 mod parallel_series;
 mod tiers;
 
@@ -152,6 +153,18 @@ pub(crate) struct Source {
     pub conditions: Vec<String>,
     pub params: Vec<Param>,
     pub axis: Axis,
+    /// The `sensor.downsample` arguments it was made from, when a relation's window.
+    pub origin: Option<RelationWindow>,
+}
+
+/// The checked `sensor.downsample` arguments behind a relation's window: what a parallel
+/// worker's `sensor.downsample_partition` is given to check and read again.
+pub(crate) struct RelationWindow {
+    pub relation: pg_sys::Oid,
+    pub time_column: String,
+    pub value_column: String,
+    pub series_column: Option<String>,
+    pub filter: Option<String>,
 }
 
 /// A scan of the window and the columns its sinks read (series text, x, value).
@@ -801,6 +814,13 @@ impl<'a> WindowCall<'a> {
                 .collect(),
             params: Vec::new(),
             axis: Axis::Time,
+            origin: Some(RelationWindow {
+                relation: self.relation.0,
+                time_column: self.time_column.0.clone(),
+                value_column: self.value_column.0.clone(),
+                series_column: self.series_column.as_ref().map(|c| c.0.clone()),
+                filter: self.filter.map(str::to_string),
+            }),
         })
     }
 

@@ -46,7 +46,7 @@ fn timevector(points: &[Point]) -> SensorResult<Composite> {
 
 /// The bins of a range aggregate: [from, to) cut by the first row's arguments, fed one
 /// input a row (a point, or a bucket's summary).
-trait RangeBins: Clone + Sized + 'static {
+pub(super) trait RangeBins: Clone + Sized + 'static {
     type Input;
     fn new(from: i64, to: i64, points: usize, method: Method) -> SensorResult<Self>;
     /// from, to and the number of points.

@@ -280,6 +280,7 @@ fn channel_source(
         conditions: vec![format!("{channel_column} OPERATOR(pg_catalog.=) $3")],
         params: vec![channel],
         axis,
+        origin: None,
     }
 }
 

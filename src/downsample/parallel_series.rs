@@ -9,6 +9,7 @@ use ::downsample::{Method, Point};
 use pgrx::datum::ToIsoString;
 
 use super::aggregates::BoundedSeries;
+use super::parallel_partitions::{partitioned_window, Partitioned};
 use super::{Axis, Emit, Request, Series, SeriesPoints, Source};
 use crate::error::{SensorError, SensorResult};
 use crate::pg::quoting::quote_literal;
@@ -48,9 +49,15 @@ pub(super) fn parallel_series_window(
     {
         return Ok(ParallelSeries::NotTaken);
     }
-    let taken = match series {
-        Some(series) => series_aggregate(source, series, request, emit)?,
-        None => one_series_aggregate(source, request, emit)?,
+    let partitioned = match &source.origin {
+        Some(origin) => partitioned_window(source, origin, request, emit)?,
+        None => Partitioned::NotTaken,
+    };
+    let taken = match (partitioned, series) {
+        (Partitioned::Done, _) => ParallelSeries::Done,
+        (Partitioned::OverBudget, _) => ParallelSeries::NotTaken,
+        (Partitioned::NotTaken, Some(series)) => series_aggregate(source, series, request, emit)?,
+        (Partitioned::NotTaken, None) => one_series_aggregate(source, request, emit)?,
     };
     #[cfg(any(test, feature = "pg_test"))]
     if let ParallelSeries::Done = taken {

@@ -311,6 +311,7 @@ fn series_source(relation: &str, column: &str, key: crate::pg::row_groups::KeyCo
         conditions: Vec::new(),
         params: Vec::new(),
         axis: super::Axis::Time,
+        origin: None,
     }
 }
 
@@ -558,35 +559,71 @@ fn parallel_plans_downsample_through_an_aggregate_with_the_streams_rows() {
     use std::sync::atomic::Ordering::Relaxed;
     Spi::run(
         "CREATE TABLE ds_par AS SELECT '2024-01-01'::timestamptz + i * interval '100 ms' AS ts,
-                (i % 3) AS sensor, sin(i / 700.0) + ((i::int8 * 7919) % 101) / 500.0 AS v
+                (i % 3) AS sensor, (i % 2)::int8 AS wide, sin(i / 700.0) + ((i::int8 * 7919) % 101) / 500.0 AS v
          FROM generate_series(0, 299999) i;
          ANALYZE ds_par;",
     )
     .unwrap();
+    let (partitioned, aggregated) = (
+        &super::parallel_partitions::PARTITIONED_WINDOWS,
+        &super::parallel_series::PARALLEL_WINDOWS,
+    );
     for method in ["m4", "minmax", "minmax_lttb", "uniform"] {
-        for series in ["", ", series_column => 'sensor'"] {
+        for series in [
+            "",
+            ", series_column => 'sensor'",
+            ", series_column => 'wide', filter => 'v > 0'",
+        ] {
             let query = format!(
                 "SELECT coalesce(series, '-') || ' ' || time::text, value FROM sensor.downsample('ds_par', 'ts', 'v',
                      '2024-01-01', '2024-01-01 08:00', 50, '{method}'{series})"
             );
             Spi::run("SET LOCAL max_parallel_workers_per_gather = 0").unwrap();
-            let before = super::parallel_series::PARALLEL_WINDOWS.load(Relaxed);
+            let (p0, a0) = (partitioned.load(Relaxed), aggregated.load(Relaxed));
             let serial = points(&query);
-            assert_eq!(super::parallel_series::PARALLEL_WINDOWS.load(Relaxed), before);
+            assert_eq!((partitioned.load(Relaxed), aggregated.load(Relaxed)), (p0, a0));
+            assert!(!serial.is_empty());
             Spi::run(
                 "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0;
                  SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL max_parallel_workers_per_gather = 2",
             )
             .unwrap();
-            let parallel = points(&query);
-            assert_eq!(
-                super::parallel_series::PARALLEL_WINDOWS.load(Relaxed),
-                before + 1,
-                "{method}{series}"
-            );
-            assert!(!serial.is_empty());
-            assert_eq!(serial.len(), parallel.len(), "{method}{series}");
-            assert_eq!(serial, parallel, "{method}{series}");
+            // Partitions read by the workers (a Parallel Append of sensor.downsample_partition).
+            let by_partitions = points(&query);
+            assert_eq!(partitioned.load(Relaxed), p0 + 1, "{method}{series}");
+            assert_eq!(serial.len(), by_partitions.len(), "{method}{series}");
+            assert_eq!(serial, by_partitions, "{method}{series}");
+            // Without Parallel Append: one aggregate, partial states from the workers.
+            Spi::run("SET LOCAL enable_parallel_append = off").unwrap();
+            let by_aggregate = points(&query);
+            Spi::run("RESET enable_parallel_append").unwrap();
+            assert_eq!(partitioned.load(Relaxed), p0 + 1, "{method}{series}");
+            assert_eq!(aggregated.load(Relaxed), a0 + 2, "{method}{series}");
+            assert_eq!(serial.len(), by_aggregate.len(), "{method}{series}");
+            assert_eq!(serial, by_aggregate, "{method}{series}");
         }
     }
+}
+
+#[pg_test]
+fn a_partition_refuses_what_it_cannot_merge() {
+    Spi::run(
+        "CREATE TABLE ds_part AS SELECT '2024-01-01'::timestamptz + i * interval '1 s' AS ts,
+                'k' || (i % 2) AS tag, i::float8 AS v FROM generate_series(0, 99) i",
+    )
+    .unwrap();
+    let call = |series: &str, method: &str| {
+        format!(
+            "SELECT sensor.downsample_partition('ds_part', 'ts', 'v', {series}, NULL, '2024-01-01', '2024-01-02', 10,
+                 '{method}', '2024-01-01', '2024-01-02', NULL, NULL)"
+        )
+    };
+    assert_eq!(sqlstate_of(&call("'tag'", "m4")).as_deref(), Some("22023"));
+    assert_eq!(sqlstate_of(&call("NULL", "lttb")).as_deref(), Some("22023"));
+    assert_eq!(sqlstate_of(&call("NULL", "avg")).as_deref(), Some("22023"));
+    // A block past the end reads nothing: an empty state, not an error.
+    let empty = Spi::get_one::<Vec<u8>>(&call("NULL", "m4").replace("NULL, NULL)", "100000, NULL)"))
+        .unwrap()
+        .unwrap();
+    assert!(!empty.is_empty());
 }

@@ -284,6 +284,29 @@ pub fn stream_rows_if_parallel(
     )
 }
 
+/// Whether the planner gives `sql` (literals, no parameters) a parallel plan; nothing runs.
+pub fn plans_parallel(sql: &str) -> SensorResult<bool> {
+    let c_sql = CString::new(sql)
+        .map_err(|_| SensorError::invalid_parameter("a query text must not contain NUL bytes"))?;
+    Spi::connect(|_client| {
+        // SAFETY: inside an SPI connection; the plan is freed before it ends.
+        unsafe {
+            let plan = pg_sys::SPI_prepare_cursor(
+                c_sql.as_ptr(),
+                0,
+                std::ptr::null_mut(),
+                pg_sys::CURSOR_OPT_PARALLEL_OK as i32,
+            );
+            if plan.is_null() {
+                return Err(spi_failure("prepare", pg_sys::SPI_result));
+            }
+            let parallel = is_parallel(plan);
+            pg_sys::SPI_freeplan(plan);
+            Ok(parallel)
+        }
+    })
+}
+
 fn run(
     sql: &str,
     params: &[Param],

@@ -77,3 +77,53 @@ pub fn window_mostly_compressed(
     .map(|found| found == Some(true))
     .map_err(catalog_error)
 }
+
+/// The start times of hypertable `relid`'s chunks that begin inside `[from, to)`,
+/// ascending; `None` when its first (time) dimension is not `time_column`, so that its
+/// chunks do not cut that column.
+pub fn window_chunk_starts(
+    relid: pg_sys::Oid,
+    time_column: &str,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+) -> SensorResult<Option<Vec<TimestampWithTimeZone>>> {
+    let catalog_error = |e| SensorError::internal_query("reading the chunk catalog", e);
+    if !relation_exists("timescaledb_information", "chunks").map_err(catalog_error)?
+        || !relation_exists("timescaledb_information", "dimensions").map_err(catalog_error)?
+    {
+        return Ok(None);
+    }
+    let hypertable = "JOIN pg_catalog.pg_class c ON c.relname OPERATOR(pg_catalog.=) k.hypertable_name \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace AND n.nspname OPERATOR(pg_catalog.=) k.hypertable_schema \
+         WHERE c.oid OPERATOR(pg_catalog.=) $1";
+    let by_time = crate::pg::spi::get_one_with_args::<bool>(
+        &format!(
+            "SELECT pg_catalog.bool_or(k.column_name OPERATOR(pg_catalog.=) $2) \
+             FROM timescaledb_information.dimensions k {hypertable} \
+             AND k.dimension_number OPERATOR(pg_catalog.=) 1"
+        ),
+        &[relid.into(), time_column.into()],
+    )
+    .map_err(catalog_error)?;
+    if by_time != Some(true) {
+        return Ok(None);
+    }
+    let mut starts = Vec::new();
+    crate::pg::spi::select(
+        &format!(
+            "SELECT DISTINCT k.range_start FROM timescaledb_information.chunks k {hypertable} \
+             AND k.range_start OPERATOR(pg_catalog.>) $2 AND k.range_start OPERATOR(pg_catalog.<) $3 \
+             ORDER BY 1"
+        ),
+        &[relid.into(), from.into(), to.into()],
+        None,
+        |row| {
+            if let Some(start) = row.get::<TimestampWithTimeZone>(1)? {
+                starts.push(start);
+            }
+            Ok(())
+        },
+    )
+    .map_err(catalog_error)?;
+    Ok(Some(starts))
+}

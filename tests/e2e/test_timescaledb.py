@@ -108,3 +108,48 @@ def test_exact_lttb_on_compressed_chunks_equals_the_plain_table(tsdb):
         db.execute("RESET work_mem")
     assert got == db.execute(query, ("e2e_lttb_plain", 3)).fetchall()
     db.execute("DROP TABLE e2e_lttb_plain, e2e_lttb_hyper CASCADE")
+
+
+def test_parallel_partitions_of_a_hypertable_equal_the_serial_plan(tsdb):
+    """Under a parallel plan sensor.downsample cuts a hypertable's window at its chunks'
+    starts, one sensor.downsample_partition per part in the workers: the rows are those of
+    the serial plan and of the same rows in a plain table, compressed chunks included, under
+    the search_path of a continuous-aggregate refresh."""
+    db = tsdb
+    db.execute("DROP TABLE IF EXISTS e2e_part_plain, e2e_part_hyper CASCADE")
+    db.execute("""CREATE TABLE e2e_part_plain AS
+        SELECT '2024-01-01 00:00+00'::timestamptz + (i / 3) * interval '1 second' AS ts, i % 3 AS sensor,
+               sin(i / 900.0) + ((i::int8 * 7919) % 101) / 300.0 AS v
+        FROM generate_series(0, 299999) i""")
+    db.execute("CREATE TABLE e2e_part_hyper (ts timestamptz NOT NULL, sensor int, v float8)")
+    db.execute("SELECT create_hypertable('e2e_part_hyper', 'ts', chunk_time_interval => interval '4 hours')")
+    db.execute("INSERT INTO e2e_part_hyper SELECT * FROM e2e_part_plain")
+    db.execute("ALTER TABLE e2e_part_hyper SET (timescaledb.compress, timescaledb.compress_segmentby = 'sensor')")
+    chunks = [r[0] for r in db.execute("SELECT show_chunks('e2e_part_hyper') ORDER BY 1").fetchall()]
+    assert len(chunks) >= 6
+    for chunk in chunks[::2]:
+        db.execute("SELECT compress_chunk(%s)", (chunk,))
+    db.execute("ANALYZE e2e_part_plain; ANALYZE e2e_part_hyper")
+    query = ("SELECT series, time, value FROM sensor.downsample(%s, 'ts', 'v', '2024-01-01 01:00+00', '2024-01-02 02:00+00',"
+             " 200, %s, series_column => %s, filter => %s) ORDER BY series, time")
+    try:
+        for method in ("m4", "minmax_lttb"):
+            # One series by a filter: its times are distinct (the three sensors share them).
+            for series, only in (("sensor", None), (None, "sensor = 1")):
+                db.execute("SET max_parallel_workers_per_gather = 0")
+                want = db.execute(query, ("e2e_part_plain", method, series, only)).fetchall()
+                serial = db.execute(query, ("e2e_part_hyper", method, series, only)).fetchall()
+                db.execute("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
+                           "SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2; "
+                           "SET search_path = pg_catalog, pg_temp")
+                parallel = db.execute(query, ("public.e2e_part_hyper", method, series, only)).fetchall()
+                plain_parallel = db.execute(query, ("public.e2e_part_plain", method, series, only)).fetchall()
+                db.execute("RESET search_path")
+                assert len(want) >= 150, (method, series)
+                assert len(serial) == len(want) and len(parallel) == len(want) and len(plain_parallel) == len(want)
+                assert serial == want, (method, series)
+                assert parallel == want, (method, series)
+                assert plain_parallel == want, (method, series)
+    finally:
+        db.execute("RESET ALL")
+    db.execute("DROP TABLE e2e_part_plain, e2e_part_hyper CASCADE")
