@@ -437,15 +437,7 @@ fn grouped_window(
     request: &Request,
     emit: &mut Emit<'_>,
 ) -> SensorResult<bool> {
-    let mut sink = GroupedSink {
-        request,
-        axis: source.axis,
-        groups: RowGroups::new(series.key, 0),
-        rows: 0,
-        bins: bins_for(request.method, request.points, DEFAULT_RATIO)?,
-        budget: crate::pg::work_mem_bytes(),
-        over_budget: false,
-    };
+    let mut sink = GroupedSink::new(request, source.axis, series.key)?;
     let streamed = stream_rows(
         &source.grouped_scan_sql(series),
         &source.all_params(request),
@@ -478,7 +470,20 @@ struct GroupedSink<'a> {
     over_budget: bool,
 }
 
-impl GroupedSink<'_> {
+impl<'a> GroupedSink<'a> {
+    /// Kernels of `request` for the groups of the key in column 0 (read as `key`).
+    fn new(request: &'a Request, axis: Axis, key: KeyColumn) -> SensorResult<Self> {
+        Ok(GroupedSink {
+            request,
+            axis,
+            groups: RowGroups::new(key, 0),
+            rows: 0,
+            bins: bins_for(request.method, request.points, DEFAULT_RATIO)?,
+            budget: crate::pg::work_mem_bytes(),
+            over_budget: false,
+        })
+    }
+
     /// A bound of the kernels' memory: each holds its fixed part and up to `points` raw
     /// points, and every row fills at most one more bin of its series.
     fn bytes(&self) -> u64 {

@@ -6,13 +6,13 @@
 //! [`super::parallel_series`]). A plain table is cut into block ranges (TID range scans),
 //! a hypertable at its chunks' time boundaries (each chunk read by one partition).
 
-use ::downsample::Method;
+use ::downsample::{GroupKey, Method, MethodBuckets};
 use pgrx::datum::ToIsoString;
 use pgrx::prelude::*;
 
 use super::aggregates::BoundedSeries;
 use super::aggregates::RangeBins;
-use super::{Axis, Emit, RelationWindow, Request, SeriesPoints, Source, WindowCall};
+use super::{Emit, GroupedSink, RelationWindow, Request, SeriesPoints, Source, WindowCall};
 use crate::error::{SensorError, SensorResult, SqlResult};
 use crate::pg::args::{RegClass, SqlName};
 use crate::pg::quoting::quote_literal;
@@ -106,8 +106,9 @@ pub(super) fn partitioned_window(
 
 const PARTITION_SIGNATURE: &str = "sensor.downsample_partition(regclass, name, name, name, text, timestamptz, timestamptz, integer, text, timestamptz, timestamptz, bigint, bigint)";
 
-/// Twice the processes a parallel plan may have (the leader and its workers): a
-/// `Parallel Append` hands each process the next partition, so the faster ones take more.
+/// Four times the processes a parallel plan may have (the leader and its workers): a
+/// `Parallel Append` hands each process the next partition, so the faster ones take more
+/// and the last one to finish waits less (measured: 12 parts rather than 6 on 2 cores).
 fn partition_count() -> SensorResult<usize> {
     let workers = crate::pg::spi::get_one::<String>(
         "SELECT pg_catalog.current_setting('max_parallel_workers_per_gather')",
@@ -115,7 +116,7 @@ fn partition_count() -> SensorResult<usize> {
     .map_err(|e| SensorError::internal_query("reading max_parallel_workers_per_gather", e))?
     .and_then(|w| w.parse::<usize>().ok())
     .unwrap_or(2);
-    Ok(2 * (workers.min(31) + 1))
+    Ok(4 * (workers.min(15) + 1))
 }
 
 /// A timestamptz literal of `unix_us`.
@@ -298,15 +299,16 @@ fn downsample_partition(
         .into());
     }
     let mut source = call.source()?;
+    // Without a series column the scan's leading column is absent (NULL): one group.
     let key = match source.series.as_ref().map(|s| s.key) {
-        None => None,
-        Some(KeyColumn::Integer(width)) => Some(width),
+        None => KeyColumn::Integer(IntWidth::Int8),
         Some(KeyColumn::Text) => {
             return Err(SensorError::invalid_parameter(
                 "series_column must be an integer column here",
             )
             .into())
         }
+        Some(key) => key,
     };
     if let Some(first) = first_block {
         source.conditions.push(block_condition(first, end_block)?);
@@ -316,25 +318,36 @@ fn downsample_partition(
         to: time::unix_micros(part_to, "part_to")?,
         ..request
     };
-    let sql = match &source.series {
-        Some(series) => source.grouped_scan_sql(series),
-        None => source.scan_sql(false).sql,
+    let (sql, columns) = match &source.series {
+        Some(series) => (source.grouped_scan_sql(series), 3.into()),
+        None => {
+            let scan = source.scan_sql(false);
+            (scan.sql, scan.columns)
+        }
     };
-    let mut sink = PartitionSink {
-        key,
-        axis: source.axis,
-        state: BoundedSeries::new(request.from, request.to, request.points, request.method)?,
-    };
-    let columns = match key {
-        Some(_) => 3.into(),
-        None => source.scan_sql(false).columns,
-    };
+    // The serial stream's kernels, per series; their states leave as mergeable buckets.
+    let mut sink = GroupedSink::new(&request, source.axis, key)?;
     let streamed = stream_rows_serial(&sql, &source.all_params(&scan), columns, &mut sink);
-    // Over work_mem the sink stops the scan; the state says so.
-    if !sink.state.over_budget {
-        streamed?;
+    let mut state = BoundedSeries::new(request.from, request.to, request.points, request.method)?;
+    if sink.over_budget {
+        // Over work_mem the sink stopped the scan; the state says so.
+        state.over_budget = true;
+        return Ok(Some(state.to_bytes()));
     }
-    Ok(Some(sink.state.to_bytes()))
+    streamed?;
+    for (key, kernel) in sink.groups.into_sorted() {
+        let key = match key {
+            GroupKey::Int(k) => Some(k),
+            GroupKey::Null => None,
+            GroupKey::Text(_) => return Err(SensorError::invalid_input("a text series key").into()),
+        };
+        let (buckets, method) = kernel.into_state();
+        state
+            .buckets
+            .add_series(key, MethodBuckets { method, buckets })
+            .map_err(SensorError::from)?;
+    }
+    Ok(Some(state.to_bytes()))
 }
 
 pgrx::extension_sql!(
@@ -362,32 +375,6 @@ fn block_condition(first: i64, end: Option<i64>) -> SensorResult<String> {
         ));
     }
     Ok(condition)
-}
-
-/// Feeds a partition's rows (series key or absent, x, value) to the per-series buckets.
-struct PartitionSink {
-    key: Option<IntWidth>,
-    axis: Axis,
-    state: BoundedSeries,
-}
-
-impl RowSink for PartitionSink {
-    fn row(&mut self, row: &Row) -> SensorResult<()> {
-        let (Some(x), Some(v)) = (row.i64(1), row.f64(2)) else {
-            return Ok(());
-        };
-        let key = match self.key {
-            None => None,
-            Some(IntWidth::Int2) => row.i16(0).map(i64::from),
-            Some(IntWidth::Int4) => row.i32(0).map(i64::from),
-            Some(IntWidth::Int8) => row.i64(0),
-        };
-        self.state.push((key, self.axis.to_kernel(x), v))?;
-        if self.state.over_budget {
-            return Err(SensorError::not_supported("over work_mem"));
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -613,4 +613,9 @@ impl TimeRangeDownsampler {
     pub fn state(&self) -> &BucketedState {
         &self.state
     }
+
+    /// The underlying mergeable state, and the method it was made for.
+    pub fn into_state(self) -> (BucketedState, Method) {
+        (self.state, self.method)
+    }
 }

@@ -56,6 +56,21 @@ impl SeriesBuckets {
         Ok(())
     }
 
+    /// Adds a series' buckets, made by the caller over the same window (merged into the
+    /// series' own when it has some already).
+    pub fn add_series(&mut self, key: Option<i64>, buckets: MethodBuckets) -> Result<()> {
+        let mut incoming = Some(buckets);
+        let mine = self.series.of_int(key, |_| {
+            incoming
+                .take()
+                .ok_or_else(|| invalid("a series added twice at once"))
+        })?;
+        match incoming {
+            Some(buckets) => mine.merge(&buckets),
+            None => Ok(()),
+        }
+    }
+
     /// Merges a state of the same window, point count and method, series by series.
     pub fn merge(&mut self, other: &SeriesBuckets) -> Result<()> {
         if self.window() != other.window() {
