@@ -7,12 +7,12 @@
 //! a hypertable at its chunks' time boundaries (each chunk read by one partition).
 
 use ::downsample::{GroupKey, Method, MethodBuckets};
-use pgrx::datum::ToIsoString;
 use pgrx::prelude::*;
 
 use super::aggregates::BoundedSeries;
 use super::aggregates::RangeBins;
-use super::{Emit, GroupedSink, RelationWindow, Request, SeriesPoints, Source, WindowCall};
+use super::parallel_series::{emit_series, timestamptz_literal, window_terms, ParallelSeries};
+use super::{Emit, GroupedSink, RelationWindow, Request, Source, WindowCall};
 use crate::error::{SensorError, SensorResult, SqlResult};
 use crate::pg::args::{RegClass, SqlName};
 use crate::pg::quoting::quote_literal;
@@ -61,16 +61,10 @@ pub(super) fn partitioned_window(
     }
     // The planner's own decision for this window: a parallel count also means that the
     // filter is parallel safe, so workers may evaluate it.
-    let (from, to) = (literal(request.from)?, literal(request.to)?);
-    let mut conditions = vec![format!(
-        "{x} OPERATOR(pg_catalog.>=) {from} AND {x} OPERATOR(pg_catalog.<) {to}",
-        x = source.x
-    )];
-    conditions.extend(source.conditions.iter().cloned());
+    let (_, _, conditions) = window_terms(source, request)?;
     let probe = format!(
-        "SELECT pg_catalog.count(*) FROM {} WHERE {}",
-        source.relation,
-        conditions.join(" AND ")
+        "SELECT pg_catalog.count(*) FROM {} WHERE {conditions}",
+        source.relation
     );
     if !plans_parallel(&probe)? {
         return Ok(Partitioned::NotTaken);
@@ -90,14 +84,8 @@ pub(super) fn partitioned_window(
     let Some(state) = sink.merged else {
         return Ok(Partitioned::Done);
     };
-    if state.over_budget {
+    if let ParallelSeries::NotTaken = emit_series(state, emit)? {
         return Ok(Partitioned::OverBudget);
-    }
-    for (key, points) in state.buckets.finish()? {
-        emit(SeriesPoints {
-            label: key.label().map(String::into_bytes),
-            points,
-        })?;
     }
     #[cfg(any(test, feature = "pg_test"))]
     PARTITIONED_WINDOWS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -117,15 +105,6 @@ fn partition_count() -> SensorResult<usize> {
     .and_then(|w| w.parse::<usize>().ok())
     .unwrap_or(2);
     Ok(4 * (workers.min(15) + 1))
-}
-
-/// A timestamptz literal of `unix_us`.
-fn literal(unix_us: i64) -> SensorResult<String> {
-    let ts = time::timestamptz_from_unix(unix_us)?.to_iso_string();
-    Ok(format!(
-        "CAST({} AS pg_catalog.timestamptz)",
-        quote_literal(&ts)
-    ))
 }
 
 /// The window's partitions: at the time boundaries of a hypertable's chunks (by its time
@@ -216,12 +195,12 @@ fn partition_call(origin: &RelationWindow, request: &Request, part: &Part) -> Se
             .filter
             .as_deref()
             .map_or_else(|| "NULL".to_string(), quote_literal),
-        from = literal(request.from)?,
-        to = literal(request.to)?,
+        from = timestamptz_literal(request.from)?,
+        to = timestamptz_literal(request.to)?,
         points = request.points,
         method = quote_literal(request.method.name()),
-        part_from = literal(part.from)?,
-        part_to = literal(part.to)?,
+        part_from = timestamptz_literal(part.from)?,
+        part_to = timestamptz_literal(part.to)?,
         first_block = bigint(part.blocks.map(|b| b.0)),
         end_block = bigint(part.blocks.and_then(|b| b.1)),
     ))

@@ -68,12 +68,14 @@ pub(super) fn parallel_series_window(
 
 /// The window's conditions and bounds as the aggregate query writes them: literals, not
 /// parameters, so that the planner sizes the scan (and its workers) by them.
-fn window_terms(source: &Source, request: &Request) -> SensorResult<(String, String, String)> {
-    let literal = |unix_us: i64| -> SensorResult<String> {
-        let ts = time::timestamptz_from_unix(unix_us)?.to_iso_string();
-        Ok(format!("{}::pg_catalog.timestamptz", quote_literal(&ts)))
-    };
-    let (from, to) = (literal(request.from)?, literal(request.to)?);
+pub(super) fn window_terms(
+    source: &Source,
+    request: &Request,
+) -> SensorResult<(String, String, String)> {
+    let (from, to) = (
+        timestamptz_literal(request.from)?,
+        timestamptz_literal(request.to)?,
+    );
     // The window as the stream's query bounds it (the column itself, so an index on it
     // serves); the aggregate takes the time as timestamptz.
     let mut conditions = vec![format!(
@@ -82,6 +84,29 @@ fn window_terms(source: &Source, request: &Request) -> SensorResult<(String, Str
     )];
     conditions.extend(source.conditions.iter().cloned());
     Ok((from, to, conditions.join(" AND ")))
+}
+
+/// A `timestamptz` literal of `unix_us` (µs since the Unix epoch).
+pub(super) fn timestamptz_literal(unix_us: i64) -> SensorResult<String> {
+    let ts = time::timestamptz_from_unix(unix_us)?.to_iso_string();
+    Ok(format!("{}::pg_catalog.timestamptz", quote_literal(&ts)))
+}
+
+/// Every series of a merged state, over work_mem or not (`NotTaken`, nothing emitted).
+pub(super) fn emit_series(
+    state: BoundedSeries,
+    emit: &mut Emit<'_>,
+) -> SensorResult<ParallelSeries> {
+    if state.over_budget {
+        return Ok(ParallelSeries::NotTaken);
+    }
+    for (key, points) in state.buckets.finish()? {
+        emit(SeriesPoints {
+            label: key.label().map(String::into_bytes),
+            points,
+        })?;
+    }
+    Ok(ParallelSeries::Done)
 }
 
 /// One `sensor.downsample_series_agg` over every series of the window.
@@ -116,17 +141,7 @@ fn series_aggregate(
         // No row in the window: no series.
         return Ok(ParallelSeries::Done);
     };
-    let state = BoundedSeries::decode(&bytes)?;
-    if state.over_budget {
-        return Ok(ParallelSeries::NotTaken);
-    }
-    for (key, points) in state.buckets.finish()? {
-        emit(SeriesPoints {
-            label: key.label().map(String::into_bytes),
-            points,
-        })?;
-    }
-    Ok(ParallelSeries::Done)
+    emit_series(BoundedSeries::decode(&bytes)?, emit)
 }
 
 /// One `sensor.downsample_agg` over the window (a series of its own): its points as rows.

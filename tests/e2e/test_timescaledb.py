@@ -75,20 +75,28 @@ def test_availability_continuous_aggregate_and_rollup(tsdb):
     db.execute("DROP TABLE status_events CASCADE")
 
 
+def plain_and_hypertable(db, name, rows_sql, columns, chunk_interval, compress_with):
+    """`{name}_plain` holding `rows_sql`, and `{name}_hyper` with the same rows, chunked by
+    ts and set up for compression (`compress_with`); returns the hypertable's chunks."""
+    db.execute(f"DROP TABLE IF EXISTS {name}_plain, {name}_hyper CASCADE")
+    db.execute(f"CREATE TABLE {name}_plain AS {rows_sql}")
+    db.execute(f"CREATE TABLE {name}_hyper ({columns})")
+    db.execute(f"SELECT create_hypertable('{name}_hyper', 'ts', chunk_time_interval => interval '{chunk_interval}')")
+    db.execute(f"INSERT INTO {name}_hyper SELECT * FROM {name}_plain ORDER BY ts")
+    db.execute(f"ALTER TABLE {name}_hyper SET (timescaledb.compress, {compress_with})")
+    return [r[0] for r in db.execute(f"SELECT show_chunks('{name}_hyper') ORDER BY 1").fetchall()]
+
+
 def test_exact_lttb_on_compressed_chunks_equals_the_plain_table(tsdb):
     """Mostly compressed windows count first (from batch metadata) and read once without a
     temporary file; the points are those of the same rows in a plain table."""
     db = tsdb
-    db.execute("DROP TABLE IF EXISTS e2e_lttb_plain, e2e_lttb_hyper CASCADE")
-    db.execute("""CREATE TABLE e2e_lttb_plain AS
-        SELECT '2024-01-01 00:00+00'::timestamptz + i * interval '2 seconds' AS ts,
-               sin(i / 900.0) + ((i::int8 * 7919) % 101) / 300.0 AS v
-        FROM generate_series(0, 199999) i""")
-    db.execute("CREATE TABLE e2e_lttb_hyper (ts timestamptz NOT NULL, v float8)")
-    db.execute("SELECT create_hypertable('e2e_lttb_hyper', 'ts', chunk_time_interval => interval '12 hours')")
-    db.execute("INSERT INTO e2e_lttb_hyper SELECT * FROM e2e_lttb_plain ORDER BY ts")
-    db.execute("ALTER TABLE e2e_lttb_hyper SET (timescaledb.compress, timescaledb.compress_orderby = 'ts')")
-    chunks = [r[0] for r in db.execute("SELECT show_chunks('e2e_lttb_hyper') ORDER BY 1").fetchall()]
+    chunks = plain_and_hypertable(
+        db, "e2e_lttb",
+        """SELECT '2024-01-01 00:00+00'::timestamptz + i * interval '2 seconds' AS ts,
+                  sin(i / 900.0) + ((i::int8 * 7919) % 101) / 300.0 AS v
+           FROM generate_series(0, 199999) i""",
+        "ts timestamptz NOT NULL, v float8", "12 hours", "timescaledb.compress_orderby = 'ts'")
     assert len(chunks) >= 4
     # All but the last chunk compressed: most of the window.
     for chunk in chunks[:-1]:
@@ -116,16 +124,12 @@ def test_parallel_partitions_of_a_hypertable_equal_the_serial_plan(tsdb):
     the serial plan and of the same rows in a plain table, compressed chunks included, under
     the search_path of a continuous-aggregate refresh."""
     db = tsdb
-    db.execute("DROP TABLE IF EXISTS e2e_part_plain, e2e_part_hyper CASCADE")
-    db.execute("""CREATE TABLE e2e_part_plain AS
-        SELECT '2024-01-01 00:00+00'::timestamptz + (i / 3) * interval '1 second' AS ts, i % 3 AS sensor,
-               sin(i / 900.0) + ((i::int8 * 7919) % 101) / 300.0 AS v
-        FROM generate_series(0, 299999) i""")
-    db.execute("CREATE TABLE e2e_part_hyper (ts timestamptz NOT NULL, sensor int, v float8)")
-    db.execute("SELECT create_hypertable('e2e_part_hyper', 'ts', chunk_time_interval => interval '4 hours')")
-    db.execute("INSERT INTO e2e_part_hyper SELECT * FROM e2e_part_plain")
-    db.execute("ALTER TABLE e2e_part_hyper SET (timescaledb.compress, timescaledb.compress_segmentby = 'sensor')")
-    chunks = [r[0] for r in db.execute("SELECT show_chunks('e2e_part_hyper') ORDER BY 1").fetchall()]
+    chunks = plain_and_hypertable(
+        db, "e2e_part",
+        """SELECT '2024-01-01 00:00+00'::timestamptz + (i / 3) * interval '1 second' AS ts, i % 3 AS sensor,
+                  sin(i / 900.0) + ((i::int8 * 7919) % 101) / 300.0 AS v
+           FROM generate_series(0, 299999) i""",
+        "ts timestamptz NOT NULL, sensor int, v float8", "4 hours", "timescaledb.compress_segmentby = 'sensor'")
     assert len(chunks) >= 6
     for chunk in chunks[::2]:
         db.execute("SELECT compress_chunk(%s)", (chunk,))
