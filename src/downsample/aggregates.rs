@@ -14,8 +14,6 @@
 //! Aggregates cannot have DEFAULT arguments nor be called with named arguments, so the
 //! range aggregates come in two arities: without method (minmax_lttb) and with it.
 
-use std::num::NonZeroUsize;
-
 use ::downsample::{
     bins_for, M4Summary, Method, MethodBuckets, Point, SeriesBuckets, SummaryBins, DEFAULT_RATIO,
 };
@@ -409,35 +407,51 @@ fn m4_composite(s: &M4Summary) -> SensorResult<Composite> {
     )
 }
 
-/// A `sensor.m4` value read back, validated.
-fn m4_of(summary: &PgHeapTuple<'_, AllocatedByRust>) -> SensorResult<M4Summary> {
-    let at = |i: usize| NonZeroUsize::new(i).unwrap_or(NonZeroUsize::MIN);
+/// Fields of a `sensor.m4`: four (time, value) points, count and sum, all 8 bytes wide.
+const M4_FIELDS: u16 = 10;
+
+/// A `sensor.m4` argument read in place, validated: its ten fields are fixed-width and
+/// 8-byte aligned, so they are read at their offsets without deforming the tuple through a
+/// tuple descriptor (a rollup or zoom-out reads one a row).
+///
+/// # Safety
+/// `datum` is a non-NULL `sensor.m4` datum.
+unsafe fn m4_of_datum(datum: pg_sys::Datum) -> SensorResult<M4Summary> {
     let bad = || SensorError::invalid_input("a sensor.m4 summary must not have NULL fields");
+    // SAFETY: a composite datum is a varlena HeapTupleHeader (detoasted into the call's
+    // memory when stored compressed, out of line or with a short header).
+    let fields = unsafe {
+        let td =
+            pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::HeapTupleHeaderData>();
+        let natts = (*td).t_infomask2 & pg_sys::HEAP_NATTS_MASK as u16;
+        if natts != M4_FIELDS {
+            return Err(SensorError::invalid_input(format!(
+                "bad sensor.m4 summary: {natts} fields, {M4_FIELDS} expected"
+            )));
+        }
+        if (*td).t_infomask & pg_sys::HEAP_HASNULL as u16 != 0 {
+            return Err(bad());
+        }
+        let data = td.cast::<u8>().add(usize::from((*td).t_hoff));
+        let mut fields = [0u64; M4_FIELDS as usize];
+        for (i, field) in fields.iter_mut().enumerate() {
+            *field = data.add(8 * i).cast::<u64>().read_unaligned();
+        }
+        fields
+    };
     let time = |i: usize| -> SensorResult<i64> {
-        let t = summary
-            .get_by_index::<TimestampWithTimeZone>(at(i))
-            .map_err(|e| SensorError::invalid_input(format!("bad sensor.m4 summary: {e}")))?
-            .ok_or_else(bad)?;
-        time::unix_micros(t, "sensor.m4 time")
+        Ok(time::finite_pg_micros(fields[i] as i64, "sensor.m4 time")? + time::UNIX_TO_PG_US)
     };
-    let value = |i: usize| -> SensorResult<f64> {
-        summary
-            .get_by_index::<f64>(at(i))
-            .map_err(|e| SensorError::invalid_input(format!("bad sensor.m4 summary: {e}")))?
-            .ok_or_else(bad)
+    let point = |i: usize| -> SensorResult<Point> {
+        Ok(Point::new(time(i)?, f64::from_bits(fields[i + 1])))
     };
-    let point = |i: usize| -> SensorResult<Point> { Ok(Point::new(time(i)?, value(i + 1)?)) };
-    let count = summary
-        .get_by_index::<i64>(at(9))
-        .map_err(|e| SensorError::invalid_input(format!("bad sensor.m4 summary: {e}")))?
-        .ok_or_else(bad)?;
     let s = M4Summary {
-        first: point(1)?,
-        min: point(3)?,
-        max: point(5)?,
-        last: point(7)?,
-        count: u64::try_from(count).map_err(|_| bad())?,
-        sum: value(10)?,
+        first: point(0)?,
+        min: point(2)?,
+        max: point(4)?,
+        last: point(6)?,
+        count: u64::try_from(fields[8] as i64).map_err(|_| bad())?,
+        sum: f64::from_bits(fields[9]),
     };
     s.validate().map_err(|_| {
         SensorError::invalid_input(
@@ -482,82 +496,129 @@ aggregate::parallel_support_functions! {
     m4_summary_combine, m4_summary_serialize(state), m4_summary_deserialize(bytes, _state)
 }
 
-/// Transition function of `sensor.rollup(sensor.m4)`: summaries of adjacent buckets merged
-/// into the summary of their union (the tiers of `sensor.enable_rollups`).
-#[pg_extern(immutable, parallel_safe)]
-fn m4_rollup_transition(
-    mut state: Internal,
-    summary: Option<pgrx::composite_type!('_, "sensor.m4")>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    let Some(summary) = summary else {
-        return Ok(state);
-    };
-    let summary = m4_of(&summary)?;
-    match aggregate::get_mut::<M4Summary>(&mut state)? {
-        Some(s) => s.merge(&summary),
-        None => aggregate::put(&mut state, fcinfo, summary)?,
+crate::v1_function!(
+    /// Transition function of `sensor.rollup(sensor.m4)`: summaries of adjacent buckets
+    /// merged into the summary of their union (the tiers of `sensor.enable_rollups`), under
+    /// the symbol the installed `CREATE FUNCTION` names.
+    m4_rollup_transition_wrapper,
+    pg_finfo_m4_rollup_transition_wrapper,
+    |fcinfo| {
+        // SAFETY: declared with 2 arguments.
+        let args = unsafe { fmgr::args(fcinfo, 2) };
+        let mut state = fmgr::internal_arg(&args[0]);
+        if args[1].isnull {
+            // SAFETY: fcinfo is this call's (a NULL state stays NULL).
+            return unsafe { fmgr::return_internal(fcinfo, state) };
+        }
+        let mut step = || -> SensorResult<()> {
+            // SAFETY: the 2nd argument is a non-NULL sensor.m4.
+            let summary = unsafe { m4_of_datum(args[1].value) }?;
+            match aggregate::get_mut::<M4Summary>(&mut state)? {
+                Some(s) => s.merge(&summary),
+                None => aggregate::put(&mut state, fcinfo, summary)?,
+            }
+            Ok(())
+        };
+        step().or_raise();
+        // SAFETY: fcinfo is this call's.
+        unsafe { fmgr::return_internal(fcinfo, state) }
     }
-    Ok(state)
-}
+);
 
 // ---------------------------------------------------------------------------------------
 // downsample_summaries
 
 type SummariesState = WithMethodText<SummaryBins>;
 
-/// Transition function of `sensor.downsample_summaries` (6 arguments).
-#[pg_extern(immutable, parallel_safe, name = "downsample_summaries_transition")]
-#[allow(clippy::too_many_arguments)]
-fn downsample_summaries_transition_method(
-    state: Internal,
-    bucket: Option<TimestampWithTimeZone>,
-    summary: Option<pgrx::composite_type!('_, "sensor.m4")>,
-    from: Option<TimestampWithTimeZone>,
-    to: Option<TimestampWithTimeZone>,
-    points: Option<i32>,
-    method: Option<&str>,
+/// A row of `sensor.downsample_summaries`: `(state, bucket, summary, "from", "to", points
+/// [, method])`.
+///
+/// # Safety
+/// `fcinfo` is a call of a function declared with those arguments (7 when `with_method`).
+unsafe fn downsample_summaries_row(
     fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    let bucket_summary = || {
-        let (Some(bucket), Some(summary)) = (bucket, summary) else {
+    with_method: bool,
+) -> pg_sys::Datum {
+    // SAFETY: see above.
+    let args = unsafe { fmgr::args(fcinfo, if with_method { 7 } else { 6 }) };
+    let method = || {
+        if with_method {
+            // SAFETY: the 7th argument is the method's text.
+            unsafe { fmgr::varlena_arg(&args[6]) }
+        } else {
+            Some(Method::MinMaxLttb.name().as_bytes())
+        }
+    };
+    let bucket_summary = || -> SensorResult<Option<(i64, M4Summary)>> {
+        let Some(bucket) = fmgr::i64_arg(&args[1]) else {
             return Ok(None);
         };
-        Ok(Some((
-            time::unix_micros(bucket, "bucket")?,
-            m4_of(&summary)?,
-        )))
+        if args[2].isnull {
+            return Ok(None);
+        }
+        let bucket = time::finite_pg_micros(bucket, "bucket")? + time::UNIX_TO_PG_US;
+        // SAFETY: the 3rd argument is a non-NULL sensor.m4.
+        Ok(Some((bucket, unsafe { m4_of_datum(args[2].value) }?)))
     };
-    let mut state = state;
-    let Some(bucket_summary) = push_if_fixed::<SummaryBins, _>(&mut state, bucket_summary)? else {
-        return Ok(state);
+    let mut internal = fmgr::internal_arg(&args[0]);
+    // Once the group's window is fixed, the state comes back as it came.
+    let Some(bucket_summary) =
+        push_if_fixed::<SummaryBins, _>(&mut internal, bucket_summary).or_raise()
+    else {
+        return args[0].value;
     };
-    let (from, to) = (from.map(i64::from), to.map(i64::from));
-    Ok(range_step::<SummaryBins>(
-        state,
+    let (from, to, points) = (
+        fmgr::i64_arg(&args[3]),
+        fmgr::i64_arg(&args[4]),
+        fmgr::i32_arg(&args[5]),
+    );
+    let internal = range_step::<SummaryBins>(
+        internal,
         from,
         to,
         points,
-        || method.map(str::as_bytes),
+        method,
         (fcinfo, 2),
         bucket_summary,
-    )?)
+    )
+    .or_raise();
+    // SAFETY: fcinfo is this call's.
+    unsafe { fmgr::return_internal(fcinfo, internal) }
 }
 
-/// Transition function of `sensor.downsample_summaries` (5 arguments: minmax_lttb).
-#[pg_extern(immutable, parallel_safe)]
-fn downsample_summaries_transition(
-    state: Internal,
-    bucket: Option<TimestampWithTimeZone>,
-    summary: Option<pgrx::composite_type!('_, "sensor.m4")>,
-    from: Option<TimestampWithTimeZone>,
-    to: Option<TimestampWithTimeZone>,
-    points: Option<i32>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    let method = Some(Method::MinMaxLttb.name());
-    downsample_summaries_transition_method(state, bucket, summary, from, to, points, method, fcinfo)
-}
+crate::v1_function!(
+    /// Transition function of `sensor.downsample_summaries` (5 arguments: minmax_lttb),
+    /// under the symbol the installed `CREATE FUNCTION` names.
+    downsample_summaries_transition_wrapper,
+    pg_finfo_downsample_summaries_transition_wrapper,
+    |fcinfo| {
+        // SAFETY: declared with 6 arguments.
+        unsafe { downsample_summaries_row(fcinfo, false) }
+    }
+);
+
+crate::v1_function!(
+    /// Transition function of `sensor.downsample_summaries` (6 arguments).
+    downsample_summaries_transition_method_wrapper,
+    pg_finfo_downsample_summaries_transition_method_wrapper,
+    |fcinfo| {
+        // SAFETY: declared with 7 arguments.
+        unsafe { downsample_summaries_row(fcinfo, true) }
+    }
+);
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION sensor.m4_rollup_transition(state internal, summary sensor.m4) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'm4_rollup_transition_wrapper';
+CREATE FUNCTION sensor.downsample_summaries_transition(state internal, bucket timestamptz, summary sensor.m4, "from" timestamptz, "to" timestamptz, points integer) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'downsample_summaries_transition_wrapper';
+CREATE FUNCTION sensor.downsample_summaries_transition(state internal, bucket timestamptz, summary sensor.m4, "from" timestamptz, "to" timestamptz, points integer, method text) RETURNS internal
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'downsample_summaries_transition_method_wrapper';
+"#,
+    name = "summary_transitions",
+    requires = ["bootstrap"]
+);
 
 #[pg_extern(immutable, parallel_safe)]
 fn downsample_summaries_final(
@@ -817,9 +878,7 @@ COMMENT ON AGGREGATE sensor.downsample_summaries(timestamptz, sensor.m4, timesta
         m4_summary_combine,
         m4_summary_serialize,
         m4_summary_deserialize,
-        m4_rollup_transition,
-        downsample_summaries_transition,
-        downsample_summaries_transition_method,
+        "summary_transitions",
         downsample_summaries_final,
         downsample_summaries_combine,
         downsample_summaries_serialize,

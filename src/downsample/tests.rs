@@ -535,6 +535,47 @@ fn summaries_of_a_materialized_view_zoom_like_raw_rows() {
 }
 
 #[pg_test]
+fn m4_arguments_are_read_in_place_and_checked() {
+    // Read by field offset (src/downsample/aggregates.rs m4_of_datum): every field in its
+    // place, from a table (short varlena headers) as from an expression.
+    Spi::run(
+        "CREATE TABLE m4_in_place AS
+         SELECT s FROM (SELECT sensor.m4_summary(t, v) AS s
+                        FROM (VALUES ('2024-01-01 00:00:01+00'::timestamptz, 2.0::float8),
+                                     ('2024-01-01 00:00:02+00', -1.5), ('2024-01-01 00:00:03+00', 7.25),
+                                     ('2024-01-01 00:00:04+00', 0.5)) r(t, v)) q",
+    )
+    .unwrap();
+    let whole = Spi::get_one::<String>("SELECT sensor.rollup(s)::text FROM m4_in_place")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        whole,
+        "(\"2024-01-01 00:00:01+00\",2,\"2024-01-01 00:00:02+00\",-1.5,\"2024-01-01 00:00:03+00\",7.25,\"2024-01-01 00:00:04+00\",0.5,4,8.25)"
+    );
+    let points = Spi::get_one::<String>(
+        "SELECT sensor.downsample_summaries('2024-01-01 00:00:00+00', s, '2024-01-01', '2024-01-02', 4, 'm4')::text FROM m4_in_place",
+    )
+    .unwrap()
+    .unwrap();
+    assert!(points.contains("7.25") && points.contains("-1.5"), "{points}");
+    // NULL summaries are skipped: a group of only NULLs has no state.
+    assert_eq!(
+        Spi::get_one::<bool>("SELECT sensor.rollup(NULL::sensor.m4) IS NULL FROM generate_series(1, 3)").unwrap(),
+        Some(true)
+    );
+    let forged = |row: &str| format!("SELECT sensor.rollup(ROW({row})::sensor.m4)");
+    let t = "'2024-01-01'::timestamptz";
+    // A NULL field, a negative count, an infinite time.
+    assert_sqlstate(&forged(&format!("{t}, 1, {t}, 1, {t}, 1, {t}, NULL, 1, 1")), "22P02");
+    assert_sqlstate(&forged(&format!("{t}, 1, {t}, 1, {t}, 1, {t}, 1, -1, 1")), "22P02");
+    assert_sqlstate(
+        &forged("'infinity'::timestamptz, 1, 'infinity', 1, 'infinity', 1, 'infinity', 1, 1, 1"),
+        "22008",
+    );
+}
+
+#[pg_test]
 fn aggregates_work_with_the_continuous_aggregate_search_path() {
     setup();
     let schema = Spi::get_one::<String>("SELECT current_schema()::text")
