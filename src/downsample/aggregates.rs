@@ -410,35 +410,41 @@ fn m4_composite(s: &M4Summary) -> SensorResult<Composite> {
 /// Fields of a `sensor.m4`: four (time, value) points, count and sum, all 8 bytes wide.
 const M4_FIELDS: u16 = 10;
 
-/// A `sensor.m4` argument read in place, validated: its ten fields are fixed-width and
-/// 8-byte aligned, so they are read at their offsets without deforming the tuple through a
-/// tuple descriptor (a rollup or zoom-out reads one a row).
+/// The ten fields of a `sensor.m4` datum as raw 8-byte values, read in place: they are
+/// fixed-width and 8-byte aligned, so each sits at its offset without deforming the tuple
+/// through a tuple descriptor (rollups and zoom-outs read one a row). Errs on a NULL field.
 ///
 /// # Safety
 /// `datum` is a non-NULL `sensor.m4` datum.
-unsafe fn m4_of_datum(datum: pg_sys::Datum) -> SensorResult<M4Summary> {
-    let bad = || SensorError::invalid_input("a sensor.m4 summary must not have NULL fields");
+pub(super) unsafe fn m4_fields(datum: pg_sys::Datum) -> Result<[u64; 10], &'static str> {
     // SAFETY: a composite datum is a varlena HeapTupleHeader (detoasted into the call's
     // memory when stored compressed, out of line or with a short header).
-    let fields = unsafe {
+    unsafe {
         let td =
             pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::HeapTupleHeaderData>();
-        let natts = (*td).t_infomask2 & pg_sys::HEAP_NATTS_MASK as u16;
-        if natts != M4_FIELDS {
-            return Err(SensorError::invalid_input(format!(
-                "bad sensor.m4 summary: {natts} fields, {M4_FIELDS} expected"
-            )));
+        if (*td).t_infomask2 & pg_sys::HEAP_NATTS_MASK as u16 != M4_FIELDS {
+            return Err("a sensor.m4 summary has ten fields");
         }
         if (*td).t_infomask & pg_sys::HEAP_HASNULL as u16 != 0 {
-            return Err(bad());
+            return Err("a sensor.m4 summary must not have NULL fields");
         }
         let data = td.cast::<u8>().add(usize::from((*td).t_hoff));
         let mut fields = [0u64; M4_FIELDS as usize];
         for (i, field) in fields.iter_mut().enumerate() {
             *field = data.add(8 * i).cast::<u64>().read_unaligned();
         }
-        fields
-    };
+        Ok(fields)
+    }
+}
+
+/// A `sensor.m4` argument read in place ([`m4_fields`]), validated.
+///
+/// # Safety
+/// `datum` is a non-NULL `sensor.m4` datum.
+unsafe fn m4_of_datum(datum: pg_sys::Datum) -> SensorResult<M4Summary> {
+    let bad = || SensorError::invalid_input("a sensor.m4 summary must not have NULL fields");
+    // SAFETY: see above.
+    let fields = unsafe { m4_fields(datum) }.map_err(SensorError::invalid_input)?;
     let time = |i: usize| -> SensorResult<i64> {
         Ok(time::finite_pg_micros(fields[i] as i64, "sensor.m4 time")? + time::UNIX_TO_PG_US)
     };

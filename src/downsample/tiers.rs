@@ -16,9 +16,10 @@ use std::collections::HashMap;
 
 use ::downsample::{bins_for, M4Summary, Method, Point, SummaryBins, DEFAULT_RATIO};
 use pgrx::datum::DatumWithOid;
+use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{pg_sys, PgMemoryContexts};
 
+use super::aggregates::m4_fields;
 use super::{points_arg, Axis, Emit, Label, Request, SeriesPoints, Source};
 use crate::error::{SensorError, SensorResult};
 use crate::pg::row_stream::{stream_rows, Param, Row, RowSink};
@@ -268,11 +269,6 @@ struct TierSink<'a> {
     last_label: Option<Label>,
     /// Tier rows carry a summary; raw rows a value.
     summaries: bool,
-    /// The row type of `sensor.m4`, read from the first summary (a copy: no reference
-    /// count to release if the scan fails) ...
-    m4_type: Option<pg_sys::TupleDesc>,
-    /// ... made in the caller's memory context: rows arrive in the executor's per-row one.
-    context: pg_sys::MemoryContext,
 }
 
 impl TierSink<'_> {
@@ -298,52 +294,25 @@ impl TierSink<'_> {
         })
     }
 
-    /// A `sensor.m4` datum's fields, deformed once (ten `(summary).field` projections
-    /// would deform it ten times).
-    fn summary(&mut self, datum: pg_sys::Datum) -> Option<M4Summary> {
-        // SAFETY: the column is sensor.m4 (our query selects it), a composite datum; it is
-        // detoasted before its header is read, and deformed against its own row type, whose
-        // ten attributes are int8/float8-sized pass-by-value types.
-        unsafe {
-            let header = pg_sys::pg_detoast_datum(datum.cast_mut_ptr())
-                .cast::<pg_sys::HeapTupleHeaderData>();
-            let desc = match self.m4_type {
-                Some(desc) => desc,
-                None => {
-                    let typid = (*header).t_choice.t_datum.datum_typeid;
-                    let typmod = (*header).t_choice.t_datum.datum_typmod;
-                    let desc = PgMemoryContexts::For(self.context)
-                        .switch_to(|_| pg_sys::lookup_rowtype_tupdesc_copy(typid, typmod));
-                    self.m4_type = Some(desc);
-                    desc
-                }
-            };
-            if (*desc).natts != 10 {
-                return None;
-            }
-            let mut tuple = pg_sys::HeapTupleData {
-                t_len: pgrx::varsize(header.cast()) as u32,
-                t_data: header,
-                ..Default::default()
-            };
-            let mut values = [pg_sys::Datum::from(0usize); 10];
-            let mut nulls = [false; 10];
-            pg_sys::heap_deform_tuple(&mut tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-            if nulls.iter().any(|n| *n) {
-                return None;
-            }
-            let int = |i: usize| values[i].value() as i64;
-            let float = |i: usize| f64::from_bits(values[i].value() as u64);
-            let point = |i: usize| Point::new(Axis::Time.to_kernel(int(i)), float(i + 1));
-            Some(M4Summary {
-                first: point(0),
-                min: point(2),
-                max: point(4),
-                last: point(6),
-                count: u64::try_from(int(8)).unwrap_or(0),
-                sum: float(9),
-            })
-        }
+    /// A `sensor.m4` datum's fields, read in place once (ten `(summary).field`
+    /// projections would deform it ten times); `None` with a NULL field.
+    fn summary(&self, datum: pg_sys::Datum) -> Option<M4Summary> {
+        // SAFETY: the column is sensor.m4 (our query selects it), non-NULL.
+        let fields = unsafe { m4_fields(datum) }.ok()?;
+        let point = |i: usize| {
+            Point::new(
+                Axis::Time.to_kernel(fields[i] as i64),
+                f64::from_bits(fields[i + 1]),
+            )
+        };
+        Some(M4Summary {
+            first: point(0),
+            min: point(2),
+            max: point(4),
+            last: point(6),
+            count: u64::try_from(fields[8] as i64).unwrap_or(0),
+            sum: f64::from_bits(fields[9]),
+        })
     }
 }
 
@@ -380,9 +349,6 @@ pub(crate) fn serve(source: &Source, plan: &TierPlan, emit: &mut Emit<'_>) -> Se
         series: HashMap::new(),
         last_label: None,
         summaries: true,
-        m4_type: None,
-        // SAFETY: reading the backend's current memory context.
-        context: unsafe { pg_sys::CurrentMemoryContext },
     };
     let mut params = vec![Param::timestamptz(0), Param::timestamptz(0)];
     params.extend(source.params.iter().copied());
