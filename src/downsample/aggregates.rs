@@ -294,40 +294,59 @@ impl<'a> RangeRow<'a> {
 
 type DownsampleAggState = WithMethodText<MethodBuckets>;
 
-/// One row of `sensor.downsample_agg`: `(state, time, value, "from", "to", points)`, then
-/// the method's argument when the form has one (else minmax_lttb).
+/// One row of a range aggregate's transition: `(state, <input>..., "from", "to", points)`,
+/// "from" at argument `window_at`, then the method's text when the form has one (else
+/// minmax_lttb). `input` reads the row's input from the arguments, only when the row
+/// counts; once the group's window is fixed the state comes back as it came.
 ///
 /// # Safety
-/// `fcinfo` is the current call's, declared with 6 arguments, or 7 when `with_method`.
-unsafe fn downsample_agg_row(fcinfo: pg_sys::FunctionCallInfo, with_method: bool) -> pg_sys::Datum {
+/// `fcinfo` is the current call's, of a function declared with `window_at + 3` arguments,
+/// one more when `with_method`.
+unsafe fn range_row<S: RangeBins>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    window_at: usize,
+    with_method: bool,
+    input: impl FnOnce(&[pg_sys::NullableDatum]) -> SensorResult<Option<S::Input>>,
+) -> pg_sys::Datum {
     // SAFETY: see above.
-    let args = unsafe { fmgr::args(fcinfo, if with_method { 7 } else { 6 }) };
+    let args = unsafe { fmgr::args(fcinfo, window_at + 3 + usize::from(with_method)) };
     let method = || {
         if with_method {
-            // SAFETY: the 7th argument is the method's text.
-            unsafe { fmgr::varlena_arg(&args[6]) }
+            // SAFETY: the argument after points is the method's text.
+            unsafe { fmgr::varlena_arg(&args[window_at + 3]) }
         } else {
             Some(Method::MinMaxLttb.name().as_bytes())
         }
     };
-    // NULL, NaN and infinite values and infinite times are skipped.
-    let time = fmgr::i64_arg(&args[1]).and_then(time::raw_row_unix_micros);
-    let point = || Ok(time.zip(fmgr::f64_arg(&args[2])));
     let mut internal = fmgr::internal_arg(&args[0]);
-    // Once the group's window is fixed, the state comes back as it came.
-    let Some(point) = push_if_fixed::<MethodBuckets, _>(&mut internal, point).or_raise() else {
+    let Some(row) = push_if_fixed::<S, _>(&mut internal, || input(args)).or_raise() else {
         return args[0].value;
     };
     let (from, to, points) = (
-        fmgr::i64_arg(&args[3]),
-        fmgr::i64_arg(&args[4]),
-        fmgr::i32_arg(&args[5]),
+        fmgr::i64_arg(&args[window_at]),
+        fmgr::i64_arg(&args[window_at + 1]),
+        fmgr::i32_arg(&args[window_at + 2]),
     );
-    let internal =
-        range_step::<MethodBuckets>(internal, from, to, points, method, (fcinfo, 2), point)
-            .or_raise();
+    // The Aggref's arguments do not include the state: "from" is its (window_at - 1)th.
+    let internal = range_step::<S>(
+        internal,
+        from,
+        to,
+        points,
+        method,
+        (fcinfo, window_at - 1),
+        row,
+    )
+    .or_raise();
     // SAFETY: fcinfo is this call's.
     unsafe { fmgr::return_internal(fcinfo, internal) }
+}
+
+/// `sensor.downsample_agg`'s input: (time, value); NULL, NaN and infinite values and
+/// infinite times are skipped.
+fn agg_point(args: &[pg_sys::NullableDatum]) -> SensorResult<Option<(i64, f64)>> {
+    let time = fmgr::i64_arg(&args[1]).and_then(time::raw_row_unix_micros);
+    Ok(time.zip(fmgr::f64_arg(&args[2])))
 }
 
 crate::v1_function!(
@@ -338,7 +357,7 @@ crate::v1_function!(
     pg_finfo_downsample_agg_transition_wrapper,
     |fcinfo| {
         // SAFETY: declared with 6 arguments.
-        unsafe { downsample_agg_row(fcinfo, false) }
+        unsafe { range_row::<MethodBuckets>(fcinfo, 3, false, agg_point) }
     }
 );
 
@@ -348,7 +367,7 @@ crate::v1_function!(
     pg_finfo_downsample_agg_transition_method_wrapper,
     |fcinfo| {
         // SAFETY: declared with 7 arguments.
-        unsafe { downsample_agg_row(fcinfo, true) }
+        unsafe { range_row::<MethodBuckets>(fcinfo, 3, true, agg_point) }
     }
 );
 
@@ -536,60 +555,17 @@ crate::v1_function!(
 
 type SummariesState = WithMethodText<SummaryBins>;
 
-/// A row of `sensor.downsample_summaries`: `(state, bucket, summary, "from", "to", points
-/// [, method])`.
-///
-/// # Safety
-/// `fcinfo` is a call of a function declared with those arguments (7 when `with_method`).
-unsafe fn downsample_summaries_row(
-    fcinfo: pg_sys::FunctionCallInfo,
-    with_method: bool,
-) -> pg_sys::Datum {
-    // SAFETY: see above.
-    let args = unsafe { fmgr::args(fcinfo, if with_method { 7 } else { 6 }) };
-    let method = || {
-        if with_method {
-            // SAFETY: the 7th argument is the method's text.
-            unsafe { fmgr::varlena_arg(&args[6]) }
-        } else {
-            Some(Method::MinMaxLttb.name().as_bytes())
-        }
+/// `sensor.downsample_summaries`' input: (bucket start, summary); a NULL one is skipped.
+fn bucket_summary(args: &[pg_sys::NullableDatum]) -> SensorResult<Option<(i64, M4Summary)>> {
+    let Some(bucket) = fmgr::i64_arg(&args[1]) else {
+        return Ok(None);
     };
-    let bucket_summary = || -> SensorResult<Option<(i64, M4Summary)>> {
-        let Some(bucket) = fmgr::i64_arg(&args[1]) else {
-            return Ok(None);
-        };
-        if args[2].isnull {
-            return Ok(None);
-        }
-        let bucket = time::finite_pg_micros(bucket, "bucket")? + time::UNIX_TO_PG_US;
-        // SAFETY: the 3rd argument is a non-NULL sensor.m4.
-        Ok(Some((bucket, unsafe { m4_of_datum(args[2].value) }?)))
-    };
-    let mut internal = fmgr::internal_arg(&args[0]);
-    // Once the group's window is fixed, the state comes back as it came.
-    let Some(bucket_summary) =
-        push_if_fixed::<SummaryBins, _>(&mut internal, bucket_summary).or_raise()
-    else {
-        return args[0].value;
-    };
-    let (from, to, points) = (
-        fmgr::i64_arg(&args[3]),
-        fmgr::i64_arg(&args[4]),
-        fmgr::i32_arg(&args[5]),
-    );
-    let internal = range_step::<SummaryBins>(
-        internal,
-        from,
-        to,
-        points,
-        method,
-        (fcinfo, 2),
-        bucket_summary,
-    )
-    .or_raise();
-    // SAFETY: fcinfo is this call's.
-    unsafe { fmgr::return_internal(fcinfo, internal) }
+    if args[2].isnull {
+        return Ok(None);
+    }
+    let bucket = time::finite_pg_micros(bucket, "bucket")? + time::UNIX_TO_PG_US;
+    // SAFETY: the 3rd argument is a non-NULL sensor.m4.
+    Ok(Some((bucket, unsafe { m4_of_datum(args[2].value) }?)))
 }
 
 crate::v1_function!(
@@ -599,7 +575,7 @@ crate::v1_function!(
     pg_finfo_downsample_summaries_transition_wrapper,
     |fcinfo| {
         // SAFETY: declared with 6 arguments.
-        unsafe { downsample_summaries_row(fcinfo, false) }
+        unsafe { range_row::<SummaryBins>(fcinfo, 3, false, bucket_summary) }
     }
 );
 
@@ -609,7 +585,7 @@ crate::v1_function!(
     pg_finfo_downsample_summaries_transition_method_wrapper,
     |fcinfo| {
         // SAFETY: declared with 7 arguments.
-        unsafe { downsample_summaries_row(fcinfo, true) }
+        unsafe { range_row::<SummaryBins>(fcinfo, 3, true, bucket_summary) }
     }
 );
 
@@ -752,29 +728,14 @@ crate::v1_function!(
     downsample_series_trans,
     pg_finfo_downsample_series_trans,
     |fcinfo| {
-        // SAFETY: the function manager passes the 8 declared arguments.
-        let args = unsafe { fmgr::args(fcinfo, 8) };
-        let series = fmgr::i64_arg(&args[1]);
-        // NULL, NaN and infinite values and infinite times are skipped.
-        let time = fmgr::i64_arg(&args[2]).and_then(time::raw_row_unix_micros);
-        let value = fmgr::f64_arg(&args[3]);
-        // SAFETY: the 8th argument is the method's text.
-        let method = || unsafe { fmgr::varlena_arg(&args[7]) };
-        let row = || Ok(time.zip(value).map(|(t, v)| (series, t, v)));
-        let mut internal = fmgr::internal_arg(&args[0]);
-        // Once the group's window is fixed, the state comes back as it came.
-        let Some(row) = push_if_fixed::<BoundedSeries, _>(&mut internal, row).or_raise() else {
-            return args[0].value;
+        let row = |args: &[pg_sys::NullableDatum]| {
+            let series = fmgr::i64_arg(&args[1]);
+            // NULL, NaN and infinite values and infinite times are skipped.
+            let time = fmgr::i64_arg(&args[2]).and_then(time::raw_row_unix_micros);
+            Ok(time.zip(fmgr::f64_arg(&args[3])).map(|(t, v)| (series, t, v)))
         };
-        let (from, to, points) = (
-            fmgr::i64_arg(&args[4]),
-            fmgr::i64_arg(&args[5]),
-            fmgr::i32_arg(&args[6]),
-        );
-        let internal = range_step::<BoundedSeries>(internal, from, to, points, method, (fcinfo, 3), row)
-            .or_raise();
-        // SAFETY: fcinfo is this call's.
-        unsafe { fmgr::return_internal(fcinfo, internal) }
+        // SAFETY: declared with 8 arguments, "from" the 5th.
+        unsafe { range_row::<BoundedSeries>(fcinfo, 4, true, row) }
     }
 );
 
