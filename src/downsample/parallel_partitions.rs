@@ -108,7 +108,7 @@ fn partition_count() -> SensorResult<usize> {
 }
 
 /// The window's partitions: at the time boundaries of a hypertable's chunks (by its time
-/// column), or block ranges of a plain table; none for anything else.
+/// column), or block ranges of a plain table or materialized view; none for anything else.
 fn partitions(origin: &RelationWindow, request: &Request, count: usize) -> SensorResult<Vec<Part>> {
     if crate::pg::timescaledb::is_hypertable(origin.relation)? {
         let cuts = crate::pg::timescaledb::window_chunk_starts(
@@ -127,7 +127,7 @@ fn partitions(origin: &RelationWindow, request: &Request, count: usize) -> Senso
         return Ok(time_parts(request.from, request.to, &cuts, count));
     }
     let blocks = crate::pg::spi::get_one_with_args::<i64>(
-        "SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'r' \
+        "SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) ANY ('{r,m}') \
          THEN pg_catalog.pg_relation_size(c.oid) OPERATOR(pg_catalog./) pg_catalog.current_setting('block_size')::pg_catalog.int8 END \
          FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1",
         &[origin.relation.into()],
