@@ -644,6 +644,18 @@ fn parallel_plans_downsample_through_an_aggregate_with_the_streams_rows() {
             assert_eq!(serial, by_aggregate, "{method}{series}");
         }
     }
+    // A materialized view is cut into block ranges as a table is.
+    Spi::run("CREATE MATERIALIZED VIEW ds_par_mv AS SELECT * FROM ds_par; ANALYZE ds_par_mv").unwrap();
+    let query = "SELECT coalesce(series, '-') || ' ' || time::text, value FROM sensor.downsample('ds_par_mv', 'ts', 'v',
+                     '2024-01-01', '2024-01-01 08:00', 50, series_column => 'sensor')";
+    Spi::run("SET LOCAL max_parallel_workers_per_gather = 0").unwrap();
+    let serial = points(query);
+    Spi::run("SET LOCAL max_parallel_workers_per_gather = 2").unwrap();
+    let p0 = partitioned.load(Relaxed);
+    let parallel = points(query);
+    assert_eq!(partitioned.load(Relaxed), p0 + 1);
+    assert_eq!(serial.len(), parallel.len());
+    assert_eq!(serial, parallel);
 }
 
 #[pg_test]
