@@ -24,7 +24,7 @@ import sys
 import psycopg
 
 from backend_memory import peak_memory
-from bench_tables import compress, new_table, timescaledb
+from bench_tables import compress, new_table, table_kinds
 from paired_timing import ROW_AT_A_TIME, paired
 
 FROM = "2026-01-01 00:00+00"
@@ -69,11 +69,7 @@ def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     events = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000_000
     with psycopg.connect(autocommit=True) as conn:
-        tables = [("bench_status_plain", "plain")]
-        if timescaledb(conn):
-            tables += [("bench_status_hyper", "hypertable"), ("bench_status_compressed", "compressed")]
-        else:
-            print("SKIP: TimescaleDB is not installed: hypertable and compressed variants skipped")
+        tables = table_kinds(conn, "bench_status")
         for name, kind in tables:
             make_table(conn, name, kind, events)
         to = conn.execute(f"SELECT timestamptz '{FROM}' + %s * interval '1 second'",

@@ -8,6 +8,17 @@ def timescaledb(conn):
     return conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb')").fetchone()[0]
 
 
+def table_kinds(conn, prefix):
+    """[(name, kind)] of the tables a benchmark runs on here: `{prefix}_plain`, and with
+    TimescaleDB `{prefix}_hyper` and `{prefix}_compressed` (else it says they are skipped)."""
+    tables = [(f"{prefix}_plain", "plain")]
+    if timescaledb(conn):
+        tables += [(f"{prefix}_hyper", "hypertable"), (f"{prefix}_compressed", "compressed")]
+    else:
+        print("SKIP: TimescaleDB is not installed: hypertable and compressed variants skipped")
+    return tables
+
+
 def new_table(conn, name, rows, columns, kind="plain", time_column=None, chunk=None, what=None):
     """Creates table `name` (`columns`: its column list) as `kind` ("plain", or a hypertable
     on `time_column` with `chunk` chunks) and returns True; returns False, keeping it, when a

@@ -25,7 +25,7 @@ import sys
 import psycopg
 
 from backend_memory import peak_memory
-from bench_tables import compress, new_table, timescaledb
+from bench_tables import compress, new_table, table_kinds
 from paired_timing import ROW_AT_A_TIME, paired
 
 SERIES = 3
@@ -81,11 +81,7 @@ def many_series_memory(conn):
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     with psycopg.connect(autocommit=True) as conn:
-        tables = [("bench_series_plain", "plain")]
-        if timescaledb(conn):
-            tables += [("bench_series_hyper", "hypertable"), ("bench_series_compressed", "compressed")]
-        else:
-            print("SKIP: TimescaleDB is not installed: hypertable and compressed variants skipped")
+        tables = table_kinds(conn, "bench_series")
         for name, kind in tables:
             make_table(conn, name, kind)
         print(f"{SERIES} series x {ROWS_PER_SERIES:,} rows -> {POINTS} points per series; {rounds} rounds; "

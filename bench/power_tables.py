@@ -6,7 +6,7 @@ timestamptz, value float8), indexed on (channel, ts):
   bench_power_compressed, the same compressed (segmented by channel, ordered by ts).
 """
 
-from bench_tables import compress, new_table, timescaledb
+from bench_tables import compress, new_table, table_kinds
 
 CHANNELS = 4
 DAYS = 30
@@ -32,11 +32,7 @@ def make_table(conn, name, kind):
 
 def power_tables(conn):
     """[(name, kind)] of the tables this machine can have, made when missing."""
-    tables = [("bench_power_plain", "plain")]
-    if timescaledb(conn):
-        tables += [("bench_power_hyper", "hypertable"), ("bench_power_compressed", "compressed")]
-    else:
-        print("SKIP: TimescaleDB is not installed: hypertable and compressed variants skipped")
+    tables = table_kinds(conn, "bench_power")
     for name, kind in tables:
         make_table(conn, name, kind)
     return tables
