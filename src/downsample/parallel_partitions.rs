@@ -3,8 +3,9 @@
 //! `Gather` over a `Parallel Append` of `sensor.downsample_partition` calls, each of which
 //! scans its part of the window in whichever process runs it and returns its per-series
 //! buckets as bytes; the leader merges them exactly (the methods of
-//! [`super::parallel_series`]). A plain table is cut into block ranges (TID range scans),
-//! a hypertable at its chunks' time boundaries (each chunk read by one partition).
+//! [`super::parallel_series`]). A plain table (or materialized view) read whole is cut into
+//! block ranges (TID range scans), one read through an index into equal time ranges, a
+//! hypertable at its chunks' time boundaries (each chunk read by one partition).
 
 use ::downsample::{GroupKey, Method, MethodBuckets};
 use pgrx::prelude::*;
@@ -18,7 +19,7 @@ use crate::pg::args::{RegClass, SqlName};
 use crate::pg::quoting::quote_literal;
 use crate::pg::row_groups::{IntWidth, KeyColumn};
 use crate::pg::row_stream::{
-    plans_parallel, stream_rows_if_parallel, stream_rows_serial, Row, RowSink,
+    parallel_plan, stream_rows_if_parallel, stream_rows_serial, Row, RowSink,
 };
 use crate::pg::time;
 
@@ -66,10 +67,10 @@ pub(super) fn partitioned_window(
         "SELECT pg_catalog.count(*) FROM {} WHERE {conditions}",
         source.relation
     );
-    if !plans_parallel(&probe)? {
+    let Some(plan) = parallel_plan(&probe)? else {
         return Ok(Partitioned::NotTaken);
-    }
-    let parts = partitions(origin, request, partition_count()?)?;
+    };
+    let parts = partitions(origin, request, plan.sequential, partition_count()?)?;
     if parts.len() < 2 {
         return Ok(Partitioned::NotTaken);
     }
@@ -107,9 +108,15 @@ fn partition_count() -> SensorResult<usize> {
     Ok(4 * (workers.min(15) + 1))
 }
 
-/// The window's partitions: at the time boundaries of a hypertable's chunks (by its time
-/// column), or block ranges of a plain table or materialized view; none for anything else.
-fn partitions(origin: &RelationWindow, request: &Request, count: usize) -> SensorResult<Vec<Part>> {
+/// The window's partitions: time ranges cut at a hypertable's chunk starts (by its time
+/// column); block ranges of a plain table or materialized view the planner would read
+/// whole, else equal time ranges (each an index range); none for anything else.
+fn partitions(
+    origin: &RelationWindow,
+    request: &Request,
+    sequential: bool,
+    count: usize,
+) -> SensorResult<Vec<Part>> {
     if crate::pg::timescaledb::is_hypertable(origin.relation)? {
         let cuts = crate::pg::timescaledb::window_chunk_starts(
             origin.relation,
@@ -133,9 +140,19 @@ fn partitions(origin: &RelationWindow, request: &Request, count: usize) -> Senso
         &[origin.relation.into()],
     )
     .map_err(|e| SensorError::internal_query("reading a table's size", e))?;
-    Ok(blocks.map_or_else(Vec::new, |blocks| {
-        block_parts(request.from, request.to, blocks, count)
-    }))
+    Ok(match blocks {
+        None => Vec::new(),
+        Some(blocks) if sequential => block_parts(request.from, request.to, blocks, count),
+        Some(_) => {
+            let span = i128::from(request.to) - i128::from(request.from);
+            let cuts: Vec<i64> = (1..count)
+                .filter_map(|i| {
+                    i64::try_from(i128::from(request.from) + span * i as i128 / count as i128).ok()
+                })
+                .collect();
+            time_parts(request.from, request.to, &cuts, count)
+        }
+    })
 }
 
 /// `[from, to)` cut at up to `count - 1` of `cuts` (chunk starts inside the window,

@@ -656,6 +656,24 @@ fn parallel_plans_downsample_through_an_aggregate_with_the_streams_rows() {
     assert_eq!(partitioned.load(Relaxed), p0 + 1);
     assert_eq!(serial.len(), parallel.len());
     assert_eq!(serial, parallel);
+    // Read through an index, the window is cut into time ranges instead (each an index
+    // range): the same rows.
+    Spi::run("CREATE INDEX ON ds_par (ts); ANALYZE ds_par; SET LOCAL enable_seqscan = off").unwrap();
+    for series in ["", ", series_column => 'sensor'"] {
+        let query = format!(
+            "SELECT coalesce(series, '-') || ' ' || time::text, value FROM sensor.downsample('ds_par', 'ts', 'v',
+                 '2024-01-01 01:00', '2024-01-01 05:00', 40, 'm4'{series})"
+        );
+        Spi::run("SET LOCAL max_parallel_workers_per_gather = 0").unwrap();
+        let serial = points(&query);
+        Spi::run("SET LOCAL max_parallel_workers_per_gather = 2").unwrap();
+        let p0 = partitioned.load(Relaxed);
+        let parallel = points(&query);
+        assert_eq!(partitioned.load(Relaxed), p0 + 1, "{series}");
+        assert!(!serial.is_empty());
+        assert_eq!(serial.len(), parallel.len(), "{series}");
+        assert_eq!(serial, parallel, "{series}");
+    }
 }
 
 #[pg_test]

@@ -284,8 +284,14 @@ pub fn stream_rows_if_parallel(
     )
 }
 
-/// Whether the planner gives `sql` (literals, no parameters) a parallel plan; nothing runs.
-pub fn plans_parallel(sql: &str) -> SensorResult<bool> {
+/// How the planner would read `sql` (literals, no parameters) in parallel; nothing runs.
+pub struct ParallelPlan {
+    /// Its scan reads the relation's every block (a sequential scan), not an index range.
+    pub sequential: bool,
+}
+
+/// The parallel plan the planner gives `sql` (literals, no parameters), if it gives one.
+pub fn parallel_plan(sql: &str) -> SensorResult<Option<ParallelPlan>> {
     let c_sql = CString::new(sql)
         .map_err(|_| SensorError::invalid_parameter("a query text must not contain NUL bytes"))?;
     Spi::connect(|_client| {
@@ -300,11 +306,50 @@ pub fn plans_parallel(sql: &str) -> SensorResult<bool> {
             if plan.is_null() {
                 return Err(spi_failure("prepare", pg_sys::SPI_result));
             }
-            let parallel = is_parallel(plan);
+            let parallel = parallel_scan(plan);
             pg_sys::SPI_freeplan(plan);
             Ok(parallel)
         }
     })
+}
+
+/// [`parallel_plan`] of an SPI plan: its first statement's, when parallel, with the first
+/// scan down its outer (left) branch.
+///
+/// # Safety
+/// `plan` is a valid SPI plan, inside an SPI connection.
+unsafe fn parallel_scan(plan: pg_sys::SPIPlanPtr) -> Option<ParallelPlan> {
+    unsafe {
+        let cached = pg_sys::SPI_plan_get_cached_plan(plan);
+        if cached.is_null() {
+            return None;
+        }
+        let statements =
+            pgrx::list::old_list::PgList::<pg_sys::PlannedStmt>::from_pg((*cached).stmt_list);
+        let found = statements
+            .get_ptr(0)
+            .filter(|stmt| !stmt.is_null() && (**stmt).parallelModeNeeded)
+            .map(|stmt| {
+                let mut node = (*stmt).planTree;
+                let mut sequential = false;
+                while !node.is_null() {
+                    match (*node).type_ {
+                        pg_sys::NodeTag::T_SeqScan => {
+                            sequential = true;
+                            break;
+                        }
+                        pg_sys::NodeTag::T_IndexScan
+                        | pg_sys::NodeTag::T_IndexOnlyScan
+                        | pg_sys::NodeTag::T_BitmapHeapScan => break,
+                        _ => node = (*node).lefttree,
+                    }
+                }
+                ParallelPlan { sequential }
+            });
+        // An unsaved plan's cached plan has no resource owner (SPI_plan_get_cached_plan).
+        pg_sys::ReleaseCachedPlan(cached, std::ptr::null_mut());
+        found
+    }
 }
 
 fn run(
