@@ -7,7 +7,7 @@
 //! block ranges (TID range scans), one read through an index into equal time ranges, a
 //! hypertable at its chunks' time boundaries (each chunk read by one partition).
 
-use ::downsample::{GroupKey, Method, MethodBuckets};
+use ::downsample::{Method, MethodBuckets};
 use pgrx::prelude::*;
 
 use super::aggregates::BoundedSeries;
@@ -296,16 +296,10 @@ fn downsample_partition(
     }
     let mut source = call.source()?;
     // Without a series column the scan's leading column is absent (NULL): one group.
-    let key = match source.series.as_ref().map(|s| s.key) {
-        None => KeyColumn::Integer(IntWidth::Int8),
-        Some(KeyColumn::Text) => {
-            return Err(SensorError::invalid_parameter(
-                "series_column must be an integer column here",
-            )
-            .into())
-        }
-        Some(key) => key,
-    };
+    let key = source
+        .series
+        .as_ref()
+        .map_or(KeyColumn::Integer(IntWidth::Int8), |s| s.key);
     if let Some(first) = first_block {
         source.conditions.push(block_condition(first, end_block)?);
     }
@@ -332,15 +326,10 @@ fn downsample_partition(
     }
     streamed?;
     for (key, kernel) in sink.groups.into_sorted() {
-        let key = match key {
-            GroupKey::Int(k) => Some(k),
-            GroupKey::Null => None,
-            GroupKey::Text(_) => return Err(SensorError::invalid_input("a text series key").into()),
-        };
         let (buckets, method) = kernel.into_state();
         state
             .buckets
-            .add_series(key, MethodBuckets { method, buckets })
+            .add_series(&key, MethodBuckets { method, buckets })
             .map_err(SensorError::from)?;
     }
     Ok(Some(state.to_bytes()))

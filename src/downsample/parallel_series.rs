@@ -1,9 +1,10 @@
-//! `sensor.downsample` under a parallel plan: one aggregate over the window instead of the
-//! stream, so that the kernels run in the parallel workers (partial states merged exactly
-//! in the leader), not all in the leader behind a Gather: `sensor.downsample_series_agg`
-//! with an integer series column, `sensor.downsample_agg` without one. Only where it gives
-//! the stream's rows: the methods whose bins merge exactly (m4, minmax, minmax_lttb,
-//! uniform), time windows, and a plan the planner makes parallel.
+//! `sensor.downsample` under a parallel plan, so that the kernels run in the parallel
+//! workers (partial states merged exactly in the leader), not all in the leader behind a
+//! Gather: the window's partitions ([`super::parallel_partitions`]) where the relation can
+//! be cut, else one aggregate over the window (`sensor.downsample_series_agg` with an
+//! integer series column, `sensor.downsample_agg` without one). Only where it gives the
+//! stream's rows: the methods whose bins merge exactly (m4, minmax, minmax_lttb, uniform),
+//! time windows, and a plan the planner makes parallel.
 
 use ::downsample::{Method, Point};
 use pgrx::datum::ToIsoString;
@@ -42,11 +43,7 @@ pub(super) fn parallel_series_window(
         request.method,
         Method::M4 | Method::MinMax | Method::MinMaxLttb | Method::Uniform
     );
-    if !exact_merge
-        || series.is_some_and(|s| !matches!(s.key, KeyColumn::Integer(_)))
-        || source.axis != Axis::Time
-        || !source.params.is_empty()
-    {
+    if !exact_merge || source.axis != Axis::Time || !source.params.is_empty() {
         return Ok(ParallelSeries::NotTaken);
     }
     let partitioned = match &source.origin {
@@ -56,7 +53,11 @@ pub(super) fn parallel_series_window(
     let taken = match (partitioned, series) {
         (Partitioned::Done, _) => ParallelSeries::Done,
         (Partitioned::OverBudget, _) => ParallelSeries::NotTaken,
-        (Partitioned::NotTaken, Some(series)) => series_aggregate(source, series, request, emit)?,
+        // The aggregate's series argument is an integer.
+        (Partitioned::NotTaken, Some(series)) if matches!(series.key, KeyColumn::Integer(_)) => {
+            series_aggregate(source, series, request, emit)?
+        }
+        (Partitioned::NotTaken, Some(_)) => ParallelSeries::NotTaken,
         (Partitioned::NotTaken, None) => one_series_aggregate(source, request, emit)?,
     };
     #[cfg(any(test, feature = "pg_test"))]

@@ -1,5 +1,5 @@
-//! The state of a multi-series range aggregate: one [`MethodBuckets`] per integer series
-//! over one window, so that every series of a table is downsampled by one aggregate without GROUP BY
+//! The state of a multi-series range aggregate: one [`MethodBuckets`] per series (integer
+//! keys through the aggregate, any key through the partitions of a parallel window) over one window, so that every series of a table is downsampled by one aggregate without GROUP BY
 //! (a plain Agg: no hash table per row) whose partial states, one per parallel worker,
 //! merge exactly.
 
@@ -58,9 +58,9 @@ impl SeriesBuckets {
 
     /// Adds a series' buckets, made by the caller over the same window (merged into the
     /// series' own when it has some already).
-    pub fn add_series(&mut self, key: Option<i64>, buckets: MethodBuckets) -> Result<()> {
+    pub fn add_series(&mut self, key: &GroupKey, buckets: MethodBuckets) -> Result<()> {
         let mut incoming = Some(buckets);
-        let mine = self.series.of_int(key, |_| {
+        let mine = self.series.of_key(key, |_| {
             incoming
                 .take()
                 .ok_or_else(|| invalid("a series added twice at once"))
