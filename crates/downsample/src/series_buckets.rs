@@ -59,6 +59,12 @@ impl SeriesBuckets {
     /// Adds a series' buckets, made by the caller over the same window (merged into the
     /// series' own when it has some already).
     pub fn add_series(&mut self, key: &GroupKey, buckets: MethodBuckets) -> Result<()> {
+        let b = &buckets.buckets;
+        if (buckets.method, b.from(), b.to(), b.points())
+            != (self.method, self.from, self.to, self.points)
+        {
+            return Err(invalid("a series' buckets do not match the window"));
+        }
         let mut incoming = Some(buckets);
         let mine = self.series.of_key(key, |_| {
             incoming

@@ -118,3 +118,39 @@ fn bad_bytes_and_other_windows_are_errors() {
     assert!(a.merge(&build(&[], Method::M4, 9)).is_err());
     assert!(a.merge(&build(&[], Method::MinMax, 8)).is_err());
 }
+
+#[test]
+fn added_series_of_any_key_merge_and_survive_the_bytes() {
+    // Series made elsewhere (a parallel partition's kernels) and added whole: text keys too.
+    let buckets = |values: &[(i64, f64)]| {
+        let mut b = MethodBuckets::new(0, 1_000, 8, Method::M4).unwrap();
+        for &(t, v) in values {
+            b.buckets.push(t, v);
+        }
+        b
+    };
+    let mut state = SeriesBuckets::new(0, 1_000, 8, Method::M4).unwrap();
+    let pump = GroupKey::Text(b"pump".to_vec());
+    state
+        .add_series(&pump, buckets(&[(10, 1.0), (500, 3.0)]))
+        .unwrap();
+    state
+        .add_series(&GroupKey::Int(7), buckets(&[(20, 2.0)]))
+        .unwrap();
+    // The same key again: merged into the series, not a second one.
+    state.add_series(&pump, buckets(&[(900, -1.0)])).unwrap();
+    assert_eq!(state.series_count(), 2);
+    let back = SeriesBuckets::from_bytes(&state.to_bytes()).unwrap();
+    let finished = back.finish().unwrap();
+    assert_eq!(finished.len(), 2);
+    let pump_points = &finished.iter().find(|(k, _)| *k == pump).unwrap().1;
+    assert_eq!(
+        pump_points.iter().map(|p| p.t).collect::<Vec<_>>(),
+        vec![10, 500, 900]
+    );
+    // Buckets of another window are refused.
+    let other = || MethodBuckets::new(0, 2_000, 8, Method::M4).unwrap();
+    assert!(state.add_series(&pump, other()).is_err());
+    assert!(state.add_series(&GroupKey::Null, other()).is_err());
+    assert_eq!(state.series_count(), 2);
+}
