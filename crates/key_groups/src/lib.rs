@@ -97,6 +97,9 @@ pub struct KeyGroups<T> {
     by_text: HashMap<Vec<u8>, usize, FxBuildHasher>,
     null: Option<usize>,
     last_int: Option<(i64, usize)>,
+    /// The group of the last text key looked up (its key is `keys[i]`): rows of one series
+    /// usually come in runs, and one comparison is cheaper than hashing the text.
+    last_text: Option<usize>,
 }
 
 impl<T> Default for KeyGroups<T> {
@@ -108,6 +111,7 @@ impl<T> Default for KeyGroups<T> {
             by_text: HashMap::default(),
             null: None,
             last_int: None,
+            last_text: None,
         }
     }
 }
@@ -183,10 +187,16 @@ impl<T> KeyGroups<T> {
         let Some(bytes) = bytes else {
             return self.of_null(init);
         };
+        if let Some(i) = self.last_text {
+            if matches!(&self.keys[i], GroupKey::Text(last) if last.as_slice() == bytes) {
+                return Ok(&mut self.values[i]);
+            }
+        }
         let i = match self.by_text.get(bytes) {
             Some(&i) => i,
             None => self.add_new(GroupKey::Text(bytes.to_vec()), init)?,
         };
+        self.last_text = Some(i);
         Ok(&mut self.values[i])
     }
 
