@@ -5,7 +5,8 @@ Usage: downsample_series.py [ROUNDS]   (connection from the PG* environment)
 
 Data (made once, kept in the cluster): 3 series x 2,000,000 rows at 1 Hz (23 days each),
 series column `channel_id int`, indexed on (channel_id, ts) and on ts, in
-- bench_series_plain: a plain table;
+- bench_series_plain: a plain table (and bench_series_text, its rows with a text series
+  column `channel`, for the text-series row);
 - with TimescaleDB: bench_series_hyper, a hypertable (1-day chunks), and
   bench_series_compressed, the same compressed (segmented by channel_id).
 
@@ -53,14 +54,23 @@ def make_table(conn, name, kind):
     conn.execute(f"VACUUM ANALYZE {name}")
 
 
-def pairs(conn, table, rounds, parallel, settings=(), aggregate=False):
+def make_text_series_table(conn):
+    """The plain table's rows with a text series column (`channel`), made once."""
+    if conn.execute("SELECT to_regclass('bench_series_text') IS NOT NULL").fetchone()[0]:
+        return
+    conn.execute("CREATE TABLE bench_series_text AS "
+                 "SELECT 'channel ' || channel_id AS channel, ts, value FROM bench_series_plain")
+    conn.execute("VACUUM ANALYZE bench_series_text")
+
+
+def pairs(conn, table, rounds, parallel, settings=(), aggregate=False, series="channel_id"):
     base = f"SELECT count(value) FROM {table} WHERE ts >= %(f)s AND ts < %(t)s"
     if aggregate:
         ours = (f"SELECT channel_id, cardinality((sensor.downsample_agg(ts, value, %(f)s, %(t)s, %(n)s)).time) "
                 f"FROM {table} WHERE ts >= %(f)s AND ts < %(t)s GROUP BY channel_id ORDER BY channel_id")
     else:
         ours = (f"SELECT series, count(*) FROM sensor.downsample('{table}', 'ts', 'value', %(f)s, %(t)s, %(n)s, "
-                f"series_column => 'channel_id') GROUP BY series ORDER BY series")
+                f"series_column => '{series}') GROUP BY series ORDER BY series")
     return paired(conn, base, ours, rounds, parallel, {"f": FROM, "t": TO, "n": POINTS}, settings)
 
 
@@ -86,14 +96,17 @@ def main():
             make_table(conn, name, kind)
         print(f"{SERIES} series x {ROWS_PER_SERIES:,} rows -> {POINTS} points per series; {rounds} rounds; "
               f"cores={os.cpu_count()}; jit off")
+        make_text_series_table(conn)
         variants = [(name, kind, ()) for name, kind in tables]
         variants += [(name, "compressed, row at a time", ROW_AT_A_TIME) for name, kind in tables if kind == "compressed"]
-        for name, kind, settings in variants:
+        series_variants = [(name, kind, settings, "channel_id") for name, kind, settings in variants]
+        series_variants.insert(1, ("bench_series_text", "plain, text series", (), "channel"))
+        for name, kind, settings, series in series_variants:
             for parallel in (False, True):
-                (base, ours), wall, cpu, rows = pairs(conn, name, rounds, parallel, settings)
+                (base, ours), wall, cpu, rows = pairs(conn, name, rounds, parallel, settings, series=series)
                 plans = "parallel (2 workers)" if parallel else "serial"
                 cpu_text = f"  backend CPU {cpu:.3f}" if not parallel else ""
-                print(f"  {kind:<11} {plans:<21} count(value) {base * 1e3:8.1f} ms   downsample {ours * 1e3:8.1f} ms   "
+                print(f"  {kind:<18} {plans:<21} count(value) {base * 1e3:8.1f} ms   downsample {ours * 1e3:8.1f} ms   "
                       f"ratio {wall:.3f}{cpu_text}   (target <= 1.25)")
             assert rows and len(rows) == SERIES, rows
         for name, kind, settings in variants:
