@@ -4,8 +4,14 @@
 
 use std::collections::HashMap;
 
-use crate::error::Result;
+use key_groups::GroupKey;
+
+use crate::error::{AvailabilityError, Result};
+use crate::report_share::{put_blob, Reader};
 use crate::state::{AvailabilityConfig, AvailabilityState};
+
+/// Format version of [`BucketStates::to_bytes`] and [`BucketStates::groups_to_bytes`].
+const BUCKET_STATES_FORMAT: u8 = 1;
 
 /// The window, bucket width and settings of a report.
 #[derive(Clone, Debug)]
@@ -146,6 +152,61 @@ impl BucketStates {
         Ok(())
     }
 
+    /// Bytes to hand the states to another process: the format version, then per bucket
+    /// its index (`i64`) and its state's partial bytes ([`AvailabilityState::to_partial_bytes`]:
+    /// buffered events kept, so the state goes on as it was) after their `u64` length.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![BUCKET_STATES_FORMAT];
+        for (k, st) in &self.buckets {
+            out.extend_from_slice(&k.to_le_bytes());
+            put_blob(&mut out, &st.to_partial_bytes());
+        }
+        out
+    }
+
+    /// Reads [`BucketStates::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<BucketStates> {
+        if bytes.first() != Some(&BUCKET_STATES_FORMAT) {
+            return Err(corrupt("unknown format version"));
+        }
+        let mut reader = Reader { bytes, at: 1 };
+        let mut buckets = Vec::new();
+        while reader.at < bytes.len() {
+            let k = i64::from_le_bytes(
+                <[u8; 8]>::try_from(reader.take(8)?).map_err(|_| corrupt("bucket index"))?,
+            );
+            buckets.push((k, AvailabilityState::from_bytes(reader.blob()?)?));
+        }
+        BucketStates::from_buckets(buckets)
+    }
+
+    /// Several equipments' states as bytes: the format version, then per equipment its
+    /// key ([`GroupKey::write`]) and its [`BucketStates::to_bytes`] after their length.
+    pub fn groups_to_bytes(groups: &[(GroupKey, BucketStates)]) -> Vec<u8> {
+        let mut out = vec![BUCKET_STATES_FORMAT];
+        for (key, states) in groups {
+            key.write(&mut out);
+            put_blob(&mut out, &states.to_bytes());
+        }
+        out
+    }
+
+    /// Reads [`BucketStates::groups_to_bytes`].
+    pub fn groups_from_bytes(bytes: &[u8]) -> Result<Vec<(GroupKey, BucketStates)>> {
+        if bytes.first() != Some(&BUCKET_STATES_FORMAT) {
+            return Err(corrupt("unknown format version"));
+        }
+        let mut reader = Reader { bytes, at: 1 };
+        let mut groups = Vec::new();
+        while reader.at < bytes.len() {
+            let rest = bytes.get(reader.at..).unwrap_or_default();
+            let (key, n) = GroupKey::read(rest).ok_or_else(|| corrupt("equipment key"))?;
+            reader.take(n)?;
+            groups.push((key, BucketStates::from_bytes(reader.blob()?)?));
+        }
+        Ok(groups)
+    }
+
     /// Whether a bucket's state collapsed runs approximately.
     pub fn is_approximate(&self) -> bool {
         self.buckets.iter().any(|(_, st)| st.is_approximate())
@@ -188,4 +249,8 @@ impl BucketStates {
             })
         })
     }
+}
+
+fn corrupt(what: &str) -> AvailabilityError {
+    AvailabilityError::InvalidState(format!("bucket states: {what}"))
 }

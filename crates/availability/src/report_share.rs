@@ -329,13 +329,13 @@ fn corrupt(what: &str) -> AvailabilityError {
     AvailabilityError::InvalidState(format!("report share: {what}"))
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.at.checked_add(n).ok_or_else(|| corrupt("length"))?;
         let taken = self
             .bytes
@@ -353,14 +353,14 @@ impl<'a> Reader<'a> {
     }
 
     /// Bytes written by [`put_blob`].
-    fn blob(&mut self) -> Result<&'a [u8]> {
+    pub(crate) fn blob(&mut self) -> Result<&'a [u8]> {
         let len = usize::try_from(self.word()?).map_err(|_| corrupt("length"))?;
         self.take(len)
     }
 }
 
 /// `bytes` after their `u64` length.
-fn put_blob(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn put_blob(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
     out.extend_from_slice(bytes);
 }

@@ -208,3 +208,58 @@ proptest! {
         let _ = BucketSpec::from_bytes(&bytes);
     }
 }
+
+proptest! {
+    /// Time-range partitions cut at bucket boundaries (a parallel report's partitions of a
+    /// hypertable): each partition's bucket states, through their bytes, merge to the
+    /// serial report, with events in any order and buffers of any size.
+    #[test]
+    fn bucket_states_of_time_partitions_merge_to_the_serial_report(
+        cfg in config_strategy(),
+        events in events_strategy(200),
+        width in 7i64..80,
+        cuts in prop::collection::vec(0i64..40, 0..4),
+        capacity in 0usize..8,
+        carry in carry_in_strategy(),
+    ) {
+        let spec = BucketSpec { config: cfg, from: FROM, to: TO, width };
+        // The window's events (the scan's conditions), in the generated order.
+        let events: Vec<_> = events.into_iter().filter(|(t, _)| FROM <= *t && *t < TO).collect();
+        let mut serial = BucketStates::default();
+        for &(t, s) in &events {
+            serial.push_with_capacity(&spec, t, s, capacity).expect("push");
+        }
+        // Partition bounds on the bucket grid.
+        let mut bounds: Vec<i64> = cuts.iter().map(|c| FROM + c * width).filter(|&b| b < TO).collect();
+        bounds.push(FROM);
+        bounds.push(TO);
+        bounds.sort_unstable();
+        bounds.dedup();
+        let mut merged = BucketStates::default();
+        for part in bounds.windows(2) {
+            let mut states = BucketStates::default();
+            for &(t, s) in events.iter().filter(|(t, _)| part[0] <= *t && *t < part[1]) {
+                states.push_with_capacity(&spec, t, s, capacity).expect("push");
+            }
+            let groups = vec![(GroupKey::Text(b"pump".to_vec()), states)];
+            let back = BucketStates::groups_from_bytes(&BucketStates::groups_to_bytes(&groups)).expect("bytes");
+            prop_assert_eq!(back.len(), 1);
+            for (key, states) in back {
+                prop_assert_eq!(key, GroupKey::Text(b"pump".to_vec()));
+                merged.merge(states).expect("merge");
+            }
+        }
+        let carry = carry.map(|s| (FROM - 5, s.to_string()));
+        prop_assert_eq!(rows(merged, &spec, carry.clone()), rows(serial, &spec, carry));
+    }
+}
+
+#[test]
+fn bad_bucket_state_bytes_are_errors() {
+    assert!(BucketStates::from_bytes(&[]).is_err());
+    assert!(BucketStates::from_bytes(&[9]).is_err());
+    assert!(BucketStates::groups_from_bytes(&[1, 0, 1, 2]).is_err());
+    let mut bytes = BucketStates::default().to_bytes();
+    bytes.extend_from_slice(&[1, 2, 3]);
+    assert!(BucketStates::from_bytes(&bytes).is_err());
+}
