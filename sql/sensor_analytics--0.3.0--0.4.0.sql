@@ -5,7 +5,8 @@
 -- (src/availability/report_share.rs), which availability_report runs in parallel plans for
 -- every equipment at once, in place of sensor.availability_report_share (dropped below);
 -- sensor.downsample_partition (src/downsample/parallel_partitions.rs), which sensor.downsample
--- runs in parallel workers, a partition of the window each.
+-- runs in parallel workers, a partition of the window each; sensor.availability_report_partition
+-- (src/availability/report_partitions.rs), the same for availability_report on compressed chunks.
 -- downsample_agg's transition functions became plain version-1 functions under the same
 -- names, arguments and symbols: nothing to change for them. The
 -- statements are the ones `cargo pgrx schema` writes for these objects in the 0.4.0 install
@@ -134,3 +135,10 @@ CREATE FUNCTION sensor.downsample_partition(relation regclass, time_column name,
 LANGUAGE c STABLE PARALLEL SAFE COST 1000000 AS 'MODULE_PATHNAME', 'downsample_partition_wrapper';
 COMMENT ON FUNCTION sensor.downsample_partition(regclass, name, name, name, text, timestamptz, timestamptz, integer, text, timestamptz, timestamptz, bigint, bigint) IS
     'Internal to sensor.downsample under a parallel plan: one partition of the window (a time range, and heap blocks [first_block, end_block) when given) read in the process that calls it, returned as per-series buckets over the whole window that sensor.downsample merges. Its bytes are internal (they may change in any version); call sensor.downsample instead. See docs/downsampling.md.';
+
+-- sensor.availability_report under a parallel plan on compressed chunks: parts of the
+-- window read by the workers (src/availability/report_partitions.rs).
+CREATE FUNCTION sensor.availability_report_partition(relation regclass, time_column text, state_column text, equipment_column text, spec bytea, part_from timestamptz, part_to timestamptz) RETURNS bytea
+LANGUAGE c STABLE PARALLEL SAFE COST 1000000 AS 'MODULE_PATHNAME', 'availability_report_partition_wrapper';
+COMMENT ON FUNCTION sensor.availability_report_partition(regclass, text, text, text, bytea, timestamptz, timestamptz) IS
+    'Internal to sensor.availability_report under a parallel plan on a hypertable with compressed chunks: each equipment''s bucket states for the events of one part of the window, read in the process that calls it. Its arguments and bytes are internal (they may change in any version); call sensor.availability_report instead. See docs/availability.md.';

@@ -6,6 +6,7 @@
 mod accessors;
 mod aggregate;
 mod report;
+mod report_partitions;
 mod report_share;
 pub(crate) use report_share::define_settings;
 mod rollup;

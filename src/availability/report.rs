@@ -64,7 +64,9 @@ impl RowSink for ReportSink<'_> {
 /// The identifiers and window of a report, validated and quoted once.
 pub(super) struct EventSource {
     pub relid: pg_sys::Oid,
-    /// The equipment column's name, unquoted.
+    /// The columns' names, unquoted.
+    pub time_column: String,
+    pub state_column: String,
     pub equipment_column: Option<String>,
     pub relation: String,
     pub time: String,
@@ -139,6 +141,8 @@ impl EventSource {
 
         Ok(EventSource {
             relid: relation,
+            time_column: time_column.to_string(),
+            state_column: state_column.to_string(),
             equipment_column: equipment_column.map(str::to_string),
             relation: relation_name,
             time: quote_identifier(time_column),
@@ -290,10 +294,14 @@ fn report_rows(
         Some(column) => KeyColumn::of(source.relid, column)?,
         None => KeyColumn::Text,
     };
-    // In parallel when the planner says so (see report_share), else one serial scan.
-    let groups = match super::report_share::parallel_groups(source, &spec, key)? {
+    // In parallel when the planner says so (by partitions on compressed chunks, else by
+    // shares: see report_partitions and report_share), else one serial scan.
+    let groups = match super::report_partitions::partitioned_groups(source, &spec)? {
         Some(groups) => groups,
-        None => serial_groups(source, &spec, key)?,
+        None => match super::report_share::parallel_groups(source, &spec, key)? {
+            Some(groups) => groups,
+            None => serial_groups(source, &spec, key)?,
+        },
     };
     let carry = source.carry_ins()?;
     let mut groups: HashMap<Option<String>, BucketStates> = groups
@@ -326,7 +334,7 @@ fn report_rows(
 
 /// Each equipment's bucket states from one serial scan: in heap order, so the states stay
 /// exact with small buffers (a Gather would interleave workers' rows).
-fn serial_groups(
+pub(super) fn serial_groups(
     source: &EventSource,
     spec: &BucketSpec,
     key: KeyColumn,

@@ -315,9 +315,14 @@ pub(super) fn parallel_groups(
 pub(crate) static PARALLEL_REPORTS: std::sync::atomic::AtomicU64 =
     std::sync::atomic::AtomicU64::new(0);
 
+/// Whether `sensor_analytics.parallel_report` lets the report use a parallel plan.
+pub(super) fn parallel_report_enabled() -> bool {
+    PARALLEL_REPORT.get()
+}
+
 /// Whether every row of `relid` is a heap tuple with a `ctid` (a table, or a partitioned
 /// table or hypertable of tables, none of its chunks compressed).
-fn rows_have_heap_positions(relid: pg_sys::Oid) -> SensorResult<bool> {
+pub(super) fn rows_have_heap_positions(relid: pg_sys::Oid) -> SensorResult<bool> {
     let plain = crate::pg::spi::get_one_with_args::<bool>(
         "SELECT c.relkind OPERATOR(pg_catalog.=) 'r' OR (c.relkind OPERATOR(pg_catalog.=) 'p' AND NOT EXISTS ( \
              SELECT FROM pg_catalog.pg_partition_tree(c.oid) t JOIN pg_catalog.pg_class l ON l.oid OPERATOR(pg_catalog.=) t.relid \

@@ -214,3 +214,23 @@ fn availability_report_in_parallel_equals_the_serial_plan() {
         assert_eq!(parallel, serial, "{table}");
     }
 }
+
+#[pg_test]
+fn a_report_partition_checks_its_arguments() {
+    setup();
+    let call = |spec: &str, state: &str| {
+        format!(
+            "SELECT sensor.availability_report_partition('ev', 'time', '{state}', 'equipment', {spec}, '2026-01-01', '2026-01-02')"
+        )
+    };
+    // Bytes that are no report spec.
+    assert_eq!(
+        crate::tests::sqlstate_of(&call("'\\x0102'::bytea", "status")).as_deref(),
+        Some("22P02")
+    );
+    // NULL for a required argument: NULL, as a STRICT function would give.
+    assert_eq!(
+        Spi::get_one::<Vec<u8>>(&call("NULL", "status")).unwrap(),
+        None
+    );
+}

@@ -157,3 +157,38 @@ def test_parallel_partitions_of_a_hypertable_equal_the_serial_plan(tsdb):
     finally:
         db.execute("RESET ALL")
     db.execute("DROP TABLE e2e_part_plain, e2e_part_hyper CASCADE")
+
+
+def test_parallel_report_on_compressed_chunks_equals_the_serial_plan(tsdb):
+    """On a hypertable with compressed chunks availability_report cuts its window at the
+    chunks' starts on the bucket grid, one sensor.availability_report_partition per part:
+    the rows of the serial plan and of the same events in a plain table."""
+    db = tsdb
+    chunks = plain_and_hypertable(
+        db, "e2e_report",
+        """SELECT '2026-01-01 00:00+00'::timestamptz + (i / 7) * interval '2 seconds' AS ts, i % 7 AS equipment,
+                  CASE WHEN ((i / 7) / 300 + i % 7) % 5 = 0 THEN 'offline'
+                       WHEN ((i / 7) / 300 + i % 7) % 5 = 1 THEN 'maintenance' ELSE 'online' END AS status
+           FROM generate_series(0, 349999) i""",
+        "ts timestamptz NOT NULL, equipment int, status text", "6 hours",
+        "timescaledb.compress_segmentby = 'equipment'")
+    assert len(chunks) >= 4
+    for chunk in chunks[::2]:
+        db.execute("SELECT compress_chunk(%s)", (chunk,))
+    db.execute("ANALYZE e2e_report_plain; ANALYZE e2e_report_hyper")
+    query = ("SELECT md5(string_agg(r::text, ',' ORDER BY equipment, time)), count(*) FROM sensor.availability_report("
+             "%s, 'ts', 'status', 'equipment', '2026-01-01 01:00+00', '2026-01-01 22:00+00', bucket => '30 minutes') r")
+    try:
+        db.execute("SET max_parallel_workers_per_gather = 0")
+        want = db.execute(query, ("e2e_report_plain",)).fetchone()
+        serial = db.execute(query, ("e2e_report_hyper",)).fetchone()
+        db.execute("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
+                   "SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2; "
+                   "SET search_path = pg_catalog, pg_temp")
+        parallel = db.execute(query, ("public.e2e_report_hyper",)).fetchone()
+    finally:
+        db.execute("RESET ALL")
+    assert want[1] == 7 * 42
+    assert serial == want
+    assert parallel == want
+    db.execute("DROP TABLE e2e_report_plain, e2e_report_hyper CASCADE")
