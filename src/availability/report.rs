@@ -85,12 +85,27 @@ impl EventSource {
     /// tuplestore (work_mem, then a temporary file), not a vector.
     pub fn rows<R: StoredRow + 'static>(
         relation: RegClass,
-        (time_column, state_column, equipment_column): EventColumns<'_>,
+        columns: EventColumns<'_>,
         from: TimestampWithTimeZone,
         to: TimestampWithTimeZone,
         fill: impl FnOnce(&EventSource, &mut RowStore<R>) -> SensorResult<()>,
     ) -> Result<TableIterator<'static, R>, ErrorReport> {
         let mut rows = RowStore::new();
+        EventSource::pinned(relation, columns, from, to, |source| {
+            fill(source, &mut rows)
+        })?;
+        Ok(TableIterator::new(rows.into_rows()))
+    }
+
+    /// `f` of the checked source, under the search_path the availability functions pin
+    /// (their SQL runs there, in the leader as in a parallel worker).
+    pub fn pinned<T>(
+        relation: RegClass,
+        (time_column, state_column, equipment_column): EventColumns<'_>,
+        from: TimestampWithTimeZone,
+        to: TimestampWithTimeZone,
+        f: impl FnOnce(&EventSource) -> SensorResult<T>,
+    ) -> SensorResult<T> {
         search_path::pinned(|| {
             let source = EventSource::new(
                 relation.0,
@@ -100,9 +115,8 @@ impl EventSource {
                 from,
                 to,
             )?;
-            fill(&source, &mut rows)
-        })?;
-        Ok(TableIterator::new(rows.into_rows()))
+            f(&source)
+        })
     }
 
     pub fn new(

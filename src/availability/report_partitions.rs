@@ -67,12 +67,7 @@ pub(super) fn partitioned_groups(
     if bounds.len() < 3 {
         return Ok(None);
     }
-    let spec_hex: String = spec
-        .to_bytes()
-        .map_err(SensorError::from)?
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let spec_hex = super::report_share::spec_hex(spec)?;
     let text = |v: Option<&str>| v.map_or_else(|| "NULL".to_string(), quote_literal);
     let calls = bounds
         .windows(2)
@@ -182,19 +177,14 @@ fn availability_report_partition(
         return Ok(None);
     };
     let spec = BucketSpec::from_bytes(spec).map_err(SensorError::from)?;
-    let source = EventSource::new(
-        relation.0,
-        time_column,
-        state_column,
-        equipment_column,
-        from,
-        to,
-    )?;
-    let key = match equipment_column {
-        Some(column) => KeyColumn::of(relation.0, column)?,
-        None => KeyColumn::Text,
-    };
-    let groups = serial_groups(&source, &spec, key)?;
+    let columns = (time_column, state_column, equipment_column);
+    let groups = EventSource::pinned(relation, columns, from, to, |source| {
+        let key = match equipment_column {
+            Some(column) => KeyColumn::of(relation.0, column)?,
+            None => KeyColumn::Text,
+        };
+        serial_groups(source, &spec, key)
+    })?;
     Ok(Some(BucketStates::groups_to_bytes(&groups)))
 }
 

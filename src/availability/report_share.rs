@@ -271,12 +271,7 @@ pub(super) fn parallel_groups(
         return Ok(None);
     }
     let (from, to) = source.window_literals()?;
-    let spec_hex: String = spec
-        .to_bytes()
-        .map_err(SensorError::from)?
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let spec_hex = spec_hex(spec)?;
     let equipment = match (&source.equipment, key) {
         (Some(e), KeyColumn::Integer(_)) => format!("CAST({e} AS pg_catalog.int8)"),
         (Some(e), KeyColumn::Text) => key.select_expr(e),
@@ -308,6 +303,16 @@ pub(super) fn parallel_groups(
     #[cfg(any(test, feature = "pg_test"))]
     PARALLEL_REPORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(Some(groups))
+}
+
+/// The report's spec ([`BucketSpec::to_bytes`]) in hex, for a query's literal.
+pub(super) fn spec_hex(spec: &BucketSpec) -> SensorResult<String> {
+    Ok(spec
+        .to_bytes()
+        .map_err(SensorError::from)?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Reports made from parallel shares, for tests to tell the two paths apart.

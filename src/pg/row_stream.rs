@@ -379,7 +379,7 @@ fn run(
             if plan.is_null() {
                 return Err(spi_failure("prepare", pg_sys::SPI_result));
             }
-            if only_parallel && !is_parallel(plan) {
+            if only_parallel && parallel_scan(plan).is_none() {
                 pg_sys::SPI_freeplan(plan);
                 return Ok(false);
             }
@@ -412,27 +412,6 @@ fn run(
     })?
     .then(|| receiver.finish())
     .transpose()
-}
-
-/// Whether the plan `plan` would run has a parallel part.
-///
-/// # Safety
-/// `plan` is a valid SPI plan, inside an SPI connection.
-unsafe fn is_parallel(plan: pg_sys::SPIPlanPtr) -> bool {
-    unsafe {
-        let cached = pg_sys::SPI_plan_get_cached_plan(plan);
-        if cached.is_null() {
-            return false;
-        }
-        let statements =
-            pgrx::list::old_list::PgList::<pg_sys::PlannedStmt>::from_pg((*cached).stmt_list);
-        let parallel = statements
-            .iter_ptr()
-            .any(|stmt| !stmt.is_null() && (*stmt).parallelModeNeeded);
-        // An unsaved plan's cached plan has no resource owner (SPI_plan_get_cached_plan).
-        pg_sys::ReleaseCachedPlan(cached, std::ptr::null_mut());
-        parallel
-    }
 }
 
 fn spi_failure(action: &str, code: i32) -> SensorError {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use key_groups::GroupKey;
 
 use crate::error::{AvailabilityError, Result};
-use crate::report_share::{put_blob, Reader};
+use crate::report_share::{put_blob, read_keyed, write_keyed, Reader};
 use crate::state::{AvailabilityConfig, AvailabilityState};
 
 /// Format version of [`BucketStates::to_bytes`] and [`BucketStates::groups_to_bytes`].
@@ -183,27 +183,19 @@ impl BucketStates {
     /// Several equipments' states as bytes: the format version, then per equipment its
     /// key ([`GroupKey::write`]) and its [`BucketStates::to_bytes`] after their length.
     pub fn groups_to_bytes(groups: &[(GroupKey, BucketStates)]) -> Vec<u8> {
-        let mut out = vec![BUCKET_STATES_FORMAT];
-        for (key, states) in groups {
-            key.write(&mut out);
-            put_blob(&mut out, &states.to_bytes());
-        }
-        out
+        write_keyed(
+            BUCKET_STATES_FORMAT,
+            groups.iter().map(|(key, states)| (key, states.to_bytes())),
+        )
     }
 
     /// Reads [`BucketStates::groups_to_bytes`].
     pub fn groups_from_bytes(bytes: &[u8]) -> Result<Vec<(GroupKey, BucketStates)>> {
-        if bytes.first() != Some(&BUCKET_STATES_FORMAT) {
-            return Err(corrupt("unknown format version"));
-        }
-        let mut reader = Reader { bytes, at: 1 };
         let mut groups = Vec::new();
-        while reader.at < bytes.len() {
-            let rest = bytes.get(reader.at..).unwrap_or_default();
-            let (key, n) = GroupKey::read(rest).ok_or_else(|| corrupt("equipment key"))?;
-            reader.take(n)?;
-            groups.push((key, BucketStates::from_bytes(reader.blob()?)?));
-        }
+        read_keyed(bytes, BUCKET_STATES_FORMAT, |key, blob| {
+            groups.push((key, BucketStates::from_bytes(blob)?));
+            Ok(())
+        })?;
         Ok(groups)
     }
 

@@ -297,30 +297,24 @@ impl ReportShares {
     /// Finished shares' bytes: version, then per equipment its key ([`GroupKey::write`]),
     /// the `u64` length of its share's bytes ([`ReportShare::to_bytes`]) and those bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = vec![SHARES_FORMAT];
-        for (key, share) in self.shares.iter() {
-            key.write(&mut out);
-            put_blob(&mut out, &share.to_bytes());
-        }
-        out
+        write_keyed(
+            SHARES_FORMAT,
+            self.shares
+                .iter()
+                .map(|(key, share)| (key, share.to_bytes())),
+        )
     }
 
     /// Reads [`ReportShares::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<ReportShares> {
-        if bytes.first() != Some(&SHARES_FORMAT) {
-            return Err(corrupt("unknown shares format version"));
-        }
-        let mut reader = Reader { bytes, at: 1 };
         let mut shares = KeyGroups::new();
-        while reader.at < bytes.len() {
-            let rest = bytes.get(reader.at..).unwrap_or_default();
-            let (key, n) = GroupKey::read(rest).ok_or_else(|| corrupt("equipment key"))?;
-            reader.take(n)?;
-            let share = ReportShare::from_bytes(reader.blob()?)?;
+        read_keyed(bytes, SHARES_FORMAT, |key, blob| {
+            let share = ReportShare::from_bytes(blob)?;
             if shares.insert_new(key, share).is_err() {
                 return Err(corrupt("an equipment appears twice"));
             }
-        }
+            Ok(())
+        })?;
         Ok(ReportShares { shares })
     }
 }
@@ -357,6 +351,38 @@ impl<'a> Reader<'a> {
         let len = usize::try_from(self.word()?).map_err(|_| corrupt("length"))?;
         self.take(len)
     }
+}
+
+/// `version`, then per key its [`GroupKey::write`] and `blob` after its length.
+pub(crate) fn write_keyed<'k>(
+    version: u8,
+    entries: impl Iterator<Item = (&'k GroupKey, Vec<u8>)>,
+) -> Vec<u8> {
+    let mut out = vec![version];
+    for (key, blob) in entries {
+        key.write(&mut out);
+        put_blob(&mut out, &blob);
+    }
+    out
+}
+
+/// Reads [`write_keyed`] of `version`, each key and blob through `read`.
+pub(crate) fn read_keyed(
+    bytes: &[u8],
+    version: u8,
+    mut read: impl FnMut(GroupKey, &[u8]) -> Result<()>,
+) -> Result<()> {
+    if bytes.first() != Some(&version) {
+        return Err(corrupt("unknown format version"));
+    }
+    let mut reader = Reader { bytes, at: 1 };
+    while reader.at < bytes.len() {
+        let rest = bytes.get(reader.at..).unwrap_or_default();
+        let (key, n) = GroupKey::read(rest).ok_or_else(|| corrupt("key"))?;
+        reader.take(n)?;
+        read(key, reader.blob()?)?;
+    }
+    Ok(())
 }
 
 /// `bytes` after their `u64` length.
