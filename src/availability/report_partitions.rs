@@ -63,7 +63,7 @@ pub(super) fn partitioned_groups(
         .into_iter()
         .map(|t| time::pg_micros(t, "chunk start"))
         .collect::<SensorResult<_>>()?;
-    let bounds = grid_bounds(spec, &starts);
+    let bounds = grid_bounds(spec, &starts, crate::pg::partitions::partition_count()?);
     if bounds.len() < 3 {
         return Ok(None);
     }
@@ -97,20 +97,17 @@ pub(super) fn partitioned_groups(
     Ok(Some(groups))
 }
 
-/// The window's bounds cut at the chunk starts (PostgreSQL µs) rounded down to the bucket
-/// grid, so that no bucket spans two parts; ascending, `from` and `to` included.
-fn grid_bounds(spec: &BucketSpec, starts: &[i64]) -> Vec<i64> {
-    let mut bounds = vec![spec.from];
-    bounds.extend(
-        starts
-            .iter()
-            .map(|&s| spec.from + (s - spec.from).div_euclid(spec.width) * spec.width)
-            .filter(|&b| spec.from < b && b < spec.to),
-    );
-    bounds.push(spec.to);
-    bounds.sort_unstable();
-    bounds.dedup();
-    bounds
+/// The window's bounds cut at up to `count - 1` of the chunk starts (PostgreSQL µs),
+/// rounded down to the bucket grid so that no bucket spans two parts; ascending, `from`
+/// and `to` included.
+fn grid_bounds(spec: &BucketSpec, starts: &[i64], count: usize) -> Vec<i64> {
+    let mut cuts: Vec<i64> = starts
+        .iter()
+        .map(|&s| spec.from + (s - spec.from).div_euclid(spec.width) * spec.width)
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    crate::pg::partitions::bounds(spec.from, spec.to, &cuts, count)
 }
 
 fn timestamptz_literal(pg_us: i64) -> SensorResult<String> {
@@ -211,9 +208,14 @@ mod unit {
         };
         // 130 -> 100 (the window's start, dropped), 250 -> 220, 610 -> 580, 2000 outside.
         assert_eq!(
-            grid_bounds(&spec, &[130, 250, 610, 2_000]),
+            grid_bounds(&spec, &[130, 250, 610, 2_000], 8),
             vec![100, 220, 580, 1_000]
         );
-        assert_eq!(grid_bounds(&spec, &[]), vec![100, 1_000]);
+        assert_eq!(grid_bounds(&spec, &[], 8), vec![100, 1_000]);
+        // Many chunks, few parts: cuts chosen among them, still on the grid.
+        let starts: Vec<i64> = (1..15).map(|i| 100 + i * 60).collect();
+        let b = grid_bounds(&spec, &starts, 4);
+        assert_eq!(b.len(), 5);
+        assert!(b.iter().all(|x| (x - 100) % 60 == 0 || *x == 1_000));
     }
 }

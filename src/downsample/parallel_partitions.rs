@@ -71,7 +71,12 @@ pub(super) fn partitioned_window(
     let Some(plan) = parallel_plan(&probe)? else {
         return Ok(Partitioned::NotTaken);
     };
-    let parts = partitions(origin, request, plan.sequential, partition_count()?)?;
+    let parts = partitions(
+        origin,
+        request,
+        plan.sequential,
+        crate::pg::partitions::partition_count()?,
+    )?;
     if parts.len() < 2 {
         return Ok(Partitioned::NotTaken);
     }
@@ -95,19 +100,6 @@ pub(super) fn partitioned_window(
 }
 
 const PARTITION_SIGNATURE: &str = "sensor.downsample_partition(regclass, name, name, name, text, timestamptz, timestamptz, integer, text, timestamptz, timestamptz, bigint, bigint)";
-
-/// Four times the processes a parallel plan may have (the leader and its workers): a
-/// `Parallel Append` hands each process the next partition, so the faster ones take more
-/// and the last one to finish waits less (measured: 12 parts rather than 6 on 2 cores).
-fn partition_count() -> SensorResult<usize> {
-    let workers = crate::pg::spi::get_one::<String>(
-        "SELECT pg_catalog.current_setting('max_parallel_workers_per_gather')",
-    )
-    .map_err(|e| SensorError::internal_query("reading max_parallel_workers_per_gather", e))?
-    .and_then(|w| w.parse::<usize>().ok())
-    .unwrap_or(2);
-    Ok(4 * (workers.min(15) + 1))
-}
 
 /// The window's partitions: time ranges cut at a hypertable's chunk starts (by its time
 /// column); block ranges of a plain table or materialized view the planner would read
@@ -156,22 +148,9 @@ fn partitions(
     })
 }
 
-/// `[from, to)` cut at up to `count - 1` of `cuts` (chunk starts inside the window,
-/// ascending), chosen evenly among them.
+/// `[from, to)` cut at up to `count - 1` of `cuts` (ascending), evenly chosen.
 fn time_parts(from: i64, to: i64, cuts: &[i64], count: usize) -> Vec<Part> {
-    let inside: Vec<i64> = cuts
-        .iter()
-        .copied()
-        .filter(|&c| from < c && c < to)
-        .collect();
-    let groups = count.min(inside.len() + 1).max(1);
-    let mut bounds = vec![from];
-    for g in 1..groups {
-        bounds.push(inside[g * inside.len() / groups]);
-    }
-    bounds.push(to);
-    bounds.dedup();
-    bounds
+    crate::pg::partitions::bounds(from, to, cuts, count)
         .windows(2)
         .map(|b| Part {
             from: b[0],

@@ -15,6 +15,7 @@ pub mod composite;
 pub mod cursor;
 pub mod float8_array;
 pub mod fmgr;
+pub mod partitions;
 pub mod point_spill;
 pub mod privileges;
 pub mod quoting;
