@@ -347,20 +347,6 @@ mod unit {
     use super::*;
 
     #[test]
-    fn time_parts_cut_at_chunk_starts_and_cover_the_window() {
-        let parts = time_parts(0, 100, &[-10, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 4);
-        assert_eq!(parts.len(), 4);
-        assert_eq!(parts.first().map(|p| p.from), Some(0));
-        assert_eq!(parts.last().map(|p| p.to), Some(100));
-        for pair in parts.windows(2) {
-            assert_eq!(pair[0].to, pair[1].from);
-            assert!(pair[0].from < pair[0].to);
-        }
-        // No chunk start inside: one part, the window.
-        assert_eq!(time_parts(0, 100, &[0, 100], 4).len(), 1);
-    }
-
-    #[test]
     fn block_parts_cover_every_block_once_and_leave_the_last_open() {
         let parts = block_parts(0, 1, 10, 4);
         assert_eq!(parts.len(), 4);
