@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use ::availability::{BucketSpec, BucketStates};
-use pgrx::datum::{Interval as PgInterval, TimestampWithTimeZone, ToIsoString};
+use pgrx::datum::{Interval as PgInterval, TimestampWithTimeZone};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -14,7 +14,7 @@ use pgrx::JsonB;
 use super::config;
 use crate::error::{ErrorKind, SensorError, SensorResult};
 use crate::pg::args::RegClass;
-use crate::pg::quoting::{quote_identifier, quote_literal};
+use crate::pg::quoting::{quote_identifier, timestamptz_literal};
 use crate::pg::row_groups::{GroupKey, KeyColumn, RowGroups};
 use crate::pg::row_store::{RowStore, StoredRow};
 use crate::pg::row_stream::{stream_rows_serial, Param, Row, RowSink};
@@ -168,14 +168,10 @@ impl EventSource {
     }
 
     pub fn window_literals(&self) -> SensorResult<(String, String)> {
-        let lit = |us: i64| -> SensorResult<String> {
-            let ts = time::timestamptz(us)?;
-            Ok(format!(
-                "{}::timestamptz",
-                quote_literal(&ts.to_iso_string())
-            ))
-        };
-        Ok((lit(self.from)?, lit(self.to)?))
+        Ok((
+            timestamptz_literal(time::timestamptz(self.from)?),
+            timestamptz_literal(time::timestamptz(self.to)?),
+        ))
     }
 
     /// Each equipment's last event before `from` (an SQL expression): columns equipment
@@ -308,14 +304,19 @@ fn report_rows(
         Some(column) => KeyColumn::of(source.relid, column)?,
         None => KeyColumn::Text,
     };
-    // In parallel when the planner says so (by partitions on compressed chunks, else by
-    // shares: see report_partitions and report_share), else one serial scan.
-    let groups = match super::report_partitions::partitioned_groups(source, &spec)? {
+    // In parallel when the setting allows and the planner says so: by shares where rows
+    // have heap positions (report_share), by partitions elsewhere, as on compressed chunks
+    // (report_partitions); else one serial scan.
+    let parallel = if !super::report_share::parallel_report_enabled() {
+        None
+    } else if super::report_share::rows_have_heap_positions(source.relid)? {
+        super::report_share::parallel_groups(source, &spec, key)?
+    } else {
+        super::report_partitions::partitioned_groups(source, &spec)?
+    };
+    let groups = match parallel {
         Some(groups) => groups,
-        None => match super::report_share::parallel_groups(source, &spec, key)? {
-            Some(groups) => groups,
-            None => serial_groups(source, &spec, key)?,
-        },
+        None => serial_groups(source, &spec, key)?,
     };
     let carry = source.carry_ins()?;
     let mut groups: HashMap<Option<String>, BucketStates> = groups

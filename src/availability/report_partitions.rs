@@ -15,29 +15,23 @@ use pgrx::prelude::*;
 use super::report::{serial_groups, EventSource};
 use crate::error::{SensorError, SensorResult, SqlResult};
 use crate::pg::args::RegClass;
-use crate::pg::quoting::quote_literal;
+use crate::pg::quoting::{quote_literal, timestamptz_literal};
 use crate::pg::row_groups::{GroupKey, KeyColumn};
 use crate::pg::row_stream::{parallel_plan, stream_rows_if_parallel, Row, RowSink};
 use crate::pg::time;
-
-/// Reports made from partitions, for tests to tell the paths apart.
-#[cfg(any(test, feature = "pg_test"))]
-pub(crate) static PARTITIONED_REPORTS: std::sync::atomic::AtomicU64 =
-    std::sync::atomic::AtomicU64::new(0);
 
 const PARTITION_SIGNATURE: &str = "sensor.availability_report_partition(regclass, text, text, text, bytea, timestamptz, timestamptz)";
 
 /// Each equipment's bucket states read by partitions, or `None` (nothing run) when the
 /// planner keeps the window serial or the relation is not a hypertable chunked by the
-/// report's time column with a compressed chunk.
+/// report's time column. For relations whose rows have no heap position (the report
+/// chooses: see `report_rows`).
 pub(super) fn partitioned_groups(
     source: &EventSource,
     spec: &BucketSpec,
 ) -> SensorResult<Option<Vec<(GroupKey, BucketStates)>>> {
-    if !super::report_share::parallel_report_enabled()
-        || super::report_share::rows_have_heap_positions(source.relid)?
-        || !crate::pg::spi::function_exists(PARTITION_SIGNATURE)?
-    {
+    // Before `ALTER EXTENSION ... UPDATE` to 0.4.0 the catalog has no such function.
+    if !crate::pg::spi::function_exists(PARTITION_SIGNATURE)? {
         return Ok(None);
     }
     let (from, to) = source.window_literals()?;
@@ -79,8 +73,8 @@ pub(super) fn partitioned_groups(
                 time = text(Some(time_column)),
                 state = text(Some(&source.state_column)),
                 equipment = text(source.equipment_column.as_deref()),
-                from = timestamptz_literal(part[0])?,
-                to = timestamptz_literal(part[1])?,
+                from = timestamptz_literal(time::timestamptz(part[0])?),
+                to = timestamptz_literal(time::timestamptz(part[1])?),
             ))
         })
         .collect::<SensorResult<Vec<_>>>()?;
@@ -92,8 +86,6 @@ pub(super) fn partitioned_groups(
     }
     let mut groups: Vec<(GroupKey, BucketStates)> = sink.groups.into_iter().collect();
     groups.sort_by(|a, b| a.0.cmp(&b.0));
-    #[cfg(any(test, feature = "pg_test"))]
-    PARTITIONED_REPORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(Some(groups))
 }
 
@@ -108,15 +100,6 @@ fn grid_bounds(spec: &BucketSpec, starts: &[i64], count: usize) -> Vec<i64> {
     cuts.sort_unstable();
     cuts.dedup();
     crate::pg::partitions::bounds(spec.from, spec.to, &cuts, count)
-}
-
-fn timestamptz_literal(pg_us: i64) -> SensorResult<String> {
-    use pgrx::datum::ToIsoString;
-    let ts = time::timestamptz(pg_us)?.to_iso_string();
-    Ok(format!(
-        "CAST({} AS pg_catalog.timestamptz)",
-        quote_literal(&ts)
-    ))
 }
 
 /// Merges the parts' bucket states per equipment as they arrive.

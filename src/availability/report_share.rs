@@ -254,16 +254,13 @@ removed_share_functions!(
 );
 
 /// Each equipment's bucket states from a parallel plan, or `None` when the planner keeps
-/// the query serial, the relation's rows have no stable heap position (a view, a foreign
-/// table, compressed chunks), or the shares are not exact.
+/// the query serial or the shares are not exact. For relations whose rows have a stable
+/// heap position (the report chooses: see `report_rows`).
 pub(super) fn parallel_groups(
     source: &EventSource,
     spec: &BucketSpec,
     key: KeyColumn,
 ) -> SensorResult<Option<Vec<(GroupKey, BucketStates)>>> {
-    if !PARALLEL_REPORT.get() || !rows_have_heap_positions(source.relid)? {
-        return Ok(None);
-    }
     // Before `ALTER EXTENSION ... UPDATE` to 0.4.0 the catalog has no such aggregate.
     if !crate::pg::spi::function_exists(
         "sensor.availability_report_shares(bigint, oid, tid, timestamptz, text, bytea)",

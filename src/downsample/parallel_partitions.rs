@@ -7,12 +7,14 @@
 //! block ranges (TID range scans), one read through an index into equal time ranges, a
 //! hypertable at its chunks' time boundaries (each chunk read by one partition).
 
-use ::downsample::{Method, MethodBuckets};
+use ::downsample::MethodBuckets;
 use pgrx::prelude::*;
 
 use super::aggregates::BoundedSeries;
 use super::aggregates::RangeBins;
-use super::parallel_series::{emit_series, timestamptz_literal, window_terms, ParallelSeries};
+use super::parallel_series::{
+    emit_series, merges_exactly, timestamptz_literal, window_terms, ParallelSeries,
+};
 use super::window_call::WindowCall;
 use super::{Emit, GroupedSink, RelationWindow, Request, Source};
 use crate::error::{SensorError, SensorResult, SqlResult};
@@ -264,10 +266,7 @@ fn downsample_partition(
         return Ok(None);
     };
     let request = call.request;
-    if !matches!(
-        request.method,
-        Method::M4 | Method::MinMax | Method::MinMaxLttb | Method::Uniform
-    ) {
+    if !merges_exactly(request.method) {
         return Err(SensorError::invalid_parameter(format!(
             "method {} has no partitioned form (m4, minmax, minmax_lttb and uniform do)",
             request.method.name()

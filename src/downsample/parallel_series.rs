@@ -7,7 +7,6 @@
 //! time windows, and a plan the planner makes parallel.
 
 use ::downsample::{Method, Point};
-use pgrx::datum::ToIsoString;
 
 use super::aggregates::BoundedSeries;
 use super::parallel_partitions::{partitioned_window, Partitioned};
@@ -26,24 +25,21 @@ pub(super) enum ParallelSeries {
     NotTaken,
 }
 
-/// Windows downsampled by the aggregate path (tests check that it was taken).
+/// Windows downsampled under a parallel plan, by partitions or an aggregate (tests check
+/// that one was taken).
 #[cfg(any(test, feature = "pg_test"))]
 pub(super) static PARALLEL_WINDOWS: std::sync::atomic::AtomicU64 =
     std::sync::atomic::AtomicU64::new(0);
 
-/// Runs the window through an aggregate when the planner gives that query workers; see
-/// the module documentation.
+/// Runs the window by partitions, else through an aggregate, when the planner gives it
+/// workers; see the module documentation.
 pub(super) fn parallel_series_window(
     source: &Source,
     series: Option<&Series>,
     request: &Request,
     emit: &mut Emit<'_>,
 ) -> SensorResult<ParallelSeries> {
-    let exact_merge = matches!(
-        request.method,
-        Method::M4 | Method::MinMax | Method::MinMaxLttb | Method::Uniform
-    );
-    if !exact_merge || source.axis != Axis::Time || !source.params.is_empty() {
+    if !merges_exactly(request.method) || source.axis != Axis::Time || !source.params.is_empty() {
         return Ok(ParallelSeries::NotTaken);
     }
     let partitioned = match &source.origin {
@@ -65,6 +61,16 @@ pub(super) fn parallel_series_window(
         PARALLEL_WINDOWS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(taken)
+}
+
+/// Whether `method`'s bins merge exactly, so that states of parts of a window combine to
+/// the serial stream's (not avg: its float sums depend on the order of the rows; not
+/// lttb: its equal-count buckets depend on every row).
+pub(super) fn merges_exactly(method: Method) -> bool {
+    matches!(
+        method,
+        Method::M4 | Method::MinMax | Method::MinMaxLttb | Method::Uniform
+    )
 }
 
 /// The window's conditions and bounds as the aggregate query writes them: literals, not
@@ -89,8 +95,9 @@ pub(super) fn window_terms(
 
 /// A `timestamptz` literal of `unix_us` (µs since the Unix epoch).
 pub(super) fn timestamptz_literal(unix_us: i64) -> SensorResult<String> {
-    let ts = time::timestamptz_from_unix(unix_us)?.to_iso_string();
-    Ok(format!("{}::pg_catalog.timestamptz", quote_literal(&ts)))
+    Ok(crate::pg::quoting::timestamptz_literal(
+        time::timestamptz_from_unix(unix_us)?,
+    ))
 }
 
 /// Every series of a merged state, over work_mem or not (`NotTaken`, nothing emitted).

@@ -30,6 +30,16 @@ pub fn quote_literal(text: &str) -> String {
     }
 }
 
+/// A `timestamptz` literal of `ts` (ISO 8601 with its offset, so it reads back the same
+/// instant whatever the session's TimeZone), cast with a schema-qualified type name.
+pub fn timestamptz_literal(ts: pgrx::datum::TimestampWithTimeZone) -> String {
+    use pgrx::datum::ToIsoString;
+    format!(
+        "CAST({} AS pg_catalog.timestamptz)",
+        quote_literal(&ts.to_iso_string())
+    )
+}
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]
 mod tests {

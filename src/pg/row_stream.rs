@@ -292,25 +292,43 @@ pub struct ParallelPlan {
 
 /// The parallel plan the planner gives `sql` (literals, no parameters), if it gives one.
 pub fn parallel_plan(sql: &str) -> SensorResult<Option<ParallelPlan>> {
-    let c_sql = CString::new(sql)
-        .map_err(|_| SensorError::invalid_parameter("a query text must not contain NUL bytes"))?;
+    let c_sql = query_text(sql)?;
     Spi::connect(|_client| {
         // SAFETY: inside an SPI connection; the plan is freed before it ends.
         unsafe {
-            let plan = pg_sys::SPI_prepare_cursor(
-                c_sql.as_ptr(),
-                0,
-                std::ptr::null_mut(),
-                pg_sys::CURSOR_OPT_PARALLEL_OK as i32,
-            );
-            if plan.is_null() {
-                return Err(spi_failure("prepare", pg_sys::SPI_result));
-            }
+            let plan = prepare(&c_sql, &mut [], pg_sys::CURSOR_OPT_PARALLEL_OK as i32)?;
             let parallel = parallel_scan(plan);
             pg_sys::SPI_freeplan(plan);
             Ok(parallel)
         }
     })
+}
+
+/// `sql` for SPI: a query text never holds a NUL byte.
+fn query_text(sql: &str) -> SensorResult<CString> {
+    CString::new(sql)
+        .map_err(|_| SensorError::invalid_parameter("a query text must not contain NUL bytes"))
+}
+
+/// `sql` prepared with parameters of `argtypes`: an unsaved plan, freed by the caller.
+///
+/// # Safety
+/// Inside an SPI connection.
+unsafe fn prepare(
+    sql: &CString,
+    argtypes: &mut [pg_sys::Oid],
+    cursor_options: i32,
+) -> SensorResult<pg_sys::SPIPlanPtr> {
+    let nargs = i32::try_from(argtypes.len())
+        .map_err(|_| SensorError::invalid_parameter("too many query parameters"))?;
+    // SAFETY: see above; SPI copies the text and the types into the plan.
+    let plan = unsafe {
+        pg_sys::SPI_prepare_cursor(sql.as_ptr(), nargs, argtypes.as_mut_ptr(), cursor_options)
+    };
+    if plan.is_null() {
+        return Err(spi_failure("prepare", unsafe { pg_sys::SPI_result }));
+    }
+    Ok(plan)
 }
 
 /// [`parallel_plan`] of an SPI plan: its first statement's, when parallel, with the first
@@ -360,8 +378,7 @@ fn run(
     cursor_options: i32,
     only_parallel: bool,
 ) -> SensorResult<Option<u64>> {
-    let c_sql = CString::new(sql)
-        .map_err(|_| SensorError::invalid_parameter("a query text must not contain NUL bytes"))?;
+    let c_sql = query_text(sql)?;
     let nargs = i32::try_from(params.len())
         .map_err(|_| SensorError::invalid_parameter("too many query parameters"))?;
     let mut argtypes: Vec<pg_sys::Oid> = params.iter().map(|p| p.type_oid).collect();
@@ -370,15 +387,7 @@ fn run(
         // SAFETY: inside an SPI connection; the plan, parameter list and receiver outlive
         // the execution, which runs to completion (tcount 0) before they are dropped.
         unsafe {
-            let plan = pg_sys::SPI_prepare_cursor(
-                c_sql.as_ptr(),
-                nargs,
-                argtypes.as_mut_ptr(),
-                cursor_options,
-            );
-            if plan.is_null() {
-                return Err(spi_failure("prepare", pg_sys::SPI_result));
-            }
+            let plan = prepare(&c_sql, &mut argtypes, cursor_options)?;
             if only_parallel && parallel_scan(plan).is_none() {
                 pg_sys::SPI_freeplan(plan);
                 return Ok(false);
