@@ -405,6 +405,17 @@ impl<'a> Reader<'a> {
         let raw = self.take(len)?;
         std::str::from_utf8(raw).map_err(|_| invalid("state name is not UTF-8"))
     }
+
+    /// The next name of a strictly sorted list: it must sort after `prev`, which it then
+    /// becomes; `unsorted` is the error otherwise.
+    fn sorted_str(&mut self, prev: &mut Option<&'a str>, unsorted: &str) -> Result<&'a str> {
+        let name = self.str()?;
+        if prev.is_some_and(|p| p >= name) {
+            return Err(invalid(unsorted));
+        }
+        *prev = Some(name);
+        Ok(name)
+    }
 }
 
 /// The fixed start of the bytes: magic, version, flags and window.
@@ -464,13 +475,9 @@ impl Reader<'_> {
     fn weights(&mut self) -> Result<Weights> {
         let n_weights = self.count(2)?;
         let mut weights = Weights::empty();
-        let mut prev: Option<&str> = None;
+        let mut prev = None;
         for _ in 0..n_weights {
-            let name = self.str()?;
-            if prev.is_some_and(|p| p >= name) {
-                return Err(invalid("weights not strictly sorted"));
-            }
-            prev = Some(name);
+            let name = self.sorted_str(&mut prev, "weights not strictly sorted")?;
             let w = match self.byte()? {
                 0 => None,
                 1 => {
@@ -493,13 +500,9 @@ impl Reader<'_> {
     fn names(&mut self) -> Result<NameTable> {
         let n_names = self.count(1)?;
         let mut names = NameTable::default();
-        let mut prev: Option<&str> = None;
+        let mut prev = None;
         for _ in 0..n_names {
-            let name = self.str()?;
-            if prev.is_some_and(|p| p >= name) {
-                return Err(invalid("state names not strictly sorted"));
-            }
-            prev = Some(name);
+            let name = self.sorted_str(&mut prev, "state names not strictly sorted")?;
             names.intern(name).map_err(|_| invalid("too many names"))?;
         }
         Ok(names)

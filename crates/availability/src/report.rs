@@ -157,11 +157,26 @@ impl BucketStates {
     /// buffered events kept, so the state goes on as it was) after their `u64` length.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![BUCKET_STATES_FORMAT];
+        self.write_buckets(&mut out);
+        out
+    }
+
+    /// Per bucket its index (`i64`) and its state's partial bytes after their `u64` length.
+    pub(crate) fn write_buckets(&self, out: &mut Vec<u8>) {
         for (k, st) in &self.buckets {
             out.extend_from_slice(&k.to_le_bytes());
-            put_blob(&mut out, &st.to_partial_bytes());
+            put_blob(out, &st.to_partial_bytes());
         }
-        out
+    }
+
+    /// Reads [`BucketStates::write_buckets`] up to the end of `reader`'s bytes.
+    pub(crate) fn read_buckets(reader: &mut Reader<'_>) -> Result<BucketStates> {
+        let mut buckets = Vec::new();
+        while reader.at < reader.bytes.len() {
+            let k = reader.word()? as i64;
+            buckets.push((k, AvailabilityState::from_bytes(reader.blob()?)?));
+        }
+        BucketStates::from_buckets(buckets)
     }
 
     /// Reads [`BucketStates::to_bytes`].
@@ -169,15 +184,7 @@ impl BucketStates {
         if bytes.first() != Some(&BUCKET_STATES_FORMAT) {
             return Err(corrupt("unknown format version"));
         }
-        let mut reader = Reader { bytes, at: 1 };
-        let mut buckets = Vec::new();
-        while reader.at < bytes.len() {
-            let k = i64::from_le_bytes(
-                <[u8; 8]>::try_from(reader.take(8)?).map_err(|_| corrupt("bucket index"))?,
-            );
-            buckets.push((k, AvailabilityState::from_bytes(reader.blob()?)?));
-        }
-        BucketStates::from_buckets(buckets)
+        BucketStates::read_buckets(&mut Reader { bytes, at: 1 })
     }
 
     /// Several equipments' states as bytes: the format version, then per equipment its

@@ -16,7 +16,6 @@ use key_groups::{GroupKey, KeyGroups, KeyRef};
 
 use crate::error::{AvailabilityError, Result};
 use crate::report::{BucketSpec, BucketStates};
-use crate::state::AvailabilityState;
 
 /// Raw events a bucket's state keeps before collapsing runs: the kept events of a share are
 /// few (run boundaries), and raw ones merge exactly.
@@ -197,10 +196,7 @@ impl ReportShare {
             out.extend_from_slice(&first.to_le_bytes());
             out.extend_from_slice(&last.to_le_bytes());
         }
-        for (k, state) in self.buckets.iter() {
-            out.extend_from_slice(&k.to_le_bytes());
-            put_blob(&mut out, &state.to_partial_bytes());
-        }
+        self.buckets.write_buckets(&mut out);
         out
     }
 
@@ -219,13 +215,8 @@ impl ReportShare {
         for _ in 0..n_spans {
             spans.push((reader.word()? as i64, reader.word()? as i64));
         }
-        let mut buckets = Vec::new();
-        while reader.at < bytes.len() {
-            let k = reader.word()? as i64;
-            buckets.push((k, AvailabilityState::from_bytes(reader.blob()?)?));
-        }
         Ok(ReportShare {
-            buckets: BucketStates::from_buckets(buckets)?,
+            buckets: BucketStates::read_buckets(&mut reader)?,
             run: None,
             segment: None,
             spans,
@@ -339,7 +330,7 @@ impl<'a> Reader<'a> {
         Ok(taken)
     }
 
-    fn word(&mut self) -> Result<u64> {
+    pub(crate) fn word(&mut self) -> Result<u64> {
         let b = self.take(8)?;
         Ok(u64::from_le_bytes(
             <[u8; 8]>::try_from(b).map_err(|_| corrupt("truncated"))?,

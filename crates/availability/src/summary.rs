@@ -156,30 +156,22 @@ impl AvailabilityState {
             }
         }
         let first_start = runs.first().map_or(self.to, |r| r.start);
-        match self.head() {
-            Some(h) => {
-                let alive_end = alive_until(h.heard_at).min(first_start).max(self.from);
-                push(
-                    &mut pending,
-                    self.names.name(h.state),
-                    self.from,
-                    alive_end,
-                    &mut f,
-                );
-                push(&mut pending, gap, alive_end, first_start, &mut f);
-            }
-            None => push(&mut pending, UNKNOWN, self.from, first_start, &mut f),
+        // The state in force at `from` up to the first run, then each run up to the next:
+        // (state, start, last heard, end).
+        let head = self
+            .head()
+            .map(|h| (self.names.name(h.state), self.from, h.heard_at, first_start));
+        if head.is_none() {
+            push(&mut pending, UNKNOWN, self.from, first_start, &mut f);
         }
-        for (i, r) in runs.iter().enumerate() {
+        let heard = runs.iter().enumerate().map(|(i, r)| {
             let end = runs.get(i + 1).map_or(self.to, |n| n.start);
-            let alive_end = alive_until(r.last).min(end).max(r.start);
-            push(
-                &mut pending,
-                self.names.name(r.state),
-                r.start,
-                alive_end,
-                &mut f,
-            );
+            (self.names.name(r.state), r.start, r.last, end)
+        });
+        // Each is its state while heard, then the gap state.
+        for (state, start, last, end) in head.into_iter().chain(heard) {
+            let alive_end = alive_until(last).min(end).max(start);
+            push(&mut pending, state, start, alive_end, &mut f);
             push(&mut pending, gap, alive_end, end, &mut f);
         }
         if let Some((s, a, b)) = pending {
