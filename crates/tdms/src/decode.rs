@@ -193,6 +193,35 @@ fn decode_ts(b: &[u8], big: bool) -> Timestamp {
     }
 }
 
+/// Decode `n` values from the first `width` bytes of rows `stride` apart (at most as many
+/// as `bytes` holds whole), for values [`decode_strided`] does not cover.
+fn decode_rows<T>(
+    bytes: &[u8],
+    stride: usize,
+    n: usize,
+    width: usize,
+    out: &mut Vec<T>,
+    value: impl Fn(&[u8]) -> T,
+) {
+    out.clear();
+    out.extend(
+        bytes
+            .chunks(stride.max(1))
+            .take(n)
+            .filter_map(|row| row.get(..width))
+            .map(value),
+    );
+}
+
+/// Real then imaginary part.
+fn decode_complex<T: Scalar>(b: &[u8], big: bool) -> Complex<T> {
+    let (re, im) = b.split_at(T::SIZE);
+    Complex {
+        re: T::decode(re, big),
+        im: T::decode(im, big),
+    }
+}
+
 impl Buffers {
     /// Decode `n` values of `elem` from `bytes` (value j at `j * stride`).
     pub fn decode(&mut self, elem: ElemType, bytes: &[u8], stride: usize, n: usize, big: bool) {
@@ -207,57 +236,19 @@ impl Buffers {
             ElemType::U64 => decode_strided(bytes, stride, n, big, &mut self.u64),
             ElemType::F32 => decode_strided(bytes, stride, n, big, &mut self.f32),
             ElemType::F64 => decode_strided(bytes, stride, n, big, &mut self.f64),
-            ElemType::Bool => {
-                self.bool.clear();
-                self.bool.extend(
-                    bytes
-                        .chunks(stride.max(1))
-                        .take(n)
-                        .filter_map(|r| r.first())
-                        .map(|&b| b != 0),
-                );
-            }
+            ElemType::Bool => decode_rows(bytes, stride, n, 1, &mut self.bool, |b| b[0] != 0),
             ElemType::Timestamp => {
-                self.ts.clear();
-                self.ts.extend(
-                    bytes
-                        .chunks(stride.max(1))
-                        .take(n)
-                        .filter_map(|r| r.get(..16))
-                        .map(|b| decode_ts(b, big)),
-                );
+                decode_rows(bytes, stride, n, 16, &mut self.ts, |b| decode_ts(b, big));
             }
             ElemType::ComplexF32 => {
-                self.c32.clear();
-                self.c32.extend(
-                    bytes
-                        .chunks(stride.max(1))
-                        .take(n)
-                        .filter_map(|r| r.get(..8))
-                        .map(|b| {
-                            let (re, im) = b.split_at(4);
-                            Complex {
-                                re: f32::decode(re, big),
-                                im: f32::decode(im, big),
-                            }
-                        }),
-                );
+                decode_rows(bytes, stride, n, 8, &mut self.c32, |b| {
+                    decode_complex(b, big)
+                });
             }
             ElemType::ComplexF64 => {
-                self.c64.clear();
-                self.c64.extend(
-                    bytes
-                        .chunks(stride.max(1))
-                        .take(n)
-                        .filter_map(|r| r.get(..16))
-                        .map(|b| {
-                            let (re, im) = b.split_at(8);
-                            Complex {
-                                re: f64::decode(re, big),
-                                im: f64::decode(im, big),
-                            }
-                        }),
-                );
+                decode_rows(bytes, stride, n, 16, &mut self.c64, |b| {
+                    decode_complex(b, big)
+                });
             }
             ElemType::String => self.strings.clear(),
         }
