@@ -125,14 +125,12 @@ fn energy_trans_max_gap(
     Ok(transition(internal, time, value, max_gap, fcinfo)?)
 }
 
-#[pg_extern(
-    immutable,
-    parallel_safe,
-    sql = "CREATE FUNCTION sensor.energy_final(internal) RETURNS sensor.energy_state
+aggregate::stored_state_functions! {
+    EnergyState: EnergyState::to_final_bytes;
+    energy_final: "CREATE FUNCTION sensor.energy_final(internal) RETURNS sensor.energy_state
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';",
+    energy_rollup_trans: "CREATE FUNCTION sensor.energy_rollup_trans(internal, sensor.energy_state) RETURNS internal
 LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
-)]
-fn energy_final(internal: Internal) -> SqlResult<Option<Vec<u8>>> {
-    Ok(aggregate::get::<EnergyState>(&internal)?.map(EnergyState::to_final_bytes))
 }
 
 /// A stored or shipped state, with room for work_mem's worth of raw rows: a leader merging
@@ -146,22 +144,6 @@ fn decode_energy(bytes: &[u8]) -> SensorResult<EnergyState> {
 aggregate::parallel_support_functions! {
     EnergyState: decode_energy, EnergyState::merge, EnergyState::to_bytes;
     energy_combine, energy_serialize(internal), energy_deserialize(bytes, _unused)
-}
-
-/// `rollup(state)`: bucket states merged, with the segments between buckets.
-#[pg_extern(
-    immutable,
-    parallel_safe,
-    sql = "CREATE FUNCTION sensor.energy_rollup_trans(internal, sensor.energy_state) RETURNS internal
-LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
-)]
-fn energy_rollup_trans(
-    mut internal: Internal,
-    value: Option<&[u8]>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    aggregate::rollup_step::<EnergyState>(&mut internal, value, fcinfo)?;
-    Ok(internal)
 }
 
 /// The figures of a stored state.

@@ -271,29 +271,25 @@ impl<T> RaiseError<T> for SensorResult<T> {
     }
 }
 
-impl From<availability::AvailabilityError> for SensorError {
-    fn from(err: availability::AvailabilityError) -> Self {
-        use availability::AvailabilityError as A;
-        let kind = match err {
-            A::InvalidState(_) => ErrorKind::InvalidInput,
-            A::InvalidArgument(_) => ErrorKind::InvalidParameter,
-            A::Unsupported(_) => ErrorKind::FeatureNotSupported,
-        };
-        SensorError::new(kind, err.to_string())
-    }
+/// The state crates (`availability`, `energy`) share their error variants: a bad stored
+/// state is 22P02, a bad argument 22023, what they cannot do 0A000.
+macro_rules! from_state_error {
+    ($($error:path),*) => {$(
+        impl From<$error> for SensorError {
+            fn from(err: $error) -> Self {
+                use $error as E;
+                let kind = match err {
+                    E::InvalidState(_) => ErrorKind::InvalidInput,
+                    E::InvalidArgument(_) => ErrorKind::InvalidParameter,
+                    E::Unsupported(_) => ErrorKind::FeatureNotSupported,
+                };
+                SensorError::new(kind, err.to_string())
+            }
+        }
+    )*};
 }
 
-impl From<energy::EnergyError> for SensorError {
-    fn from(err: energy::EnergyError) -> Self {
-        use energy::EnergyError as E;
-        let kind = match err {
-            E::InvalidState(_) => ErrorKind::InvalidInput,
-            E::InvalidArgument(_) => ErrorKind::InvalidParameter,
-            E::Unsupported(_) => ErrorKind::FeatureNotSupported,
-        };
-        SensorError::new(kind, err.to_string())
-    }
-}
+from_state_error!(availability::AvailabilityError, energy::EnergyError);
 
 impl From<powerview::PowerviewError> for SensorError {
     fn from(err: powerview::PowerviewError) -> Self {

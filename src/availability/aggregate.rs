@@ -97,14 +97,13 @@ transition_fn!(
     (carry_in, weights, liveness, gaps)
 );
 
-#[pg_extern(
-    immutable,
-    parallel_safe,
-    sql = "CREATE FUNCTION sensor.availability_final(internal) RETURNS sensor.availability_state
+// `rollup(state)` merges stored states; its aggregates are in `rollup.rs`.
+aggregate::stored_state_functions! {
+    AvailabilityState: AvailabilityState::to_bytes;
+    availability_final: "CREATE FUNCTION sensor.availability_final(internal) RETURNS sensor.availability_state
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';",
+    availability_rollup_trans: "CREATE FUNCTION sensor.availability_rollup_trans(internal, sensor.availability_state) RETURNS internal
 LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
-)]
-fn availability_final(internal: Internal) -> SqlResult<Option<Vec<u8>>> {
-    Ok(aggregate::get::<AvailabilityState>(&internal)?.map(AvailabilityState::to_bytes))
 }
 
 aggregate::parallel_support_functions! {

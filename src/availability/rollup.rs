@@ -9,22 +9,6 @@ use pgrx::prelude::*;
 use crate::error::{SensorError, SqlResult};
 use crate::pg::{aggregate, time};
 
-/// `rollup(state)`: merges bucket states into one over the union of their windows.
-#[pg_extern(
-    immutable,
-    parallel_safe,
-    sql = "CREATE FUNCTION sensor.availability_rollup_trans(internal, sensor.availability_state) RETURNS internal
-LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
-)]
-fn availability_rollup_trans(
-    mut internal: Internal,
-    value: Option<&[u8]>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> SqlResult<Internal> {
-    aggregate::rollup_step::<AvailabilityState>(&mut internal, value, fcinfo)?;
-    Ok(internal)
-}
-
 /// `rollup(state, "from", "to")`: the same over a stated window, so that time before the
 /// first and after the last bucket with rows still counts, in the states next to it.
 #[pg_extern(

@@ -289,6 +289,31 @@ pub fn rollup_step<T: BytesState>(
     }
 }
 
+/// A stored state's final function (the group's state as the domain's bytes) and its
+/// `rollup(state)` transition (stored states merged). Their SQL is given, to name the
+/// domain; the caller has `Internal` and `pg_sys` in scope.
+macro_rules! stored_state_functions {
+    ($state:ty: $final_bytes:expr;
+     $final:ident: $final_sql:literal,
+     $rollup_trans:ident: $rollup_sql:literal) => {
+        #[pgrx::pg_extern(immutable, parallel_safe, sql = $final_sql)]
+        fn $final(internal: Internal) -> $crate::error::SqlResult<Option<Vec<u8>>> {
+            Ok($crate::pg::aggregate::get::<$state>(&internal)?.map($final_bytes))
+        }
+
+        #[pgrx::pg_extern(immutable, parallel_safe, sql = $rollup_sql)]
+        fn $rollup_trans(
+            mut internal: Internal,
+            value: Option<&[u8]>,
+            fcinfo: pg_sys::FunctionCallInfo,
+        ) -> $crate::error::SqlResult<Internal> {
+            $crate::pg::aggregate::rollup_step::<$state>(&mut internal, value, fcinfo)?;
+            Ok(internal)
+        }
+    };
+}
+pub(crate) use stored_state_functions;
+
 /// An accessor of a stored state (a domain over bytea): `$summary(state)` reads the state's
 /// figures (`None`: no rows, a NULL result), `|$s| $body` picks one. Its SQL is given (to
 /// name the domain); the function is immutable, strict and parallel safe.

@@ -267,22 +267,31 @@ def test_every_type_round_trips_through_pyarrow_and_clickhouse(pg, ch, every_typ
     assert schema.field("ints").type == pa.list_(pa.int32())
     assert [f.name for f in schema if not f.nullable] == ["id", "nn"]
     assert table.column_names == names
-    for i, name in enumerate(names):
-        actual = [arrow_canon(name, v) for v in table.column(name).to_pylist()]
-        assert_column(f"pyarrow {name}", actual, [row[i] for row in rows])
+    assert_arrow_columns("pyarrow", table, names, rows)
 
     # ClickHouse ingests it into the table our DDL creates.
     table_name = f"every_type_{fmt}_{compression}"
-    ddl = ddl_of(pg, TYPES_QUERY, table_name, order_by="id", **TYPE_OPTIONS)
-    ch.query(f"DROP TABLE IF EXISTS {table_name}")
-    ch.query(ddl)
     ch_format = "Arrow" if fmt == "file" else "ArrowStream"
-    ch.query(f"INSERT INTO {table_name} FROM INFILE '{out}' FORMAT {ch_format}")
+    assert_clickhouse_ingests(pg, ch, table_name, f"FROM INFILE '{out}' FORMAT {ch_format}", "ClickHouse", names, rows)
+
+
+def assert_arrow_columns(label, table, names, rows):
+    for i, name in enumerate(names):
+        actual = [arrow_canon(name, v) for v in table.column(name).to_pylist()]
+        assert_column(f"{label} {name}", actual, [row[i] for row in rows])
+
+
+def assert_clickhouse_ingests(pg, ch, table_name, source, label, names, rows):
+    """Creates table_name from our DDL for TYPES_QUERY, inserts `source` into it, and
+    compares every column with the PostgreSQL rows."""
+    ch.query(f"DROP TABLE IF EXISTS {table_name}")
+    ch.query(ddl_of(pg, TYPES_QUERY, table_name, order_by="id", **TYPE_OPTIONS))
+    ch.query(f"INSERT INTO {table_name} {source}")
     got = ch_rows(ch, f"SELECT {', '.join(ch_column(n) for n in names)} FROM {table_name} ORDER BY id")
     assert len(got) == len(rows)
     for i, name in enumerate(names):
         actual = [ch_canon(name, row[i]) for row in got]
-        assert_column(f"ClickHouse {name}", actual, [ch_expected(name, row[i]) for row in rows])
+        assert_column(f"{label} {name}", actual, [ch_expected(name, row[i]) for row in rows])
 
 
 def test_stream_chunks_are_one_arrow_stream(pg, ch, every_type):
@@ -299,21 +308,12 @@ def test_stream_chunks_are_one_arrow_stream(pg, ch, every_type):
     data = b"".join(chunks)
     table = ipc.open_stream(data).read_all()
     assert table.num_rows == len(rows)
-    for i, name in enumerate(names):
-        actual = [arrow_canon(name, v) for v in table.column(name).to_pylist()]
-        assert_column(f"stream {name}", actual, [row[i] for row in rows])
+    assert_arrow_columns("stream", table, names, rows)
 
     path = module_dir("export_types") / "every_type_chunks.arrows"
     path.write_bytes(data)
-    ddl = ddl_of(pg, TYPES_QUERY, "every_type_chunks", order_by="id", **TYPE_OPTIONS)
-    ch.query("DROP TABLE IF EXISTS every_type_chunks")
-    ch.query(ddl)
-    ch.query(f"INSERT INTO every_type_chunks SELECT * FROM file('{path}', ArrowStream)")
-    got = ch_rows(ch, f"SELECT {', '.join(ch_column(n) for n in names)} FROM every_type_chunks ORDER BY id")
-    assert len(got) == len(rows)
-    for i, name in enumerate(names):
-        actual = [ch_canon(name, row[i]) for row in got]
-        assert_column(f"ClickHouse stream {name}", actual, [ch_expected(name, row[i]) for row in rows])
+    assert_clickhouse_ingests(pg, ch, "every_type_chunks", f"SELECT * FROM file('{path}', ArrowStream)",
+                              "ClickHouse stream", names, rows)
 
 
 # --------------------------------------------------------------------------- OLAP path
