@@ -11,7 +11,7 @@ use crate::bucketed::{bins_for, merge_summaries, BucketedState};
 use crate::error::{DownsampleError, Result};
 use crate::series::{DownsampleOptions, Method, Point, DEFAULT_RATIO};
 use crate::summary::M4Summary;
-use crate::wire::{invalid, Reader};
+use crate::wire::{check_version, invalid, Reader};
 
 /// Format version of [`MethodBuckets`] bytes (then [`BucketedState`]'s own).
 pub const METHOD_BUCKETS_FORMAT_VERSION: u8 = 1;
@@ -31,14 +31,6 @@ pub(crate) fn method_at(index: u8) -> Result<Method> {
         .get(usize::from(index))
         .copied()
         .ok_or_else(|| invalid("unknown method"))
-}
-
-fn check_version(found: u8, expected: u8) -> Result<()> {
-    if found == expected {
-        Ok(())
-    } else {
-        Err(invalid(&format!("unsupported version {found}")))
-    }
 }
 
 fn empty_window() -> DownsampleError {
@@ -83,7 +75,7 @@ impl MethodBuckets {
     /// Reads [`MethodBuckets::to_bytes`], checking that the layout is the method's.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes);
-        check_version(r.u8("version")?, METHOD_BUCKETS_FORMAT_VERSION)?;
+        check_version(r.u8("version")?, METHOD_BUCKETS_FORMAT_VERSION, "version")?;
         let method = method_at(r.u8("method")?)?;
         let buckets = BucketedState::from_bytes(r.rest())?;
         if bins_for(method, buckets.points(), buckets.ratio()).ok() != Some(buckets.bucket_count())
@@ -220,7 +212,7 @@ impl SummaryBins {
     /// Reads [`SummaryBins::to_bytes`], checking that every bin holds its own buckets.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes);
-        check_version(r.u8("version")?, SUMMARY_BINS_FORMAT_VERSION)?;
+        check_version(r.u8("version")?, SUMMARY_BINS_FORMAT_VERSION, "version")?;
         let method = method_at(r.u8("method")?)?;
         let from = r.i64("from")?;
         let to = r.i64("to")?;

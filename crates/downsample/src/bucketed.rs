@@ -9,7 +9,7 @@ use crate::error::{DownsampleError, Result};
 use crate::lttb::lttb_points;
 use crate::series::{check_ratio, keep_strictly_increasing, DownsampleOptions, Method, Point};
 use crate::summary::{cmp_time_value, M4Summary};
-use crate::wire::{invalid, put_f64, put_i64, put_u8, put_varint, Reader};
+use crate::wire::{check_version, invalid, put_f64, put_i64, put_u8, put_varint, Reader};
 
 /// Largest number of equal-time buckets any structure here allocates
 /// (bounds memory: a bucket costs about 100 bytes while it holds data).
@@ -474,12 +474,11 @@ impl BucketedState {
     /// never panics and never allocates more than the input size allows.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes);
-        let version = r.u8("state version")?;
-        if version != BUCKETED_STATE_FORMAT_VERSION {
-            return Err(invalid(&format!(
-                "unsupported downsampling state format version {version}"
-            )));
-        }
+        check_version(
+            r.u8("state version")?,
+            BUCKETED_STATE_FORMAT_VERSION,
+            "downsampling state format version",
+        )?;
         let from = r.i64("from")?;
         let to = r.i64("to")?;
         let points = usize::try_from(r.varint("points")?).map_err(|_| invalid("points"))?;

@@ -8,7 +8,7 @@ use key_groups::{GroupKey, KeyGroups};
 use crate::aggregate_states::MethodBuckets;
 use crate::error::{DownsampleError, Result};
 use crate::series::{Method, Point};
-use crate::wire::{invalid, put_i64, put_varint, Reader};
+use crate::wire::{check_version, invalid, put_i64, put_varint, Reader};
 
 /// Format version of [`SeriesBuckets`] bytes.
 pub const SERIES_BUCKETS_FORMAT_VERSION: u8 = 1;
@@ -128,10 +128,7 @@ impl SeriesBuckets {
     /// Reads [`SeriesBuckets::to_bytes`], checking every series' buckets against the window.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes);
-        let version = r.u8("version")?;
-        if version != SERIES_BUCKETS_FORMAT_VERSION {
-            return Err(invalid(&format!("unsupported version {version}")));
-        }
+        check_version(r.u8("version")?, SERIES_BUCKETS_FORMAT_VERSION, "version")?;
         let method = crate::aggregate_states::method_at(r.u8("method")?)?;
         let from = r.i64("from")?;
         let to = r.i64("to")?;

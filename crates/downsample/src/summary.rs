@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use crate::error::Result;
 use crate::series::Point;
-use crate::wire::{invalid, put_f64, put_i64, put_u8, put_varint, Reader};
+use crate::wire::{check_version, invalid, put_f64, put_i64, put_u8, put_varint, Reader};
 
 /// Serialization format version of [`M4Summary::to_bytes`].
 pub const M4_SUMMARY_FORMAT_VERSION: u8 = 1;
@@ -210,12 +210,11 @@ impl M4Summary {
     /// [`M4Summary::validate`]; never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes);
-        let version = r.u8("summary version")?;
-        if version != M4_SUMMARY_FORMAT_VERSION {
-            return Err(invalid(&format!(
-                "unsupported M4 summary format version {version}"
-            )));
-        }
+        check_version(
+            r.u8("summary version")?,
+            M4_SUMMARY_FORMAT_VERSION,
+            "M4 summary format version",
+        )?;
         let s = M4Summary::read_body(&mut r)?;
         r.finish("M4 summary")?;
         Ok(s)

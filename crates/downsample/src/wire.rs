@@ -127,3 +127,45 @@ impl<'a> Reader<'a> {
 pub(crate) fn invalid(what: &str) -> DownsampleError {
     malformed(what)
 }
+
+/// A state's format version byte `found` must be `expected`; else "unsupported `what` found".
+pub(crate) fn check_version(found: u8, expected: u8, what: &str) -> Result<()> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(invalid(&format!("unsupported {what} {found}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{BucketedState, M4Summary, MethodBuckets, SeriesBuckets, SummaryBins};
+
+    /// The message names the state's version, whichever state it is.
+    #[test]
+    fn unknown_versions_are_named() {
+        let cases = [
+            (
+                BucketedState::from_bytes(&[9]).err(),
+                "unsupported downsampling state format version 9",
+            ),
+            (
+                M4Summary::from_bytes(&[9]).err(),
+                "unsupported M4 summary format version 9",
+            ),
+            (
+                MethodBuckets::from_bytes(&[9]).err(),
+                "unsupported version 9",
+            ),
+            (SummaryBins::from_bytes(&[9]).err(), "unsupported version 9"),
+            (
+                SeriesBuckets::from_bytes(&[9]).err(),
+                "unsupported version 9",
+            ),
+        ];
+        for (err, message) in cases {
+            let err = err.expect("version 9 is refused").to_string();
+            assert!(err.ends_with(message), "{err}");
+        }
+    }
+}
