@@ -277,28 +277,19 @@ mod tests {
     #[test]
     fn parses_t302_timestamps() {
         let mut p = TimestampParser::default();
-        assert_eq!(
-            p.parse(b"03/08/25 03:20:00"),
-            Some(civil(2025, 8, 3, 3, 20, 0))
-        );
-        assert_eq!(p.parse(b"03/08/25 03:20:00"), Some(1_754_191_200));
-        // Cached date, other time.
-        assert_eq!(
-            p.parse(b"03/08/25 23:59:59"),
-            Some(civil(2025, 8, 3, 23, 59, 59))
-        );
-        assert_eq!(
-            p.parse(b" 29/02/24 00:00:00 "),
-            Some(civil(2024, 2, 29, 0, 0, 0))
-        );
-        assert_eq!(
-            p.parse(b"01/01/2020 01:00:02"),
-            Some(civil(2020, 1, 1, 1, 0, 2))
-        );
-        assert_eq!(
-            p.parse(b"01/01/70 00:00:00"),
-            Some(civil(2070, 1, 1, 0, 0, 0))
-        );
+        // In order: the parser caches the last date.
+        for (text, expected) in [
+            (&b"03/08/25 03:20:00"[..], civil(2025, 8, 3, 3, 20, 0)),
+            (b"03/08/25 03:20:00", 1_754_191_200),
+            // Cached date, other time.
+            (b"03/08/25 23:59:59", civil(2025, 8, 3, 23, 59, 59)),
+            (b" 29/02/24 00:00:00 ", civil(2024, 2, 29, 0, 0, 0)),
+            (b"01/01/2020 01:00:02", civil(2020, 1, 1, 1, 0, 2)),
+            (b"01/01/70 00:00:00", civil(2070, 1, 1, 0, 0, 0)),
+        ] {
+            let shown = String::from_utf8_lossy(text);
+            assert_eq!(p.parse(text), Some(expected), "{shown}");
+        }
     }
 
     #[test]
