@@ -373,6 +373,8 @@ impl ColumnBuilder {
         push_f32(f32) => Float32, "an f32";
         /// Appends a `float8` (Float64 columns); NaN and ±Infinity are kept.
         push_f64(f64) => Float64, "an f64";
+        /// Appends microseconds since 1970-01-01 (timestamp columns).
+        push_timestamp_unix_micros(i64) => Timestamp, "a timestamp";
     }
 
     /// Appends text (String and LowCardinality(String) columns).
@@ -437,18 +439,6 @@ impl ColumnBuilder {
                 Ok(())
             }
             Err(err) => self.special_or_error(err, "a timestamp"),
-        }
-    }
-
-    /// Appends microseconds since 1970-01-01 (timestamp columns).
-    #[inline]
-    pub fn push_timestamp_unix_micros(&mut self, micros: i64) -> Result<()> {
-        match &mut self.data {
-            ColumnData::Timestamp(b) => {
-                b.append_value(micros);
-                Ok(())
-            }
-            data => Err(mismatch(&self.name, data, "a timestamp")),
         }
     }
 
