@@ -136,14 +136,7 @@ pub(crate) fn analyse_zone(
 
     // `positive` is no longer needed: it receives the left minima.
     let left_min = &mut **positive;
-    bounded_minima(smoothed.iter().copied(), left_min, stack_value, stack_min);
-    bounded_minima(
-        smoothed.iter().rev().copied(),
-        right_min,
-        stack_value,
-        stack_min,
-    );
-    right_min.reverse();
+    minima_both_sides(smoothed, left_min, right_min, stack_value, stack_min);
     let multi_peak_count = count_peaks(smoothed, left_min, right_min, mx * 0.18, mx * 0.05);
 
     ZoneHistogramStats {
@@ -183,6 +176,20 @@ fn smooth_same(p: &[f64], w: &[f64], s: &mut [f64]) {
             *o += x * wk;
         }
     }
+}
+
+/// [`bounded_minima`] of `values` walking left into `left` and walking right into
+/// `right` (both indexed like `values`).
+fn minima_both_sides(
+    values: &[f64],
+    left: &mut [f64],
+    right: &mut [f64],
+    stack_value: &mut [f64],
+    stack_min: &mut [f64],
+) {
+    bounded_minima(values.iter().copied(), left, stack_value, stack_min);
+    bounded_minima(values.iter().rev().copied(), right, stack_value, stack_min);
+    right.reverse();
 }
 
 /// For every index `i` of `values`, the minimum over `(g, i]` where `g` is
@@ -262,6 +269,15 @@ fn count_peaks(s: &[f64], left_min: &[f64], right_min: &[f64], h_min: f64, p_min
 mod tests {
     use super::*;
 
+    /// Left and right [`minima_both_sides`] of `x`, with their own scratch.
+    fn minima(x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let n = x.len();
+        let (mut l, mut r, mut sv, mut sm) =
+            (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        minima_both_sides(x, &mut l, &mut r, &mut sv, &mut sm);
+        (l, r)
+    }
+
     /// The reference's walk, for comparison.
     fn walk_prominence(x: &[f64], peak: usize) -> f64 {
         let mut left_min = x[peak];
@@ -284,13 +300,8 @@ mod tests {
         let x = [
             1.0, 3.0, 2.0, 2.0, 5.0, 0.5, 4.0, 4.0, 1.0, 6.0, 2.0, 3.0, 0.0,
         ];
-        let n = x.len();
-        let (mut l, mut r, mut sv, mut sm) =
-            (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        bounded_minima(x.iter().copied(), &mut l, &mut sv, &mut sm);
-        bounded_minima(x.iter().rev().copied(), &mut r, &mut sv, &mut sm);
-        r.reverse();
-        for p in 0..n {
+        let (l, r) = minima(&x);
+        for p in 0..x.len() {
             assert_eq!(x[p] - l[p].max(r[p]), walk_prominence(&x, p), "index {p}");
         }
     }
@@ -300,12 +311,7 @@ mod tests {
         // Peaks at 2 (plateau 2..3 -> floor midpoint 2) and 6; the rise at the
         // end (index 8) is an end point and never a peak.
         let s = [0.0, 1.0, 3.0, 3.0, 1.0, 2.0, 4.0, 0.0, 5.0];
-        let n = s.len();
-        let (mut l, mut r, mut sv, mut sm) =
-            (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        bounded_minima(s.iter().copied(), &mut l, &mut sv, &mut sm);
-        bounded_minima(s.iter().rev().copied(), &mut r, &mut sv, &mut sm);
-        r.reverse();
+        let (l, r) = minima(&s);
         assert_eq!(count_peaks(&s, &l, &r, 0.0, 0.0), 2);
         // Height filter drops the first peak.
         assert_eq!(count_peaks(&s, &l, &r, 3.5, 0.0), 1);
