@@ -129,6 +129,13 @@ fn num(v: &Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("missing number {key}"))
 }
 
+/// `ours` is [`close`] to the number `key` of `expected`.
+#[track_caller]
+fn assert_close(ours: f64, expected: &Value, key: &str, id: &str) {
+    let want = num(expected, key);
+    assert!(close(ours, want), "{id}: {key} {ours} vs {want}");
+}
+
 /// Runs the ToF analysis of a case `input` (tof_cases.json layout).
 fn run_tof(input: &Value) -> (TofReport, TofParams) {
     let distance = f64s(&input["distance_matrix"], "distance");
@@ -250,10 +257,7 @@ fn fusion_cases_match_reference_with_bugfixes() {
 
         let (tof, _) = run_tof(&input["tof"]);
         let exp_tof = &expected["tof"];
-        assert!(
-            close(tof.quality_score, num(exp_tof, "quality_score")),
-            "{id}: tof score"
-        );
+        assert_close(tof.quality_score, exp_tof, "quality_score", id);
         assert_eq!(
             tof.grade_label,
             exp_tof["grade"].as_str().unwrap_or(""),
@@ -358,10 +362,12 @@ fn fusion_cases_match_reference_with_bugfixes() {
         assert_eq!(r.is_compliant, compliant, "{id}: is_compliant");
         assert_eq!(r.is_downgraded, downgraded, "{id}: is_downgraded");
         assert_eq!(r.is_rejected, rejected, "{id}: is_rejected");
-        assert!(close(
+        assert_close(
             r.global_quality_score_100,
-            num(flags, "global_quality_score_100")
-        ));
+            flags,
+            "global_quality_score_100",
+            id,
+        );
 
         // Everything else exactly as the reference.
         assert_matches(
@@ -389,18 +395,12 @@ fn fusion_cases_match_reference_with_bugfixes() {
             tof.grade_label,
             exp_fusion["vl53l8ch_grade"].as_str().unwrap_or("")
         );
-        assert!(
-            close(r.tof_score, num(exp_fusion, "vl53l8ch_score")),
-            "{id}"
-        );
+        assert_close(r.tof_score, exp_fusion, "vl53l8ch_score", id);
         assert_eq!(
             spectral.grade.as_str(),
             exp_fusion["as7341_grade"].as_str().unwrap_or("")
         );
-        assert!(
-            close(spectral.quality_score, num(exp_fusion, "as7341_score")),
-            "{id}"
-        );
+        assert_close(spectral.quality_score, exp_fusion, "as7341_score", id);
         let metrics = report.metrics.expect("metrics with a spectral reading");
         let exp_metrics = &exp_fusion["metrics"];
         assert_eq!(
@@ -411,21 +411,14 @@ fn fusion_cases_match_reference_with_bugfixes() {
             metrics.spectral_grade.as_str(),
             exp_metrics["spectral_grade"].as_str().unwrap_or("")
         );
-        assert!(
-            close(metrics.freshness_index, num(exp_metrics, "freshness_index")),
-            "{id}"
+        assert_close(metrics.freshness_index, exp_metrics, "freshness_index", id);
+        assert_close(
+            metrics.fat_quality_index,
+            exp_metrics,
+            "fat_quality_index",
+            id,
         );
-        assert!(
-            close(
-                metrics.fat_quality_index,
-                num(exp_metrics, "fat_quality_index")
-            ),
-            "{id}"
-        );
-        assert!(
-            close(metrics.volume_mm3, num(exp_metrics, "volume_mm3")),
-            "{id}"
-        );
+        assert_close(metrics.volume_mm3, exp_metrics, "volume_mm3", id);
     }
     eprintln!(
         "fusion: {} cases ({profiles} with a quality profile); corrected: {bug1} ToF rejections, \
