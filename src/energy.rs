@@ -127,10 +127,8 @@ fn energy_trans_max_gap(
 
 aggregate::stored_state_functions! {
     EnergyState: EnergyState::to_final_bytes;
-    energy_final: "CREATE FUNCTION sensor.energy_final(internal) RETURNS sensor.energy_state
-LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';",
-    energy_rollup_trans: "CREATE FUNCTION sensor.energy_rollup_trans(internal, sensor.energy_state) RETURNS internal
-LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+    energy_final: "CREATE FUNCTION sensor.energy_final(internal) RETURNS sensor.energy_state LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';",
+    energy_rollup_trans: "CREATE FUNCTION sensor.energy_rollup_trans(internal, sensor.energy_state) RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
 }
 
 /// A stored or shipped state, with room for work_mem's worth of raw rows: a leader merging

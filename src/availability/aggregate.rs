@@ -100,10 +100,8 @@ transition_fn!(
 // `rollup(state)` merges stored states; its aggregates are in `rollup.rs`.
 aggregate::stored_state_functions! {
     AvailabilityState: AvailabilityState::to_bytes;
-    availability_final: "CREATE FUNCTION sensor.availability_final(internal) RETURNS sensor.availability_state
-LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';",
-    availability_rollup_trans: "CREATE FUNCTION sensor.availability_rollup_trans(internal, sensor.availability_state) RETURNS internal
-LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+    availability_final: "CREATE FUNCTION sensor.availability_final(internal) RETURNS sensor.availability_state LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';",
+    availability_rollup_trans: "CREATE FUNCTION sensor.availability_rollup_trans(internal, sensor.availability_state) RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
 }
 
 aggregate::parallel_support_functions! {
