@@ -672,6 +672,12 @@ fn clickhouse_ddl(
     .map_err(SensorError::from)?)
 }
 
+pgrx::extension_sql_file!(
+    "../sql/export.sql",
+    name = "export",
+    requires = [arrow_export, arrow_stream, clickhouse_ddl]
+);
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {

@@ -379,6 +379,12 @@ fn quality_grade(score: f64) -> &'static str {
     quality::quality_grade(score).as_str()
 }
 
+pgrx::extension_sql_file!(
+    "../sql/quality.sql",
+    name = "quality",
+    requires = [tof_analysis, spectral_analysis, quality_fusion, quality_grade]
+);
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {

@@ -32,57 +32,12 @@ pub extern "C-unwind" fn _PG_init() {
     availability::define_settings();
 }
 
+// The SQL of no one feature; each feature declares its own SQL beside its functions.
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 pgrx::extension_sql_file!(
     "../sql/storage.sql",
     name = "storage",
     requires = ["bootstrap"]
-);
-pgrx::extension_sql_file!(
-    "../sql/quality.sql",
-    name = "quality",
-    requires = [
-        fusion::tof_analysis,
-        fusion::spectral_analysis,
-        fusion::quality_fusion,
-        fusion::quality_grade
-    ]
-);
-pgrx::extension_sql_file!(
-    "../sql/export.sql",
-    name = "export",
-    requires = [
-        export::arrow_export,
-        export::arrow_stream,
-        export::clickhouse_ddl
-    ]
-);
-pgrx::extension_sql_file!(
-    "../sql/tdms.sql",
-    name = "tdms",
-    requires = [
-        "storage",
-        ingest::tdms::read::tdms_channels,
-        ingest::tdms::read::tdms_properties,
-        ingest::tdms::read::tdms_read,
-        ingest::tdms::load::load_tdms,
-        ingest::tdms::load::load_tdms_bytes
-    ]
-);
-pgrx::extension_sql_file!(
-    "../sql/tsv.sql",
-    name = "tsv",
-    requires = [
-        "storage",
-        ingest::tsv::tsv_read,
-        ingest::tsv::load_tsv,
-        ingest::tsv::dir::load_tsv_dir
-    ]
-);
-pgrx::extension_sql_file!(
-    "../sql/rollups.sql",
-    name = "rollups",
-    requires = ["storage", "energy_agg", "downsample_aggregates"]
 );
 pgrx::extension_sql_file!("../sql/foundation.sql", name = "foundation", finalize);
 

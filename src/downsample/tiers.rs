@@ -25,6 +25,13 @@ use crate::error::{SensorError, SensorResult};
 use crate::pg::row_stream::{stream_rows, Param, Row, RowSink};
 use crate::pg::time;
 
+// The tiers themselves: their registry and the procedures that make and refresh them.
+pgrx::extension_sql_file!(
+    "../../sql/rollups.sql",
+    name = "rollups",
+    requires = ["storage", "energy_agg", "downsample_aggregates"]
+);
+
 /// Where a window may come from (the `source` argument).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SourceChoice {

@@ -25,6 +25,12 @@ mod file_moves;
 mod report;
 mod sample_writer;
 mod subtransaction;
+
+pgrx::extension_sql_file!(
+    "../../sql/tsv.sql",
+    name = "tsv",
+    requires = ["storage", tsv_read, load_tsv, load_tsv_dir]
+);
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]
 mod tests {

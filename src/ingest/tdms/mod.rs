@@ -14,6 +14,19 @@
 mod load;
 mod read;
 
+pgrx::extension_sql_file!(
+    "../../../sql/tdms.sql",
+    name = "tdms",
+    requires = [
+        "storage",
+        tdms_channels,
+        tdms_properties,
+        tdms_read,
+        load_tdms,
+        load_tdms_bytes
+    ]
+);
+
 use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
