@@ -382,7 +382,12 @@ fn quality_grade(score: f64) -> &'static str {
 pgrx::extension_sql_file!(
     "../sql/quality.sql",
     name = "quality",
-    requires = [tof_analysis, spectral_analysis, quality_fusion, quality_grade]
+    requires = [
+        tof_analysis,
+        spectral_analysis,
+        quality_fusion,
+        quality_grade
+    ]
 );
 
 #[cfg(any(test, feature = "pg_test"))]
