@@ -3,7 +3,7 @@
 //! when every subset fits in its buffer, and exact-or-flagged otherwise.
 
 use availability::{
-    AvailabilityConfig, AvailabilityError, AvailabilityState, GapPolicy, Summary, Weights,
+    AvailabilityConfig, AvailabilityError, AvailabilityState, GapPolicy, Weights,
     DEFAULT_BUFFER_CAPACITY, MAX_BUFFER_CAPACITY,
 };
 use proptest::prelude::*;
@@ -70,16 +70,6 @@ fn merge_partials(
     pieces.pop().expect("one piece")
 }
 
-fn check_invariants(s: &Summary) -> Result<(), TestCaseError> {
-    if let Some(a) = s.availability {
-        prop_assert!((0.0..=1.0).contains(&a), "availability {a}");
-    }
-    prop_assert_eq!(s.time_in.values().sum::<i64>(), s.to - s.from);
-    prop_assert_eq!(s.uptime_us + s.downtime_us, s.included_us);
-    prop_assert!(s.failures <= s.outages);
-    Ok(())
-}
-
 fn blocks_strategy() -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(1usize..12, 1..8)
 }
@@ -103,10 +93,7 @@ proptest! {
         spare in 0usize..4,
         order in prop::collection::vec(any::<prop::sample::Index>(), 1..8),
     ) {
-        let mut heap = events.clone();
-        if time_ordered_heap {
-            heap.sort_by_key(|e| e.0);
-        }
+        let heap = if time_ordered_heap { sorted(&events) } else { events };
         let direct = build(&cfg, FROM, TO, carry, &heap, DEFAULT_BUFFER_CAPACITY);
         prop_assert!(!direct.is_approximate());
         let parts = split_by_blocks(&heap, workers, &blocks, &pick);
@@ -155,10 +142,7 @@ proptest! {
         capacity in 1usize..24,
         order in prop::collection::vec(any::<prop::sample::Index>(), 1..8),
     ) {
-        let mut heap = events.clone();
-        if time_ordered_heap {
-            heap.sort_by_key(|e| e.0);
-        }
+        let heap = if time_ordered_heap { sorted(&events) } else { events };
         let direct = build(&cfg, FROM, TO, carry, &heap, DEFAULT_BUFFER_CAPACITY);
         let parts = split_by_blocks(&heap, workers, &blocks, &pick);
         let merged = merge_partials(&cfg, carry, &parts, |_| capacity, &order);
@@ -188,8 +172,7 @@ proptest! {
         capacity in 1usize..6,
         order in prop::collection::vec(any::<prop::sample::Index>(), 1..8),
     ) {
-        let mut heap = events.clone();
-        heap.sort_by_key(|e| e.0);
+        let heap = sorted(&events);
         let direct = build(&cfg, FROM, TO, carry, &heap, DEFAULT_BUFFER_CAPACITY);
         cuts.sort_unstable();
         let mut parts: Vec<Events> = vec![Vec::new(); cuts.len() + 1];
@@ -268,20 +251,15 @@ proptest! {
     #[test]
     fn corrupted_partial_bytes_never_panic(
         events in events_strategy(40),
-        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        edits in edits_strategy(),
         cut in any::<prop::sample::Index>(),
         capacity in 1usize..40,
     ) {
-        let cfg = AvailabilityConfig::new(Weights::default(), Some(7), GapPolicy::Down).expect("config");
-        let s = build(&cfg, FROM, TO, Some("online"), &events, capacity);
+        let s = build(&corruption_config(), FROM, TO, Some("online"), &events, capacity);
         let good = s.to_partial_bytes();
         // Every strict prefix is truncated.
         prop_assert!(AvailabilityState::from_bytes(&good[..cut.index(good.len())]).is_err());
-        let mut bytes = good.clone();
-        for (i, v) in &edits {
-            let idx = i.index(bytes.len());
-            bytes[idx] = *v;
-        }
+        let bytes = corrupted(&good, &edits);
         if let Ok(st) = AvailabilityState::from_bytes(&bytes) {
             // Whatever decodes is a consistent state, in both forms.
             let again = st.to_partial_bytes();

@@ -2,25 +2,12 @@
 //! serialization.
 
 use availability::{
-    reduce_timeline, AvailabilityConfig, AvailabilityState, GapPolicy, Interval, Summary, Weights,
+    reduce_timeline, AvailabilityConfig, AvailabilityState, GapPolicy, Interval, Weights,
 };
 use proptest::prelude::*;
 
 mod common;
 use common::*;
-
-fn check_invariants(s: &Summary) -> Result<(), TestCaseError> {
-    if let Some(a) = s.availability {
-        prop_assert!((0.0..=1.0).contains(&a), "availability {a}");
-    }
-    prop_assert_eq!(s.time_in.values().sum::<i64>(), s.to - s.from);
-    prop_assert_eq!(s.uptime_us + s.downtime_us, s.included_us);
-    prop_assert_eq!(s.included_us + s.excluded_us, s.to - s.from);
-    prop_assert!(s.failures <= s.outages);
-    prop_assert!(s.longest_outage_us <= s.downtime_us);
-    prop_assert_eq!(s.outages == 0, s.downtime_us == 0);
-    Ok(())
-}
 
 /// Same figures and the same timeline. (Serialized bytes can differ in
 /// one documented, invisible detail: the stored last-event time of a run
@@ -30,13 +17,6 @@ fn same(a: &AvailabilityState, b: &AvailabilityState) -> Result<(), TestCaseErro
     prop_assert_eq!(a.timeline(), b.timeline());
     prop_assert_eq!(a.window(), b.window());
     Ok(())
-}
-
-/// Sorted event list (stable for equal times).
-fn sorted(events: &Events) -> Events {
-    let mut e = events.clone();
-    e.sort_by_key(|&(t, _)| t);
-    e
 }
 
 proptest! {
@@ -262,16 +242,11 @@ proptest! {
     #[test]
     fn corrupted_bytes_never_panic(
         events in events_strategy(30),
-        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        edits in edits_strategy(),
         cut in any::<prop::sample::Index>(),
     ) {
-        let cfg = AvailabilityConfig::new(Weights::default(), Some(7), GapPolicy::Down).expect("config");
-        let s = build(&cfg, FROM, TO, Some("online"), &events, 1024);
-        let mut bytes = s.to_bytes();
-        for (i, v) in &edits {
-            let idx = i.index(bytes.len());
-            bytes[idx] = *v;
-        }
+        let s = build(&corruption_config(), FROM, TO, Some("online"), &events, 1024);
+        let bytes = corrupted(&s.to_bytes(), &edits);
         if let Ok(st) = AvailabilityState::from_bytes(&bytes) {
             // Whatever decodes is a consistent state.
             let again = st.to_bytes();

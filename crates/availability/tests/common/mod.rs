@@ -2,7 +2,7 @@
 // Each test file uses its own subset.
 #![allow(dead_code)]
 
-use availability::{AvailabilityConfig, AvailabilityState, GapPolicy, Weights};
+use availability::{AvailabilityConfig, AvailabilityState, GapPolicy, Summary, Weights};
 use proptest::prelude::*;
 
 pub const STATES: [&str; 7] = [
@@ -53,6 +53,13 @@ pub fn carry_in_strategy() -> impl Strategy<Value = Option<&'static str>> {
     prop::option::of((0usize..STATES.len()).prop_map(|i| STATES[i]))
 }
 
+/// Sorted event list (stable for equal times).
+pub fn sorted(events: &Events) -> Events {
+    let mut e = events.clone();
+    e.sort_by_key(|&(t, _)| t);
+    e
+}
+
 pub fn build(
     cfg: &AvailabilityConfig,
     from: i64,
@@ -67,4 +74,38 @@ pub fn build(
         s.push(t, st).expect("push");
     }
     s
+}
+
+/// Figures every summary must satisfy, exact or approximate.
+pub fn check_invariants(s: &Summary) -> Result<(), TestCaseError> {
+    if let Some(a) = s.availability {
+        prop_assert!((0.0..=1.0).contains(&a), "availability {a}");
+    }
+    prop_assert_eq!(s.time_in.values().sum::<i64>(), s.to - s.from);
+    prop_assert_eq!(s.uptime_us + s.downtime_us, s.included_us);
+    prop_assert_eq!(s.included_us + s.excluded_us, s.to - s.from);
+    prop_assert!(s.failures <= s.outages);
+    prop_assert!(s.longest_outage_us <= s.downtime_us);
+    prop_assert_eq!(s.outages == 0, s.downtime_us == 0);
+    Ok(())
+}
+
+/// Overwrites (position, value) that corrupt an encoded state.
+pub fn edits_strategy() -> impl Strategy<Value = Vec<(prop::sample::Index, u8)>> {
+    prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)
+}
+
+/// `bytes` with `edits` applied.
+pub fn corrupted(bytes: &[u8], edits: &[(prop::sample::Index, u8)]) -> Vec<u8> {
+    let mut bytes = bytes.to_vec();
+    for (i, v) in edits {
+        let idx = i.index(bytes.len());
+        bytes[idx] = *v;
+    }
+    bytes
+}
+
+/// The configuration of the corrupted states: liveness and weights both encoded.
+pub fn corruption_config() -> AvailabilityConfig {
+    AvailabilityConfig::new(Weights::default(), Some(7), GapPolicy::Down).expect("config")
 }
