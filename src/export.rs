@@ -32,6 +32,13 @@ use crate::pg::cursor::{Cursor, SpiConnection};
 use crate::pg::privileges::{require_server_file_access, ServerFileAccess};
 use query::{batch_failure, column_list, BatchSink, PreparedQuery, TimeWindow};
 
+// The functions' comments.
+pgrx::extension_sql_file!(
+    "../sql/export.sql",
+    name = "export",
+    requires = [arrow_export, arrow_stream, clickhouse_ddl]
+);
+
 /// Rows per batch unless told otherwise.
 const DEFAULT_BATCH_ROWS: i32 = 65_536;
 
@@ -671,12 +678,6 @@ fn clickhouse_ddl(
     )
     .map_err(SensorError::from)?)
 }
-
-pgrx::extension_sql_file!(
-    "../sql/export.sql",
-    name = "export",
-    requires = [arrow_export, arrow_stream, clickhouse_ddl]
-);
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
