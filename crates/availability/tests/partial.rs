@@ -267,8 +267,7 @@ proptest! {
             prop_assert_eq!(re.to_partial_bytes(), again);
             prop_assert_eq!(re.to_bytes(), st.to_bytes());
             check_invariants(&st.summary())?;
-            let mut m = st.clone();
-            m.merge(&re).expect("merge");
+            let m = merged(&st, &re);
             check_invariants(&m.summary())?;
         }
         let _ = AvailabilityState::from_bytes(&bytes[..cut.index(bytes.len())]);
@@ -434,8 +433,7 @@ fn canonical_bytes_are_unchanged() {
     let mut b = AvailabilityState::new(cfg, 500, 600, None).expect("state");
     b.push(510, "online").expect("push");
     b.push(520, "offline").expect("push");
-    let mut m = a.clone();
-    m.merge(&b).expect("merge");
+    let m = merged(&a, &b);
     assert_eq!(
         hex(&m.to_bytes()),
         format!(
@@ -543,8 +541,7 @@ fn runs_kept_apart_by_a_raw_event_are_valid_only_with_it() {
     let mut right = AvailabilityState::new(cfg.clone(), 0, 100, None).expect("state");
     right.push(30, "online").expect("push");
     let right = AvailabilityState::from_bytes(&right.to_bytes()).expect("bytes");
-    let mut m = left.clone();
-    m.merge(&right).expect("merge");
+    let m = merged(&left, &right);
     let direct = AvailabilityState::from_events(
         cfg,
         0,
@@ -671,8 +668,7 @@ fn raw_event_at_a_run_end_keeps_runs_apart() {
     assert_eq!(left.buffered_events(), 1);
     let right = build1(&[(90, "no_heartbeat"), (90, "online")]);
     for (a, b) in [(&left, &right), (&right, &left)] {
-        let mut m = a.clone();
-        m.merge(b).expect("merge");
+        let m = merged(a, b);
         assert!(!m.is_approximate());
         let tl = m.timeline();
         assert_eq!(tl.len(), 1, "{tl:?}");

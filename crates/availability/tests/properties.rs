@@ -62,10 +62,8 @@ proptest! {
         let right_events: Events = ordered.iter().copied().filter(|&(t, _)| t >= cut - lookback).collect();
         let left = build(&cfg, FROM, cut, carry, &left_events, capacity);
         let right = build(&cfg, cut, TO, None, &right_events, capacity);
-        let mut lr = left.clone();
-        lr.merge(&right).expect("merge");
-        let mut rl = right.clone();
-        rl.merge(&left).expect("merge");
+        let lr = merged(&left, &right);
+        let rl = merged(&right, &left);
         same(&lr, &whole)?;
         same(&rl, &whole)?;
         prop_assert!(!whole.is_approximate());
@@ -131,17 +129,13 @@ proptest! {
         let b_ev: Events = ordered.iter().copied().filter(|&(t, _)| t >= c1).collect();
         let a = build(&cfg, FROM, c2, carry, &a_ev, capacity);
         let b = build(&cfg, c1, TO, None, &b_ev, capacity);
-        let mut ab = a.clone();
-        ab.merge(&b).expect("merge");
+        let ab = merged(&a, &b);
         same(&ab, &whole)?;
         prop_assert!(!ab.is_approximate());
-        let mut ba = b.clone();
-        ba.merge(&a).expect("merge");
+        let ba = merged(&b, &a);
         prop_assert_eq!(ab.to_bytes(), ba.to_bytes());
         // Merging a state with itself changes nothing.
-        let mut aa = a.clone();
-        aa.merge(&a).expect("merge");
-        same(&aa, &a)?;
+        same(&merged(&a, &a), &a)?;
     }
 
     #[test]
@@ -159,14 +153,9 @@ proptest! {
             build(&cfg, a, b, None, &mine, 1)
         };
         let (a, b, c) = (piece(FROM, c1), piece(c1, c2), piece(c2, TO));
-        let mut ab = a.clone();
-        ab.merge(&b).expect("merge");
-        ab.merge(&c).expect("merge");
-        let mut bc = b.clone();
-        bc.merge(&c).expect("merge");
-        let mut a_bc = a.clone();
-        a_bc.merge(&bc).expect("merge");
-        prop_assert_eq!(ab.to_bytes(), a_bc.to_bytes());
+        let ab_c = merged(&merged(&a, &b), &c);
+        let a_bc = merged(&a, &merged(&b, &c));
+        prop_assert_eq!(ab_c.to_bytes(), a_bc.to_bytes());
     }
 
     #[test]
@@ -215,10 +204,8 @@ proptest! {
         }
         let a = build(&cfg, FROM, TO, carry, &a_ev, capacity);
         let b = build(&cfg, FROM, TO, carry, &b_ev, capacity);
-        let mut ab = a.clone();
-        ab.merge(&b).expect("merge");
-        let mut ba = b.clone();
-        ba.merge(&a).expect("merge");
+        let ab = merged(&a, &b);
+        let ba = merged(&b, &a);
         prop_assert_eq!(ab.to_bytes(), ba.to_bytes());
         check_invariants(&ab.summary())?;
         if capacity == 1024 {
@@ -322,10 +309,9 @@ fn a_raw_event_that_wins_its_instant_keeps_a_merge_exact() {
     let a = build(&cfg, FROM, 86, None, &left, 1);
     let b = build(&cfg, 1, TO, None, &right, 1);
     for (x, y) in [(&a, &b), (&b, &a)] {
-        let mut merged = x.clone();
-        merged.merge(y).expect("merge");
-        assert_eq!(merged.timeline(), whole.timeline());
-        assert_eq!(merged.summary(), whole.summary());
-        assert!(!merged.is_approximate());
+        let m = merged(x, y);
+        assert_eq!(m.timeline(), whole.timeline());
+        assert_eq!(m.summary(), whole.summary());
+        assert!(!m.is_approximate());
     }
 }

@@ -76,6 +76,13 @@ pub fn build(
     s
 }
 
+/// `a` merged with `b` (neither changed).
+pub fn merged(a: &AvailabilityState, b: &AvailabilityState) -> AvailabilityState {
+    let mut m = a.clone();
+    m.merge(b).expect("merge");
+    m
+}
+
 /// Figures every summary must satisfy, exact or approximate.
 pub fn check_invariants(s: &Summary) -> Result<(), TestCaseError> {
     if let Some(a) = s.availability {
