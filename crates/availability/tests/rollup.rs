@@ -65,6 +65,22 @@ fn direct(
         .expect("state")
 }
 
+/// One state over the window from the events [`hourly`] buckets see: from an hour of
+/// look-back before `from` on.
+fn direct_with_lookback(
+    cfg: &AvailabilityConfig,
+    from: i64,
+    to: i64,
+    events: &[(i64, &str)],
+) -> AvailabilityState {
+    let seen: Vec<(i64, &str)> = events
+        .iter()
+        .copied()
+        .filter(|&(t, _)| t >= from - HOUR)
+        .collect();
+    direct(cfg, from, to, &seen)
+}
+
 /// Hourly buckets like a continuous aggregate: each sees only its own hour
 /// (the first one also an hour of look-back for the carry-in); buckets
 /// without events do not exist.
@@ -126,12 +142,7 @@ fn rollup(states: &[AvailabilityState]) -> AvailabilityState {
 fn check_day(liveness: Option<i64>) -> (Summary, usize) {
     let cfg = config(liveness);
     let events = minute_samples(-DAY, 2 * DAY, state_at);
-    let day: Vec<(i64, &str)> = events
-        .iter()
-        .copied()
-        .filter(|&(t, _)| t >= -HOUR)
-        .collect();
-    let whole = direct(&cfg, 0, DAY, &day);
+    let whole = direct_with_lookback(&cfg, 0, DAY, &events);
     let buckets = hourly(&cfg, 0, 24, &events);
     let rolled = rollup(&buckets);
     assert_same(&rolled, &whole);
@@ -218,12 +229,7 @@ fn hourly_rollup_equals_daily_with_heartbeat() {
 fn outage_across_midnight_is_one_outage_in_two_day_rollup() {
     let cfg = config(None);
     let events = minute_samples(-DAY, 3 * DAY, state_at);
-    let two_days: Vec<(i64, &str)> = events
-        .iter()
-        .copied()
-        .filter(|&(t, _)| t >= -HOUR)
-        .collect();
-    let whole = direct(&cfg, 0, 2 * DAY, &two_days);
+    let whole = direct_with_lookback(&cfg, 0, 2 * DAY, &events);
     let rolled = rollup(&hourly(&cfg, 0, 48, &events));
     assert_same(&rolled, &whole);
     let s = rolled.summary();
