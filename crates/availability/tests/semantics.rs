@@ -268,35 +268,20 @@ fn heartbeat_offline_then_gap_is_one_outage() {
 
 #[test]
 fn heartbeat_carry_in_liveness() {
+    let window = |carry_in, events: &[(i64, &str)]| {
+        summary_with(heartbeat(10, GapPolicy::Down), 0, 100, carry_in, events)
+    };
     // Carry-in event at -20 lapsed at -10: the window starts in a gap that
     // began before `from`.
-    let s = summary_with(
-        heartbeat(10, GapPolicy::Down),
-        0,
-        100,
-        None,
-        &[(-20, "online"), (30, "online")],
-    );
+    let s = window(None, &[(-20, "online"), (30, "online")]);
     assert_eq!(s.time_in("no_heartbeat"), 30 + 60);
     assert!(s.outage_in_progress_at_from);
     assert_eq!((s.outages, s.failures), (2, 1));
     // Carry-in event still alive at from: [0,5) online.
-    let s = summary_with(
-        heartbeat(10, GapPolicy::Down),
-        0,
-        100,
-        None,
-        &[(-5, "online"), (30, "online")],
-    );
+    let s = window(None, &[(-5, "online"), (30, "online")]);
     assert_eq!(s.time_in("online"), 5 + 10);
     // A carry-in argument counts as heard at from.
-    let s = summary_with(
-        heartbeat(10, GapPolicy::Down),
-        0,
-        100,
-        Some("online"),
-        &[(30, "online")],
-    );
+    let s = window(Some("online"), &[(30, "online")]);
     assert_eq!(s.time_in("online"), 10 + 10);
     assert!(!s.outage_in_progress_at_from);
 }
