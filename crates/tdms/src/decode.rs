@@ -108,29 +108,23 @@ macro_rules! int_scalar {
 }
 int_scalar!(i8, i16, i32, i64, u8, u16, u32, u64);
 
-impl Scalar for f32 {
-    const SIZE: usize = 4;
-    #[inline]
-    fn decode(b: &[u8], big: bool) -> Self {
-        f32::from_bits(u32::decode(b, big))
-    }
-    #[inline]
-    fn swap(self) -> Self {
-        f32::from_bits(self.to_bits().swap_bytes())
-    }
+/// Floats go through the integer of their bits.
+macro_rules! float_scalar {
+    ($($t:ty => $bits:ty),*) => {$(
+        impl Scalar for $t {
+            const SIZE: usize = std::mem::size_of::<$t>();
+            #[inline]
+            fn decode(b: &[u8], big: bool) -> Self {
+                <$t>::from_bits(<$bits>::decode(b, big))
+            }
+            #[inline]
+            fn swap(self) -> Self {
+                <$t>::from_bits(self.to_bits().swap_bytes())
+            }
+        }
+    )*};
 }
-
-impl Scalar for f64 {
-    const SIZE: usize = 8;
-    #[inline]
-    fn decode(b: &[u8], big: bool) -> Self {
-        f64::from_bits(u64::decode(b, big))
-    }
-    #[inline]
-    fn swap(self) -> Self {
-        f64::from_bits(self.to_bits().swap_bytes())
-    }
-}
+float_scalar!(f32 => u32, f64 => u64);
 
 /// Reusable typed buffers; one is filled per decoded block.
 #[derive(Default)]
