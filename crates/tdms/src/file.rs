@@ -764,11 +764,10 @@ fn scaler_loc<'a>(
 
 /// Largest number of values of `input` to decode at once so that the byte span stays bounded.
 fn span_cap(layout: &Layout, obj: &LayoutObj, input: Input) -> Result<u64, TdmsError> {
-    let stride = match (input, &obj.kind) {
-        (Input::Own, ObjKind::Fixed { stride, .. }) => *stride,
-        (Input::Own, ObjKind::Strings { .. }) => 1,
-        (Input::Scaler(id), _) => scaler_loc(layout, obj, id)?.1.width,
-        (Input::Own, ObjKind::Daqmx { .. }) => {
+    let stride = match (FixedInput::of(layout, obj, input)?, &obj.kind) {
+        (Some(f), _) => f.stride,
+        (None, ObjKind::Strings { .. }) => 1,
+        (None, _) => {
             return Err(TdmsError::malformed(
                 0,
                 "standard channel has DAQmx data in a segment",
@@ -789,6 +788,60 @@ fn plan_inputs(plan: &Plan) -> Vec<Input> {
     }
 }
 
+/// Where the fixed-size values of one input lie: value `j` of a chunk at
+/// `chunk_offset + j * stride` in the chunk, or at `row_offset + j * stride` in buffer
+/// `buffer`'s row block.
+struct FixedInput {
+    elem: ElemType,
+    buffer: usize,
+    chunk_offset: u64,
+    row_offset: u64,
+    stride: u64,
+    /// Bit to keep (DAQmx digital line scaler).
+    digital_bit: Option<u8>,
+}
+
+impl FixedInput {
+    /// `None` for a string channel's own values and a DAQmx channel's own (it has none).
+    fn of(layout: &Layout, obj: &LayoutObj, input: Input) -> Result<Option<Self>, TdmsError> {
+        Ok(match (input, &obj.kind) {
+            (
+                Input::Own,
+                ObjKind::Fixed {
+                    elem,
+                    offset,
+                    stride,
+                },
+            ) => Some(FixedInput {
+                elem: *elem,
+                buffer: 0,
+                chunk_offset: *offset,
+                row_offset: *offset,
+                stride: *stride,
+                digital_bit: None,
+            }),
+            (Input::Scaler(id), _) => {
+                let (s, b) = scaler_loc(layout, obj, id)?;
+                Some(FixedInput {
+                    elem: s.elem,
+                    buffer: s.buffer as usize,
+                    chunk_offset: b.offset + s.byte_offset,
+                    row_offset: s.byte_offset,
+                    stride: b.width,
+                    digital_bit: s.digital_bit,
+                })
+            }
+            (Input::Own, ObjKind::Strings { .. } | ObjKind::Daqmx { .. }) => None,
+        })
+    }
+
+    fn keep_digital_bit(&self, bufs: &mut Buffers) {
+        if let Some(bit) = self.digital_bit {
+            bufs.extract_bit(self.elem, bit);
+        }
+    }
+}
+
 /// Read values `i..i + n` of one input of `obj` in the chunk at `chunk_pos`.
 /// Returns the element type and how many values were read (strings may stop early).
 #[allow(clippy::too_many_arguments)]
@@ -803,20 +856,14 @@ fn read_input<R: Read + Seek>(
     n: usize,
 ) -> Result<(ElemType, usize), TdmsError> {
     let big = layout.big_endian;
-    match (input, &obj.kind) {
-        (
-            Input::Own,
-            ObjKind::Fixed {
-                elem,
-                offset,
-                stride,
-            },
-        ) => {
-            let pos = chunk_pos + offset + i * stride;
-            bufs.read_fixed(src, *elem, pos, *stride, n, big)?;
-            Ok((*elem, n))
-        }
-        (Input::Own, ObjKind::Strings { offset, data_size }) => {
+    if let Some(f) = FixedInput::of(layout, obj, input)? {
+        let pos = chunk_pos + f.chunk_offset + i * f.stride;
+        bufs.read_fixed(src, f.elem, pos, f.stride, n, big)?;
+        f.keep_digital_bit(bufs);
+        return Ok((f.elem, n));
+    }
+    match &obj.kind {
+        ObjKind::Strings { offset, data_size } => {
             let k = bufs.read_strings(
                 src,
                 chunk_pos + offset,
@@ -829,16 +876,7 @@ fn read_input<R: Read + Seek>(
             )?;
             Ok((ElemType::String, k))
         }
-        (Input::Scaler(id), _) => {
-            let (s, b) = scaler_loc(layout, obj, id)?;
-            let pos = chunk_pos + b.offset + i * b.width + s.byte_offset;
-            bufs.read_fixed(src, s.elem, pos, b.width, n, big)?;
-            if let Some(bit) = s.digital_bit {
-                bufs.extract_bit(s.elem, bit);
-            }
-            Ok((s.elem, n))
-        }
-        (Input::Own, ObjKind::Daqmx { .. }) => Err(TdmsError::malformed(
+        _ => Err(TdmsError::malformed(
             chunk_pos,
             "standard channel has DAQmx data in a segment",
         )),
@@ -855,40 +893,15 @@ fn decode_input(
     rows: &[Vec<u8>],
     n: usize,
 ) -> Result<ElemType, TdmsError> {
-    let big = layout.big_endian;
-    match (input, &obj.kind) {
-        (
-            Input::Own,
-            ObjKind::Fixed {
-                elem,
-                offset,
-                stride,
-            },
-        ) => {
-            let bytes = rows
-                .first()
-                .and_then(|r| r.get(*offset as usize..))
-                .unwrap_or(&[]);
-            bufs.decode(*elem, bytes, *stride as usize, n, big);
-            Ok(*elem)
-        }
-        (Input::Scaler(id), _) => {
-            let (s, b) = scaler_loc(layout, obj, id)?;
-            let bytes = rows
-                .get(s.buffer as usize)
-                .and_then(|r| r.get(s.byte_offset as usize..))
-                .unwrap_or(&[]);
-            bufs.decode(s.elem, bytes, b.width as usize, n, big);
-            if let Some(bit) = s.digital_bit {
-                bufs.extract_bit(s.elem, bit);
-            }
-            Ok(s.elem)
-        }
-        _ => Err(TdmsError::malformed(
-            0,
-            "unexpected object kind in a row layout",
-        )),
-    }
+    let f = FixedInput::of(layout, obj, input)?
+        .ok_or_else(|| TdmsError::malformed(0, "unexpected object kind in a row layout"))?;
+    let bytes = rows
+        .get(f.buffer)
+        .and_then(|r| r.get(f.row_offset as usize..))
+        .unwrap_or(&[]);
+    bufs.decode(f.elem, bytes, f.stride as usize, n, layout.big_endian);
+    f.keep_digital_bit(bufs);
+    Ok(f.elem)
 }
 
 /// Turn decoded inputs into the plan's output.
