@@ -93,19 +93,6 @@ fn cases() -> Vec<(&'static str, AvailabilityState)> {
     ]
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    let text = text.trim();
-    assert!(text.len().is_multiple_of(2), "odd hex length");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn summary_json(state: &AvailabilityState) -> String {
     serde_json::to_string_pretty(&state.summary()).unwrap() + "\n"
 }
@@ -133,10 +120,10 @@ fn current_encoder_writes_the_frozen_bytes() {
         ] {
             assert_eq!(bytes[2], CURRENT_VERSION, "{name}{suffix}");
             let path = frozen_dir(CURRENT_VERSION).join(format!("{name}{suffix}.hex"));
-            let frozen = frozen_file(&path, &(hex(&bytes) + "\n"));
+            let frozen = frozen_file(&path, &(hex::encode(&bytes) + "\n"));
             assert_eq!(
                 frozen.trim(),
-                hex(&bytes),
+                hex::encode(&bytes),
                 "{name}{suffix}: the encoding changed"
             );
         }
@@ -159,7 +146,7 @@ fn every_frozen_state_still_decodes_to_its_figures() {
         for path in names {
             let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
             let case = stem.trim_end_matches(".partial");
-            let bytes = unhex(&std::fs::read_to_string(&path).unwrap());
+            let bytes = hex::decode(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
             let state = AvailabilityState::from_bytes(&bytes)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let expected =
@@ -181,9 +168,9 @@ fn sample_mean_bytes_are_frozen_too() {
     let bytes = mean.to_bytes();
     // Not an availability state: .txt keeps it apart from the states decoded above.
     let path = frozen_dir(CURRENT_VERSION).join("sample_mean.txt");
-    let frozen = frozen_file(&path, &(hex(&bytes) + "\n"));
-    assert_eq!(frozen.trim(), hex(&bytes));
-    let decoded = SampleMean::from_bytes(&unhex(&frozen)).unwrap();
+    let frozen = frozen_file(&path, &(hex::encode(&bytes) + "\n"));
+    assert_eq!(frozen.trim(), hex::encode(&bytes));
+    let decoded = SampleMean::from_bytes(&hex::decode(frozen.trim()).unwrap()).unwrap();
     assert_eq!(decoded.count(), mean.count());
     assert_eq!(decoded.value(), mean.value());
 }
@@ -199,9 +186,13 @@ fn windowed_rollup_bytes_are_frozen_too() {
     for (name, bytes) in [("rollup_empty", empty), ("rollup", rollup.to_bytes())] {
         // .txt: not a plain availability state, so not in the decode loop above.
         let path = frozen_dir(CURRENT_VERSION).join(format!("{name}.txt"));
-        let frozen = frozen_file(&path, &(hex(&bytes) + "\n"));
-        assert_eq!(frozen.trim(), hex(&bytes), "{name}: the encoding changed");
-        let decoded = WindowedRollup::from_bytes(&unhex(&frozen)).unwrap();
+        let frozen = frozen_file(&path, &(hex::encode(&bytes) + "\n"));
+        assert_eq!(
+            frozen.trim(),
+            hex::encode(&bytes),
+            "{name}: the encoding changed"
+        );
+        let decoded = WindowedRollup::from_bytes(&hex::decode(frozen.trim()).unwrap()).unwrap();
         assert_eq!(decoded.to_bytes(), bytes, "{name}");
     }
     let finished = WindowedRollup::from_bytes(&rollup.to_bytes())

@@ -408,7 +408,6 @@ fn partial_bytes_take_a_few_bytes_per_buffered_event() {
 fn canonical_bytes_are_unchanged() {
     // Golden bytes written by the format-1 writer before partial bytes
     // existed: stored values keep decoding and comparing equal.
-    let hex = |b: &[u8]| -> String { b.iter().map(|x| format!("{x:02x}")).collect() };
     let mut w = Weights::default();
     w.set("calibrating", Some(0.25)).expect("weight");
     let cfg = AvailabilityConfig::new(w, Some(7), GapPolicy::Unknown).expect("config");
@@ -427,7 +426,7 @@ fn canonical_bytes_are_unchanged() {
     }
     const NAMES: &str = "0b63616c6962726174696e6701000000000000d03f0b6d61696e74656e616e6365000c6e6f5f686561727462656174010000000000000000076f66666c696e65010000000000000000066f6e6c696e6501000000000000f03f07756e6b6e6f776e00077761726e696e6701000000000000e03f040b63616c6962726174696e67076f66666c696e65066f6e6c696e65077761726e696e67";
     assert_eq!(
-        hex(&a.to_bytes()),
+        hex::encode(a.to_bytes()),
         format!("4156010fc801ac020707{NAMES}030a01000400050218010044030192010002")
     );
     let mut b = AvailabilityState::new(cfg, 500, 600, None).expect("state");
@@ -435,7 +434,7 @@ fn canonical_bytes_are_unchanged() {
     b.push(520, "offline").expect("push");
     let m = merged(&a, &b);
     assert_eq!(
-        hex(&m.to_bytes()),
+        hex::encode(m.to_bytes()),
         format!(
             "4156010fc801f4030707{NAMES}030a0101ab026306000502180100440301920100029f010002090001"
         )
@@ -449,7 +448,7 @@ fn canonical_bytes_are_unchanged() {
     c.push(45, "offline").expect("push");
     assert!(c.is_approximate());
     assert_eq!(
-        hex(&c.to_bytes()),
+        hex::encode(c.to_bytes()),
         "41560110639a08060b6d61696e74656e616e6365000c6e6f5f686561727462656174010000000000000000076f66666c696e65010000000000000000066f6e6c696e6501000000000000f03f07756e6b6e6f776e00077761726e696e6701000000000000e03f02076f66666c696e65066f6e6c696e650003322c01000000003601"
     );
 }

@@ -58,10 +58,6 @@ fn leak(cells: Vec<Cell<'static>>) -> &'static [Cell<'static>] {
     Box::leak(cells.into_boxed_slice())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Canonical expected values of the simple kinds, derived from the cells.
 fn derive(kind: &str, cells: &[Cell]) -> Vec<Value> {
     cells
@@ -75,8 +71,8 @@ fn derive(kind: &str, cells: &[Cell]) -> Vec<Value> {
             (_, Cell::Float32(v)) => float(f64::from(*v)),
             (_, Cell::Float64(v)) => float(*v),
             (_, Cell::Text(v)) => json!(v),
-            (_, Cell::Bytes(v)) => json!(hex(v)),
-            (_, Cell::Uuid(v)) => json!(hex(v)),
+            (_, Cell::Bytes(v)) => json!(hex::encode(v)),
+            (_, Cell::Uuid(v)) => json!(hex::encode(v)),
             (_, Cell::TimestampPg(_)) => unix_micros(cell),
             (_, Cell::DatePg(v)) => json!(v + 10_957),
             (_, Cell::TimeMicros(v)) => json!(v),

@@ -33,18 +33,6 @@ fn render(points: &[Point]) -> String {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n"
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    let t = text.trim();
-    (0..t.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&t[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 /// Checks one case: the frozen bytes decode to the frozen points, and today's encoder
 /// writes the frozen bytes while the version is 1.
 fn check(name: &str, bytes: Vec<u8>, version: u8, decode: impl Fn(&[u8]) -> Vec<Point>) {
@@ -54,17 +42,21 @@ fn check(name: &str, bytes: Vec<u8>, version: u8, decode: impl Fn(&[u8]) -> Vec<
         dir.join(format!("{name}.txt")),
     );
     if std::env::var_os("DOWNSAMPLE_WRITE_FROZEN").is_some() && !hex_path.exists() {
-        std::fs::write(&hex_path, hex(&bytes)).unwrap();
+        std::fs::write(&hex_path, hex::encode(&bytes) + "\n").unwrap();
         std::fs::write(&txt_path, render(&decode(&bytes))).unwrap();
     }
-    let frozen = unhex(&std::fs::read_to_string(&hex_path).unwrap());
+    let frozen = hex::decode(std::fs::read_to_string(&hex_path).unwrap().trim()).unwrap();
     assert_eq!(
         render(&decode(&frozen)),
         std::fs::read_to_string(&txt_path).unwrap(),
         "{name}"
     );
     if version == 1 {
-        assert_eq!(hex(&bytes), hex(&frozen), "{name}: the v1 encoder changed");
+        assert_eq!(
+            hex::encode(&bytes),
+            hex::encode(&frozen),
+            "{name}: the v1 encoder changed"
+        );
     }
 }
 

@@ -61,18 +61,6 @@ fn render(st: &EnergyState) -> String {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n"
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    let t = text.trim();
-    (0..t.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&t[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 #[test]
 fn version_1_states_decode_to_their_figures_and_today_writes_them_byte_for_byte() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/frozen/v1");
@@ -88,10 +76,10 @@ fn version_1_states_decode_to_their_figures_and_today_writes_them_byte_for_byte(
             dir.join(format!("{name}.txt")),
         );
         if write && !hex_path.exists() {
-            std::fs::write(&hex_path, hex(&bytes)).unwrap();
+            std::fs::write(&hex_path, hex::encode(&bytes) + "\n").unwrap();
             std::fs::write(&txt_path, render(&st)).unwrap();
         }
-        let frozen = unhex(&std::fs::read_to_string(&hex_path).unwrap());
+        let frozen = hex::decode(std::fs::read_to_string(&hex_path).unwrap().trim()).unwrap();
         let decoded = EnergyState::from_bytes(&frozen).unwrap();
         assert_eq!(
             render(&decoded),
@@ -99,7 +87,11 @@ fn version_1_states_decode_to_their_figures_and_today_writes_them_byte_for_byte(
             "{name}"
         );
         if FORMAT_VERSION == 1 {
-            assert_eq!(hex(&bytes), hex(&frozen), "{name}: the v1 encoder changed");
+            assert_eq!(
+                hex::encode(&bytes),
+                hex::encode(&frozen),
+                "{name}: the v1 encoder changed"
+            );
         }
     }
 }
