@@ -97,20 +97,6 @@ fn summary_json(state: &AvailabilityState) -> String {
     serde_json::to_string_pretty(&state.summary()).unwrap() + "\n"
 }
 
-fn bless() -> bool {
-    std::env::var_os("FROZEN_BLESS").is_some()
-}
-
-/// Writes `path` when blessing and it does not exist yet; returns its content.
-fn frozen_file(path: &PathBuf, fresh: &str) -> String {
-    if bless() && !path.exists() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, fresh).unwrap();
-    }
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e} (FROZEN_BLESS=1 writes a new case)", path.display()))
-}
-
 #[test]
 fn current_encoder_writes_the_frozen_bytes() {
     for (name, state) in cases() {
@@ -120,7 +106,7 @@ fn current_encoder_writes_the_frozen_bytes() {
         ] {
             assert_eq!(bytes[2], CURRENT_VERSION, "{name}{suffix}");
             let path = frozen_dir(CURRENT_VERSION).join(format!("{name}{suffix}.hex"));
-            let frozen = frozen_file(&path, &(hex::encode(&bytes) + "\n"));
+            let frozen = frozen_bytes::frozen_file(&path, &(hex::encode(&bytes) + "\n"));
             assert_eq!(
                 frozen.trim(),
                 hex::encode(&bytes),
@@ -128,7 +114,7 @@ fn current_encoder_writes_the_frozen_bytes() {
             );
         }
         let path = frozen_dir(CURRENT_VERSION).join(format!("{name}.summary.json"));
-        frozen_file(&path, &summary_json(&state));
+        frozen_bytes::frozen_file(&path, &summary_json(&state));
     }
 }
 
@@ -168,7 +154,7 @@ fn sample_mean_bytes_are_frozen_too() {
     let bytes = mean.to_bytes();
     // Not an availability state: .txt keeps it apart from the states decoded above.
     let path = frozen_dir(CURRENT_VERSION).join("sample_mean.txt");
-    let frozen = frozen_file(&path, &(hex::encode(&bytes) + "\n"));
+    let frozen = frozen_bytes::frozen_file(&path, &(hex::encode(&bytes) + "\n"));
     assert_eq!(frozen.trim(), hex::encode(&bytes));
     let decoded = SampleMean::from_bytes(&hex::decode(frozen.trim()).unwrap()).unwrap();
     assert_eq!(decoded.count(), mean.count());
@@ -186,7 +172,7 @@ fn windowed_rollup_bytes_are_frozen_too() {
     for (name, bytes) in [("rollup_empty", empty), ("rollup", rollup.to_bytes())] {
         // .txt: not a plain availability state, so not in the decode loop above.
         let path = frozen_dir(CURRENT_VERSION).join(format!("{name}.txt"));
-        let frozen = frozen_file(&path, &(hex::encode(&bytes) + "\n"));
+        let frozen = frozen_bytes::frozen_file(&path, &(hex::encode(&bytes) + "\n"));
         assert_eq!(
             frozen.trim(),
             hex::encode(&bytes),
@@ -201,6 +187,6 @@ fn windowed_rollup_bytes_are_frozen_too() {
         .unwrap()
         .unwrap();
     let path = frozen_dir(CURRENT_VERSION).join("rollup.summary.json");
-    let expected = frozen_file(&path, &summary_json(&finished));
+    let expected = frozen_bytes::frozen_file(&path, &summary_json(&finished));
     assert_eq!(summary_json(&finished), expected);
 }

@@ -1,8 +1,8 @@
 //! The partial states the parallel support functions send between processes, pinned:
 //! `tests/frozen/v1/*.hex` were written by format version 1 of each state, with the points
 //! they finish to in `*.txt`. While version 1 is current, today's encoder must write
-//! exactly these bytes. `DOWNSAMPLE_WRITE_FROZEN=1` writes missing files (never overwrites:
-//! a changed encoder is a new version).
+//! exactly these bytes. `FROZEN_BLESS=1` writes missing files (never overwrites: a changed
+//! encoder is a new version).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -33,31 +33,13 @@ fn render(points: &[Point]) -> String {
     out
 }
 
-/// Checks one case: the frozen bytes decode to the frozen points, and today's encoder
-/// writes the frozen bytes while the version is 1.
+/// Checks one case (see `frozen_bytes::check_case`): frozen in `tests/frozen/v1`, the
+/// encoder's bytes pinned while the version is 1.
 fn check(name: &str, bytes: Vec<u8>, version: u8, decode: impl Fn(&[u8]) -> Vec<Point>) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/frozen/v1");
-    let (hex_path, txt_path) = (
-        dir.join(format!("{name}.hex")),
-        dir.join(format!("{name}.txt")),
-    );
-    if std::env::var_os("DOWNSAMPLE_WRITE_FROZEN").is_some() && !hex_path.exists() {
-        std::fs::write(&hex_path, hex::encode(&bytes) + "\n").unwrap();
-        std::fs::write(&txt_path, render(&decode(&bytes))).unwrap();
-    }
-    let frozen = hex::decode(std::fs::read_to_string(&hex_path).unwrap().trim()).unwrap();
-    assert_eq!(
-        render(&decode(&frozen)),
-        std::fs::read_to_string(&txt_path).unwrap(),
-        "{name}"
-    );
-    if version == 1 {
-        assert_eq!(
-            hex::encode(&bytes),
-            hex::encode(&frozen),
-            "{name}: the v1 encoder changed"
-        );
-    }
+    frozen_bytes::check_case(&dir, name, "txt", &bytes, version == 1, |b| {
+        render(&decode(b))
+    });
 }
 
 #[test]

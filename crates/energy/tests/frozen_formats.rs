@@ -1,7 +1,7 @@
 //! Stored states must decode forever: `tests/frozen/v1/*.hex` were written by format
 //! version 1, with the figures they decode to in `*.txt`. While version 1 is current,
-//! today's encoder must write exactly these bytes. `ENERGY_WRITE_FROZEN=1` writes missing
-//! files (never overwrites: a changed encoder is a new version).
+//! today's encoder must write exactly these bytes. `FROZEN_BLESS=1` writes missing files
+//! (never overwrites: a changed encoder is a new version).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -64,34 +64,14 @@ fn render(st: &EnergyState) -> String {
 #[test]
 fn version_1_states_decode_to_their_figures_and_today_writes_them_byte_for_byte() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/frozen/v1");
-    let write = std::env::var_os("ENERGY_WRITE_FROZEN").is_some();
     for (name, st) in cases() {
         let bytes = if name.ends_with(".final") {
             st.to_final_bytes()
         } else {
             st.to_bytes()
         };
-        let (hex_path, txt_path) = (
-            dir.join(format!("{name}.hex")),
-            dir.join(format!("{name}.txt")),
-        );
-        if write && !hex_path.exists() {
-            std::fs::write(&hex_path, hex::encode(&bytes) + "\n").unwrap();
-            std::fs::write(&txt_path, render(&st)).unwrap();
-        }
-        let frozen = hex::decode(std::fs::read_to_string(&hex_path).unwrap().trim()).unwrap();
-        let decoded = EnergyState::from_bytes(&frozen).unwrap();
-        assert_eq!(
-            render(&decoded),
-            std::fs::read_to_string(&txt_path).unwrap(),
-            "{name}"
-        );
-        if FORMAT_VERSION == 1 {
-            assert_eq!(
-                hex::encode(&bytes),
-                hex::encode(&frozen),
-                "{name}: the v1 encoder changed"
-            );
-        }
+        frozen_bytes::check_case(&dir, name, "txt", &bytes, FORMAT_VERSION == 1, |b| {
+            render(&EnergyState::from_bytes(b).unwrap())
+        });
     }
 }
