@@ -155,18 +155,25 @@ macro_rules! accessor {
     };
 }
 
-accessor!(energy_wh, "CREATE FUNCTION sensor.energy_wh(state sensor.energy_state) RETURNS float8 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", f64, |s| Some(s.energy_wh()));
-accessor!(time_weighted_mean, "CREATE FUNCTION sensor.time_weighted_mean(state sensor.energy_state) RETURNS float8 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", f64, |s| s.time_weighted_mean());
-accessor!(covered, "CREATE FUNCTION sensor.covered(state sensor.energy_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| time::interval(s.covered));
-accessor!(gaps, "CREATE FUNCTION sensor.gaps(state sensor.energy_state) RETURNS bigint LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", i64, |s| i64::try_from(s.gaps).ok());
-accessor!(gap_time, "CREATE FUNCTION sensor.gap_time(state sensor.energy_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| time::interval(s.gap_time));
-accessor!(energy_is_approximate, "CREATE FUNCTION sensor.is_approximate(state sensor.energy_state) RETURNS boolean LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", bool, |s| Some(s.approximate));
+accessor!(energy_wh, "CREATE FUNCTION sensor.energy_wh(state sensor.energy_state) RETURNS float8 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.energy_wh(sensor.energy_state) IS 'The time integral in value x hours: watt-hours for values in watts.';", f64, |s| Some(s.energy_wh()));
+accessor!(time_weighted_mean, "CREATE FUNCTION sensor.time_weighted_mean(state sensor.energy_state) RETURNS float8 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.time_weighted_mean(sensor.energy_state) IS 'The integral divided by the covered time; NULL when nothing is covered (a single instant, or only gaps).';", f64, |s| s.time_weighted_mean());
+accessor!(covered, "CREATE FUNCTION sensor.covered(state sensor.energy_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.covered(sensor.energy_state) IS 'The time actually integrated: first to last instant minus the gaps longer than max_gap.';", PgInterval, |s| time::interval(s.covered));
+accessor!(gaps, "CREATE FUNCTION sensor.gaps(state sensor.energy_state) RETURNS bigint LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.gaps(sensor.energy_state) IS 'Number of segments longer than max_gap, not integrated.';", i64, |s| i64::try_from(s.gaps).ok());
+accessor!(gap_time, "CREATE FUNCTION sensor.gap_time(state sensor.energy_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.gap_time(sensor.energy_state) IS 'Total duration of the gaps longer than max_gap.';", PgInterval, |s| time::interval(s.gap_time));
+accessor!(energy_is_approximate, "CREATE FUNCTION sensor.is_approximate(state sensor.energy_state) RETURNS boolean LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.is_approximate(sensor.energy_state) IS 'True when some rows could not be placed exactly (a group larger than work_mem fed far out of time order, or overlapping states merged); raise work_mem or feed rows in time order.';", bool, |s| Some(s.approximate));
 
 #[pg_extern(
     immutable,
     parallel_safe,
     strict,
-    sql = "CREATE FUNCTION sensor.energy_summary(state sensor.energy_state) RETURNS jsonb LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+    sql = "CREATE FUNCTION sensor.energy_summary(state sensor.energy_state) RETURNS jsonb LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.energy_summary(sensor.energy_state) IS 'Every figure of the state as jsonb (energy_wh, integral in value x seconds, time_weighted_mean, covered_s, gaps, gap_time_s, rows, first and last time and value, max_gap_s, approximate).';"
 )]
 fn energy_summary(state: &[u8]) -> SqlResult<Option<JsonB>> {
     let st = EnergyState::from_bytes(state).map_err(SensorError::from)?;
@@ -221,13 +228,6 @@ COMMENT ON AGGREGATE sensor.energy_agg(timestamptz, float8, interval) IS
     'sensor.energy_agg that does not integrate across a segment longer than max_gap (a power cut, a logger off): such gaps are counted by sensor.gaps() and sensor.gap_time().';
 COMMENT ON AGGREGATE sensor.rollup(sensor.energy_state) IS
     'Merges energy states (e.g. hourly buckets into a day) into the state of the whole range, the segments between buckets included: equal to sensor.energy_agg over the rows of the whole range. States must share max_gap.';
-COMMENT ON FUNCTION sensor.energy_wh(sensor.energy_state) IS 'The time integral in value x hours: watt-hours for values in watts.';
-COMMENT ON FUNCTION sensor.time_weighted_mean(sensor.energy_state) IS 'The integral divided by the covered time; NULL when nothing is covered (a single instant, or only gaps).';
-COMMENT ON FUNCTION sensor.covered(sensor.energy_state) IS 'The time actually integrated: first to last instant minus the gaps longer than max_gap.';
-COMMENT ON FUNCTION sensor.gaps(sensor.energy_state) IS 'Number of segments longer than max_gap, not integrated.';
-COMMENT ON FUNCTION sensor.gap_time(sensor.energy_state) IS 'Total duration of the gaps longer than max_gap.';
-COMMENT ON FUNCTION sensor.is_approximate(sensor.energy_state) IS 'True when some rows could not be placed exactly (a group larger than work_mem fed far out of time order, or overlapping states merged); raise work_mem or feed rows in time order.';
-COMMENT ON FUNCTION sensor.energy_summary(sensor.energy_state) IS 'Every figure of the state as jsonb (energy_wh, integral in value x seconds, time_weighted_mean, covered_s, gaps, gap_time_s, rows, first and last time and value, max_gap_s, approximate).';
 "#,
     name = "energy_agg",
     requires = [
@@ -238,12 +238,5 @@ COMMENT ON FUNCTION sensor.energy_summary(sensor.energy_state) IS 'Every figure 
         energy_serialize,
         energy_deserialize,
         energy_rollup_trans,
-        energy_wh,
-        time_weighted_mean,
-        covered,
-        gaps,
-        gap_time,
-        energy_is_approximate,
-        energy_summary,
     ]
 );

@@ -2,7 +2,7 @@
 //!
 //! The state travels as `sensor.availability_state`, a domain over bytea holding the
 //! `availability` crate's versioned encoding; functions that take it declare their SQL by
-//! hand (`sql = …`) to name the domain.
+//! hand (`sql = …`) to name the domain, with their comment.
 
 use pgrx::datum::{Interval as PgInterval, ToIsoString};
 use pgrx::prelude::*;
@@ -24,24 +24,36 @@ macro_rules! accessor {
     };
 }
 
-accessor!(availability, "CREATE FUNCTION sensor.availability(state sensor.availability_state) RETURNS float8 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", f64, |s| s.availability);
-accessor!(uptime, "CREATE FUNCTION sensor.uptime(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| time::interval(s.uptime_us));
-accessor!(downtime, "CREATE FUNCTION sensor.downtime(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| time::interval(s.downtime_us));
-accessor!(unknown_time, "CREATE FUNCTION sensor.unknown_time(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| time::interval(s.unknown_us));
-accessor!(outages, "CREATE FUNCTION sensor.outages(state sensor.availability_state) RETURNS bigint LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", i64, |s| i64::try_from(s.outages).ok());
-accessor!(longest_outage, "CREATE FUNCTION sensor.longest_outage(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| time::interval(s.longest_outage_us));
-accessor!(mtbf, "CREATE FUNCTION sensor.mtbf(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| s.mtbf_us.and_then(time::interval));
-accessor!(mttr, "CREATE FUNCTION sensor.mttr(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", PgInterval, |s| s.mttr_us.and_then(time::interval));
-accessor!(first_state, "CREATE FUNCTION sensor.first_state(state sensor.availability_state) RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", String, |s| s.first_state);
-accessor!(last_state, "CREATE FUNCTION sensor.last_state(state sensor.availability_state) RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", String, |s| s.last_state);
-accessor!(is_approximate, "CREATE FUNCTION sensor.is_approximate(state sensor.availability_state) RETURNS boolean LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';", bool, |s| Some(s.approximate));
+accessor!(availability, "CREATE FUNCTION sensor.availability(state sensor.availability_state) RETURNS float8 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.availability(sensor.availability_state) IS 'Time-weighted availability in [0, 1]: sum of weight x duration over time in weighted states; NULL when no weighted time.';", f64, |s| s.availability);
+accessor!(uptime, "CREATE FUNCTION sensor.uptime(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.uptime(sensor.availability_state) IS 'Time spent in states of positive weight.';", PgInterval, |s| time::interval(s.uptime_us));
+accessor!(downtime, "CREATE FUNCTION sensor.downtime(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.downtime(sensor.availability_state) IS 'Time spent in states of weight 0 (outages).';", PgInterval, |s| time::interval(s.downtime_us));
+accessor!(unknown_time, "CREATE FUNCTION sensor.unknown_time(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.unknown_time(sensor.availability_state) IS 'Time with no known state (before the first event without carry-in, or heartbeat gaps with gaps => ''unknown'').';", PgInterval, |s| time::interval(s.unknown_us));
+accessor!(outages, "CREATE FUNCTION sensor.outages(state sensor.availability_state) RETURNS bigint LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.outages(sensor.availability_state) IS 'Number of outages (maximal stretches of weight-0 time) touching the window.';", i64, |s| i64::try_from(s.outages).ok());
+accessor!(longest_outage, "CREATE FUNCTION sensor.longest_outage(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.longest_outage(sensor.availability_state) IS 'Duration of the longest outage.';", PgInterval, |s| time::interval(s.longest_outage_us));
+accessor!(mtbf, "CREATE FUNCTION sensor.mtbf(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.mtbf(sensor.availability_state) IS 'Mean time between failures: uptime / failures (outages that start inside the window).';", PgInterval, |s| s.mtbf_us.and_then(time::interval));
+accessor!(mttr, "CREATE FUNCTION sensor.mttr(state sensor.availability_state) RETURNS interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.mttr(sensor.availability_state) IS 'Mean time to repair: downtime / outages.';", PgInterval, |s| s.mttr_us.and_then(time::interval));
+accessor!(first_state, "CREATE FUNCTION sensor.first_state(state sensor.availability_state) RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.first_state(sensor.availability_state) IS 'The first state in the window (the carried-in one if any).';", String, |s| s.first_state);
+accessor!(last_state, "CREATE FUNCTION sensor.last_state(state sensor.availability_state) RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.last_state(sensor.availability_state) IS 'The state in force at the end of the window: the carry_in for the next window.';", String, |s| s.last_state);
+accessor!(is_approximate, "CREATE FUNCTION sensor.is_approximate(state sensor.availability_state) RETURNS boolean LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.is_approximate(sensor.availability_state) IS 'True when the state was merged from interleaved, out-of-order partial states and figures may be approximate.';", bool, |s| Some(s.approximate));
 
 #[pg_extern(
     immutable,
     parallel_safe,
     strict,
     sql = "CREATE FUNCTION sensor.time_in(state sensor.availability_state, status text) RETURNS interval
-LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.time_in(sensor.availability_state, text) IS 'Time spent in the given state.';"
 )]
 fn time_in(state: &[u8], status: &str) -> SqlResult<Option<PgInterval>> {
     Ok(time::interval(summary(state)?.time_in(status)))
@@ -53,7 +65,8 @@ fn time_in(state: &[u8], status: &str) -> SqlResult<Option<PgInterval>> {
     parallel_safe,
     strict,
     sql = "CREATE FUNCTION sensor.availability_summary(state sensor.availability_state) RETURNS jsonb
-LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';"
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION sensor.availability_summary(sensor.availability_state) IS 'Every figure of the state as jsonb (durations in seconds).';"
 )]
 fn availability_summary(state: &[u8]) -> SqlResult<JsonB> {
     let s = summary(state)?;
@@ -91,34 +104,7 @@ pgrx::extension_sql!(
     r#"
 COMMENT ON DOMAIN sensor.availability_state IS
     'State of sensor.availability_agg / sensor.rollup: runs of identical states over a window, mergeable across adjacent windows. Read it with sensor.availability(), uptime(), downtime(), time_in(), outages(), mtbf(), mttr(), last_state(), availability_summary().';
-COMMENT ON FUNCTION sensor.availability(sensor.availability_state) IS 'Time-weighted availability in [0, 1]: sum of weight x duration over time in weighted states; NULL when no weighted time.';
-COMMENT ON FUNCTION sensor.uptime(sensor.availability_state) IS 'Time spent in states of positive weight.';
-COMMENT ON FUNCTION sensor.downtime(sensor.availability_state) IS 'Time spent in states of weight 0 (outages).';
-COMMENT ON FUNCTION sensor.unknown_time(sensor.availability_state) IS 'Time with no known state (before the first event without carry-in, or heartbeat gaps with gaps => ''unknown'').';
-COMMENT ON FUNCTION sensor.time_in(sensor.availability_state, text) IS 'Time spent in the given state.';
-COMMENT ON FUNCTION sensor.outages(sensor.availability_state) IS 'Number of outages (maximal stretches of weight-0 time) touching the window.';
-COMMENT ON FUNCTION sensor.longest_outage(sensor.availability_state) IS 'Duration of the longest outage.';
-COMMENT ON FUNCTION sensor.mtbf(sensor.availability_state) IS 'Mean time between failures: uptime / failures (outages that start inside the window).';
-COMMENT ON FUNCTION sensor.mttr(sensor.availability_state) IS 'Mean time to repair: downtime / outages.';
-COMMENT ON FUNCTION sensor.first_state(sensor.availability_state) IS 'The first state in the window (the carried-in one if any).';
-COMMENT ON FUNCTION sensor.last_state(sensor.availability_state) IS 'The state in force at the end of the window: the carry_in for the next window.';
-COMMENT ON FUNCTION sensor.is_approximate(sensor.availability_state) IS 'True when the state was merged from interleaved, out-of-order partial states and figures may be approximate.';
-COMMENT ON FUNCTION sensor.availability_summary(sensor.availability_state) IS 'Every figure of the state as jsonb (durations in seconds).';
 "#,
-    name = "availability_accessors",
-    requires = [
-        availability,
-        uptime,
-        downtime,
-        unknown_time,
-        outages,
-        longest_outage,
-        mtbf,
-        mttr,
-        first_state,
-        last_state,
-        is_approximate,
-        time_in,
-        availability_summary,
-    ]
+    name = "availability_state_comment",
+    requires = ["bootstrap"]
 );

@@ -316,7 +316,8 @@ pub(crate) use stored_state_functions;
 
 /// An accessor of a stored state (a domain over bytea): `$summary(state)` reads the state's
 /// figures (`None`: no rows, a NULL result), `|$s| $body` picks one. Its SQL is given (to
-/// name the domain); the function is immutable, strict and parallel safe.
+/// name the domain), with its `COMMENT ON`; the function is immutable, strict and parallel
+/// safe.
 macro_rules! state_accessor {
     ($name:ident, $sql:literal, $ret:ty, $summary:expr, |$s:ident| $body:expr) => {
         #[pgrx::pg_extern(immutable, parallel_safe, strict, sql = $sql)]
