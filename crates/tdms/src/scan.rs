@@ -352,54 +352,81 @@ fn parse_lead_in(
     file_len: u64,
     sc: &mut Scanner,
 ) -> Result<Option<SegmentHeader>, TdmsError> {
-    let word = |i: usize| -> [u8; 4] {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(&lead[i..i + 4]);
-        b
-    };
-    let dword = |i: usize| -> [u8; 8] {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&lead[i..i + 8]);
-        b
-    };
-    if &lead[0..4] != b"TDSm" {
-        let what = if pos == 0 { "not a TDMS file: " } else { "" };
-        return Err(TdmsError::malformed(
-            pos,
-            format!(
-                "{what}segment does not start with 'TDSm' (found {:02X?})",
-                &lead[0..4]
-            ),
-        ));
-    }
-    // The ToC is always little-endian; it says how the rest is stored.
-    let toc = u32::from_le_bytes(word(4));
-    let big = toc & TOC_BIG_ENDIAN != 0;
-    let (version, next_off, raw_off) = if big {
-        (
-            u32::from_be_bytes(word(8)),
-            u64::from_be_bytes(dword(12)),
-            u64::from_be_bytes(dword(20)),
-        )
-    } else {
-        (
-            u32::from_le_bytes(word(8)),
-            u64::from_le_bytes(dword(12)),
-            u64::from_le_bytes(dword(20)),
-        )
-    };
-    match sc.result.version {
-        None => {
-            if version != 4712 && version != 4713 {
-                sc.warn(pos, format!("unrecognised TDMS version {version}"));
-            }
-            sc.result.version = Some(version);
+    let fields = LeadIn::decode(lead, pos)?;
+    sc.note_version(pos, fields.version);
+    place_segment(&fields, pos, file_len, sc)
+}
+
+/// A segment lead-in's fields as stored; the offsets count from the lead-in's end.
+struct LeadIn {
+    toc: u32,
+    version: u32,
+    next_off: u64,
+    raw_off: u64,
+}
+
+impl LeadIn {
+    fn decode(lead: &[u8; 28], pos: u64) -> Result<LeadIn, TdmsError> {
+        let word = |i: usize| -> [u8; 4] {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&lead[i..i + 4]);
+            b
+        };
+        let dword = |i: usize| -> [u8; 8] {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&lead[i..i + 8]);
+            b
+        };
+        if &lead[0..4] != b"TDSm" {
+            let what = if pos == 0 { "not a TDMS file: " } else { "" };
+            return Err(TdmsError::malformed(
+                pos,
+                format!(
+                    "{what}segment does not start with 'TDSm' (found {:02X?})",
+                    &lead[0..4]
+                ),
+            ));
         }
-        Some(v) if v != version => {
-            sc.warn(pos, format!("segment version {version} differs from {v}"))
-        }
-        Some(_) => {}
+        // The ToC is always little-endian; it says how the rest is stored.
+        let toc = u32::from_le_bytes(word(4));
+        let big = toc & TOC_BIG_ENDIAN != 0;
+        let (version, next_off, raw_off) = if big {
+            (
+                u32::from_be_bytes(word(8)),
+                u64::from_be_bytes(dword(12)),
+                u64::from_be_bytes(dword(20)),
+            )
+        } else {
+            (
+                u32::from_le_bytes(word(8)),
+                u64::from_le_bytes(dword(12)),
+                u64::from_le_bytes(dword(20)),
+            )
+        };
+        Ok(LeadIn {
+            toc,
+            version,
+            next_off,
+            raw_off,
+        })
     }
+}
+
+/// Where the segment at `pos` has its raw data and where the next one starts; a last
+/// segment that is unclosed or runs past the end is read to the end of the file, and
+/// one whose metadata is cut off is dropped (`None`).
+fn place_segment(
+    lead: &LeadIn,
+    pos: u64,
+    file_len: u64,
+    sc: &mut Scanner,
+) -> Result<Option<SegmentHeader>, TdmsError> {
+    let LeadIn {
+        toc,
+        next_off,
+        raw_off,
+        ..
+    } = *lead;
     let data_pos = pos
         .checked_add(LEAD_IN_LEN)
         .and_then(|p| p.checked_add(raw_off));
@@ -455,6 +482,22 @@ impl Scanner {
             segment_offset: pos,
             message: message.into(),
         });
+    }
+
+    /// Record the first segment's version; warn on an unknown one or a change.
+    fn note_version(&mut self, pos: u64, version: u32) {
+        match self.result.version {
+            None => {
+                if version != 4712 && version != 4713 {
+                    self.warn(pos, format!("unrecognised TDMS version {version}"));
+                }
+                self.result.version = Some(version);
+            }
+            Some(v) if v != version => {
+                self.warn(pos, format!("segment version {version} differs from {v}"))
+            }
+            Some(_) => {}
+        }
     }
 
     fn intern(&mut self, path: String) -> u32 {
@@ -1247,93 +1290,132 @@ fn read_raw_index<R: Read>(header: u32, meta: &mut Meta<'_, R>) -> Result<RawInd
         TdmsError::malformed(at, format!("unrecognised data type code 0x{code:X}"))
     })?;
     if header == DAQMX_FORMAT_CHANGING || header == DAQMX_DIGITAL_LINE {
-        let dimension = meta.u32()?;
-        if dimension != 1 {
-            return Err(TdmsError::malformed(
-                at,
-                format!("data dimension is {dimension}, not 1"),
-            ));
-        }
-        let count = meta.u64()?;
-        let n_scalers = meta.u32()?;
-        let scaler_len: u64 = if header == DAQMX_DIGITAL_LINE { 17 } else { 20 };
-        if u64::from(n_scalers).saturating_mul(scaler_len) > meta.remaining() {
-            return Err(TdmsError::malformed(
-                at,
-                format!("DAQmx scaler count {n_scalers} exceeds metadata"),
-            ));
-        }
-        let mut scalers = Vec::with_capacity(n_scalers as usize);
-        for _ in 0..n_scalers {
-            let s_at = meta.pos;
-            let type_code = meta.u32()?;
-            let buffer = meta.u32()?;
-            let offset = meta.u32()?;
-            let elem = daqmx_elem(type_code, s_at)?;
-            let (byte_offset, digital_bit) = if header == DAQMX_DIGITAL_LINE {
-                let _sample_format = meta.u8()?;
-                if !matches!(
-                    elem,
-                    ElemType::U8
-                        | ElemType::I8
-                        | ElemType::U16
-                        | ElemType::I16
-                        | ElemType::U32
-                        | ElemType::I32
-                        | ElemType::U64
-                        | ElemType::I64
-                ) {
-                    return Err(TdmsError::Unsupported(format!(
-                        "DAQmx digital line scaler of type {elem:?}"
-                    )));
-                }
-                (u64::from(offset / 8), Some((offset % 8) as u8))
-            } else {
-                let _sample_format = meta.u32()?;
-                (u64::from(offset), None)
-            };
-            let scale_id = meta.u32()?;
-            scalers.push(DaqmxScaler {
-                scale_id,
-                elem,
-                buffer,
-                byte_offset,
-                digital_bit,
-            });
-        }
-        if data_type != DataType::DaqmxRawData {
-            let ok = scalers.len() == 1
-                && scalers
-                    .first()
-                    .and_then(|s| data_type.elem().map(|e| e == s.elem))
-                    == Some(true);
-            if !ok {
-                return Err(TdmsError::malformed(
-                    at,
-                    format!(
-                        "DAQmx channel of type {data_type} needs exactly one scaler of that type"
-                    ),
-                ));
-            }
-        }
-        let n_widths = meta.u32()?;
-        if u64::from(n_widths).saturating_mul(4) > meta.remaining() {
-            return Err(TdmsError::malformed(
-                at,
-                format!("DAQmx raw width count {n_widths} exceeds metadata"),
-            ));
-        }
-        let mut widths = Vec::with_capacity(n_widths as usize);
-        for _ in 0..n_widths {
-            widths.push(u64::from(meta.u32()?));
-        }
-        return Ok(RawIndex::Daqmx {
-            data_type,
-            count,
-            scalers,
-            widths,
-        });
+        read_daqmx_index(header == DAQMX_DIGITAL_LINE, data_type, at, meta)
+    } else {
+        read_standard_index(data_type, at, meta)
     }
+}
+
+/// The rest of a DAQmx raw data index (after its data type, read at `at`): dimension,
+/// count, scalers and raw buffer widths.
+fn read_daqmx_index<R: Read>(
+    digital_line: bool,
+    data_type: DataType,
+    at: u64,
+    meta: &mut Meta<'_, R>,
+) -> Result<RawIndex, TdmsError> {
+    let dimension = meta.u32()?;
+    if dimension != 1 {
+        return Err(TdmsError::malformed(
+            at,
+            format!("data dimension is {dimension}, not 1"),
+        ));
+    }
+    let count = meta.u64()?;
+    let n_scalers = meta.u32()?;
+    let scaler_len: u64 = if digital_line { 17 } else { 20 };
+    if u64::from(n_scalers).saturating_mul(scaler_len) > meta.remaining() {
+        return Err(TdmsError::malformed(
+            at,
+            format!("DAQmx scaler count {n_scalers} exceeds metadata"),
+        ));
+    }
+    let mut scalers = Vec::with_capacity(n_scalers as usize);
+    for _ in 0..n_scalers {
+        scalers.push(read_daqmx_scaler(digital_line, meta)?);
+    }
+    check_daqmx_channel_type(data_type, &scalers, at)?;
+    let n_widths = meta.u32()?;
+    if u64::from(n_widths).saturating_mul(4) > meta.remaining() {
+        return Err(TdmsError::malformed(
+            at,
+            format!("DAQmx raw width count {n_widths} exceeds metadata"),
+        ));
+    }
+    let mut widths = Vec::with_capacity(n_widths as usize);
+    for _ in 0..n_widths {
+        widths.push(u64::from(meta.u32()?));
+    }
+    Ok(RawIndex::Daqmx {
+        data_type,
+        count,
+        scalers,
+        widths,
+    })
+}
+
+/// One DAQmx scaler; a digital line scaler's offset counts bits, not bytes.
+fn read_daqmx_scaler<R: Read>(
+    digital_line: bool,
+    meta: &mut Meta<'_, R>,
+) -> Result<DaqmxScaler, TdmsError> {
+    let s_at = meta.pos;
+    let type_code = meta.u32()?;
+    let buffer = meta.u32()?;
+    let offset = meta.u32()?;
+    let elem = daqmx_elem(type_code, s_at)?;
+    let (byte_offset, digital_bit) = if digital_line {
+        let _sample_format = meta.u8()?;
+        if !matches!(
+            elem,
+            ElemType::U8
+                | ElemType::I8
+                | ElemType::U16
+                | ElemType::I16
+                | ElemType::U32
+                | ElemType::I32
+                | ElemType::U64
+                | ElemType::I64
+        ) {
+            return Err(TdmsError::Unsupported(format!(
+                "DAQmx digital line scaler of type {elem:?}"
+            )));
+        }
+        (u64::from(offset / 8), Some((offset % 8) as u8))
+    } else {
+        let _sample_format = meta.u32()?;
+        (u64::from(offset), None)
+    };
+    let scale_id = meta.u32()?;
+    Ok(DaqmxScaler {
+        scale_id,
+        elem,
+        buffer,
+        byte_offset,
+        digital_bit,
+    })
+}
+
+/// A DAQmx channel typed other than raw data reads exactly one scaler of its own type.
+fn check_daqmx_channel_type(
+    data_type: DataType,
+    scalers: &[DaqmxScaler],
+    at: u64,
+) -> Result<(), TdmsError> {
+    if data_type == DataType::DaqmxRawData {
+        return Ok(());
+    }
+    let ok = scalers.len() == 1
+        && scalers
+            .first()
+            .and_then(|s| data_type.elem().map(|e| e == s.elem))
+            == Some(true);
+    if !ok {
+        return Err(TdmsError::malformed(
+            at,
+            format!("DAQmx channel of type {data_type} needs exactly one scaler of that type"),
+        ));
+    }
+    Ok(())
+}
+
+/// The rest of a standard raw data index (after its data type, read at `at`):
+/// dimension, count and, for strings, the data size.
+fn read_standard_index<R: Read>(
+    data_type: DataType,
+    at: u64,
+    meta: &mut Meta<'_, R>,
+) -> Result<RawIndex, TdmsError> {
     let dimension = meta.u32()?;
     let count = meta.u64()?;
     match data_type {
