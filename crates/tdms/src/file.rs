@@ -392,26 +392,9 @@ impl<R: Read + Seek> TdmsFile<R> {
     }
 
     fn plan(info: &ChannelInfo, mode: ReadMode) -> Result<Plan, TdmsError> {
-        let raw_daqmx = info.data_type == Some(DataType::DaqmxRawData);
-        let own = if info.is_daqmx {
-            match info.daqmx_scalers.as_slice() {
-                [only] => Some(Input::Scaler(only.scale_id)),
-                _ => None,
-            }
-        } else {
-            Some(Input::Own)
-        };
-        let native = |own: Option<Input>| {
-            own.map(Plan::Native).ok_or_else(|| {
-                TdmsError::InvalidArgument(format!(
-                    "channel {} has {} DAQmx scalers; choose one with ReadMode::DaqmxScaler",
-                    info.path,
-                    info.daqmx_scalers.len()
-                ))
-            })
-        };
+        let own = own_input(info);
         match mode {
-            ReadMode::Raw => native(own),
+            ReadMode::Raw => native_plan(info, own),
             ReadMode::DaqmxScaler(id) => {
                 if info.daqmx_scalers.iter().any(|s| s.scale_id == id) {
                     Ok(Plan::Native(Input::Scaler(id)))
@@ -422,70 +405,7 @@ impl<R: Read + Seek> TdmsFile<R> {
                     )))
                 }
             }
-            ReadMode::Scaled => match &info.scaling {
-                Scaling::None => {
-                    if own.is_none() {
-                        return Err(TdmsError::malformed(
-                            0,
-                            format!("channel {} has DAQmx data with several scalers but no scaling information", info.path),
-                        ));
-                    }
-                    native(own)
-                }
-                Scaling::Unsupported {
-                    scale_type,
-                    scale_index,
-                } => Err(TdmsError::Unsupported(format!(
-                    "scale type '{scale_type}' (NI_Scale[{scale_index}]) of channel {}",
-                    info.path
-                ))),
-                Scaling::Invalid(msg) => Err(TdmsError::malformed(
-                    0,
-                    format!("scaling of channel {}: {msg}", info.path),
-                )),
-                Scaling::Chain(chain) => {
-                    let (needs_raw, ids) = chain.needs()?;
-                    if let Some(e) = info.data_type.and_then(|t| t.elem()) {
-                        if !e.is_real() {
-                            return Err(TdmsError::Unsupported(format!(
-                                "scaling of {} channel {}",
-                                info.data_type.map_or(String::new(), |t| t.to_string()),
-                                info.path
-                            )));
-                        }
-                    }
-                    let raw = if needs_raw {
-                        if raw_daqmx {
-                            return Err(TdmsError::malformed(
-                                0,
-                                format!(
-                                    "scaling of DAQmx channel {} uses the raw data input",
-                                    info.path
-                                ),
-                            ));
-                        }
-                        own
-                    } else {
-                        None
-                    };
-                    for id in &ids {
-                        if !raw_daqmx || !info.daqmx_scalers.iter().any(|s| s.scale_id == *id) {
-                            return Err(TdmsError::malformed(
-                                0,
-                                format!(
-                                    "scaling of channel {} refers to missing DAQmx scaler {id}",
-                                    info.path
-                                ),
-                            ));
-                        }
-                    }
-                    Ok(Plan::Scaled {
-                        chain: chain.clone(),
-                        raw,
-                        scalers: ids,
-                    })
-                }
-            },
+            ReadMode::Scaled => scaled_plan(info, own),
         }
     }
 
@@ -722,6 +642,110 @@ impl<R: Read + Seek> TdmsFile<R> {
         self.runs = runs;
         result
     }
+}
+
+/// A channel's own values: a standard channel's, or a DAQmx channel's only scaler
+/// (`None` when it has several).
+fn own_input(info: &ChannelInfo) -> Option<Input> {
+    if info.is_daqmx {
+        match info.daqmx_scalers.as_slice() {
+            [only] => Some(Input::Scaler(only.scale_id)),
+            _ => None,
+        }
+    } else {
+        Some(Input::Own)
+    }
+}
+
+/// Unscaled values of `own`; a DAQmx channel with several scalers must name one.
+fn native_plan(info: &ChannelInfo, own: Option<Input>) -> Result<Plan, TdmsError> {
+    own.map(Plan::Native).ok_or_else(|| {
+        TdmsError::InvalidArgument(format!(
+            "channel {} has {} DAQmx scalers; choose one with ReadMode::DaqmxScaler",
+            info.path,
+            info.daqmx_scalers.len()
+        ))
+    })
+}
+
+/// [`ReadMode::Scaled`]: the channel's scaling, or its own values when it has none.
+fn scaled_plan(info: &ChannelInfo, own: Option<Input>) -> Result<Plan, TdmsError> {
+    match &info.scaling {
+        Scaling::None => {
+            if own.is_none() {
+                return Err(TdmsError::malformed(
+                    0,
+                    format!(
+                        "channel {} has DAQmx data with several scalers but no scaling information",
+                        info.path
+                    ),
+                ));
+            }
+            native_plan(info, own)
+        }
+        Scaling::Unsupported {
+            scale_type,
+            scale_index,
+        } => Err(TdmsError::Unsupported(format!(
+            "scale type '{scale_type}' (NI_Scale[{scale_index}]) of channel {}",
+            info.path
+        ))),
+        Scaling::Invalid(msg) => Err(TdmsError::malformed(
+            0,
+            format!("scaling of channel {}: {msg}", info.path),
+        )),
+        Scaling::Chain(chain) => chain_plan(info, chain, own),
+    }
+}
+
+/// A scaling chain over the channel: only real values scale, and every input the
+/// chain names must exist (raw data for a standard channel, scalers for DAQmx raw data).
+fn chain_plan(
+    info: &ChannelInfo,
+    chain: &ScaleChain,
+    own: Option<Input>,
+) -> Result<Plan, TdmsError> {
+    let raw_daqmx = info.data_type == Some(DataType::DaqmxRawData);
+    let (needs_raw, ids) = chain.needs()?;
+    if let Some(e) = info.data_type.and_then(|t| t.elem()) {
+        if !e.is_real() {
+            return Err(TdmsError::Unsupported(format!(
+                "scaling of {} channel {}",
+                info.data_type.map_or(String::new(), |t| t.to_string()),
+                info.path
+            )));
+        }
+    }
+    let raw = if needs_raw {
+        if raw_daqmx {
+            return Err(TdmsError::malformed(
+                0,
+                format!(
+                    "scaling of DAQmx channel {} uses the raw data input",
+                    info.path
+                ),
+            ));
+        }
+        own
+    } else {
+        None
+    };
+    for id in &ids {
+        if !raw_daqmx || !info.daqmx_scalers.iter().any(|s| s.scale_id == *id) {
+            return Err(TdmsError::malformed(
+                0,
+                format!(
+                    "scaling of channel {} refers to missing DAQmx scaler {id}",
+                    info.path
+                ),
+            ));
+        }
+    }
+    Ok(Plan::Scaled {
+        chain: chain.clone(),
+        raw,
+        scalers: ids,
+    })
 }
 
 fn emit<V: ChannelVisitor + ?Sized>(
