@@ -431,11 +431,7 @@ impl<R: Read + Seek> TdmsFile<R> {
         block_size: usize,
         mode: ReadMode,
     ) -> Result<ChannelReader<'_, R>, TdmsError> {
-        if block_size == 0 {
-            return Err(TdmsError::InvalidArgument(
-                "block size must be positive".into(),
-            ));
-        }
+        check_block_size(block_size)?;
         let info = self.channel(channel)?;
         let n = info.n_values;
         let start = offset.min(n);
@@ -503,12 +499,32 @@ impl<R: Read + Seek> TdmsFile<R> {
         block_size: usize,
         visitor: &mut V,
     ) -> Result<(), TdmsError> {
-        if block_size == 0 {
-            return Err(TdmsError::InvalidArgument(
-                "block size must be positive".into(),
-            ));
+        check_block_size(block_size)?;
+        let plans = self.plans_by_object(mode, visitor)?;
+        let mut pass = AllPass {
+            src: &mut self.src,
+            visitor,
+            block_size,
+            bufs: Buffers::default(),
+            work: ScaleWork::default(),
+            rows: Vec::new(),
+        };
+        for run in &self.runs {
+            let Some(layout) = self.layouts.get(run.layout as usize) else {
+                continue;
+            };
+            pass.run(run, layout, &plans)?;
         }
-        // Plans by object index (layouts refer to objects).
+        Ok(())
+    }
+
+    /// The plan of each channel `visitor` wants that has values, by object index
+    /// (layouts refer to objects), with the channel's index.
+    fn plans_by_object<V: ChannelVisitor + ?Sized>(
+        &self,
+        mode: ReadMode,
+        visitor: &mut V,
+    ) -> Result<Vec<Option<(usize, Plan)>>, TdmsError> {
         let max_object = self
             .channels
             .iter()
@@ -525,122 +541,184 @@ impl<R: Read + Seek> TdmsFile<R> {
                 *slot = Some((ci, plan));
             }
         }
-        let mut bufs = Buffers::default();
-        let mut work = ScaleWork::default();
-        let mut rows: Vec<Vec<u8>> = Vec::new();
-        let runs = std::mem::take(&mut self.runs);
-        let result = (|| {
-            for run in &runs {
-                let Some(layout) = self.layouts.get(run.layout as usize) else {
-                    continue;
-                };
-                let wanted: Vec<(&LayoutObj, usize, &Plan)> = layout
-                    .objects
-                    .iter()
-                    .filter_map(|o| {
-                        plans
-                            .get(o.channel as usize)
-                            .and_then(|p| p.as_ref())
-                            .map(|(ci, p)| (o, *ci, p))
-                    })
-                    .collect();
-                if wanted.is_empty() {
-                    continue;
+        Ok(plans)
+    }
+}
+
+fn check_block_size(block_size: usize) -> Result<(), TdmsError> {
+    if block_size == 0 {
+        return Err(TdmsError::InvalidArgument(
+            "block size must be positive".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A wanted channel of a layout: its object there, its channel index and its plan.
+type Wanted<'a> = (&'a LayoutObj, usize, &'a Plan);
+
+/// One [`TdmsFile::read_all`] pass: where values come from and go, and the scratch
+/// reused for every chunk.
+struct AllPass<'a, R, V: ?Sized> {
+    src: &'a mut Source<R>,
+    visitor: &'a mut V,
+    block_size: usize,
+    bufs: Buffers,
+    work: ScaleWork,
+    rows: Vec<Vec<u8>>,
+}
+
+impl<R: Read + Seek, V: ChannelVisitor + ?Sized> AllPass<'_, R, V> {
+    /// Every chunk of `run`, for the channels of `layout` that have a plan.
+    fn run(
+        &mut self,
+        run: &Run,
+        layout: &Layout,
+        plans: &[Option<(usize, Plan)>],
+    ) -> Result<(), TdmsError> {
+        let wanted: Vec<Wanted<'_>> = layout
+            .objects
+            .iter()
+            .filter_map(|o| {
+                plans
+                    .get(o.channel as usize)
+                    .and_then(|p| p.as_ref())
+                    .map(|(ci, p)| (o, *ci, p))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        for chunk in 0..run.total_chunks() {
+            let chunk_pos = run
+                .chunk_pos(layout.chunk_size, chunk)
+                .ok_or_else(|| TdmsError::malformed(run.first_pos, "chunk position overflows"))?;
+            match layout.kind {
+                LayoutKind::Contiguous => self.contiguous_chunk(layout, &wanted, chunk_pos)?,
+                LayoutKind::Interleaved { row_width, rows } => {
+                    self.interleaved_chunk(layout, &wanted, chunk_pos, row_width, rows)?
                 }
-                for chunk in 0..run.total_chunks() {
-                    let chunk_pos = run.chunk_pos(layout.chunk_size, chunk).ok_or_else(|| {
-                        TdmsError::malformed(run.first_pos, "chunk position overflows")
-                    })?;
-                    match layout.kind {
-                        LayoutKind::Contiguous => {
-                            for &(obj, ci, plan) in &wanted {
-                                let mut i = 0;
-                                while i < obj.count {
-                                    let want = (obj.count - i).min(block_size as u64) as usize;
-                                    let (what, n) = produce_from_file(
-                                        &mut self.src,
-                                        &mut bufs,
-                                        &mut work,
-                                        layout,
-                                        obj,
-                                        plan,
-                                        chunk_pos,
-                                        i,
-                                        want,
-                                    )?;
-                                    emit(visitor, ci, &bufs, &work, what)?;
-                                    i += n as u64;
-                                }
-                            }
-                        }
-                        LayoutKind::Interleaved {
-                            row_width,
-                            rows: n_rows,
-                        } => {
-                            let step = (MAX_SPAN / row_width.max(1)).max(1).min(block_size as u64);
-                            rows.resize_with(1, Vec::new);
-                            let mut r0 = 0;
-                            while r0 < n_rows {
-                                let k = (n_rows - r0).min(step);
-                                let len = usize::try_from(k * row_width).map_err(|_| {
-                                    TdmsError::malformed(chunk_pos, "row block too large")
-                                })?;
-                                if let Some(buf) = rows.first_mut() {
-                                    buf.resize(len, 0);
-                                    self.src.read_at(chunk_pos + r0 * row_width, buf)?;
-                                }
-                                for &(obj, ci, plan) in &wanted {
-                                    let what = produce_from_rows(
-                                        &mut bufs, &mut work, layout, obj, plan, &rows, k as usize,
-                                    )?;
-                                    emit(visitor, ci, &bufs, &work, what)?;
-                                }
-                                r0 += k;
-                            }
-                        }
-                        LayoutKind::Daqmx => {
-                            let max_width = layout
-                                .buffers
-                                .iter()
-                                .map(|b| b.width)
-                                .max()
-                                .unwrap_or(1)
-                                .max(1);
-                            let max_rows =
-                                layout.objects.iter().map(|o| o.count).max().unwrap_or(0);
-                            let step = (MAX_SPAN / max_width).max(1).min(block_size as u64);
-                            rows.resize_with(layout.buffers.len(), Vec::new);
-                            let mut r0 = 0;
-                            while r0 < max_rows {
-                                let k = (max_rows - r0).min(step);
-                                for (b, buf) in layout.buffers.iter().zip(rows.iter_mut()) {
-                                    let avail = b.rows.saturating_sub(r0).min(k);
-                                    let len = usize::try_from(avail * b.width).map_err(|_| {
-                                        TdmsError::malformed(chunk_pos, "row block too large")
-                                    })?;
-                                    buf.resize(len, 0);
-                                    self.src.read_at(chunk_pos + b.offset + r0 * b.width, buf)?;
-                                }
-                                for &(obj, ci, plan) in &wanted {
-                                    if obj.count <= r0 {
-                                        continue;
-                                    }
-                                    let n = (obj.count - r0).min(k) as usize;
-                                    let what = produce_from_rows(
-                                        &mut bufs, &mut work, layout, obj, plan, &rows, n,
-                                    )?;
-                                    emit(visitor, ci, &bufs, &work, what)?;
-                                }
-                                r0 += k;
-                            }
-                        }
-                    }
-                }
+                LayoutKind::Daqmx => self.daqmx_chunk(layout, &wanted, chunk_pos)?,
             }
-            Ok(())
-        })();
-        self.runs = runs;
-        result
+        }
+        Ok(())
+    }
+
+    /// Each channel's values read from the file in blocks, channel after channel.
+    fn contiguous_chunk(
+        &mut self,
+        layout: &Layout,
+        wanted: &[Wanted<'_>],
+        chunk_pos: u64,
+    ) -> Result<(), TdmsError> {
+        for &(obj, ci, plan) in wanted {
+            let mut i = 0;
+            while i < obj.count {
+                let want = (obj.count - i).min(self.block_size as u64) as usize;
+                let (what, n) = produce_from_file(
+                    self.src,
+                    &mut self.bufs,
+                    &mut self.work,
+                    layout,
+                    obj,
+                    plan,
+                    chunk_pos,
+                    i,
+                    want,
+                )?;
+                emit(self.visitor, ci, &self.bufs, &self.work, what)?;
+                i += n as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// Blocks of whole rows read once, every channel decoded from each block.
+    fn interleaved_chunk(
+        &mut self,
+        layout: &Layout,
+        wanted: &[Wanted<'_>],
+        chunk_pos: u64,
+        row_width: u64,
+        n_rows: u64,
+    ) -> Result<(), TdmsError> {
+        let step = (MAX_SPAN / row_width.max(1))
+            .max(1)
+            .min(self.block_size as u64);
+        self.rows.resize_with(1, Vec::new);
+        let mut r0 = 0;
+        while r0 < n_rows {
+            let k = (n_rows - r0).min(step);
+            let len = usize::try_from(k * row_width)
+                .map_err(|_| TdmsError::malformed(chunk_pos, "row block too large"))?;
+            if let Some(buf) = self.rows.first_mut() {
+                buf.resize(len, 0);
+                self.src.read_at(chunk_pos + r0 * row_width, buf)?;
+            }
+            for &(obj, ci, plan) in wanted {
+                let what = produce_from_rows(
+                    &mut self.bufs,
+                    &mut self.work,
+                    layout,
+                    obj,
+                    plan,
+                    &self.rows,
+                    k as usize,
+                )?;
+                emit(self.visitor, ci, &self.bufs, &self.work, what)?;
+            }
+            r0 += k;
+        }
+        Ok(())
+    }
+
+    /// Blocks of rows of every raw buffer read once, every channel decoded from them
+    /// (buffers and channels may end at different rows).
+    fn daqmx_chunk(
+        &mut self,
+        layout: &Layout,
+        wanted: &[Wanted<'_>],
+        chunk_pos: u64,
+    ) -> Result<(), TdmsError> {
+        let max_width = layout
+            .buffers
+            .iter()
+            .map(|b| b.width)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let max_rows = layout.objects.iter().map(|o| o.count).max().unwrap_or(0);
+        let step = (MAX_SPAN / max_width).max(1).min(self.block_size as u64);
+        self.rows.resize_with(layout.buffers.len(), Vec::new);
+        let mut r0 = 0;
+        while r0 < max_rows {
+            let k = (max_rows - r0).min(step);
+            for (b, buf) in layout.buffers.iter().zip(self.rows.iter_mut()) {
+                let avail = b.rows.saturating_sub(r0).min(k);
+                let len = usize::try_from(avail * b.width)
+                    .map_err(|_| TdmsError::malformed(chunk_pos, "row block too large"))?;
+                buf.resize(len, 0);
+                self.src.read_at(chunk_pos + b.offset + r0 * b.width, buf)?;
+            }
+            for &(obj, ci, plan) in wanted {
+                if obj.count <= r0 {
+                    continue;
+                }
+                let n = (obj.count - r0).min(k) as usize;
+                let what = produce_from_rows(
+                    &mut self.bufs,
+                    &mut self.work,
+                    layout,
+                    obj,
+                    plan,
+                    &self.rows,
+                    n,
+                )?;
+                emit(self.visitor, ci, &self.bufs, &self.work, what)?;
+            }
+            r0 += k;
+        }
+        Ok(())
     }
 }
 
