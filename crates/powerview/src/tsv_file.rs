@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use chrono_tz::Tz;
@@ -333,53 +334,17 @@ impl<R: BufRead> TsvFile<R> {
         if self.next_nonblank()?.is_none() {
             return Ok(Outcome::NoData);
         }
-        let mut time_settings = None;
-        if self.trimmed_line_is(START_HEADER) || self.trimmed_line_is(START_DATA) {
-            self.framed = true;
-            self.header.format = Some(TsvFormat::V003);
-            if tail_has_end == Some(false) {
-                return Ok(Outcome::Deferred);
-            }
-            if self.trimmed_line_is(START_HEADER) {
-                let Some(json) = self.read_json_block(options.max_line_len)? else {
-                    return Ok(Outcome::Deferred);
-                };
-                time_settings = Some(FileTimeSettings::from_json(&json));
-                self.header.header_json = Some(json);
-                if self.next_nonblank()?.is_none() {
-                    return Ok(Outcome::Deferred);
-                }
-            }
-            if self.trimmed_line_is(START_DATA) && self.next_nonblank()?.is_none() {
-                return Ok(Outcome::Deferred);
-            }
-            if self.trimmed_line_is(END_DATA) {
-                return Ok(Outcome::NoData);
-            }
-        } else {
-            self.header.format = Some(TsvFormat::V002);
-        }
+        let time_settings = match self.read_frame_start(options.max_line_len, tail_has_end)? {
+            ControlFlow::Continue(settings) => settings,
+            ControlFlow::Break(outcome) => return Ok(outcome),
+        };
+        let lines = match self.read_header_lines(options.max_columns)? {
+            ControlFlow::Continue(lines) => lines,
+            ControlFlow::Break(outcome) => return Ok(outcome),
+        };
 
-        // `self.line` holds the serial-number line.
-        let serial_line_no = self.lines.line_no();
-        let serial_line = std::mem::take(&mut self.line);
-        let serials = split_header_cells(&serial_line, serial_line_no, options.max_columns)?;
-        if self.next_nonblank()?.is_none() {
-            return Ok(if self.framed {
-                Outcome::Deferred
-            } else {
-                Outcome::NoData
-            });
-        }
-        if self.framed && self.trimmed_line_is(END_DATA) {
-            return Ok(Outcome::NoData);
-        }
-        let label_line_no = self.lines.line_no();
-        let label_line = std::mem::take(&mut self.line);
-        let labels = split_header_cells(&label_line, label_line_no, options.max_columns)?;
-
-        let marker = labels.first().cloned().unwrap_or_default();
-        let master = serials.first().cloned().unwrap_or_default();
+        let marker = lines.labels.first().cloned().unwrap_or_default();
+        let master = lines.serials.first().cloned().unwrap_or_default();
         if is_valid_serial(&master) {
             self.header.master_sn = Some(master.clone());
         }
@@ -390,37 +355,7 @@ impl<R: BufRead> TsvFile<R> {
         }
         self.header.marker = Some(marker.clone());
 
-        if !is_valid_serial(&master) {
-            return Err(PowerviewError::InvalidHeader {
-                line: serial_line_no,
-                reason: format!("master serial number {master:?} is not 1-32 letters or digits"),
-            });
-        }
-        let device_serials = serials.get(1..).unwrap_or_default();
-        let column_labels = labels.get(1..).unwrap_or_default();
-        if device_serials.len() != column_labels.len() {
-            return Err(PowerviewError::InvalidHeader {
-                line: label_line_no,
-                reason: format!(
-                    "{} device serial numbers but {} column labels",
-                    device_serials.len(),
-                    column_labels.len()
-                ),
-            });
-        }
-        if column_labels.is_empty() {
-            return Err(PowerviewError::InvalidHeader {
-                line: label_line_no,
-                reason: "no data column".to_owned(),
-            });
-        }
-        if let Some(bad) = device_serials.iter().find(|s| !is_valid_serial(s)) {
-            return Err(PowerviewError::InvalidHeader {
-                line: serial_line_no,
-                reason: format!("device serial number {bad:?} is not 1-32 letters or digits"),
-            });
-        }
-
+        let (device_serials, column_labels) = lines.data_columns(&master)?;
         let settings = time_settings.unwrap_or_default();
         let phase = settings
             .master_type
@@ -429,8 +364,78 @@ impl<R: BufRead> TsvFile<R> {
         self.header.time_basis = settings.time_basis(options.timezone)?;
         self.header.channels =
             build_channels(&master, device_serials, column_labels, phase, &marker);
+        self.read_first_data_line()
+    }
 
-        // Read ahead to the first data line to tell `NoData` from `Ok`.
+    /// Tells V003 (a `START_HEADER` or `START_DATA` frame) from V002 and reads a V003 file's JSON
+    /// block, leaving `self.line` at the serial-number line. Breaks with the outcome when the
+    /// file ends (or is known to end) before it.
+    fn read_frame_start(
+        &mut self,
+        max_line_len: usize,
+        tail_has_end: Option<bool>,
+    ) -> Result<ControlFlow<Outcome, Option<FileTimeSettings>>> {
+        if !self.trimmed_line_is(START_HEADER) && !self.trimmed_line_is(START_DATA) {
+            self.header.format = Some(TsvFormat::V002);
+            return Ok(ControlFlow::Continue(None));
+        }
+        self.framed = true;
+        self.header.format = Some(TsvFormat::V003);
+        if tail_has_end == Some(false) {
+            return Ok(ControlFlow::Break(Outcome::Deferred));
+        }
+        let mut time_settings = None;
+        if self.trimmed_line_is(START_HEADER) {
+            let Some(json) = self.read_json_block(max_line_len)? else {
+                return Ok(ControlFlow::Break(Outcome::Deferred));
+            };
+            time_settings = Some(FileTimeSettings::from_json(&json));
+            self.header.header_json = Some(json);
+            if self.next_nonblank()?.is_none() {
+                return Ok(ControlFlow::Break(Outcome::Deferred));
+            }
+        }
+        if self.trimmed_line_is(START_DATA) && self.next_nonblank()?.is_none() {
+            return Ok(ControlFlow::Break(Outcome::Deferred));
+        }
+        if self.trimmed_line_is(END_DATA) {
+            return Ok(ControlFlow::Break(Outcome::NoData));
+        }
+        Ok(ControlFlow::Continue(time_settings))
+    }
+
+    /// Splits the serial-number line (in `self.line`) and reads and splits the label line. Breaks
+    /// with the outcome when the data ends before the label line.
+    fn read_header_lines(
+        &mut self,
+        max_columns: usize,
+    ) -> Result<ControlFlow<Outcome, HeaderLines>> {
+        let serial_line_no = self.lines.line_no();
+        let serial_line = std::mem::take(&mut self.line);
+        let serials = split_header_cells(&serial_line, serial_line_no, max_columns)?;
+        if self.next_nonblank()?.is_none() {
+            return Ok(ControlFlow::Break(if self.framed {
+                Outcome::Deferred
+            } else {
+                Outcome::NoData
+            }));
+        }
+        if self.framed && self.trimmed_line_is(END_DATA) {
+            return Ok(ControlFlow::Break(Outcome::NoData));
+        }
+        let label_line_no = self.lines.line_no();
+        let label_line = std::mem::take(&mut self.line);
+        let labels = split_header_cells(&label_line, label_line_no, max_columns)?;
+        Ok(ControlFlow::Continue(HeaderLines {
+            serials,
+            serial_line_no,
+            labels,
+            label_line_no,
+        }))
+    }
+
+    /// Reads ahead to the first data line (kept as pending) to tell `NoData` from `Ok`.
+    fn read_first_data_line(&mut self) -> Result<Outcome> {
         match self.next_nonblank()? {
             None if self.framed => Ok(Outcome::Deferred),
             None => Ok(Outcome::NoData),
@@ -619,6 +624,52 @@ impl<R: BufRead> TsvFile<R> {
                 zero_row,
             }));
         }
+    }
+}
+
+/// The two header lines split into cells: serial numbers (master first) and labels (marker first).
+struct HeaderLines {
+    serials: Vec<String>,
+    serial_line_no: u64,
+    labels: Vec<String>,
+    label_line_no: u64,
+}
+
+impl HeaderLines {
+    /// The device serial numbers and labels of the data columns, checked: valid serials
+    /// (`master` too), one per label, at least one column.
+    fn data_columns(&self, master: &str) -> Result<(&[String], &[String])> {
+        if !is_valid_serial(master) {
+            return Err(PowerviewError::InvalidHeader {
+                line: self.serial_line_no,
+                reason: format!("master serial number {master:?} is not 1-32 letters or digits"),
+            });
+        }
+        let device_serials = self.serials.get(1..).unwrap_or_default();
+        let column_labels = self.labels.get(1..).unwrap_or_default();
+        if device_serials.len() != column_labels.len() {
+            return Err(PowerviewError::InvalidHeader {
+                line: self.label_line_no,
+                reason: format!(
+                    "{} device serial numbers but {} column labels",
+                    device_serials.len(),
+                    column_labels.len()
+                ),
+            });
+        }
+        if column_labels.is_empty() {
+            return Err(PowerviewError::InvalidHeader {
+                line: self.label_line_no,
+                reason: "no data column".to_owned(),
+            });
+        }
+        if let Some(bad) = device_serials.iter().find(|s| !is_valid_serial(s)) {
+            return Err(PowerviewError::InvalidHeader {
+                line: self.serial_line_no,
+                reason: format!("device serial number {bad:?} is not 1-32 letters or digits"),
+            });
+        }
+        Ok((device_serials, column_labels))
     }
 }
 
