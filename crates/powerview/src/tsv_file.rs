@@ -520,6 +520,71 @@ impl<R: BufRead> TsvFile<R> {
     /// I/O errors and lines longer than [`ParseOptions::max_line_len`].
     pub fn next_row(&mut self) -> Result<Option<Row<'_>>> {
         loop {
+            let Some(terminated) = self.next_data_line()? else {
+                return Ok(None);
+            };
+            let line = self.line.as_slice();
+            let columns = self.values.len();
+            if !terminated && memchr::memchr_iter(b'\t', line).count() < columns {
+                self.stats.truncated_rows += 1;
+                continue;
+            }
+            let (time_cell, mut rest) = match memchr::memchr(b'\t', line) {
+                Some(i) => (&line[..i], Some(&line[i + 1..])),
+                None => (line, None),
+            };
+            let Some(time_us) = row_time_us(&mut self.timestamps, &mut self.clock, time_cell)
+            else {
+                self.stats.invalid_timestamps += 1;
+                continue;
+            };
+            // The cell loop stays inline: as its own function it cost ~3% more instructions per row.
+            let mut counts = RowCounts::default();
+            let mut all_literal_zero = true;
+            for slot in self.values.iter_mut() {
+                let Some(cells) = rest else {
+                    *slot = None;
+                    counts.missing += 1;
+                    continue;
+                };
+                if let Some((value, used)) = parse_plain_decimal(cells) {
+                    all_literal_zero &= used == 1 && cells.first() == Some(&b'0');
+                    counts.points += 1;
+                    *slot = Some(value);
+                    // `cells[used]` is the tab, if any.
+                    rest = cells.get(used + 1..);
+                    continue;
+                }
+                let (cell, next) = match memchr::memchr(b'\t', cells) {
+                    Some(i) => (&cells[..i], Some(&cells[i + 1..])),
+                    None => (cells, None),
+                };
+                rest = next;
+                all_literal_zero &= cell == b"0";
+                *slot = parse_cell(cell, &mut counts);
+            }
+            counts.extra = rest.map_or(0, count_nonblank_cells);
+            let zero_row = all_literal_zero && counts.missing == 0 && columns > 0;
+            if zero_row {
+                self.stats.zero_rows += 1;
+                if self.skip_zero_rows {
+                    continue;
+                }
+            }
+            self.stats.add_row(time_us, &counts);
+            return Ok(Some(Row {
+                time_us,
+                values: &self.values,
+                zero_row,
+            }));
+        }
+    }
+
+    /// Puts the next line that may be a data row in `self.line` (first the one read ahead while
+    /// opening), skipping blank lines: `Some(terminated)`, or `None` at the end of the data.
+    #[inline]
+    fn next_data_line(&mut self) -> Result<Option<bool>> {
+        loop {
             if self.finished {
                 return Ok(None);
             }
@@ -550,80 +615,45 @@ impl<R: BufRead> TsvFile<R> {
                     return Ok(None);
                 }
             }
-            let columns = self.values.len();
-            if !terminated && memchr::memchr_iter(b'\t', line).count() < columns {
-                self.stats.truncated_rows += 1;
-                continue;
-            }
-            let (time_cell, mut rest) = match memchr::memchr(b'\t', line) {
-                Some(i) => (&line[..i], Some(&line[i + 1..])),
-                None => (line, None),
-            };
-            let Some(local) = self.timestamps.parse(time_cell) else {
-                self.stats.invalid_timestamps += 1;
-                continue;
-            };
-            let utc = self.clock.utc_of(local);
-            let Some(time_us) = utc.checked_mul(1_000_000) else {
-                self.stats.invalid_timestamps += 1;
-                continue;
-            };
-
-            let mut counts = RowCounts::default();
-            let mut all_literal_zero = true;
-            for slot in self.values.iter_mut() {
-                let Some(cells) = rest else {
-                    *slot = None;
-                    counts.missing += 1;
-                    continue;
-                };
-                if let Some((value, used)) = parse_plain_decimal(cells) {
-                    all_literal_zero &= used == 1 && cells.first() == Some(&b'0');
-                    counts.points += 1;
-                    *slot = Some(value);
-                    // `cells[used]` is the tab, if any.
-                    rest = cells.get(used + 1..);
-                    continue;
-                }
-                let (cell, next) = match memchr::memchr(b'\t', cells) {
-                    Some(i) => (&cells[..i], Some(&cells[i + 1..])),
-                    None => (cells, None),
-                };
-                rest = next;
-                all_literal_zero &= cell == b"0";
-                *slot = parse_cell(cell, &mut counts);
-            }
-            if let Some(extra) = rest {
-                counts.extra = extra
-                    .split(|&b| b == b'\t')
-                    .filter(|cell| !cell.trim_ascii().is_empty())
-                    .count() as u64;
-            }
-
-            let stats = &mut self.stats;
-            let zero_row = all_literal_zero && counts.missing == 0 && columns > 0;
-            if zero_row {
-                stats.zero_rows += 1;
-                if self.skip_zero_rows {
-                    continue;
-                }
-            }
-            stats.rows += 1;
-            stats.points += counts.points;
-            stats.invalid_values += counts.invalid;
-            stats.empty_values += counts.empty;
-            stats.missing_values += counts.missing;
-            stats.extra_values += counts.extra;
-            stats.first_time_us.get_or_insert(time_us);
-            stats.last_time_us = Some(time_us);
-            stats.min_time_us = Some(stats.min_time_us.map_or(time_us, |t| t.min(time_us)));
-            stats.max_time_us = Some(stats.max_time_us.map_or(time_us, |t| t.max(time_us)));
-            return Ok(Some(Row {
-                time_us,
-                values: &self.values,
-                zero_row,
-            }));
+            return Ok(Some(terminated));
         }
+    }
+}
+
+/// A row's time from its time cell, µs since the Unix epoch, UTC; `None` if it does not parse or
+/// does not fit.
+#[inline]
+fn row_time_us(
+    timestamps: &mut TimestampParser,
+    clock: &mut LocalClock,
+    time_cell: &[u8],
+) -> Option<i64> {
+    let local = timestamps.parse(time_cell)?;
+    clock.utc_of(local).checked_mul(1_000_000)
+}
+
+/// Non-blank tab-separated cells in `cells` (those beyond the header's columns).
+fn count_nonblank_cells(cells: &[u8]) -> u64 {
+    cells
+        .split(|&b| b == b'\t')
+        .filter(|cell| !cell.trim_ascii().is_empty())
+        .count() as u64
+}
+
+impl ParseStats {
+    /// Counts a returned row.
+    #[inline]
+    fn add_row(&mut self, time_us: i64, counts: &RowCounts) {
+        self.rows += 1;
+        self.points += counts.points;
+        self.invalid_values += counts.invalid;
+        self.empty_values += counts.empty;
+        self.missing_values += counts.missing;
+        self.extra_values += counts.extra;
+        self.first_time_us.get_or_insert(time_us);
+        self.last_time_us = Some(time_us);
+        self.min_time_us = Some(self.min_time_us.map_or(time_us, |t| t.min(time_us)));
+        self.max_time_us = Some(self.max_time_us.map_or(time_us, |t| t.max(time_us)));
     }
 }
 
