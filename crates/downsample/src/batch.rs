@@ -122,10 +122,21 @@ fn time_binned(
     let count = bins_for(method, n, options.ratio)?;
     let bins = TimeBins::with_width(first, i128::from(last) - i128::from(first) + 1, count)?;
     let extrema = method == Method::MinMaxLttb;
-    // Contiguous runs of bins, one sequential sweep each (several when
-    // parallel); a run starts at the first index at or after its first bin.
     let runs = run_count(count, ts.len(), options.parallel);
-    let sweeps: Vec<Sweep> = (0..runs)
+    let sweeps = sweeps_of(ts, &bins, runs);
+    let sweep = |&s: &Sweep| bin_summaries(ts, vs, &bins, s, extrema);
+    let Some(parts) = map_runs(&sweeps, options.parallel, sweep) else {
+        return Ok(None);
+    };
+    let groups: Vec<(u64, M4Summary)> = parts.into_iter().flatten().collect();
+    Ok(Some(emit(method, n, &bins, &groups)))
+}
+
+/// Contiguous runs of bins, one sequential sweep each (several when
+/// parallel); a run starts at the first index at or after its first bin.
+fn sweeps_of(ts: &[i64], bins: &TimeBins, runs: u64) -> Vec<Sweep> {
+    let count = bins.count();
+    (0..runs)
         .map(|r| {
             let j0 = count * r / runs;
             let j1 = count * (r + 1) / runs;
@@ -147,50 +158,54 @@ fn time_binned(
                 hi: hi.max(lo),
             }
         })
-        .collect();
-    let sweep = |&s: &Sweep| -> Option<Vec<(u64, M4Summary)>> {
-        let ranges = scan_bins(ts, vs, &bins, s, extrema)?;
-        ranges
-            .into_iter()
-            .map(|r| {
-                let p = |i: usize| -> Option<Point> {
-                    Some(Point {
-                        t: *ts.get(i)?,
-                        v: *vs.get(i)?,
-                    })
-                };
-                let summary = if extrema {
-                    // Only first/min/max/last are used downstream; no sum.
-                    M4Summary {
-                        first: p(r.lo)?,
-                        last: p(r.hi - 1)?,
-                        min: p(r.imin)?,
-                        max: p(r.imax)?,
-                        count: (r.hi - r.lo) as u64,
-                        sum: 0.0,
+        .collect()
+}
+
+/// The summaries of the non-empty bins of one sweep, in bin order; `None`
+/// when the sweep finds the input not canonical.
+fn bin_summaries(
+    ts: &[i64],
+    vs: &[f64],
+    bins: &TimeBins,
+    s: Sweep,
+    extrema: bool,
+) -> Option<Vec<(u64, M4Summary)>> {
+    let ranges = scan_bins(ts, vs, bins, s, extrema)?;
+    ranges
+        .into_iter()
+        .map(|r| {
+            let p = |i: usize| -> Option<Point> {
+                Some(Point {
+                    t: *ts.get(i)?,
+                    v: *vs.get(i)?,
+                })
+            };
+            let summary = if extrema {
+                // Only first/min/max/last are used downstream; no sum.
+                M4Summary {
+                    first: p(r.lo)?,
+                    last: p(r.hi - 1)?,
+                    min: p(r.imin)?,
+                    max: p(r.imax)?,
+                    count: (r.hi - r.lo) as u64,
+                    sum: 0.0,
+                }
+            } else {
+                // Same pushes, in the same order, as the streaming path;
+                // a non-finite value means the input is not canonical.
+                let mut pts = ts.get(r.lo..r.hi)?.iter().zip(vs.get(r.lo..r.hi)?);
+                let (&t0, &v0) = pts.next()?;
+                let mut s = M4Summary::new(t0, v0)?;
+                for (&t, &v) in pts {
+                    if !s.push(t, v) {
+                        return None;
                     }
-                } else {
-                    // Same pushes, in the same order, as the streaming path;
-                    // a non-finite value means the input is not canonical.
-                    let mut pts = ts.get(r.lo..r.hi)?.iter().zip(vs.get(r.lo..r.hi)?);
-                    let (&t0, &v0) = pts.next()?;
-                    let mut s = M4Summary::new(t0, v0)?;
-                    for (&t, &v) in pts {
-                        if !s.push(t, v) {
-                            return None;
-                        }
-                    }
-                    s
-                };
-                Some((r.j, summary))
-            })
-            .collect()
-    };
-    let Some(parts) = map_runs(&sweeps, options.parallel, sweep) else {
-        return Ok(None);
-    };
-    let groups: Vec<(u64, M4Summary)> = parts.into_iter().flatten().collect();
-    Ok(Some(emit(method, n, &bins, &groups)))
+                }
+                s
+            };
+            Some((r.j, summary))
+        })
+        .collect()
 }
 
 /// How many sweeps to split the bins into.
