@@ -479,6 +479,20 @@ impl BucketedState {
             BUCKETED_STATE_FORMAT_VERSION,
             "downsampling state format version",
         )?;
+        let mut state = Self::read_layout(&mut r)?;
+        state.read_flagged(&mut r)?;
+        let total = state.read_buckets(&mut r)?;
+        r.finish("downsampling state")?;
+        if total != state.accepted {
+            return Err(invalid("bucket counts do not add up to the accepted count"));
+        }
+        Ok(state)
+    }
+
+    /// The range, points, ratio and bucket count (checked to be a layout
+    /// [`Self::new`] or [`Self::for_method`] makes), and the accepted count:
+    /// an empty state of that layout.
+    fn read_layout(r: &mut Reader<'_>) -> Result<Self> {
         let from = r.i64("from")?;
         let to = r.i64("to")?;
         let points = usize::try_from(r.varint("points")?).map_err(|_| invalid("points"))?;
@@ -499,25 +513,32 @@ impl BucketedState {
         let mut state = Self::with_buckets(from, to, points, ratio, count)
             .map_err(|_| invalid("bad range or bucket count"))?;
         state.accepted = accepted;
+        Ok(state)
+    }
+
+    /// The flags and what they announce: the last accepted timestamp and the
+    /// verbatim points (at most `points`, as many as were accepted, each
+    /// finite and in range).
+    fn read_flagged(&mut self, r: &mut Reader<'_>) -> Result<()> {
         let flags = r.u8("state flags")?;
         if flags & !0b11 != 0 {
             return Err(invalid(&format!("bad state flags {flags:#04x}")));
         }
-        state.last_t = if flags & 0b10 != 0 {
+        self.last_t = if flags & 0b10 != 0 {
             Some(r.i64("last timestamp")?)
         } else {
             None
         };
-        state.raw = if flags & 1 != 0 {
+        self.raw = if flags & 1 != 0 {
             let k = r.varint("raw point count")?;
-            if k > points as u64 || k != accepted || k > (r.remaining() / 16) as u64 {
+            if k > self.points as u64 || k != self.accepted || k > (r.remaining() / 16) as u64 {
                 return Err(invalid("bad raw point count"));
             }
             let mut raw = Vec::with_capacity(k as usize);
             for _ in 0..k {
                 let t = r.i64("raw time")?;
                 let v = r.f64("raw value")?;
-                if !v.is_finite() || state.bins.index(t).is_none() {
+                if !v.is_finite() || self.bins.index(t).is_none() {
                     return Err(invalid("raw point out of range or not finite"));
                 }
                 raw.push(Point { t, v });
@@ -526,6 +547,13 @@ impl BucketedState {
         } else {
             None
         };
+        Ok(())
+    }
+
+    /// The non-empty buckets (gap-coded indices, each summary inside its
+    /// bucket) into the state; returns the sum of their counts.
+    fn read_buckets(&mut self, r: &mut Reader<'_>) -> Result<u64> {
+        let count = self.bins.count();
         let n = r.varint("bucket count")?;
         if n > count {
             return Err(invalid("more buckets than the layout has"));
@@ -539,20 +567,16 @@ impl BucketedState {
                 .filter(|&j| j < count)
                 .ok_or_else(|| invalid("bucket index out of range"))?;
             next = j + 1;
-            let s = M4Summary::read_body(&mut r)?;
-            let (lo, hi) = (state.bins.start(j), state.bins.start(j + 1));
+            let s = M4Summary::read_body(r)?;
+            let (lo, hi) = (self.bins.start(j), self.bins.start(j + 1));
             if s.first.t < lo || s.last.t >= hi {
                 return Err(invalid("bucket summary outside its bucket"));
             }
             total = total.saturating_add(s.count);
             let j = u32::try_from(j).map_err(|_| invalid("bucket index"))?;
-            state.buckets.insert(j, s);
+            self.buckets.insert(j, s);
         }
-        r.finish("downsampling state")?;
-        if total != accepted {
-            return Err(invalid("bucket counts do not add up to the accepted count"));
-        }
-        Ok(state)
+        Ok(total)
     }
 }
 
