@@ -89,10 +89,7 @@ const EXPONENT_CLAMP: i64 = 1_000_000;
 /// [`ValueError::Malformed`]. `precision` must be 1..=38 and `scale <= precision`
 /// (otherwise [`ValueError::OutOfRange`]).
 pub fn parse_numeric_scaled(text: &str, precision: u8, scale: u8) -> Result<i128, ValueError> {
-    let limit = match pow10_i128(u32::from(precision)) {
-        Some(limit) if (1..=38).contains(&precision) && scale <= precision => limit,
-        _ => return Err(ValueError::OutOfRange),
-    };
+    let limit = numeric_limit(precision, scale)?;
     let bytes = text
         .trim_matches(|c: char| c.is_ascii_whitespace())
         .as_bytes();
@@ -101,6 +98,23 @@ pub fn parse_numeric_scaled(text: &str, precision: u8, scale: u8) -> Result<i128
         Some(b'+') => (false, &bytes[1..]),
         _ => (false, bytes),
     };
+    reject_special(bytes, body)?;
+    let (int_digits, frac_digits, exponent) = split_decimal(body)?;
+    let unscaled = unscaled_at(int_digits, frac_digits, exponent, scale, limit)?;
+    Ok(if negative { -unscaled } else { unscaled })
+}
+
+/// `10^precision`, the bound an unscaled value must stay below, for a valid
+/// `numeric(precision, scale)`.
+fn numeric_limit(precision: u8, scale: u8) -> Result<i128, ValueError> {
+    match pow10_i128(u32::from(precision)) {
+        Some(limit) if (1..=38).contains(&precision) && scale <= precision => Ok(limit),
+        _ => Err(ValueError::OutOfRange),
+    }
+}
+
+/// Rejects `NaN` and infinities; `body` is `bytes` without its sign.
+fn reject_special(bytes: &[u8], body: &[u8]) -> Result<(), ValueError> {
     if body.eq_ignore_ascii_case(b"nan") {
         // PostgreSQL does not accept a signed NaN; neither do we.
         return if body.len() == bytes.len() {
@@ -112,8 +126,12 @@ pub fn parse_numeric_scaled(text: &str, precision: u8, scale: u8) -> Result<i128
     if body.eq_ignore_ascii_case(b"infinity") || body.eq_ignore_ascii_case(b"inf") {
         return Err(ValueError::Infinite);
     }
+    Ok(())
+}
 
-    // Split mantissa digits (integer part, fraction) and exponent.
+/// An unsigned decimal split into its integer digits, fraction digits and
+/// exponent; at least one digit, and only digits around the point.
+fn split_decimal(body: &[u8]) -> Result<(&[u8], &[u8], i64), ValueError> {
     let mantissa_end = body
         .iter()
         .position(|b| *b == b'e' || *b == b'E')
@@ -133,7 +151,18 @@ pub fn parse_numeric_scaled(text: &str, precision: u8, scale: u8) -> Result<i128
         None => 0,
         Some((_, digits)) => parse_exponent(digits)?,
     };
+    Ok((int_digits, frac_digits, exponent))
+}
 
+/// The magnitude `int_digits.frac_digits × 10^exponent` unscaled at `scale`
+/// digits, rounded half away from zero; `OutOfRange` unless below `limit`.
+fn unscaled_at(
+    int_digits: &[u8],
+    frac_digits: &[u8],
+    exponent: i64,
+    scale: u8,
+    limit: i128,
+) -> Result<i128, ValueError> {
     // value = D * 10^(exponent - frac_len), D = all mantissa digits as an integer;
     // unscaled = D * 10^shift with shift = exponent - frac_len + scale.
     let frac_len = i64::try_from(frac_digits.len()).map_err(|_| ValueError::OutOfRange)?;
@@ -172,7 +201,7 @@ pub fn parse_numeric_scaled(text: &str, precision: u8, scale: u8) -> Result<i128
     if unscaled >= limit {
         return Err(ValueError::OutOfRange);
     }
-    Ok(if negative { -unscaled } else { unscaled })
+    Ok(unscaled)
 }
 
 /// Parses the digits (with optional sign) of an exponent, clamping its magnitude.
