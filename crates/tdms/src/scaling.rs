@@ -371,7 +371,31 @@ impl ScaleChain {
         let Some(scale) = self.scales.get(i) else {
             return Err(TdmsError::malformed(0, format!("no scale {i}")));
         };
-        let result = match scale {
+        let result = self.scale_values(scale, inputs, memo, in_progress)?;
+        if result.len() != inputs.len {
+            return Err(TdmsError::malformed(
+                0,
+                "scaling produced a block of the wrong length",
+            ));
+        }
+        if let Some(p) = in_progress.get_mut(i) {
+            *p = false;
+        }
+        if let Some(slot) = memo.get_mut(i) {
+            *slot = Some(result.clone());
+        }
+        Ok(result)
+    }
+
+    /// The values of `scale` from its inputs (evaluated through `memo`).
+    fn scale_values(
+        &self,
+        scale: &Scale,
+        inputs: &ScaleInputs<'_>,
+        memo: &mut Vec<Option<Vec<f64>>>,
+        in_progress: &mut Vec<bool>,
+    ) -> Result<Vec<f64>, TdmsError> {
+        Ok(match scale {
             Scale::Linear { slope, intercept, input } => {
                 let mut x = self.input_values(*input, inputs, memo, in_progress)?;
                 for v in &mut x {
@@ -381,20 +405,7 @@ impl ScaleChain {
             }
             Scale::Polynomial { coefficients, input } => {
                 let mut x = self.input_values(*input, inputs, memo, in_progress)?;
-                match coefficients.split_last() {
-                    None => x.iter_mut().for_each(|v| *v = 0.0),
-                    Some((last, rest)) => {
-                        for v in &mut x {
-                            // numpy polyval: c[-1] + x*0, then c[k] + acc*x downwards.
-                            let xv = *v;
-                            let mut acc = *last + xv * 0.0;
-                            for c in rest.iter().rev() {
-                                acc = *c + acc * xv;
-                            }
-                            *v = acc;
-                        }
-                    }
-                }
+                polyval_in_place(coefficients, &mut x);
                 x
             }
             Scale::NoOp { input } => self.input_values(*input, inputs, memo, in_progress)?,
@@ -418,20 +429,26 @@ impl ScaleChain {
                 }
                 r
             }
-        };
-        if result.len() != inputs.len {
-            return Err(TdmsError::malformed(
-                0,
-                "scaling produced a block of the wrong length",
-            ));
+        })
+    }
+}
+
+/// Replaces each `x` by the polynomial `coefficients` at `x`, as numpy's
+/// `polyval` computes it (no coefficients: 0).
+fn polyval_in_place(coefficients: &[f64], x: &mut [f64]) {
+    match coefficients.split_last() {
+        None => x.iter_mut().for_each(|v| *v = 0.0),
+        Some((last, rest)) => {
+            for v in x {
+                // numpy polyval: c[-1] + x*0, then c[k] + acc*x downwards.
+                let xv = *v;
+                let mut acc = *last + xv * 0.0;
+                for c in rest.iter().rev() {
+                    acc = *c + acc * xv;
+                }
+                *v = acc;
+            }
         }
-        if let Some(p) = in_progress.get_mut(i) {
-            *p = false;
-        }
-        if let Some(slot) = memo.get_mut(i) {
-            *slot = Some(result.clone());
-        }
-        Ok(result)
     }
 }
 
