@@ -343,23 +343,39 @@ fn validate<'a>(
     check_finite("distance", input.distance)?;
     check_finite("amplitude", input.amplitude)?;
     if let Some(h) = input.histograms {
-        let expected_len = h.bins_per_zone.checked_mul(ZONES);
-        if h.bins_per_zone == 0 || expected_len != Some(h.counts.len()) {
-            let expected = match expected_len {
-                Some(len) if h.bins_per_zone > 0 => format!(
-                    "64×{} = {} values (8×8 zones × {} bins)",
-                    h.bins_per_zone, len, h.bins_per_zone
-                ),
-                _ => "64×n values (8×8 zones × n ≥ 1 bins)".to_owned(),
-            };
-            return Err(QualityError::WrongShape {
-                array: "histograms",
-                expected,
-                got: h.counts.len(),
-            });
-        }
-        check_finite("histograms", h.counts)?;
+        check_histograms(&h)?;
     }
+    check_geometry(input)?;
+    check_params(params)?;
+    Ok((
+        as_grid(input.distance)?,
+        as_grid(input.reflectance)?,
+        as_grid(input.amplitude)?,
+    ))
+}
+
+/// Histograms of `64 × bins_per_zone` finite counts, `bins_per_zone ≥ 1`.
+fn check_histograms(h: &ZoneHistograms<'_>) -> Result<(), QualityError> {
+    let expected_len = h.bins_per_zone.checked_mul(ZONES);
+    if h.bins_per_zone == 0 || expected_len != Some(h.counts.len()) {
+        let expected = match expected_len {
+            Some(len) if h.bins_per_zone > 0 => format!(
+                "64×{} = {} values (8×8 zones × {} bins)",
+                h.bins_per_zone, len, h.bins_per_zone
+            ),
+            _ => "64×n values (8×8 zones × n ≥ 1 bins)".to_owned(),
+        };
+        return Err(QualityError::WrongShape {
+            array: "histograms",
+            expected,
+            got: h.counts.len(),
+        });
+    }
+    check_finite("histograms", h.counts)
+}
+
+/// A finite sensor height and zone size.
+fn check_geometry(input: &TofInput<'_>) -> Result<(), QualityError> {
     let finite = "a finite number";
     check_scalar(
         "sensor_height_mm",
@@ -372,8 +388,12 @@ fn validate<'a>(
         input.zone_size_mm,
         input.zone_size_mm.is_finite(),
         finite,
-    )?;
-    let p = params;
+    )
+}
+
+/// Finite parameters, and a density threshold ≥ 0.
+fn check_params(p: &TofParams) -> Result<(), QualityError> {
+    let finite = "a finite number";
     check_scalar(
         "distance_defect_threshold_mm",
         p.distance_defect_threshold_mm,
@@ -403,19 +423,16 @@ fn validate<'a>(
         p.defect_penalty_weight,
         p.defect_penalty_weight.is_finite(),
         finite,
-    )?;
-    let grid = |v: &'a [f64]| -> Result<Grid<'a>, QualityError> {
-        v.try_into().map_err(|_| QualityError::WrongShape {
-            array: "grid",
-            expected: "64 values (8×8)".to_owned(),
-            got: v.len(),
-        })
-    };
-    Ok((
-        grid(input.distance)?,
-        grid(input.reflectance)?,
-        grid(input.amplitude)?,
-    ))
+    )
+}
+
+/// `v` as an 8×8 grid.
+fn as_grid(v: &[f64]) -> Result<Grid<'_>, QualityError> {
+    v.try_into().map_err(|_| QualityError::WrongShape {
+        array: "grid",
+        expected: "64 values (8×8)".to_owned(),
+        got: v.len(),
+    })
 }
 
 /// Analyses one ToF frame (spec §1) and grades it.
