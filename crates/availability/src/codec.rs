@@ -116,6 +116,41 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// The names a serialization references (runs, carry-ins, buffer), sorted,
+/// and each state id's index among them.
+struct NameOrder<'a> {
+    sorted: Vec<(&'a str, u32)>,
+    new_index: Vec<u64>,
+}
+
+impl<'a> NameOrder<'a> {
+    fn new(state: &'a AvailabilityState, runs: &[Run], buffer: Option<&PartialBuffer>) -> Self {
+        let mut used: Vec<u32> = runs.iter().map(|r| r.state).collect();
+        used.extend(state.carry_in_param);
+        used.extend(state.carry_in_event.map(|(_, s)| s));
+        if let Some(b) = buffer {
+            used.extend(b.events.iter().map(|e| e.1));
+        }
+        used.sort_unstable();
+        used.dedup();
+        let mut sorted: Vec<(&str, u32)> =
+            used.iter().map(|&id| (state.names.name(id), id)).collect();
+        sorted.sort_unstable();
+        let mut new_index = vec![0u64; state.names.names().len()];
+        for (pos, (_, id)) in sorted.iter().enumerate() {
+            if let Some(slot) = new_index.get_mut(*id as usize) {
+                *slot = pos as u64;
+            }
+        }
+        NameOrder { sorted, new_index }
+    }
+
+    /// The index written for state id `id`.
+    fn index(&self, id: u32) -> u64 {
+        self.new_index.get(id as usize).copied().unwrap_or(0)
+    }
+}
+
 impl AvailabilityState {
     /// Serializes the state in its canonical form: buffered events folded
     /// in, runs only, equal bytes for equal states (see the module
@@ -144,30 +179,47 @@ impl AvailabilityState {
     }
 
     fn write(&self, runs: &[Run], approximate: bool, buffer: Option<&PartialBuffer>) -> Vec<u8> {
-        // Referenced names, sorted; old id -> new index.
-        let mut used: Vec<u32> = runs.iter().map(|r| r.state).collect();
-        used.extend(self.carry_in_param);
-        used.extend(self.carry_in_event.map(|(_, s)| s));
-        if let Some(b) = buffer {
-            used.extend(b.events.iter().map(|e| e.1));
-        }
-        used.sort_unstable();
-        used.dedup();
-        let mut sorted: Vec<(&str, u32)> =
-            used.iter().map(|&id| (self.names.name(id), id)).collect();
-        sorted.sort_unstable();
-        let mut new_index = vec![0u64; self.names.names().len()];
-        for (pos, (_, id)) in sorted.iter().enumerate() {
-            if let Some(slot) = new_index.get_mut(*id as usize) {
-                *slot = pos as u64;
-            }
-        }
-        let idx = |id: u32| new_index.get(id as usize).copied().unwrap_or(0);
-
+        let names = NameOrder::new(self, runs, buffer);
+        let idx = |id: u32| names.index(id);
         let buffered = buffer.map_or(0, |b| b.events.len());
         let mut out = Vec::with_capacity(32 + runs.len() * 6 + buffered * 4);
         out.extend_from_slice(&MAGIC);
         out.push(VERSION);
+        out.push(self.flags(approximate, buffer.is_some()));
+        put_varint(&mut out, zigzag(self.from));
+        put_varint(&mut out, diff(self.from, self.to));
+        if let Some(l) = self.config.liveness_us() {
+            put_varint(&mut out, l as u64);
+        }
+        self.put_weights(&mut out);
+        put_varint(&mut out, names.sorted.len() as u64);
+        for (name, _) in &names.sorted {
+            put_str(&mut out, name);
+        }
+        if let Some(p) = self.carry_in_param {
+            put_varint(&mut out, idx(p));
+        }
+        if let Some((t, s)) = self.carry_in_event {
+            put_varint(&mut out, diff(t, self.from));
+            put_varint(&mut out, idx(s));
+        }
+        self.put_holes(&mut out);
+        put_varint(&mut out, runs.len() as u64);
+        let mut cursor = self.from;
+        for r in runs.iter() {
+            put_varint(&mut out, diff(cursor, r.start));
+            put_varint(&mut out, diff(r.start, r.last));
+            put_varint(&mut out, idx(r.state));
+            cursor = r.last.saturating_add(1);
+        }
+        if let Some(b) = buffer {
+            self.put_buffer(&mut out, b, &names);
+        }
+        out
+    }
+
+    /// The flags byte of [`Self::write`].
+    fn flags(&self, approximate: bool, partial: bool) -> u8 {
         let mut flags = 0u8;
         if self.config.liveness_us().is_some() {
             flags |= FLAG_LIVENESS;
@@ -184,19 +236,18 @@ impl AvailabilityState {
         if approximate {
             flags |= FLAG_APPROXIMATE;
         }
-        if buffer.is_some() {
+        if partial {
             flags |= FLAG_PARTIAL;
         }
-        out.push(flags);
-        put_varint(&mut out, zigzag(self.from));
-        put_varint(&mut out, diff(self.from, self.to));
-        if let Some(l) = self.config.liveness_us() {
-            put_varint(&mut out, l as u64);
-        }
+        flags
+    }
+
+    /// The weights section: count, then name and tag (and weight) each.
+    fn put_weights(&self, out: &mut Vec<u8>) {
         let entries: Vec<(&str, Option<f64>)> = self.config.weights().entries().collect();
-        put_varint(&mut out, entries.len() as u64);
+        put_varint(out, entries.len() as u64);
         for (name, w) in entries {
-            put_str(&mut out, name);
+            put_str(out, name);
             match w {
                 None => out.push(0),
                 Some(w) => {
@@ -205,48 +256,36 @@ impl AvailabilityState {
                 }
             }
         }
-        put_varint(&mut out, sorted.len() as u64);
-        for (name, _) in &sorted {
-            put_str(&mut out, name);
-        }
-        if let Some(p) = self.carry_in_param {
-            put_varint(&mut out, idx(p));
-        }
-        if let Some((t, s)) = self.carry_in_event {
-            put_varint(&mut out, diff(t, self.from));
-            put_varint(&mut out, idx(s));
-        }
-        put_varint(&mut out, self.holes.len() as u64);
+    }
+
+    /// The holes section: count, then each hole relative to the cursor.
+    fn put_holes(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.holes.len() as u64);
         let mut cursor = self.from.saturating_add(1);
         for &(a, b) in &self.holes {
-            put_varint(&mut out, diff(cursor, a));
-            put_varint(&mut out, diff(a, b).saturating_sub(1));
+            put_varint(out, diff(cursor, a));
+            put_varint(out, diff(a, b).saturating_sub(1));
             cursor = b.saturating_add(1);
         }
-        put_varint(&mut out, runs.len() as u64);
+    }
+
+    /// The buffer section of a partial state: capacity, then the events
+    /// sorted and deduplicated by (time, name index).
+    fn put_buffer(&self, out: &mut Vec<u8>, b: &PartialBuffer, names: &NameOrder<'_>) {
+        put_varint(out, b.capacity as u64);
+        // Identical events are redundant (the worst event of an instant
+        // wins; duplicates of it change nothing).
+        let mut events: Vec<(i64, u64)> =
+            b.events.iter().map(|&(t, s)| (t, names.index(s))).collect();
+        events.sort_unstable();
+        events.dedup();
+        put_varint(out, events.len() as u64);
         let mut cursor = self.from;
-        for r in runs.iter() {
-            put_varint(&mut out, diff(cursor, r.start));
-            put_varint(&mut out, diff(r.start, r.last));
-            put_varint(&mut out, idx(r.state));
-            cursor = r.last.saturating_add(1);
+        for (t, i) in events {
+            put_varint(out, diff(cursor, t));
+            put_varint(out, i);
+            cursor = t;
         }
-        if let Some(b) = buffer {
-            put_varint(&mut out, b.capacity as u64);
-            // Identical events are redundant (the worst event of an instant
-            // wins; duplicates of it change nothing).
-            let mut events: Vec<(i64, u64)> = b.events.iter().map(|&(t, s)| (t, idx(s))).collect();
-            events.sort_unstable();
-            events.dedup();
-            put_varint(&mut out, events.len() as u64);
-            let mut cursor = self.from;
-            for (t, i) in events {
-                put_varint(&mut out, diff(cursor, t));
-                put_varint(&mut out, i);
-                cursor = t;
-            }
-        }
-        out
     }
 
     /// Deserializes and validates a state, canonical or partial (a partial
