@@ -60,44 +60,79 @@ pub fn reduce_timeline(
             "points must be between 1 and {MAX_POINTS}, got {points}"
         )));
     }
-    let span = i128::from(to) - i128::from(from);
-    let n = i128::from(points);
-    let boundary = |k: i128| -> i64 {
-        let b = i128::from(from) + k * span / n;
-        i64::try_from(b).unwrap_or(to)
+    let slots = Slots {
+        from,
+        to,
+        span: i128::from(to) - i128::from(from),
+        n: i128::from(points),
     };
-    // Last slot whose start is <= t (t inside the window).
-    let slot_of = |t: i64| -> i128 {
-        let x = i128::from(t) - i128::from(from);
-        ((x + 1) * n + span - 1) / span - 1
-    };
+    let names = severity_order(intervals, weights);
+    let rank_of: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+    let events = slot_events(intervals, &slots, &rank_of);
+    Ok(worst_per_slot(&events, &names, &slots))
+}
 
-    // Severity ranks of the distinct names.
+/// The `n` slots of the window `[from, to)` (`span = to - from`).
+struct Slots {
+    from: i64,
+    to: i64,
+    span: i128,
+    n: i128,
+}
+
+impl Slots {
+    /// Start of slot `k` (`to` for `k == n`).
+    fn boundary(&self, k: i128) -> i64 {
+        let b = i128::from(self.from) + k * self.span / self.n;
+        i64::try_from(b).unwrap_or(self.to)
+    }
+
+    /// Last slot whose start is <= t (t inside the window).
+    fn slot_of(&self, t: i64) -> i128 {
+        let x = i128::from(t) - i128::from(self.from);
+        ((x + 1) * self.n + self.span - 1) / self.span - 1
+    }
+}
+
+/// The distinct state names, worst first by [`Weights::severity_cmp`]: a
+/// name's position is its severity rank.
+fn severity_order<'a>(intervals: &'a [Interval], weights: &Weights) -> Vec<&'a str> {
     let mut names: Vec<&str> = intervals.iter().map(|iv| iv.state.as_str()).collect();
     names.sort_unstable();
     names.dedup();
     names.sort_by(|a, b| weights.severity_cmp(a, b));
-    let rank_of: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+    names
+}
 
-    // Each clipped interval covers the slot range [a, b]; sweep the slot
-    // axis with a multiset of active ranks.
+/// Each clipped interval covers the slot range `[a, b]`: a start event at
+/// `a` and an end event at `b + 1` with its rank, sorted by slot.
+fn slot_events(
+    intervals: &[Interval],
+    slots: &Slots,
+    rank_of: &BTreeMap<&str, usize>,
+) -> Vec<(i128, bool, usize)> {
     let mut events: Vec<(i128, bool, usize)> = Vec::new();
     for iv in intervals {
-        let start = iv.start.max(from);
-        let end = iv.end.min(to);
+        let start = iv.start.max(slots.from);
+        let end = iv.end.min(slots.to);
         if end <= start {
             continue;
         }
         let Some(&rank) = rank_of.get(iv.state.as_str()) else {
             continue;
         };
-        let a = slot_of(start);
-        let b = slot_of(end - 1);
+        let a = slots.slot_of(start);
+        let b = slots.slot_of(end - 1);
         events.push((a, true, rank));
         events.push((b + 1, false, rank));
     }
     events.sort_unstable();
+    events
+}
 
+/// Sweeps the slot axis with a multiset of active ranks: each stretch of
+/// slots gets the worst active state, adjacent equal states merged.
+fn worst_per_slot(events: &[(i128, bool, usize)], names: &[&str], slots: &Slots) -> Vec<Interval> {
     let mut active: BTreeMap<usize, usize> = BTreeMap::new();
     let mut out: Vec<Interval> = Vec::new();
     let mut i = 0;
@@ -119,8 +154,8 @@ pub fn reduce_timeline(
         let Some((&worst, _)) = active.first_key_value() else {
             continue;
         };
-        let next_slot = events.get(i).map_or(n, |e| e.0);
-        let (start, end) = (boundary(slot), boundary(next_slot));
+        let next_slot = events.get(i).map_or(slots.n, |e| e.0);
+        let (start, end) = (slots.boundary(slot), slots.boundary(next_slot));
         if end <= start {
             continue;
         }
@@ -134,5 +169,5 @@ pub fn reduce_timeline(
             }),
         }
     }
-    Ok(out)
+    out
 }
