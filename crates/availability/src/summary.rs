@@ -185,54 +185,47 @@ impl AvailabilityState {
         let (runs, approximate) = self.snapshot();
         let timeline = self.timeline_of(&runs);
         let weights: &Weights = &self.config.weights;
-        let mut time_in: BTreeMap<String, i64> = BTreeMap::new();
-        for iv in &timeline {
-            let slot = time_in.entry(iv.state.clone()).or_insert(0);
-            *slot = slot.saturating_add(iv.duration());
+        let time_in = time_in_states(&timeline);
+        let totals = WeightedTotals::of(&time_in, weights);
+        let availability =
+            (totals.included_us > 0).then(|| totals.weighted_uptime_us / totals.included_us as f64);
+        let outages = Outages::of(&timeline, weights);
+        let outage_in_progress_at_from = self.down_just_before_from()
+            && timeline
+                .first()
+                .is_some_and(|iv| is_down(weights, &iv.state));
+        let failures = outages
+            .count
+            .saturating_sub(u64::from(outage_in_progress_at_from));
+        let (first_state, last_state, last_event_time) = self.end_states(&runs);
+        Summary {
+            from: self.from,
+            to: self.to,
+            availability,
+            included_us: totals.included_us,
+            weighted_uptime_us: totals.weighted_uptime_us,
+            uptime_us: totals.uptime_us,
+            downtime_us: totals.downtime_us,
+            unknown_us: time_in.get(UNKNOWN).copied().unwrap_or(0),
+            excluded_us: totals.excluded_us,
+            outages: outages.count,
+            failures,
+            outage_in_progress_at_from,
+            outage_in_progress_at_to: outages.in_progress_at_to,
+            longest_outage_us: outages.longest_us,
+            mtbf_us: rounded_div(totals.uptime_us, failures),
+            mttr_us: rounded_div(totals.downtime_us, outages.count),
+            first_state,
+            last_state,
+            last_event_time,
+            approximate,
+            time_in,
         }
-        let mut included_us = 0i64;
-        let mut weighted_uptime_us = 0f64;
-        let mut uptime_us = 0i64;
-        let mut downtime_us = 0i64;
-        let mut excluded_us = 0i64;
-        for (state, &d) in &time_in {
-            match weights.weight(state) {
-                Some(w) => {
-                    included_us = included_us.saturating_add(d);
-                    weighted_uptime_us += w * d as f64;
-                    if w > 0.0 {
-                        uptime_us = uptime_us.saturating_add(d);
-                    } else {
-                        downtime_us = downtime_us.saturating_add(d);
-                    }
-                }
-                None => excluded_us = excluded_us.saturating_add(d),
-            }
-        }
-        let availability = (included_us > 0).then(|| weighted_uptime_us / included_us as f64);
+    }
 
-        // Outages: maximal runs of consecutive weight-0 intervals.
-        let is_down = |state: &str| weights.weight(state) == Some(0.0);
-        let mut outages = 0u64;
-        let mut longest_outage_us = 0i64;
-        let mut current: Option<i64> = None;
-        for iv in &timeline {
-            if is_down(&iv.state) {
-                current = Some(current.unwrap_or(0).saturating_add(iv.duration()));
-            } else if let Some(d) = current.take() {
-                outages += 1;
-                longest_outage_us = longest_outage_us.max(d);
-            }
-        }
-        let outage_in_progress_at_to = current.is_some();
-        if let Some(d) = current {
-            outages += 1;
-            longest_outage_us = longest_outage_us.max(d);
-        }
-        let outage_in_progress_at_from =
-            self.down_just_before_from() && timeline.first().is_some_and(|iv| is_down(&iv.state));
-        let failures = outages.saturating_sub(u64::from(outage_in_progress_at_from));
-
+    /// The state at `from`, the last state and the time of the last event
+    /// (from the runs, else from the carry-in).
+    fn end_states(&self, runs: &[Run]) -> (Option<String>, Option<String>, Option<i64>) {
         let head = self.head();
         let first_state = match runs.first() {
             Some(r) if r.start == self.from => Some(self.names.name(r.state).to_string()),
@@ -245,30 +238,7 @@ impl AvailabilityState {
                 self.carry_in_event.map(|(t, _)| t),
             ),
         };
-
-        Summary {
-            from: self.from,
-            to: self.to,
-            availability,
-            included_us,
-            weighted_uptime_us,
-            uptime_us,
-            downtime_us,
-            unknown_us: time_in.get(UNKNOWN).copied().unwrap_or(0),
-            excluded_us,
-            outages,
-            failures,
-            outage_in_progress_at_from,
-            outage_in_progress_at_to,
-            longest_outage_us,
-            mtbf_us: rounded_div(uptime_us, failures),
-            mttr_us: rounded_div(downtime_us, outages),
-            first_state,
-            last_state,
-            last_event_time,
-            approximate,
-            time_in,
-        }
+        (first_state, last_state, last_event_time)
     }
 
     /// Whether the timeline 1 µs before `from` (as known from the carry-in)
@@ -287,7 +257,93 @@ impl AvailabilityState {
         } else {
             self.gap_name()
         };
-        self.config.weights.weight(state) == Some(0.0)
+        is_down(&self.config.weights, state)
+    }
+}
+
+/// Whether `state` has weight 0 (counts as an outage).
+fn is_down(weights: &Weights, state: &str) -> bool {
+    weights.weight(state) == Some(0.0)
+}
+
+/// Time in each state over the timeline.
+fn time_in_states(timeline: &[Interval]) -> BTreeMap<String, i64> {
+    let mut time_in: BTreeMap<String, i64> = BTreeMap::new();
+    for iv in timeline {
+        let slot = time_in.entry(iv.state.clone()).or_insert(0);
+        *slot = slot.saturating_add(iv.duration());
+    }
+    time_in
+}
+
+/// Time in included (weighted) states, split by weight, and in excluded
+/// states.
+struct WeightedTotals {
+    included_us: i64,
+    weighted_uptime_us: f64,
+    uptime_us: i64,
+    downtime_us: i64,
+    excluded_us: i64,
+}
+
+impl WeightedTotals {
+    fn of(time_in: &BTreeMap<String, i64>, weights: &Weights) -> Self {
+        let mut t = WeightedTotals {
+            included_us: 0,
+            weighted_uptime_us: 0.0,
+            uptime_us: 0,
+            downtime_us: 0,
+            excluded_us: 0,
+        };
+        for (state, &d) in time_in {
+            match weights.weight(state) {
+                Some(w) => {
+                    t.included_us = t.included_us.saturating_add(d);
+                    t.weighted_uptime_us += w * d as f64;
+                    if w > 0.0 {
+                        t.uptime_us = t.uptime_us.saturating_add(d);
+                    } else {
+                        t.downtime_us = t.downtime_us.saturating_add(d);
+                    }
+                }
+                None => t.excluded_us = t.excluded_us.saturating_add(d),
+            }
+        }
+        t
+    }
+}
+
+/// Outages: maximal runs of consecutive weight-0 intervals.
+struct Outages {
+    count: u64,
+    longest_us: i64,
+    /// Whether the timeline ends in an outage.
+    in_progress_at_to: bool,
+}
+
+impl Outages {
+    fn of(timeline: &[Interval], weights: &Weights) -> Self {
+        let mut count = 0u64;
+        let mut longest_us = 0i64;
+        let mut current: Option<i64> = None;
+        for iv in timeline {
+            if is_down(weights, &iv.state) {
+                current = Some(current.unwrap_or(0).saturating_add(iv.duration()));
+            } else if let Some(d) = current.take() {
+                count += 1;
+                longest_us = longest_us.max(d);
+            }
+        }
+        let in_progress_at_to = current.is_some();
+        if let Some(d) = current {
+            count += 1;
+            longest_us = longest_us.max(d);
+        }
+        Outages {
+            count,
+            longest_us,
+            in_progress_at_to,
+        }
     }
 }
 
