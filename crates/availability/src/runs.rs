@@ -127,28 +127,8 @@ struct Boundary {
 /// Returns the runs and whether the approximation was needed (a run of a
 /// different state was open between two known events).
 pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<Run>, bool) {
-    let mut bounds = Vec::with_capacity(items.len().saturating_mul(2));
-    for (i, it) in items.iter().enumerate() {
-        let r = rank_of(rank, it.state);
-        bounds.push(Boundary {
-            time: it.start,
-            rank: r,
-            item: i,
-        });
-        if it.last > it.start {
-            bounds.push(Boundary {
-                time: it.last,
-                rank: r,
-                item: i,
-            });
-        }
-    }
-    bounds.sort_unstable_by_key(|b| (b.time, b.rank, b.item));
-
-    // Open runs keyed so that the maximum is the latest start, then the worst.
-    let mut open: BTreeSet<(i64, u32, usize)> = BTreeSet::new();
-    // How many open runs there are of each state (by id).
-    let mut open_of_state: Vec<usize> = Vec::new();
+    let bounds = boundaries(items, rank);
+    let mut open = OpenRuns::default();
     let mut out: Vec<Run> = Vec::new();
     let mut cur: Option<Run> = None;
     let mut approximate = false;
@@ -162,36 +142,8 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
         let Some(winner) = items.get(first.item).map(|r| r.state) else {
             break;
         };
-        let mut j = i;
-        let mut winning_run_end = false;
-        let mut winner_items = 0usize;
-        let mut other_state = false;
-        while let Some(b) = bounds.get(j).copied() {
-            if b.time != t {
-                break;
-            }
-            if let Some(it) = items.get(b.item) {
-                let key = (it.start, u32::MAX - b.rank, b.item);
-                if it.start == t && it.last > t {
-                    open.insert(key);
-                    let k = it.state as usize;
-                    if open_of_state.len() <= k {
-                        open_of_state.resize(k + 1, 0);
-                    }
-                    open_of_state[k] += 1;
-                }
-                if it.last == t && it.start < t {
-                    open.remove(&key);
-                    if let Some(n) = open_of_state.get_mut(it.state as usize) {
-                        *n = n.saturating_sub(1);
-                    }
-                    winning_run_end |= it.state == winner;
-                }
-                other_state |= it.state != winner;
-                winner_items += usize::from(it.state == winner);
-            }
-            j += 1;
-        }
+        let group = open.take_group(&bounds, i, t, items, winner);
+        let j = group.end;
         match cur.as_mut() {
             Some(c) if covered && c.state == winner => c.last = c.last.max(t),
             _ => extend_or_start(&mut cur, &mut out, t, winner, join),
@@ -202,32 +154,13 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
         // state's event at its last time, with a worse item starting 1 µs
         // later, may be such a run: the other event should have won — unless
         // another item of the winner's state has an event there too.
-        if winning_run_end && other_state && winner_items == 1 {
-            let rank_w = rank_of(rank, winner);
-            approximate |= bounds
-                .get(j..)
-                .unwrap_or(&[])
-                .iter()
-                .take_while(|b| b.time == t.saturating_add(1))
-                .any(|b| b.rank < rank_w && items.get(b.item).is_some_and(|r| r.start == b.time));
+        if group.winning_run_end && group.other_state && group.winner_items == 1 {
+            let rest = bounds.get(j..).unwrap_or(&[]);
+            approximate |= worse_start_after(rest, items, t, rank_of(rank, winner));
         }
         if let Some(next) = bounds.get(j).map(|b| b.time) {
-            let open_state = open
-                .last()
-                .and_then(|&(_, _, item)| items.get(item))
-                .map(|r| r.state);
-            // An older open run of a third state may hold events of that state anywhere
-            // in the interval (or at `t`), which no rule here can place.
-            let of = |state: Option<u32>| {
-                state.map_or(0, |x| open_of_state.get(x as usize).copied().unwrap_or(0))
-            };
-            let latest = if open_state == Some(winner) {
-                0
-            } else {
-                of(open_state)
-            };
-            let third = open.len().saturating_sub(of(Some(winner)) + latest);
-            approximate |= third > 0;
+            let open_state = open.latest_state(items);
+            approximate |= open.third_state_open(open_state, winner);
             if let Some(s) = open_state {
                 // A raw event at `t` of the open run's state that beats the winner: once it
                 // is folded in, `s` wins at `t` and holds across the interval, as if the
@@ -264,6 +197,134 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
         out.push(c);
     }
     (out, approximate)
+}
+
+/// Each item's start and (when later) last event, sorted by time, then
+/// rank, then item: the sweep order of [`normalize`].
+fn boundaries(items: &[Run], rank: &[u32]) -> Vec<Boundary> {
+    let mut bounds = Vec::with_capacity(items.len().saturating_mul(2));
+    for (i, it) in items.iter().enumerate() {
+        let r = rank_of(rank, it.state);
+        bounds.push(Boundary {
+            time: it.start,
+            rank: r,
+            item: i,
+        });
+        if it.last > it.start {
+            bounds.push(Boundary {
+                time: it.last,
+                rank: r,
+                item: i,
+            });
+        }
+    }
+    bounds.sort_unstable_by_key(|b| (b.time, b.rank, b.item));
+    bounds
+}
+
+/// What the boundaries at one instant of the sweep hold.
+struct Group {
+    /// Index of the first boundary after the group.
+    end: usize,
+    /// A run of the winner's state ends here (started earlier).
+    winning_run_end: bool,
+    /// How many of the group's items are of the winner's state.
+    winner_items: usize,
+    /// Some item of another state is in the group.
+    other_state: bool,
+}
+
+/// The collapsed runs open at the sweep position of [`normalize`].
+#[derive(Default)]
+struct OpenRuns {
+    /// Keyed so that the maximum is the latest start, then the worst.
+    runs: BTreeSet<(i64, u32, usize)>,
+    /// How many open runs there are of each state (by id).
+    of_state: Vec<usize>,
+}
+
+impl OpenRuns {
+    /// Takes the group of boundaries at `t` starting at `bounds[i]`: opens
+    /// the runs starting there, closes those ending there.
+    #[inline]
+    fn take_group(
+        &mut self,
+        bounds: &[Boundary],
+        i: usize,
+        t: i64,
+        items: &[Run],
+        winner: u32,
+    ) -> Group {
+        let mut group = Group {
+            end: i,
+            winning_run_end: false,
+            winner_items: 0,
+            other_state: false,
+        };
+        while let Some(b) = bounds.get(group.end).copied() {
+            if b.time != t {
+                break;
+            }
+            if let Some(it) = items.get(b.item) {
+                let key = (it.start, u32::MAX - b.rank, b.item);
+                if it.start == t && it.last > t {
+                    self.runs.insert(key);
+                    let k = it.state as usize;
+                    if self.of_state.len() <= k {
+                        self.of_state.resize(k + 1, 0);
+                    }
+                    self.of_state[k] += 1;
+                }
+                if it.last == t && it.start < t {
+                    self.runs.remove(&key);
+                    if let Some(n) = self.of_state.get_mut(it.state as usize) {
+                        *n = n.saturating_sub(1);
+                    }
+                    group.winning_run_end |= it.state == winner;
+                }
+                group.other_state |= it.state != winner;
+                group.winner_items += usize::from(it.state == winner);
+            }
+            group.end += 1;
+        }
+        group
+    }
+
+    /// The state of the latest-starting open run (ties to the worst).
+    fn latest_state(&self, items: &[Run]) -> Option<u32> {
+        self.runs
+            .last()
+            .and_then(|&(_, _, item)| items.get(item))
+            .map(|r| r.state)
+    }
+
+    fn count_of(&self, state: Option<u32>) -> usize {
+        state.map_or(0, |x| self.of_state.get(x as usize).copied().unwrap_or(0))
+    }
+
+    /// Whether a run of a third state (neither the winner's nor the latest
+    /// open run's) is open: it may hold events of that state anywhere in
+    /// the interval (or at `t`), which no rule of [`normalize`] can place.
+    fn third_state_open(&self, open_state: Option<u32>, winner: u32) -> bool {
+        let latest = if open_state == Some(winner) {
+            0
+        } else {
+            self.count_of(open_state)
+        };
+        let third = self
+            .runs
+            .len()
+            .saturating_sub(self.count_of(Some(winner)) + latest);
+        third > 0
+    }
+}
+
+/// Whether an item worse than `rank_w` starts at `t + 1`; `rest` are the
+/// boundaries after the group at `t`.
+fn worse_start_after(rest: &[Boundary], items: &[Run], t: i64, rank_w: u32) -> bool {
+    rest.iter()
+        .take_while(|b| b.time == t.saturating_add(1))
+        .any(|b| b.rank < rank_w && items.get(b.item).is_some_and(|r| r.start == b.time))
 }
 
 /// Whether the group of boundaries at the first time of `rest` holds an
