@@ -496,11 +496,9 @@ impl AvailabilityState {
                     .to_string(),
             ));
         }
+        // Before the buffer takes in `other`'s events.
         let self_earliest = self.earliest_event();
-        let mut remap = Vec::with_capacity(other.names.names().len());
-        for name in other.names.names() {
-            remap.push(self.names.intern(name)?);
-        }
+        let remap = self.intern_names_of(other)?;
         let map = |id: u32| remap.get(id as usize).copied().unwrap_or(u32::MAX);
 
         let hull_from = self.from.min(other.from);
@@ -522,26 +520,65 @@ impl AvailabilityState {
                 state: map(r.state),
             })
             .collect();
-
-        // Carry-in events: before the hull they compete for the carry-in,
-        // inside it they are ordinary events.
-        let mut carry_in_event = None;
-        let self_event = self.carry_in_event;
         let other_event = other.carry_in_event.map(|(t, s)| (t, map(s)));
-        for (t, s) in [self_event, other_event].into_iter().flatten() {
+        let carry_in_event = self.merged_carry_in_event(other_event, hull_from, &mut items);
+        let other_param = other.carry_in_param.map(map);
+        let carry_in_param =
+            self.merged_carry_in_param(other, other_param, self_earliest, &mut items);
+
+        let holes = merged_holes(
+            &coverage(self.from, self.to, &self.holes),
+            &coverage(other.from, other.to, &other.holes),
+        );
+        let approximate = self.fold_merged(items, &holes);
+        self.approximate |= approximate || other.approximate;
+        self.holes = holes;
+        self.compact_at = self.buffer_capacity;
+        self.from = hull_from;
+        self.to = hull_to;
+        self.carry_in_param = carry_in_param;
+        self.carry_in_event = carry_in_event;
+        if self.buffer.len() > self.buffer_limit() {
+            self.compact();
+        }
+        Ok(())
+    }
+
+    /// `other`'s names interned into this state's table, by `other`'s id.
+    fn intern_names_of(&mut self, other: &AvailabilityState) -> Result<Vec<u32>> {
+        let mut remap = Vec::with_capacity(other.names.names().len());
+        for name in other.names.names() {
+            remap.push(self.names.intern(name)?);
+        }
+        Ok(remap)
+    }
+
+    /// Whether state `a` is worse than state `b` ([`Weights::severity_cmp`]).
+    fn worse(&self, a: u32, b: u32) -> bool {
+        self.config
+            .weights
+            .severity_cmp(self.names.name(a), self.names.name(b))
+            .is_lt()
+    }
+
+    /// The carry-in event of a merge (`other_event` in this state's ids):
+    /// before the hull the carry-in events compete for it (the later wins,
+    /// ties to the worse), inside it they are ordinary events of `items`.
+    fn merged_carry_in_event(
+        &self,
+        other_event: Option<(i64, u32)>,
+        hull_from: i64,
+        items: &mut Vec<Run>,
+    ) -> Option<(i64, u32)> {
+        let mut carry_in_event = None;
+        for (t, s) in [self.carry_in_event, other_event].into_iter().flatten() {
             if t >= hull_from {
                 items.push(Run::point(t, s));
             } else {
                 carry_in_event = Some(match carry_in_event {
                     None => (t, s),
                     Some((ct, cs)) => {
-                        let better = t > ct
-                            || (t == ct
-                                && self
-                                    .config
-                                    .weights
-                                    .severity_cmp(self.names.name(s), self.names.name(cs))
-                                    .is_lt());
+                        let better = t > ct || (t == ct && self.worse(s, cs));
                         if better {
                             (t, s)
                         } else {
@@ -551,23 +588,23 @@ impl AvailabilityState {
                 });
             }
         }
+        carry_in_event
+    }
 
-        // Carry-in parameters.
-        let other_param = other.carry_in_param.map(map);
-        let carry_in_param = match self.from.cmp(&other.from) {
+    /// The carry-in parameter of a merge (`other_param` in this state's ids;
+    /// `self_earliest` from before the merge): of equal windows the worse
+    /// one; else the earlier window's, the later window's surviving only as
+    /// an event in `items` (see [`LateSide::param_as_event`]).
+    fn merged_carry_in_param(
+        &self,
+        other: &AvailabilityState,
+        other_param: Option<u32>,
+        self_earliest: Option<i64>,
+        items: &mut Vec<Run>,
+    ) -> Option<u32> {
+        match self.from.cmp(&other.from) {
             std::cmp::Ordering::Equal => match (self.carry_in_param, other_param) {
-                (Some(a), Some(b)) => Some(
-                    if self
-                        .config
-                        .weights
-                        .severity_cmp(self.names.name(b), self.names.name(a))
-                        .is_lt()
-                    {
-                        b
-                    } else {
-                        a
-                    },
-                ),
+                (Some(a), Some(b)) => Some(if self.worse(b, a) { b } else { a }),
                 (a, b) => a.or(b),
             },
             std::cmp::Ordering::Less => {
@@ -602,12 +639,12 @@ impl AvailabilityState {
                 }
                 other_param
             }
-        };
+        }
+    }
 
-        let holes = merged_holes(
-            &coverage(self.from, self.to, &self.holes),
-            &coverage(other.from, other.to, &other.holes),
-        );
+    /// Folds a merge's `items` into the runs, with the merged `holes` and
+    /// the (merged) buffer kept raw; returns whether that was approximate.
+    fn fold_merged(&mut self, mut items: Vec<Run>, holes: &[(i64, i64)]) -> bool {
         // A hole of `self` that `other` (partly) filled may let runs of
         // `self` on both sides of it join: renormalize everything then.
         let filled = self
@@ -619,28 +656,17 @@ impl AvailabilityState {
         self.buffer.sort_unstable_by_key(|e| e.0);
         let join = Joiner {
             liveness: self.config.liveness_us,
-            holes: &holes,
+            holes,
             raw: &self.buffer,
         };
-        let approximate = if filled {
+        if filled {
             items.extend(self.runs.iter());
             let (runs, approximate) = normalize(&items, &rank, &join);
             self.runs = RunList::from_sorted(runs);
             approximate
         } else {
             self.runs.fold_in(&items, &rank, &join)
-        };
-        self.approximate |= approximate || other.approximate;
-        self.holes = holes;
-        self.compact_at = self.buffer_capacity;
-        self.from = hull_from;
-        self.to = hull_to;
-        self.carry_in_param = carry_in_param;
-        self.carry_in_event = carry_in_event;
-        if self.buffer.len() > self.buffer_limit() {
-            self.compact();
         }
-        Ok(())
     }
 }
 
