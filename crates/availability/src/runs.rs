@@ -98,6 +98,36 @@ fn rank_of(rank: &[u32], state: u32) -> u32 {
     rank.get(state as usize).copied().unwrap_or(u32::MAX)
 }
 
+/// Whether a raw event (`raw` sorted by time) lies strictly inside a
+/// collapsed run — `enclosing(t)`: the run starting last before `t`, if any
+/// — of a state other than the worst raw state at its instant. Where the
+/// run's events lie around it is unknown, so folding it in is approximate;
+/// a merge must say so at once, since the runs it builds may put an
+/// invented boundary ("1 µs before a cut") at that very instant, where the
+/// raw event would later look outranked by a known event.
+pub(crate) fn raw_inside_another_state(
+    raw: &[(i64, u32)],
+    rank: &[u32],
+    enclosing: impl Fn(i64) -> Option<Run>,
+) -> bool {
+    raw.chunk_by(|a, b| a.0 == b.0).any(|group| {
+        let Some(t) = group.first().map(|e| e.0) else {
+            return false;
+        };
+        let worst = group
+            .iter()
+            .map(|e| e.1)
+            .min_by_key(|&s| (rank_of(rank, s), s));
+        enclosing(t).is_some_and(|r| r.start < t && t < r.last && Some(r.state) != worst)
+    })
+}
+
+/// The run of `runs` (sorted by start) starting last before `t`.
+pub(crate) fn starting_before_in(runs: &[Run], t: i64) -> Option<Run> {
+    let i = runs.partition_point(|r| r.start < t);
+    i.checked_sub(1).and_then(|k| runs.get(k)).copied()
+}
+
 /// A run's start or last event, in the sweep of [`normalize`].
 #[derive(Clone, Copy)]
 struct Boundary {
@@ -392,7 +422,7 @@ impl RunList {
     }
 
     /// The run with the latest start before `t`.
-    fn starting_before(&self, t: i64) -> Option<Run> {
+    pub fn starting_before(&self, t: i64) -> Option<Run> {
         self.map.range(..t).next_back().map(run_of)
     }
 

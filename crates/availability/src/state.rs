@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::error::{AvailabilityError, Result};
-use crate::runs::{normalize, Joiner, Run, RunList};
+use crate::runs::{normalize, raw_inside_another_state, starting_before_in, Joiner, Run, RunList};
 use crate::weights::Weights;
 
 /// How many uncollapsed events the transition buffers before it sorts them
@@ -189,6 +189,12 @@ pub struct AvailabilityState {
     /// Time of the latest in-window event pushed: for sorted input, the
     /// only instant whose duplicates may still be on their way.
     last_push_time: Option<i64>,
+    /// The worst state pushed at `last_push_time` (in memory only). A
+    /// later event at that instant that it outranks or equals is dropped:
+    /// it loses there whatever else is merged in. Kept raw, it could lie
+    /// next to (or, after a merge joins runs at its instant, inside) a run
+    /// that already holds the winner, where it looks approximate.
+    last_push_worst: u32,
 }
 
 impl AvailabilityState {
@@ -228,6 +234,7 @@ impl AvailabilityState {
             names,
             last_pushed: None,
             last_push_time: None,
+            last_push_worst: 0,
         })
     }
 
@@ -341,8 +348,15 @@ impl AvailabilityState {
             self.offer_carry_in_event(time, id);
             return Ok(());
         }
+        if self.last_push_time == Some(time) {
+            let worst = self.last_push_worst;
+            if id == worst || !self.worse(id, worst) {
+                return Ok(());
+            }
+        }
         self.buffer.push((time, id));
         self.last_push_time = Some(time);
+        self.last_push_worst = id;
         if self.buffer.len() >= self.compact_at {
             self.compact_holding_back();
         }
@@ -520,6 +534,8 @@ impl AvailabilityState {
                 state: map(r.state),
             })
             .collect();
+        // Before the carry-in points join `items` (other's runs, sorted).
+        let raw_inside = self.raw_inside_runs(&items);
         let other_event = other.carry_in_event.map(|(t, s)| (t, map(s)));
         let carry_in_event = self.merged_carry_in_event(other_event, hull_from, &mut items);
         let other_param = other.carry_in_param.map(map);
@@ -531,7 +547,7 @@ impl AvailabilityState {
             &coverage(other.from, other.to, &other.holes),
         );
         let approximate = self.fold_merged(items, &holes);
-        self.approximate |= approximate || other.approximate;
+        self.approximate |= approximate || other.approximate || raw_inside;
         self.holes = holes;
         self.compact_at = self.buffer_capacity;
         self.from = hull_from;
@@ -542,6 +558,19 @@ impl AvailabilityState {
             self.compact();
         }
         Ok(())
+    }
+
+    /// Whether a (merged) buffered event lies strictly inside a collapsed
+    /// run of another state, of this state or of `other_runs` (sorted by
+    /// start): see [`raw_inside_another_state`]. Sorts the buffer.
+    fn raw_inside_runs(&mut self, other_runs: &[Run]) -> bool {
+        if self.buffer.is_empty() {
+            return false;
+        }
+        self.buffer.sort_unstable_by_key(|e| e.0);
+        let rank = self.names.ranks(&self.config.weights);
+        raw_inside_another_state(&self.buffer, &rank, |t| self.runs.starting_before(t))
+            || raw_inside_another_state(&self.buffer, &rank, |t| starting_before_in(other_runs, t))
     }
 
     /// `other`'s names interned into this state's table, by `other`'s id.

@@ -645,10 +645,13 @@ fn held_back_instant_cannot_grow_the_buffer_without_bound() {
 #[test]
 fn raw_event_at_a_run_end_keeps_runs_apart() {
     // Left share: no_heartbeat 0, then at 80 online, no_heartbeat, online
-    // (no_heartbeat wins 80). With capacity 1 it ends as the run
-    // no_heartbeat 0..80 plus the raw online 80. The right share's
-    // no_heartbeat 90 must not join that run across the raw event at its
-    // end instant, or the raw event would land inside the joined run.
+    // (no_heartbeat wins 80). With capacity 1 the last online event, pushed
+    // right after the no_heartbeat event that outranks it at 80, is dropped:
+    // the share is the run no_heartbeat 0..80. Out of order (no_heartbeat
+    // 0, 80, 50, then online 80) the online event stays raw at the end of
+    // the run no_heartbeat 50..80. The right share's no_heartbeat 90 must
+    // not join that run across the raw event at its end instant, or the
+    // raw event would land inside the joined run.
     let cfg = AvailabilityConfig::default();
     let build1 = |events: &[(i64, &str)]| {
         let mut s = AvailabilityState::new(cfg.clone(), 0, 200, None).expect("state");
@@ -664,9 +667,21 @@ fn raw_event_at_a_run_end_keeps_runs_apart() {
         (80, "no_heartbeat"),
         (80, "online"),
     ]);
-    assert_eq!(left.buffered_events(), 1);
+    assert_eq!(left.buffered_events(), 0);
+    let unordered = build1(&[
+        (0, "no_heartbeat"),
+        (80, "no_heartbeat"),
+        (50, "no_heartbeat"),
+        (80, "online"),
+    ]);
+    assert_eq!(unordered.buffered_events(), 1);
     let right = build1(&[(90, "no_heartbeat"), (90, "online")]);
-    for (a, b) in [(&left, &right), (&right, &left)] {
+    for (a, b) in [
+        (&left, &right),
+        (&right, &left),
+        (&unordered, &right),
+        (&right, &unordered),
+    ] {
         let m = merged(a, b);
         assert!(!m.is_approximate());
         let tl = m.timeline();
