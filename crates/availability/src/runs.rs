@@ -152,7 +152,9 @@ struct Boundary {
 /// events may lie anywhere in the interval. Without such nesting the result is exact. Nor is it
 /// approximate when a raw event (still buffered, see [`Joiner::raw`]) of the open run's
 /// state lies at that event's instant and outranks it: once folded in, it wins there and
-/// the run's state holds across the interval, which the resumed run already says.
+/// the run's state holds across the interval, which the resumed run already says. A run of
+/// that state already continuing up to the event's instant goes on through it (no invented
+/// last time 1 µs before it).
 ///
 /// Returns the runs and whether the approximation was needed (a run of a
 /// different state was open between two known events).
@@ -174,8 +176,21 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
         };
         let group = open.take_group(&bounds, i, t, items, winner);
         let j = group.end;
+        // `cur` is covered by a run of its own state that is still open
+        // after `t`, and a raw event of that state at `t` outranks every
+        // item there: once folded in, it wins `t`, so the run goes on
+        // through `t`. Cut there, it would end "1 µs before" `t`, an
+        // invented last time that a raw event merged later at that instant
+        // would take for a known event of the run.
+        let continues = covered
+            && cur.is_some_and(|c| {
+                c.state != winner
+                    && open.latest_state(items) == Some(c.state)
+                    && rank_of(rank, c.state) < rank_of(rank, winner)
+                    && join.worst_raw_at(t, rank) == Some(c.state)
+            });
         match cur.as_mut() {
-            Some(c) if covered && c.state == winner => c.last = c.last.max(t),
+            Some(c) if continues || (covered && c.state == winner) => c.last = c.last.max(t),
             _ => extend_or_start(&mut cur, &mut out, t, winner, join),
         }
         covered = false;
@@ -184,7 +199,7 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
         // state's event at its last time, with a worse item starting 1 µs
         // later, may be such a run: the other event should have won — unless
         // another item of the winner's state has an event there too.
-        if group.winning_run_end && group.other_state && group.winner_items == 1 {
+        if !continues && group.winning_run_end && group.other_state && group.winner_items == 1 {
             let rest = bounds.get(j..).unwrap_or(&[]);
             approximate |= worse_start_after(rest, items, t, rank_of(rank, winner));
         }
@@ -200,7 +215,7 @@ pub(crate) fn normalize(items: &[Run], rank: &[u32], join: &Joiner<'_>) -> (Vec<
                         .worst_raw_at(t, rank)
                         .is_some_and(|r| r == s && rank_of(rank, s) < rank_of(rank, winner));
                 approximate |= s != winner && !raw_resumes;
-                if s == winner {
+                if s == winner || continues {
                     // Covered by a run of the same state: alive through the interval.
                     if let Some(c) = cur.as_mut() {
                         c.last = c.last.max(next - 1);

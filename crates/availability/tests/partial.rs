@@ -692,3 +692,46 @@ fn raw_event_at_a_run_end_keeps_runs_apart() {
         );
     }
 }
+
+#[test]
+fn invented_run_boundary_met_by_a_later_raw_event_is_exact_or_flagged() {
+    // pa is the collapsed points online 163 and 170 plus the raw warning
+    // 163 (which wins 163); pb is the collapsed run warning 84..165. In
+    // pa ⊕ pb that run used to be cut at pa's online 163 (the raw-resumes
+    // path: warning resumes at 164), ending "1 µs before" it at 162, an
+    // instant no known event holds. pc's raw maintenance 162, merged later,
+    // then lost 162 to that invented last event of the (better-ranked)
+    // warning run, unflagged. It lies strictly inside pb's collapsed run,
+    // so the merge cannot know where warning's events are around it: it
+    // must win 162 as in the direct state, or the merge must be flagged.
+    let cfg = AvailabilityConfig::default();
+    let partial = |events: &[(i64, &'static str)], capacity: usize, recap: Option<usize>| {
+        let mut s = build(&cfg, FROM, TO, None, events, capacity);
+        if let Some(c) = recap {
+            s.set_buffer_capacity(c);
+        }
+        AvailabilityState::from_bytes(&s.to_partial_bytes()).expect("partial")
+    };
+    let pa_events = [(163, "online"), (170, "online"), (163, "warning")];
+    let pb_events = [(84, "warning"), (118, "warning"), (165, "warning")];
+    let pc_events = [(162, "maintenance")];
+    let pa = partial(&pa_events, 1, None);
+    let pb = partial(&pb_events, 1024, Some(1));
+    let pc = partial(&pc_events, 1, None);
+    let all: Events = pa_events
+        .iter()
+        .chain(&pb_events)
+        .chain(&pc_events)
+        .copied()
+        .collect();
+    let direct = build(&cfg, FROM, TO, None, &all, DEFAULT_BUFFER_CAPACITY);
+    assert_eq!(direct.summary().time_in("maintenance"), 1);
+    let ab = AvailabilityState::from_bytes(&merged(&pa, &pb).to_partial_bytes()).expect("ab");
+    let m = merged(&ab, &pc);
+    let s = m.summary();
+    assert!(
+        s.approximate || s == direct.summary(),
+        "merged {s:?}\ndirect {:?}",
+        direct.summary()
+    );
+}
