@@ -348,11 +348,9 @@ impl AvailabilityState {
             self.offer_carry_in_event(time, id);
             return Ok(());
         }
-        if self.last_push_time == Some(time) {
-            let worst = self.last_push_worst;
-            if id == worst || !self.worse(id, worst) {
-                return Ok(());
-            }
+        // `worse` is a total order (ties broken by name), so an equal state is dropped too.
+        if self.last_push_time == Some(time) && !self.worse(id, self.last_push_worst) {
+            return Ok(());
         }
         self.buffer.push((time, id));
         self.last_push_time = Some(time);

@@ -106,12 +106,7 @@ fn current_encoder_writes_the_frozen_bytes() {
         ] {
             assert_eq!(bytes[2], CURRENT_VERSION, "{name}{suffix}");
             let path = frozen_dir(CURRENT_VERSION).join(format!("{name}{suffix}.hex"));
-            let frozen = frozen_bytes::frozen_file(&path, &(hex::encode(&bytes) + "\n"));
-            assert_eq!(
-                frozen.trim(),
-                hex::encode(&bytes),
-                "{name}{suffix}: the encoding changed"
-            );
+            frozen_bytes::check_bytes(&path, &bytes);
         }
         let path = frozen_dir(CURRENT_VERSION).join(format!("{name}.summary.json"));
         frozen_bytes::frozen_file(&path, &summary_json(&state));
@@ -132,7 +127,7 @@ fn every_frozen_state_still_decodes_to_its_figures() {
         for path in names {
             let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
             let case = stem.trim_end_matches(".partial");
-            let bytes = hex::decode(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
+            let bytes = frozen_bytes::bytes_of(&std::fs::read_to_string(&path).unwrap(), &path);
             let state = AvailabilityState::from_bytes(&bytes)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let expected =
@@ -154,9 +149,7 @@ fn sample_mean_bytes_are_frozen_too() {
     let bytes = mean.to_bytes();
     // Not an availability state: .txt keeps it apart from the states decoded above.
     let path = frozen_dir(CURRENT_VERSION).join("sample_mean.txt");
-    let frozen = frozen_bytes::frozen_file(&path, &(hex::encode(&bytes) + "\n"));
-    assert_eq!(frozen.trim(), hex::encode(&bytes));
-    let decoded = SampleMean::from_bytes(&hex::decode(frozen.trim()).unwrap()).unwrap();
+    let decoded = SampleMean::from_bytes(&frozen_bytes::check_bytes(&path, &bytes)).unwrap();
     assert_eq!(decoded.count(), mean.count());
     assert_eq!(decoded.value(), mean.value());
 }
@@ -172,13 +165,8 @@ fn windowed_rollup_bytes_are_frozen_too() {
     for (name, bytes) in [("rollup_empty", empty), ("rollup", rollup.to_bytes())] {
         // .txt: not a plain availability state, so not in the decode loop above.
         let path = frozen_dir(CURRENT_VERSION).join(format!("{name}.txt"));
-        let frozen = frozen_bytes::frozen_file(&path, &(hex::encode(&bytes) + "\n"));
-        assert_eq!(
-            frozen.trim(),
-            hex::encode(&bytes),
-            "{name}: the encoding changed"
-        );
-        let decoded = WindowedRollup::from_bytes(&hex::decode(frozen.trim()).unwrap()).unwrap();
+        let frozen = frozen_bytes::check_bytes(&path, &bytes);
+        let decoded = WindowedRollup::from_bytes(&frozen).unwrap();
         assert_eq!(decoded.to_bytes(), bytes, "{name}");
     }
     let finished = WindowedRollup::from_bytes(&rollup.to_bytes())

@@ -34,6 +34,30 @@ pub fn bytes_of(hex_text: &str, path: &Path) -> Vec<u8> {
     hex::decode(hex_text.trim()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The bytes frozen in `path` (a hex file), first written from `bytes` when blessing.
+fn frozen_hex(path: &Path, bytes: &[u8]) -> Vec<u8> {
+    bytes_of(&frozen_file(path, &(hex::encode(bytes) + "\n")), path)
+}
+
+fn assert_same_bytes(frozen: &[u8], bytes: &[u8], path: &Path) {
+    assert_eq!(
+        hex::encode(frozen),
+        hex::encode(bytes),
+        "{}: the encoding changed",
+        path.display()
+    );
+}
+
+/// The bytes frozen in `path` (a hex file), which today's encoder must still write: `bytes`.
+///
+/// # Panics
+/// When they differ (a test failure: a changed encoder is a new format version).
+pub fn check_bytes(path: &Path, bytes: &[u8]) -> Vec<u8> {
+    let frozen = frozen_hex(path, bytes);
+    assert_same_bytes(&frozen, bytes, path);
+    frozen
+}
+
 /// Checks one case: `<dir>/<name>.hex` decodes (by `render`) to `<dir>/<name>.<text_ext>`,
 /// and, while the format that wrote it is today's (`current`), today's encoder wrote exactly
 /// those bytes (`bytes`). Returns the frozen bytes.
@@ -49,10 +73,7 @@ pub fn check_case(
     render: impl Fn(&[u8]) -> String,
 ) -> Vec<u8> {
     let hex_path = dir.join(format!("{name}.hex"));
-    let frozen = bytes_of(
-        &frozen_file(&hex_path, &(hex::encode(bytes) + "\n")),
-        &hex_path,
-    );
+    let frozen = frozen_hex(&hex_path, bytes);
     let text = frozen_file(&dir.join(format!("{name}.{text_ext}")), &render(bytes));
     assert_eq!(
         render(&frozen),
@@ -60,11 +81,7 @@ pub fn check_case(
         "{name}: the frozen bytes decode to something else"
     );
     if current {
-        assert_eq!(
-            hex::encode(bytes),
-            hex::encode(&frozen),
-            "{name}: the encoding changed"
-        );
+        assert_same_bytes(&frozen, bytes, &hex_path);
     }
     frozen
 }
